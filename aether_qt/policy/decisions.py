@@ -1,0 +1,210 @@
+"""Value types of the gate: requests, decisions, grants, permits, tickets.
+
+Everything here is a frozen dataclass or an enum so that it can cross threads
+on the bus unchanged and be written to the audit log as canonical JSON.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+def new_id(prefix: str) -> str:
+    """A random, prefixed identifier (``req_3f2a...``)."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """A proposed side effect, built by the reflex classifier or a UI action.
+
+    Attributes:
+        capability: dot id from :data:`~aether_qt.policy.capabilities.CAPABILITIES`.
+        resource: a path, URL or literal (command, provider id, memory topic).
+        actor_persona: id of the persona that proposed the action.
+        provenance_tags: taint markers of untrusted content in the model's
+            context (``file``, ``web``, ``clipboard``, ``card``); empty = clean.
+        intended_route: ``local`` or a remote provider id, for the privacy posture.
+        task_id: groups the actions of one task (``task`` grants, silent upload).
+    """
+
+    capability: str
+    resource: str
+    actor_persona: str = "default"
+    change_id: str = field(default_factory=lambda: new_id("chg"))
+    turn_id: str | None = None
+    request_id: str = field(default_factory=lambda: new_id("req"))
+    provenance_tags: tuple[str, ...] = ()
+    intended_route: str = "local"
+    task_id: str | None = None
+
+
+class DenyReason(str, Enum):
+    """Why the gate refused; each maps to one pre-gate or stage."""
+
+    AUDIT_UNAVAILABLE = "audit_unavailable"
+    LEDGER_CORRUPT = "ledger_corrupt"
+    PAUSED = "paused"
+    UNKNOWN_CAPABILITY = "unknown_capability"
+    OUTSIDE_APPROVED_ROOTS = "outside_approved_roots"
+    CREDENTIAL_STORE = "credential_store"
+    SHELL_IN_CONSUMER_PRESET = "shell_in_consumer_preset"
+    SILENT_UPLOAD = "silent_upload"
+    PRIVACY_POSTURE = "privacy_posture"
+    PROVENANCE_TAINT = "provenance_taint"
+    COST_CAP = "cost_cap"
+    KEYS_UNAVAILABLE = "keys_unavailable"
+    NOT_IN_SCOPE = "not_in_scope"
+    RESOURCE_OUT_OF_SCOPE = "resource_out_of_scope"
+    POLICY_DENY = "policy_deny"
+    HARD_BLOCK = "hard_block"
+    GRANT_EXPIRED = "grant_expired"
+    GRANT_REVOKED = "grant_revoked"
+    USER_DENIED = "user_denied"
+
+
+class Duration(str, Enum):
+    """How long a grant lasts."""
+
+    ONCE = "once"
+    TASK = "task"
+    SESSION = "session"
+    PERSISTENT = "persistent"
+
+
+@dataclass(frozen=True, slots=True)
+class StageResult:
+    """One line of a decision's stage trace: which stage ran and what it found."""
+
+    stage: str
+    outcome: str  # "pass" or the exit it took ("deny", "ask", "draft", "allow", ...)
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Permission to perform ``capability`` on resources matching ``resource_pattern``.
+
+    ``expires_wall_ms`` makes persistent TTLs survive a restart; inside one
+    process expiry is checked on the monotonic clock (``expires_mono_ns``).
+    """
+
+    grant_id: str
+    capability: str
+    resource_pattern: str
+    persona: str
+    duration: Duration
+    issued_by: str  # "preset", "user", "approval:<ticket_id>"
+    audit_ref: str
+    issued_wall_ms: int
+    ttl_s: float | None = None
+    expires_mono_ns: int | None = None
+    expires_wall_ms: int | None = None
+    task_id: str | None = None
+    revoked_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """Proof an effector may act: minted by this process's gate for one Allow.
+
+    Effectors accept a permit only if the gate that minted it vouches for it
+    (``Gate.redeem``): the token is checked against the gate's registry, the
+    capability and resource must match, and a ``once`` permit is spent on use.
+    """
+
+    permit_id: str
+    capability: str
+    resource: str
+    grant_id: str
+    audit_id: str
+    once: bool
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Allow:
+    """The action may run now, through an effector, with ``permit``."""
+
+    grant: Grant
+    permit: Permit
+    audit_id: str
+    trace: tuple[StageResult, ...] = ()
+    kind: str = "allow"
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """The user must answer ``ticket`` first."""
+
+    ticket: ApprovalTicket
+    audit_id: str
+    trace: tuple[StageResult, ...] = ()
+    kind: str = "ask"
+
+
+@dataclass(frozen=True, slots=True)
+class DraftOnly:
+    """Only a draft may be produced (e.g. tainted context or a draft-mode preset)."""
+
+    audit_id: str
+    source: str
+    trace: tuple[StageResult, ...] = ()
+    kind: str = "draft"
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    """The action is refused for ``reason``."""
+
+    reason: DenyReason
+    audit_id: str
+    message: str = ""
+    trace: tuple[StageResult, ...] = ()
+    kind: str = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsUpgrade:
+    """The preset does not enable the capability; ``suggested_preset`` would."""
+
+    capability: str
+    suggested_preset: str
+    audit_id: str
+    trace: tuple[StageResult, ...] = ()
+    kind: str = "needs_upgrade"
+
+
+Decision = Allow | Ask | DraftOnly | Deny | NeedsUpgrade
+
+
+class ApprovalChoice(str, Enum):
+    """The answers an approval card offers."""
+
+    ALLOW_ONCE = "allow_once"
+    ALLOW_SESSION = "allow_session"
+    ALWAYS_SCOPE = "always_scope"
+    DRAFT_ONLY = "draft_only"
+    DENY = "deny"
+
+
+class TicketState(str, Enum):
+    """Life of an approval ticket; pending tickets are never auto-denied."""
+
+    PENDING = "pending"
+    ANSWERED = "answered"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalTicket:
+    """A question to the user about one request."""
+
+    ticket_id: str
+    request: ActionRequest
+    risk: str
+    created_wall_ms: int
+    state: TicketState = TicketState.PENDING
+    choice: ApprovalChoice | None = None
+    scope: str | None = None
