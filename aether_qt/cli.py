@@ -1,0 +1,157 @@
+"""The ``aether`` command: the desktop app by default, sub-commands for everything else.
+
+The command line is also the test surface: every sub-command runs the same
+engines as the app, against the state in ``--home DIR`` (or ``AETHER_HOME``).
+Command bodies live in :mod:`aether_qt.commands`; this module only parses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from aether_qt import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # Sub-commands repeat the options with SUPPRESS defaults, so `aether --home D cmd`
+    # and `aether cmd --home D` both work and neither overwrites the other.
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--home", metavar="DIR", default=default, help="keep all state in DIR (default: $AETHER_HOME)"
+    )
+    parser.add_argument(
+        "--allow-key-file",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="if no keyring works, keep keys in a 0600 file (shown as 'keys on disk')",
+    )
+
+
+def _policy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import policy as cmd
+
+    p = sub.add_parser("policy", help="evaluate, explain and configure the policy gate")
+    ps = p.add_subparsers(dest="action", required=True)
+    ev = ps.add_parser("evaluate", help="a real, audited evaluation of CAPABILITY on RESOURCE")
+    ev.add_argument("capability")
+    ev.add_argument("resource")
+    ev.add_argument("--persona", default="default")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(handler=cmd.evaluate)
+    ex = ps.add_parser("explain", help="show one decision and its stage trace")
+    ex.add_argument("audit_id")
+    ex.add_argument("--json", action="store_true")
+    ex.set_defaults(handler=cmd.explain)
+    pr = ps.add_parser("preset", help="show or set the permission preset")
+    pr.add_argument("name", nargs="?")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(handler=cmd.preset)
+    ro = ps.add_parser("roots", help="list, add or remove approved folders")
+    ro.add_argument("op", nargs="?", choices=["add", "remove"])
+    ro.add_argument("path", nargs="?")
+    ro.set_defaults(handler=cmd.roots)
+    for q in (ev, ex, pr, ro):
+        _add_common(q)
+
+
+def _grants(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import policy as cmd
+
+    g = sub.add_parser("grants", help="list and revoke grants")
+    gs = g.add_subparsers(dest="action", required=True)
+    ls = gs.add_parser("list", help="active grants")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cmd.grants_list)
+    rv = gs.add_parser("revoke", help="revoke one grant (idempotent)")
+    rv.add_argument("grant_id")
+    rv.set_defaults(handler=cmd.grants_revoke)
+    ra = gs.add_parser("revoke-all", help="emergency: revoke every grant")
+    ra.set_defaults(handler=cmd.grants_revoke_all)
+    for q in (ls, rv, ra):
+        _add_common(q)
+
+    a = sub.add_parser("approvals", help="pending approval tickets")
+    asub = a.add_subparsers(dest="action", required=True)
+    al = asub.add_parser("list", help="pending tickets")
+    al.add_argument("--json", action="store_true")
+    al.set_defaults(handler=cmd.approvals_list)
+    an = asub.add_parser("answer", help="answer a ticket")
+    an.add_argument("ticket_id")
+    an.add_argument(
+        "choice", choices=["allow_once", "allow_session", "always_scope", "draft_only", "deny"], metavar="CHOICE"
+    )
+    an.add_argument("--scope", help="pattern for always_scope (default: the resource's folder or origin)")
+    an.add_argument("--json", action="store_true")
+    an.set_defaults(handler=cmd.approvals_answer)
+    for q in (al, an):
+        _add_common(q)
+
+
+def _audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import audit as cmd
+
+    a = sub.add_parser("audit", help="verify and export the audit log")
+    asub = a.add_subparsers(dest="action", required=True)
+    ve = asub.add_parser("verify", help="exit 0 intact and anchored, 1 tampered, 2 undecidable")
+    ve.add_argument("--bundle", metavar="FILE", help="verify an exported bundle with its public key only")
+    ve.add_argument("--pubkey", metavar="HEX", help="expected public key for --bundle")
+    ve.add_argument("--json", action="store_true")
+    ve.set_defaults(handler=cmd.verify)
+    ex = asub.add_parser("export", help="write a bundle anyone can verify with the public key")
+    ex.add_argument("--out", required=True, metavar="FILE")
+    ex.set_defaults(handler=cmd.export)
+    pk = asub.add_parser("pubkey", help="print the audit log's Ed25519 public key (hex)")
+    pk.set_defaults(handler=cmd.pubkey)
+    for q in (ve, ex, pk):
+        _add_common(q)
+
+
+def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import bench, doctor
+
+    d = sub.add_parser("doctor", help="what works on this machine and what does not")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(handler=doctor.run)
+    _add_common(d)
+    b = sub.add_parser("bench", help="benchmarks (tables and JSON; never part of the tests)")
+    b.add_argument("suite", nargs="?", default="policy", choices=["policy"])
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    b.set_defaults(handler=bench.run)
+    _add_common(b)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the docs test)."""
+    parser = argparse.ArgumentParser(prog="aether", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"aether {__version__}")
+    _add_common(parser, top=True)
+    sub = parser.add_subparsers(dest="command")
+    _policy(sub)
+    _grants(sub)
+    _audit(sub)
+    _doctor_bench(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``aether`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        from aether_qt.app import run_app
+
+        return run_app(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

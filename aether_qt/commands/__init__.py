@@ -1,0 +1,1 @@
+"""Bodies of the ``aether`` sub-commands, one module per command group."""

@@ -1,0 +1,87 @@
+"""Opening the policy runtime for one command, and turning decisions into plain data."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aether_qt.paths import resolve_paths
+from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
+from aether_qt.policy.decisions import Allow, Ask, Decision, Deny, DraftOnly, NeedsUpgrade
+from aether_qt.policy.runtime import PolicyRuntime
+
+
+class CommandError(Exception):
+    """A user-facing failure of a command: printed as ``aether: message``, exit ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@contextmanager
+def policy_runtime(args: argparse.Namespace) -> Iterator[PolicyRuntime]:
+    """Open the home's policy runtime (guard installed), close it on exit.
+
+    Raises:
+        CommandError: the app database cannot be used (the message names the file).
+    """
+    from aether_qt.storage.errors import StorageError
+
+    paths = resolve_paths(getattr(args, "home", None))
+    try:
+        runtime = PolicyRuntime.open(paths, allow_key_file=getattr(args, "allow_key_file", False) or None)
+    except StorageError as exc:
+        raise CommandError(str(exc), code=2) from None
+    try:
+        runtime.install_guard()
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def absolute_resource(capability: str, resource: str) -> str:
+    """Make a path resource absolute (relative to the working folder); leave others alone."""
+    cap = CAPABILITIES.get(capability)
+    if cap is not None and cap.resource_kind is ResourceKind.PATH and resource:
+        return str(Path(os.path.expanduser(resource)).absolute())
+    return resource
+
+
+def decision_dict(decision: Decision) -> dict[str, Any]:
+    """A decision as plain data for ``--json`` output and the transcript."""
+    data: dict[str, Any] = {
+        "decision": decision.kind,
+        "audit_id": decision.audit_id,
+        "trace": [{"stage": s.stage, "outcome": s.outcome, "detail": s.detail} for s in decision.trace],
+    }
+    if isinstance(decision, Allow):
+        data.update(grant_id=decision.grant.grant_id, duration=decision.grant.duration.value)
+    elif isinstance(decision, Ask):
+        data.update(ticket_id=decision.ticket.ticket_id, risk=decision.ticket.risk)
+    elif isinstance(decision, Deny):
+        data.update(reason=decision.reason.value, message=decision.message)
+    elif isinstance(decision, DraftOnly):
+        data.update(source=decision.source)
+    elif isinstance(decision, NeedsUpgrade):
+        data.update(capability=decision.capability, suggested_preset=decision.suggested_preset)
+    return data
+
+
+def decision_line(data: dict[str, Any]) -> str:
+    """One human line summarising :func:`decision_dict` output."""
+    kind = data["decision"]
+    extra = {
+        "allow": f"grant {data.get('grant_id')} ({data.get('duration')})",
+        "ask": f"ticket {data.get('ticket_id')} (risk {data.get('risk')}); answer with "
+        f"`aether approvals answer {data.get('ticket_id')} CHOICE`",
+        "deny": f"{data.get('reason')}: {data.get('message')}".rstrip(": "),
+        "draft": f"draft only ({data.get('source')})",
+        "needs_upgrade": f"needs preset {data.get('suggested_preset')}",
+    }.get(kind, "")
+    audit = data.get("audit_id") or "not audited"
+    return f"{kind.upper()}  {extra}  [audit {audit}]"

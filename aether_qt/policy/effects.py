@@ -1,0 +1,476 @@
+"""Effectors: the only code that touches the outside world, and only with a permit.
+
+Every method takes the :class:`~aether_qt.policy.decisions.Permit` of an ``Allow``
+first and hands it to the gate (a :class:`~aether_qt.policy.contracts.PermitVerifier`)
+for this capability and resource before doing anything; a forged, mismatched or
+spent permit raises :class:`~aether_qt.policy.contracts.PermitError` and nothing
+happens. The act itself runs inside :meth:`Guard.effector`, so the runtime guard
+lets it through.
+
+Resources passed to the gate: for files the canonical path (symlinks, ``..`` and
+``~`` resolved); for URLs the URL as given; for processes ``shlex.join(argv)``.
+Paths are checked against the approved roots again here, even with a valid
+permit. Messages of :class:`EffectError` name paths, programs and URLs without
+query strings, never file contents, command arguments or secrets.
+
+This is the one module allowed to import :mod:`subprocess`, :mod:`urllib`,
+:mod:`webbrowser` and friends; they are imported inside the methods that use them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import hashlib
+import os
+import shlex
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from aether_qt.policy.contracts import PermitVerifier
+from aether_qt.policy.decisions import Permit
+from aether_qt.policy.effect_types import (
+    DirEntry,
+    EffectFailedError,
+    FetchError,
+    FileText,
+    HashMismatchError,
+    NotTextError,
+    OutsideRootsError,
+    ProcessResult,
+    ProcessTimeoutError,
+    TargetExistsError,
+    UnsupportedUrlError,
+    canonical_path,
+    inside_roots,
+    scrubbed_env,
+)
+
+if TYPE_CHECKING:
+    from urllib.request import OpenerDirector
+
+    from aether_qt.policy.guard import Guard
+
+Progress = Callable[[int, int | None], None]
+
+_CHUNK: Final = 64 * 1024
+_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_USER_AGENT: Final = "Aether"
+_EXPORT_CAPABILITIES: Final = frozenset({"audit.export", "memory.export"})
+
+
+class Effectors:
+    """Performs gated side effects.
+
+    Args:
+        verifier: the gate that minted the permits (``Gate.redeem``).
+        approved_roots: folders the user approved; file effectors act only inside them.
+        guard: the runtime guard to tell "an effector is running"; None without one.
+        download_roots: extra folders a download may write (the models folder).
+    """
+
+    def __init__(
+        self,
+        *,
+        verifier: PermitVerifier,
+        approved_roots: Sequence[Path],
+        guard: Guard | None,
+        download_roots: Sequence[Path] = (),
+    ) -> None:
+        self._verifier = verifier
+        self._roots = tuple(canonical_path(p) for p in approved_roots)
+        self._download_roots = tuple(canonical_path(p) for p in download_roots)
+        self._guard = guard
+
+    # ------------------------------------------------------------------ plumbing
+    @contextlib.contextmanager
+    def _acting(self, permit: Permit, capability: str, resource: str) -> Iterator[None]:
+        self._verifier.redeem(permit, capability, resource)
+        with self._guard.effector() if self._guard is not None else contextlib.nullcontext():
+            yield
+
+    def _outside(self, progress: Progress | None) -> Progress | None:
+        """Wrap a caller's callback so it runs without effector rights."""
+        if progress is None or self._guard is None:
+            return progress
+        guard, callback = self._guard, progress
+
+        def report(done: int, total: int | None) -> None:
+            with guard.suspended():
+                callback(done, total)
+
+        return report
+
+    def _target(self, path: Path, roots: tuple[Path, ...] | None = None) -> Path:
+        target = canonical_path(path)
+        if not inside_roots(target, self._roots if roots is None else roots):
+            raise OutsideRootsError(f"{target} is outside the approved folders")
+        return target
+
+    # ------------------------------------------------------------------ files
+    def read_text(self, permit: Permit, path: Path, *, max_bytes: int = 1_000_000) -> FileText:
+        """Read a UTF-8 text file (``files.read``), at most ``max_bytes`` of it.
+
+        Raises:
+            NotTextError: the file is not UTF-8 text.
+            EffectFailedError: it could not be read.
+        """
+        target = self._target(path)
+        with self._acting(permit, "files.read", str(target)):
+            try:
+                fd = os.open(target, os.O_RDONLY | _NOFOLLOW)
+                with os.fdopen(fd, "rb") as handle:
+                    size = os.fstat(handle.fileno()).st_size
+                    data = handle.read(max_bytes + 1)
+            except OSError as exc:
+                raise EffectFailedError(f"cannot read {target}: {exc.strerror}") from None
+        truncated = len(data) > max_bytes
+        text: str | None
+        try:
+            text = codecs.getincrementaldecoder("utf-8")().decode(data[:max_bytes], final=not truncated)
+        except UnicodeDecodeError:
+            text = None  # raised below, outside this block, so no exception holds the bytes
+        if text is None:
+            raise NotTextError(f"{target} is not UTF-8 text")
+        return FileText(path=target, text=text, truncated=truncated, size=size)
+
+    def list_dir(self, permit: Permit, path: Path) -> list[DirEntry]:
+        """List a folder (``files.list``), sorted by name."""
+        target = self._target(path)
+        with self._acting(permit, "files.list", str(target)):
+            try:
+                with os.scandir(target) as scan:
+                    entries = [_entry(item) for item in scan]
+            except OSError as exc:
+                raise EffectFailedError(f"cannot list {target}: {exc.strerror}") from None
+        return sorted(entries, key=lambda entry: entry.name)
+
+    def create_file(self, permit: Permit, path: Path, text: str) -> Path:
+        """Create a new file with ``text`` (``files.create``); never overwrites.
+
+        The name is reserved with ``O_EXCL``, then the content is written to a
+        temporary file and moved over it, so no reader sees a partial file.
+
+        Raises:
+            TargetExistsError: something already exists at ``path``.
+        """
+        target = self._target(path)
+        with self._acting(permit, "files.create", str(target)):
+            _create_new(target, text.encode("utf-8"), mode=0o644)
+        return target
+
+    def write_export(self, permit: Permit, path: Path, data: bytes, *, capability: str) -> Path:
+        """Write an export (``audit.export`` or ``memory.export``) as a new 0600 file.
+
+        Raises:
+            ValueError: ``capability`` is not an export capability.
+            TargetExistsError: something already exists at ``path``.
+        """
+        if capability not in _EXPORT_CAPABILITIES:
+            raise ValueError(f"{capability} is not an export capability")
+        target = self._target(path)
+        with self._acting(permit, capability, str(target)):
+            _create_new(target, data, mode=0o600)
+        return target
+
+    def edit_file(self, permit: Permit, path: Path, text: str) -> Path:
+        """Replace an existing file's content with ``text`` atomically (``files.edit``)."""
+        target = self._target(path)
+        with self._acting(permit, "files.edit", str(target)):
+            try:
+                mode = os.stat(target).st_mode & 0o7777
+            except OSError as exc:
+                raise EffectFailedError(f"cannot edit {target}: {exc.strerror}") from None
+            _write_atomically(target, text.encode("utf-8"), mode=mode)
+        return target
+
+    def delete_file(self, permit: Permit, path: Path) -> None:
+        """Delete one file (``files.delete``); folders are refused."""
+        target = self._target(path)
+        with self._acting(permit, "files.delete", str(target)):
+            try:
+                os.unlink(target)
+            except OSError as exc:
+                raise EffectFailedError(f"cannot delete {target}: {exc.strerror}") from None
+
+    # ------------------------------------------------------------------ web
+    def open_url(self, permit: Permit, url: str) -> None:
+        """Open an http(s) URL in the default browser (``browser.open``)."""
+        check_web_url(url)
+        with self._acting(permit, "browser.open", url):
+            import webbrowser  # noqa: PLC0415 - side-effect module, lazily
+
+            opened = webbrowser.open(url, new=2)
+        if not opened:
+            raise EffectFailedError(f"no browser could open {redact_url(url)}")
+
+    def fetch_url(
+        self, permit: Permit, url: str, *, max_bytes: int = 5_000_000, timeout: float = 30.0
+    ) -> bytes:
+        """GET an http(s) URL (``net.fetch``); redirects only within the same origin.
+
+        Raises:
+            FetchError: the server failed, could not be reached, or sent too much.
+        """
+        check_web_url(url)
+        with self._acting(permit, "net.fetch", url):
+            return _fetch(url, max_bytes=max_bytes, timeout=timeout)
+
+    def download(
+        self,
+        permit: Permit,
+        url: str,
+        dest: Path,
+        *,
+        sha256: str,
+        progress: Progress | None = None,
+        timeout: float = 60.0,
+    ) -> Path:
+        """Download ``url`` to ``dest`` if its SHA-256 is ``sha256`` (``model.download``).
+
+        Streams to ``dest.part`` and resumes it with a Range request; renames into
+        place only after the hash matches. ``progress(done, total)`` runs without
+        effector rights.
+
+        Raises:
+            HashMismatchError: the content's hash differs; the part file is deleted.
+            TargetExistsError: ``dest`` exists with other content.
+            FetchError: the server failed or could not be reached (the part is kept).
+        """
+        check_web_url(url)
+        expected = sha256.lower()
+        if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
+            raise ValueError("sha256 must be 64 hexadecimal digits")
+        target = self._target(dest, self._roots + self._download_roots)
+        with self._acting(permit, "model.download", url):
+            if target.exists():
+                if _file_sha256(target) == expected:
+                    return target
+                raise TargetExistsError(f"{target} already exists with other content")
+            part = target.with_name(target.name + ".part")
+            _download_to(url, part, timeout=timeout, progress=self._outside(progress))
+            actual = _file_sha256(part)
+            if actual != expected:
+                part.unlink(missing_ok=True)
+                raise HashMismatchError(
+                    f"{redact_url(url)}: expected sha256 {expected[:16]}..., got {actual[:16]}..."
+                )
+            os.replace(part, target)
+        return target
+
+    # ------------------------------------------------------------------ processes
+    def run_process(
+        self,
+        permit: Permit,
+        argv: Sequence[str],
+        *,
+        timeout: float = 60.0,
+        cwd: Path | None = None,
+        max_output: int = 1_000_000,
+    ) -> ProcessResult:
+        """Run ``argv`` without a shell (``shell.exec``; resource ``shlex.join(argv)``).
+
+        The child gets the app's environment minus variables that look like secrets.
+
+        Raises:
+            ProcessTimeoutError: it ran longer than ``timeout`` seconds (it is killed).
+            EffectFailedError: it could not be started.
+        """
+        if not argv:
+            raise ValueError("argv must name a program")
+        workdir = None if cwd is None else self._target(cwd)
+        program = os.path.basename(argv[0])
+        with self._acting(permit, "shell.exec", shlex.join(argv)):
+            import subprocess  # noqa: PLC0415 - side-effect module, lazily
+
+            completed = None
+            try:
+                completed = subprocess.run(  # noqa: PLW1510 - the return code is the result
+                    list(argv),
+                    shell=False,
+                    cwd=workdir,
+                    env=scrubbed_env(os.environ),
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=timeout,
+                )
+            except subprocess.TimeoutExpired:
+                pass  # raised below, outside this block: the exception holds the output
+            except OSError as exc:
+                raise EffectFailedError(f"cannot start {program}: {exc.strerror}") from None
+        if completed is None:
+            raise ProcessTimeoutError(f"{program} did not finish within {timeout:g} s")
+        out, err = completed.stdout, completed.stderr
+        return ProcessResult(
+            argv=tuple(argv),
+            returncode=completed.returncode,
+            stdout=out[:max_output].decode("utf-8", "replace"),
+            stderr=err[:max_output].decode("utf-8", "replace"),
+            truncated=len(out) > max_output or len(err) > max_output,
+        )
+
+
+def _entry(item: os.DirEntry[str]) -> DirEntry:
+    is_dir = item.is_dir(follow_symlinks=False)
+    size = None if is_dir else item.stat(follow_symlinks=False).st_size
+    return DirEntry(
+        name=item.name, path=Path(item.path), is_dir=is_dir, is_symlink=item.is_symlink(), size=size
+    )
+
+
+def _create_new(target: Path, data: bytes, *, mode: int) -> None:
+    """Reserve ``target`` with ``O_EXCL`` (never overwrite), then fill it atomically."""
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode))
+    except FileExistsError:
+        raise TargetExistsError(f"{target} already exists") from None
+    except OSError as exc:
+        raise EffectFailedError(f"cannot create {target}: {exc.strerror}") from None
+    try:
+        _write_atomically(target, data, mode=mode)
+    except EffectFailedError:
+        target.unlink(missing_ok=True)
+        raise
+
+
+def _write_atomically(target: Path, data: bytes, *, mode: int) -> None:
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise EffectFailedError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------- web
+def redact_url(url: str) -> str:
+    """``url`` without user info, query or fragment: safe for messages and logs."""
+    from urllib.parse import urlsplit  # noqa: PLC0415 - side-effect package, lazily
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def check_web_url(url: str) -> None:
+    """Accept only absolute ``http``/``https`` URLs with a host.
+
+    Raises:
+        UnsupportedUrlError: any other scheme (``file:``, ``javascript:``...) or no host.
+    """
+    from urllib.parse import urlsplit  # noqa: PLC0415 - side-effect package, lazily
+
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a malformed port raises here
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UnsupportedUrlError("only absolute http(s) URLs are allowed")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    from urllib.parse import urlsplit  # noqa: PLC0415 - side-effect package, lazily
+
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def _opener() -> OpenerDirector:
+    """An opener that follows redirects only within the original origin."""
+    import urllib.request  # noqa: PLC0415 - side-effect package, lazily
+
+    class SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+        # The signature is urllib's; a type: ignore because urllib's stubs leave it untyped.
+        def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def] # noqa: PLR0917
+            if _origin(newurl) != _origin(req.full_url):
+                return None  # urllib then raises HTTPError for the 3xx
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return urllib.request.build_opener(SameOriginRedirects)
+
+
+def _http_failure(url: str, code: int) -> str:
+    if 300 <= code < 400:
+        return f"{redact_url(url)} redirected to another site (refused)"
+    return f"HTTP {code} from {redact_url(url)}"
+
+
+def _fetch(url: str, *, max_bytes: int, timeout: float) -> bytes:
+    import http.client  # noqa: PLC0415 - side-effect package, lazily
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    failure = ""
+    body = b""
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})  # noqa: S310
+        with _opener().open(request, timeout=timeout) as response:
+            body = response.read(max_bytes + 1)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        failure = _http_failure(url, exc.code)
+    except (OSError, http.client.HTTPException) as exc:
+        failure = f"cannot reach {redact_url(url)}: {type(exc).__name__}"
+    if failure:
+        raise FetchError(failure)
+    if len(body) > max_bytes:
+        raise FetchError(f"{redact_url(url)} sent more than {max_bytes} bytes")
+    return body
+
+
+def _download_to(url: str, part: Path, *, timeout: float, progress: Progress | None) -> None:
+    """Stream ``url`` into ``part``, resuming from its size with a Range request."""
+    import http.client  # noqa: PLC0415 - side-effect package, lazily
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    offset = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": _USER_AGENT}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    failure = ""
+    try:
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310
+        with _opener().open(request, timeout=timeout) as response:
+            if response.status != 206:
+                offset = 0  # the server ignored the range: start again
+            length = response.headers.get("Content-Length", "")
+            total = offset + int(length) if length.isdigit() else None
+            with part.open("ab" if offset else "wb") as out:
+                done = offset
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+                out.flush()
+                os.fsync(out.fileno())
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if not (exc.code == 416 and offset):  # 416 on a resume: the part is already whole
+            failure = _http_failure(url, exc.code)
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+        failure = f"cannot reach {redact_url(url)}: {type(exc).__name__}"
+    except OSError as exc:
+        raise EffectFailedError(f"cannot write {part}: {exc.strerror}") from None
+    if failure:
+        raise FetchError(failure)

@@ -1,0 +1,334 @@
+"""Audit keys in the OS keyring (service ``aether``), or an opt-in 0600 key file.
+
+Three secrets per installation live in the keyring: the HMAC key, the Ed25519
+seed and the newest audit anchor (the anchor is not secret but must live
+outside ``audit.db``). Usernames carry a per-installation namespace
+(``"<namespace>:hmac-key"``) so two homes never share an entry.
+
+Rules (DESIGN.md §5, §13):
+
+* the backend in use is recorded (:attr:`KeyStatus.backend`);
+* the fail and null backends, and a chainer with no usable backend, are
+  unusable: the app runs degraded;
+* fresh keys are minted **only** when no audit log exists yet; a missing key
+  for an existing log raises :class:`KeysUnavailableError`, never a new key;
+* with the user's opt-in, keys may live in a 0600 JSON key file
+  (:attr:`AppPaths.key_file`), shown as a permanent "keys on disk" flag.
+
+No message, ``repr`` or exception produced here contains key material.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.backends.chainer
+import keyring.errors
+import nacl.signing
+import nacl.utils
+
+from aether_qt.policy.canonical import key_fingerprint, sha256_hex
+from aether_qt.policy.contracts import PolicyError
+
+_log = logging.getLogger(__name__)
+
+SERVICE = "aether"
+_UNUSABLE_BACKENDS = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
+_KEY_FILE_VERSION = 1
+_SECRET_LEN = 32
+
+
+class KeysUnavailableError(PolicyError):
+    """The audit keys cannot be loaded (no keyring, locked, missing for an existing log)."""
+
+
+def install_namespace(config_dir: Path) -> str:
+    """A short id for one installation, derived from its config folder path."""
+    return sha256_hex(str(config_dir.expanduser().resolve()).encode("utf-8"))[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditKeys:
+    """The keys that seal and sign the audit chain.
+
+    Attributes:
+        hmac_key: 32-byte HMAC-SHA256 key (hidden from ``repr``).
+        signing_key: Ed25519 signing key (hidden from ``repr``).
+        verify_key: the matching public key.
+        key_id: short fingerprint of the public key.
+        source: ``"keyring"`` or ``"key_file"``.
+    """
+
+    hmac_key: bytes = field(repr=False)
+    signing_key: nacl.signing.SigningKey = field(repr=False)
+    verify_key: nacl.signing.VerifyKey
+    key_id: str
+    source: str
+
+    @classmethod
+    def from_secrets(cls, hmac_key: bytes, seed: bytes, *, source: str) -> AuditKeys:
+        """Build keys from the raw HMAC key and Ed25519 seed."""
+        signing = nacl.signing.SigningKey(seed)
+        verify = signing.verify_key
+        return cls(
+            hmac_key=hmac_key,
+            signing_key=signing,
+            verify_key=verify,
+            key_id=key_fingerprint(bytes(verify)),
+            source=source,
+        )
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key."""
+        return bytes(self.verify_key)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """Where the keys live, for ``aether doctor`` and the banners.
+
+    Attributes:
+        backend: dotted class name of the keyring backend.
+        usable: the keyring backend can store secrets.
+        on_disk: the opt-in key file exists (posture flag "keys on disk").
+        message: a sentence for the user.
+    """
+
+    backend: str
+    usable: bool
+    on_disk: bool
+    message: str
+
+
+def backend_name(backend: Any) -> str:
+    """Dotted class name of a keyring backend (``keyring.backends.SecretService.Keyring``)."""
+    kind = type(backend)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def backend_usable(backend: Any) -> bool:
+    """False for the fail and null backends and a chainer without usable members."""
+    if backend_name(backend) in _UNUSABLE_BACKENDS:
+        return False
+    if isinstance(backend, keyring.backends.chainer.ChainerBackend):
+        return any(backend_usable(member) for member in backend.backends)
+    return True
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise KeysUnavailableError(f"the stored {what} is not valid base64") from None
+    if len(data) != _SECRET_LEN:
+        raise KeysUnavailableError(f"the stored {what} has the wrong length")
+    return data
+
+
+class KeyStore:
+    """Loads (or, for a brand-new log only, mints) the audit keys.
+
+    Args:
+        namespace: per-installation prefix of keyring usernames
+            (see :func:`install_namespace`).
+        key_file: where the opt-in 0600 key file lives.
+        backend: a keyring backend; ``None`` uses ``keyring.get_keyring()``
+            at each call.
+    """
+
+    def __init__(self, *, namespace: str, key_file: Path, backend: Any = None) -> None:
+        self._namespace = namespace
+        self._key_file = key_file
+        self._backend = backend
+
+    # ------------------------------------------------------------ backend
+
+    def backend(self) -> Any:
+        """The keyring backend in use."""
+        return self._backend if self._backend is not None else keyring.get_keyring()
+
+    def username(self, entry: str) -> str:
+        """Keyring username of ``entry`` (``hmac-key``, ``ed25519-seed``, ``audit-anchor``)."""
+        return f"{self._namespace}:{entry}"
+
+    def status(self) -> KeyStatus:
+        """Describe the keyring backend and whether keys are on disk."""
+        backend = self.backend()
+        name = backend_name(backend)
+        usable = backend_usable(backend)
+        on_disk = self._key_file.exists()
+        if usable:
+            message = f"keys in the OS keyring ({name})"
+        else:
+            message = f"no usable keyring ({name}): remote providers off, side effects denied"
+        if on_disk:
+            message += "; keys on disk (opt-in key file)"
+        return KeyStatus(backend=name, usable=usable, on_disk=on_disk, message=message)
+
+    def _get(self, entry: str) -> str | None:
+        backend = self.backend()
+        try:
+            value: str | None = backend.get_password(SERVICE, self.username(entry))
+        except keyring.errors.KeyringError as exc:
+            raise KeysUnavailableError(
+                f"keyring {backend_name(backend)} refused to read {entry}: {type(exc).__name__}"
+            ) from None
+        return value
+
+    def _set(self, entry: str, value: str) -> None:
+        backend = self.backend()
+        try:
+            backend.set_password(SERVICE, self.username(entry), value)
+        except keyring.errors.KeyringError as exc:
+            raise KeysUnavailableError(
+                f"keyring {backend_name(backend)} refused to store {entry}: {type(exc).__name__}"
+            ) from None
+
+    # ------------------------------------------------------------ anchor entry
+
+    def get_anchor_text(self) -> str | None:
+        """The anchor JSON kept in the keyring, or ``None`` (also when unusable)."""
+        if not backend_usable(self.backend()):
+            return None
+        return self._get("audit-anchor")
+
+    def set_anchor_text(self, text: str) -> None:
+        """Store the anchor JSON in the keyring.
+
+        Raises:
+            KeysUnavailableError: no usable keyring, or it refused.
+        """
+        if not backend_usable(self.backend()):
+            raise KeysUnavailableError("no usable keyring for the audit anchor")
+        self._set("audit-anchor", text)
+
+    # ------------------------------------------------------------ keys
+
+    def load_keys(self, *, log_exists: bool, allow_key_file: bool) -> AuditKeys:
+        """Return the audit keys, minting them only for a log that does not exist yet.
+
+        Order: keys in a usable keyring; else the opt-in key file; else, when
+        no log exists, fresh keys stored in the keyring (or, if the keyring is
+        unusable and the user opted in, in the key file).
+
+        Raises:
+            KeysUnavailableError: the keyring is unusable and there is no
+                opt-in, a key is missing for an existing log, or storage failed.
+        """
+        usable = backend_usable(self.backend())
+        if usable:
+            hmac_text = self._get("hmac-key")
+            seed_text = self._get("ed25519-seed")
+            if hmac_text is not None and seed_text is not None:
+                return AuditKeys.from_secrets(
+                    _unb64(hmac_text, "HMAC key"), _unb64(seed_text, "Ed25519 seed"), source="keyring"
+                )
+            if (hmac_text is None) != (seed_text is None):
+                raise KeysUnavailableError("only one of the two audit keys is in the keyring; not minting")
+        if allow_key_file and self._key_file.exists():
+            return self._read_key_file()
+        if log_exists:
+            hint = "" if allow_key_file or not self._key_file.exists() else " (a key file exists: opt in)"
+            raise KeysUnavailableError(
+                f"no audit keys for the existing log in {self.status().backend}{hint}; a new key is never "
+                "minted over an existing log"
+            )
+        if usable:
+            return self._mint_into_keyring()
+        if allow_key_file:
+            return self._mint_into_key_file()
+        raise KeysUnavailableError(
+            f"no usable keyring ({self.status().backend}); opt in to a 0600 key file to continue"
+        )
+
+    def _mint_into_keyring(self) -> AuditKeys:
+        hmac_key = nacl.utils.random(_SECRET_LEN)
+        seed = nacl.utils.random(_SECRET_LEN)
+        self._set("hmac-key", _b64(hmac_key))
+        try:
+            self._set("ed25519-seed", _b64(seed))
+        except KeysUnavailableError:
+            self._forget("hmac-key")
+            raise
+        _log.info("minted new audit keys in keyring %s", self.status().backend)
+        return AuditKeys.from_secrets(hmac_key, seed, source="keyring")
+
+    def _forget(self, entry: str) -> None:
+        """Best-effort removal of a half-written entry (said in the log if it fails)."""
+        try:
+            self.backend().delete_password(SERVICE, self.username(entry))
+        except keyring.errors.KeyringError as exc:
+            _log.warning("could not remove half-written keyring entry %s: %s", entry, type(exc).__name__)
+
+    def _mint_into_key_file(self) -> AuditKeys:
+        hmac_key = nacl.utils.random(_SECRET_LEN)
+        seed = nacl.utils.random(_SECRET_LEN)
+        body = {"version": _KEY_FILE_VERSION, "hmac_key": _b64(hmac_key), "ed25519_seed": _b64(seed)}
+        write_private_file(self._key_file, json.dumps(body).encode("utf-8"))
+        _log.warning("minted new audit keys in the opt-in key file (keys on disk)")
+        return AuditKeys.from_secrets(hmac_key, seed, source="key_file")
+
+    def _read_key_file(self) -> AuditKeys:
+        mode = stat.S_IMODE(self._key_file.stat().st_mode)
+        if mode & 0o077:
+            raise KeysUnavailableError(f"the key file is readable by others (mode {mode:o}); expected 0600")
+        try:
+            body = json.loads(self._key_file.read_text(encoding="utf-8"))
+            hmac_text, seed_text = body["hmac_key"], body["ed25519_seed"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise KeysUnavailableError("the key file is unreadable or malformed") from None
+        return AuditKeys.from_secrets(
+            _unb64(str(hmac_text), "HMAC key"), _unb64(str(seed_text), "Ed25519 seed"), source="key_file"
+        )
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``, created 0600 and fsynced.
+
+    A temp file next to ``path`` is written and fsynced, then ``os.replace``
+    swaps it in and the folder is fsynced, so a crash leaves the old or the
+    new content, never a mix.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+__all__ = [
+    "SERVICE",
+    "AuditKeys",
+    "KeyStatus",
+    "KeyStore",
+    "KeysUnavailableError",
+    "backend_name",
+    "backend_usable",
+    "install_namespace",
+    "write_private_file",
+]

@@ -1,0 +1,272 @@
+"""The policy layer, assembled: storage, keys, audit chain, ledger, tickets, gate, effectors.
+
+:class:`PolicyRuntime` is what the app's composition root and the command line
+open. It applies the degraded modes of DESIGN.md §13: with no usable keys the
+audit chain cannot be sealed, so the gate runs on an unavailable sink and
+denies every side effect (a posture flag says why); a key file is used only
+after the user opted in (``allow_key_file``), shown as "keys on disk".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import peewee
+
+from aether_qt.paths import AppPaths, migrations_dir
+from aether_qt.policy.approvals import TicketStore
+from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint
+from aether_qt.policy.audit_chain import AuditLog
+from aether_qt.policy.audit_verify import VerifyReport, verify_log
+from aether_qt.policy.capabilities import DEFAULT_PRESET, Mode, Preset
+from aether_qt.policy.contracts import AuditEntry, AuditRow, AuditWriteError, Clock, SystemClock
+from aether_qt.policy.effects import Effectors
+from aether_qt.policy.gate import Gate, PolicyConfig
+from aether_qt.policy.grants import GrantLedger
+from aether_qt.policy.guard import Guard
+from aether_qt.policy.keys import AuditKeys, KeyStatus, KeyStore, KeysUnavailableError, install_namespace
+from aether_qt.storage.database import close_database, open_database
+from aether_qt.storage.settings import SettingsStore
+
+_log = logging.getLogger(__name__)
+
+SETTING_PRESET = "policy.preset"
+SETTING_ROOTS = "policy.approved_roots"
+SETTING_OVERRIDES = "policy.user_overrides"
+SETTING_KEY_FILE = "policy.allow_key_file"
+
+
+class UnavailableAudit:
+    """An audit sink that cannot write: the gate on top of it denies everything."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    @property
+    def healthy(self) -> bool:
+        """Always False."""
+        return False
+
+    def append(self, entry: AuditEntry) -> AuditRow:
+        """Always raises :class:`AuditWriteError` with the reason."""
+        raise AuditWriteError(self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class PostureFlag:
+    """One condition the UI shows as a banner, by priority (lower is more urgent)."""
+
+    flag: str
+    priority: int
+    message: str
+
+
+def default_roots() -> tuple[Path, ...]:
+    """Approved folders for a new installation: the user's Documents folder."""
+    return (Path.home() / "Documents",)
+
+
+def keystore_for(paths: AppPaths) -> KeyStore:
+    """The key store of one installation (namespaced by its config folder)."""
+    return KeyStore(namespace=install_namespace(paths.config_dir), key_file=paths.key_file)
+
+
+def anchor_store_for(paths: AppPaths, keystore: KeyStore) -> AnchorStore:
+    """Anchor kept in the keyring (when usable) and in the config folder."""
+    return AnchorStore(anchor_file=paths.anchor_file, keystore=keystore)
+
+
+class PolicyRuntime:
+    """The assembled policy layer of one home. Build it with :meth:`open`; call :meth:`close`.
+
+    Attributes:
+        paths: the home's folders.
+        database: the app database (grants, tickets, settings).
+        settings: key/value settings in that database.
+        key_status: where the keys live (for doctor and banners).
+        keys_error: why keys could not be loaded ("" when they were).
+        audit: the audit chain, or ``None`` when it could not be opened.
+        gate: the policy gate (denies everything when ``audit`` is ``None``).
+        effectors: the only code that acts on the outside world.
+    """
+
+    def __init__(self, *, paths: AppPaths, clock: Clock, allow_key_file: bool | None = None) -> None:
+        self.paths = paths.ensure()
+        self.clock = clock
+        self.database: peewee.SqliteDatabase = open_database(
+            paths.app_db, migrations=migrations_dir(), backups_dir=paths.backups_dir
+        )
+        self.settings = SettingsStore(database=self.database)
+        if allow_key_file:  # an explicit opt-in is remembered; it is shown as "keys on disk"
+            self.settings.set(SETTING_KEY_FILE, True)
+        self.allow_key_file = bool(self.settings.get(SETTING_KEY_FILE, False))
+        self.keystore = keystore_for(paths)
+        self.anchor_store = anchor_store_for(paths, self.keystore)
+        self.keys: AuditKeys | None = None
+        self.keys_error = ""
+        self.audit_error = ""
+        self.audit: AuditLog | None = None
+        self._open_audit()
+        self.key_status: KeyStatus = self.keystore.status()
+        self.ledger = GrantLedger(self.database, clock=clock)
+        self.tickets = TicketStore(self.database, clock=clock)
+        sink: Any = self.audit if self.audit is not None else UnavailableAudit(self.audit_error or self.keys_error)
+        if self.audit is not None and not self.ledger.verify_against(self.audit.rows()):
+            _log.warning("grant ledger differs from the audit log; rebuilding it from the log")
+            self.ledger.rebuild_from_audit(self.audit.rows())
+        self.gate = Gate(audit=sink, ledger=self.ledger, tickets=self.tickets, config=self._config(), clock=clock)
+        self.guard: Guard | None = None
+        self.effectors = Effectors(
+            verifier=self.gate, approved_roots=self.approved_roots(), guard=None, download_roots=(paths.models_dir,)
+        )
+
+    @classmethod
+    def open(
+        cls, paths: AppPaths, *, allow_key_file: bool | None = None, clock: Clock | None = None
+    ) -> PolicyRuntime:
+        """Open every part of the policy layer for ``paths``.
+
+        Raises:
+            StorageError: the app database cannot be used (locked, corrupt, newer schema...).
+        """
+        return cls(paths=paths, clock=clock or SystemClock(), allow_key_file=allow_key_file)
+
+    # ------------------------------------------------------------------ opening
+
+    def _open_audit(self) -> None:
+        log_exists = self.paths.audit_db.exists()
+        try:
+            self.keys = self.keystore.load_keys(log_exists=log_exists, allow_key_file=self.allow_key_file)
+        except KeysUnavailableError as exc:
+            self.keys_error = str(exc)
+            _log.warning("audit keys unavailable: %s", exc)
+            return
+        try:
+            self.audit = AuditLog.open(
+                self.paths.audit_db, keys=self.keys, anchor_store=self.anchor_store, clock=self.clock
+            )
+        except AuditWriteError as exc:
+            self.audit_error = str(exc)
+            _log.warning("audit log unavailable: %s", exc)
+
+    def _config(self) -> PolicyConfig:
+        return PolicyConfig(
+            preset=self.preset(),
+            approved_roots=self.approved_roots(),
+            user_overrides=self.user_overrides(),
+            keys_available=self.keys is not None,
+            allow_without_keys=False,
+            protected_dirs=(self.paths.config_dir, self.paths.data_dir, self.paths.cache_dir),
+        )
+
+    # ------------------------------------------------------------------ settings
+
+    def preset(self) -> Preset:
+        """The persisted permission preset (Assistant by default)."""
+        name = self.settings.get(SETTING_PRESET, DEFAULT_PRESET.value)
+        try:
+            return Preset.parse(str(name))
+        except ValueError:
+            _log.warning("unknown preset %r in settings; using %s", name, DEFAULT_PRESET.value)
+            return DEFAULT_PRESET
+
+    def approved_roots(self) -> tuple[Path, ...]:
+        """Folders path capabilities may touch."""
+        stored = self.settings.get_as(SETTING_ROOTS, list, [])
+        if not stored:
+            return default_roots()
+        return tuple(Path(str(p)) for p in stored)
+
+    def user_overrides(self) -> dict[str, Mode]:
+        """Capability -> mode chosen by the user."""
+        stored = self.settings.get_as(SETTING_OVERRIDES, dict, {})
+        overrides: dict[str, Mode] = {}
+        for cap, mode in stored.items():
+            try:
+                overrides[str(cap)] = Mode(str(mode))
+            except ValueError:
+                _log.warning("ignoring unknown mode %r for %s in settings", mode, cap)
+        return overrides
+
+    def set_preset(self, preset: Preset) -> list[str]:
+        """Persist and apply a preset; returns the grants revoked by the cascade."""
+        self.settings.set(SETTING_PRESET, preset.value)
+        return self.gate.set_preset(preset)
+
+    def set_roots(self, roots: tuple[Path, ...]) -> list[str]:
+        """Persist approved folders and apply them (an audited config change)."""
+        self.settings.set(SETTING_ROOTS, [str(r) for r in roots])
+        self.effectors = Effectors(
+            verifier=self.gate, approved_roots=roots, guard=self.guard, download_roots=(self.paths.models_dir,)
+        )
+        return self.gate.update_config(self._config())
+
+    def install_guard(self) -> Guard:
+        """Install the runtime guard for this process (the app does; the CLI does too)."""
+        if self.guard is None:
+            self.guard = Guard(self.paths.writable_roots)
+            self.guard.install()
+            self.effectors = Effectors(
+                verifier=self.gate,
+                approved_roots=self.approved_roots(),
+                guard=self.guard,
+                download_roots=(self.paths.models_dir,),
+            )
+        return self.guard
+
+    # ------------------------------------------------------------------ posture
+
+    def posture(self) -> list[PostureFlag]:
+        """Conditions the UI must show, most urgent first."""
+        flags: list[PostureFlag] = []
+        if self.audit is None or not self.audit.healthy or self.gate.degraded:
+            why = self.audit_error or self.keys_error or (self.audit.last_error if self.audit else "")
+            flags.append(PostureFlag("audit_broken", 0, f"Audit log unavailable, every action is denied. {why}"))
+        if self.keys is None:
+            flags.append(PostureFlag("policy_degraded", 1, f"Keys unavailable: {self.keys_error}"))
+        elif self.keys.source == "key_file":
+            flags.append(PostureFlag("keys_on_disk", 2, "Audit keys are kept in a file on disk (opt-in)."))
+        if self.gate.paused:
+            flags.append(PostureFlag("paused", 3, "Side effects are paused."))
+        return sorted(flags, key=lambda f: f.priority)
+
+    # ------------------------------------------------------------------ audit
+
+    def anchor(self) -> Checkpoint | None:
+        """The newest external anchor of this home's audit log."""
+        return self.anchor_store.load()
+
+    def verify(self) -> VerifyReport:
+        """Verify this home's audit log against its keys and anchor."""
+        return verify_log(self.paths.audit_db, keys=self.keys, anchor=self.anchor())
+
+    def close(self) -> None:
+        """Write the shutdown checkpoint and close the databases. Idempotent."""
+        if self.audit is not None:
+            try:
+                self.audit.close()
+            except AuditWriteError as exc:
+                _log.warning("shutdown checkpoint not written: %s", exc)
+            self.audit = None
+        if not self.database.is_closed():
+            close_database(self.database)
+
+    def __enter__(self) -> PolicyRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def verify_home(paths: AppPaths, *, allow_key_file: bool = False) -> VerifyReport:
+    """Verify a home's audit log without opening it for writing (for ``doctor`` and ``audit verify``)."""
+    keystore = keystore_for(paths)
+    keys: AuditKeys | None
+    try:
+        keys = keystore.load_keys(log_exists=True, allow_key_file=allow_key_file or paths.key_file.exists())
+    except KeysUnavailableError:
+        keys = None
+    return verify_log(paths.audit_db, keys=keys, anchor=anchor_store_for(paths, keystore).load())

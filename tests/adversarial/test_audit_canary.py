@@ -1,0 +1,135 @@
+"""Canary: the HMAC key and the Ed25519 seed never leave the key store.
+
+Keys are minted through the real KeyStore code, then a full life is run
+(appends, checkpoints, close, verify, export, key mismatch, missing keys,
+write failures). The raw, hex and base64 forms of both secrets must not appear
+in the database files, the anchor file, the bundle, any exception text or
+any captured log record.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sqlite3
+from pathlib import Path
+
+import keyring.backend
+import keyring.backends.null
+import pytest
+
+from aether_qt.policy.audit_anchor import AnchorStore
+from aether_qt.policy.audit_bundle import export_bundle, verify_bundle
+from aether_qt.policy.audit_chain import AuditLog
+from aether_qt.policy.audit_verify import verify_log
+from aether_qt.policy.contracts import AuditEntry, FakeClock, PolicyError
+from aether_qt.policy.keys import SERVICE, AuditKeys, KeyStore
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+def forms(secret: bytes) -> list[bytes]:
+    """Ways a secret could leak: raw, hex (both cases), base64 (both alphabets)."""
+    return [
+        secret,
+        secret.hex().encode(),
+        secret.hex().upper().encode(),
+        base64.b64encode(secret),
+        base64.urlsafe_b64encode(secret),
+        base64.b64encode(secret).rstrip(b"="),
+    ]
+
+
+def assert_clean(blob: bytes, secrets: list[bytes], where: str) -> None:
+    for secret in secrets:
+        assert secret not in blob, f"secret leaked into {where}"
+
+
+def test_secrets_never_leak(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    backend = MemoryKeyring()
+    keystore = KeyStore(namespace="canary", key_file=tmp_path / "config" / "keys.json", backend=backend)
+    keys = keystore.load_keys(log_exists=False, allow_key_file=False)
+    secrets = forms(keys.hmac_key) + forms(bytes(keys.signing_key))
+    anchors = AnchorStore(anchor_file=tmp_path / "config" / "audit-anchor.json", keystore=keystore)
+    db = tmp_path / "data" / "audit.db"
+    errors: list[BaseException] = []
+
+    log = AuditLog.open(db, keys=keys, anchor_store=anchors, clock=FakeClock(), checkpoint_every=3)
+    for i in range(10):
+        log.append(
+            AuditEntry(actor="gate", capability="net.fetch", resource=f"https://x/{i}", decision="allow")
+        )
+    bundle = export_bundle(log, tmp_path / "bundle.json")
+    assert log._conn is not None
+    wal = db.with_name("audit.db-wal")
+    assert_clean(db.read_bytes() + (wal.read_bytes() if wal.exists() else b""), secrets, "audit.db (open)")
+    log.close()
+
+    # Wrong keys, missing keys, broken writes: collect every error message.
+    wrong = AuditKeys.from_secrets(b"\x07" * 32, bytes(keys.signing_key), source="test")
+    for attempt in (
+        lambda: AuditLog.open(db, keys=wrong, anchor_store=anchors, clock=FakeClock()),
+        lambda: KeyStore(namespace="other", key_file=tmp_path / "k2", backend=backend).load_keys(
+            log_exists=True, allow_key_file=False
+        ),
+        lambda: KeyStore(
+            namespace="canary", key_file=tmp_path / "k3", backend=keyring.backends.null.Keyring()
+        ).load_keys(log_exists=True, allow_key_file=False),
+    ):
+        with pytest.raises(PolicyError) as info:
+            attempt()
+        errors.append(info.value)
+    backend.entries[(SERVICE, "canary:hmac-key")] = "!!"
+    with pytest.raises(PolicyError) as info:
+        keystore.load_keys(log_exists=True, allow_key_file=False)
+    errors.append(info.value)
+
+    log = AuditLog.open(db, keys=keys, anchor_store=anchors, clock=FakeClock())
+    conn = log._conn
+    assert conn is not None
+    conn.execute("PRAGMA query_only = 1")
+    with pytest.raises(PolicyError) as info:
+        log.append(AuditEntry(actor="gate", capability="x", resource="y", decision="allow"))
+    errors.append(info.value)
+    log._conn = None
+    conn.close()
+
+    reports = [
+        verify_log(db, keys=keys, anchor=anchors.load()),
+        verify_log(db, keys=wrong, anchor=anchors.load()),
+        verify_bundle(bundle, public_key=keys.public_key),
+    ]
+    assert reports[0].intact and reports[1].reason == "key_mismatch" and reports[2].intact
+
+    check = sqlite3.connect(db)
+    check.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    check.close()
+    assert_clean(db.read_bytes(), secrets, "audit.db")
+    assert_clean((tmp_path / "config" / "audit-anchor.json").read_bytes(), secrets, "anchor file")
+    assert_clean(bundle.read_bytes(), secrets, "bundle")
+    anchor_entry = backend.entries[(SERVICE, "canary:audit-anchor")].encode()
+    assert_clean(anchor_entry, secrets, "keyring anchor entry")
+    for error in errors:
+        text = f"{error!s} {error!r} {error.__cause__!r}".encode()
+        assert_clean(text, secrets, f"exception {type(error).__name__}")
+    for report in reports:
+        assert_clean(repr(report).encode(), secrets, "verify report")
+    assert_clean(repr(keys).encode(), secrets, "repr(keys)")
+    assert_clean(caplog.text.encode(), secrets, "log output")
+    assert len(errors) == 5

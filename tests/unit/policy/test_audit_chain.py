@@ -1,0 +1,377 @@
+"""Tests of the audit log: appends, checkpoints, anchors, failures and key checks."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import nacl.utils
+import pytest
+
+from aether_qt.policy.audit_anchor import AnchorStore, AnchorWriteError, Checkpoint, parse_anchor
+from aether_qt.policy.audit_chain import AuditKeyMismatchError, AuditLog
+from aether_qt.policy.audit_verify import verify_log
+from aether_qt.policy.canonical import genesis_hash
+from aether_qt.policy.contracts import AuditEntry, AuditSink, AuditWriteError, FakeClock
+from aether_qt.policy.keys import AuditKeys, KeysUnavailableError
+
+
+def random_keys() -> AuditKeys:
+    return AuditKeys.from_secrets(nacl.utils.random(32), nacl.utils.random(32), source="test")
+
+
+def entry(i: int = 0, **detail: Any) -> AuditEntry:
+    return AuditEntry(
+        actor="gate",
+        capability="files.read",
+        resource=f"/home/u/{i}.txt",
+        decision="allow",
+        stage_trace=({"stage": "scope", "outcome": "pass"},),
+        detail={"i": i, **detail},
+    )
+
+
+class FakeKeyStore:
+    """Just the anchor entry of a KeyStore; ``fail`` makes it raise."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.fail = False
+
+    def get_anchor_text(self) -> str | None:
+        if self.fail:
+            raise KeysUnavailableError("keyring locked")
+        return self.text
+
+    def set_anchor_text(self, text: str) -> None:
+        if self.fail:
+            raise KeysUnavailableError("keyring locked")
+        self.text = text
+
+
+class BrokenConn:
+    """Wraps a connection; INSERTs (and optionally ROLLBACK) raise."""
+
+    def __init__(self, conn: sqlite3.Connection, *, rollback_fails: bool = False) -> None:
+        self._conn = conn
+        self._rollback_fails = rollback_fails
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("INSERT"):
+            raise sqlite3.OperationalError("disk I/O error")
+        if sql == "ROLLBACK" and self._rollback_fails:
+            raise sqlite3.OperationalError("cannot rollback")
+        return self._conn.execute(sql, *args)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+@pytest.fixture
+def keys() -> AuditKeys:
+    return random_keys()
+
+
+@pytest.fixture
+def anchors(tmp_path: Path) -> AnchorStore:
+    return AnchorStore(anchor_file=tmp_path / "config" / "audit-anchor.json", keystore=None)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def open_log(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, every: int = 4
+) -> AuditLog:
+    return AuditLog.open(
+        tmp_path / "data" / "audit.db", keys=keys, anchor_store=anchors, clock=clock, checkpoint_every=every
+    )
+
+
+def test_is_an_audit_sink_with_durable_settings(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    assert isinstance(log, AuditSink) and log.healthy
+    assert log._conn is not None
+    assert log._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert log._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert log.head().seq == 0 and log.head().event_hash == genesis_hash(log.log_id)
+    assert log.public_key == keys.public_key and log.key_id == keys.key_id
+    log.close()
+
+
+def test_append_get_rows_head(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    rows = []
+    for i in range(6):
+        clock.advance(1.5)
+        rows.append(log.append(entry(i, ttl_s=3600.5)))
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(r.audit_id.startswith("aud_") and len(r.audit_id) == 36 for r in rows)
+    assert rows[0].ts_mono_ns == 2_500_000_000 and rows[0].ts_wall_ms == 1_700_000_001_500
+    assert rows[1].prev_hash == rows[0].event_hash
+    assert log.get(rows[2].audit_id) == rows[2]
+    assert log.get("aud_missing") is None
+    assert log.rows(after_seq=4) == rows[4:]
+    assert log.rows(after_seq=0, limit=2) == rows[:2]
+    assert log.head().seq == 6 and log.head().event_hash == rows[-1].event_hash
+    assert [c.seq for c in log.checkpoints()] == [4]  # every 4 rows
+    assert anchors.load() == log.checkpoints()[0]
+    log.close()
+    log.close()  # idempotent
+    assert not log.healthy
+
+
+def test_close_writes_a_shutdown_checkpoint_only_when_needed(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    for i in range(5):
+        log.append(entry(i))
+    log.close()
+    log = open_log(tmp_path, keys, anchors, clock)
+    kinds = [(c.ckpt_no, c.seq, c.kind) for c in log.checkpoints()]
+    assert kinds == [(1, 4, "periodic"), (2, 5, "shutdown")]
+    log.close()  # nothing new: no extra checkpoint
+    log = open_log(tmp_path, keys, anchors, clock)
+    assert len(log.checkpoints()) == 2
+    manual = log.checkpoint()
+    assert (manual.ckpt_no, manual.kind, manual.seq) == (3, "manual", 5)
+    log.close()
+    report = verify_log(log.path, keys=keys, anchor=anchors.load())
+    assert report.intact, report
+
+
+def test_closed_log_refuses_everything(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    log.close()
+    for call in (
+        lambda: log.append(entry()),
+        log.checkpoint,
+        log.rows,
+        log.checkpoints,
+        lambda: log.get("x"),
+    ):
+        with pytest.raises(AuditWriteError, match="closed"):
+            call()
+
+
+def test_unrepresentable_entry_is_refused_but_log_stays_healthy(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    with pytest.raises(AuditWriteError, match="not representable"):
+        log.append(entry(0, bad=math.nan))
+    assert log.healthy and log.head().seq == 0
+    log.close()
+
+
+@pytest.mark.parametrize("rollback_fails", [False, True])
+def test_write_failure_turns_the_log_unhealthy(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, rollback_fails: bool
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    log.append(entry(1))
+    assert log._conn is not None
+    log._conn = BrokenConn(log._conn, rollback_fails=rollback_fails)  # type: ignore[assignment]
+    with pytest.raises(AuditWriteError, match="audit row not committed: OperationalError"):
+        log.append(entry(2))
+    assert not log.healthy
+    assert ("rollback failed" in log.last_error) is rollback_fails
+    with pytest.raises(AuditWriteError, match="unhealthy"):
+        log.append(entry(3))
+    log.close()
+    # Reopening with a working connection makes it healthy again; the failed row never existed.
+    log = open_log(tmp_path, keys, anchors, clock)
+    assert log.healthy and log.head().seq == 1
+    log.close()
+
+
+def test_checkpoint_failure_and_failed_shutdown_checkpoint(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    log.append(entry(1))
+    assert log._conn is not None
+    log._conn = BrokenConn(log._conn)  # type: ignore[assignment]
+    with caplog.at_level(logging.ERROR):
+        log.close()
+    assert "no shutdown checkpoint written" in caplog.text
+    assert log._conn is None
+
+
+def test_anchor_write_failure_marks_unhealthy_but_keeps_the_row(
+    tmp_path: Path, keys: AuditKeys, clock: FakeClock
+) -> None:
+    blocked = tmp_path / "config" / "audit-anchor.json"
+    blocked.mkdir(parents=True)  # a directory where the file should go
+    anchors = AnchorStore(anchor_file=blocked, keystore=None)
+    log = open_log(tmp_path, keys, anchors, clock, every=2)
+    log.append(entry(1))
+    row = log.append(entry(2))
+    assert row.seq == 2 and not log.healthy
+    assert "anchor file not written" in log.last_error
+    log.close()
+
+
+def test_open_rejects_other_keys(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    log.close()  # empty log: only the public key can be checked
+    with pytest.raises(AuditKeyMismatchError, match="signing key"):
+        open_log(tmp_path, random_keys(), anchors, clock)
+    log = open_log(tmp_path, keys, anchors, clock)
+    log.append(entry(1))
+    log.close()
+    seed = bytes(keys.signing_key)
+    wrong_hmac = AuditKeys.from_secrets(b"\x00" * 32, seed, source="test")
+    with pytest.raises(AuditKeyMismatchError, match="HMAC key"):
+        open_log(tmp_path, wrong_hmac, anchors, clock)
+
+
+def test_open_errors(tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock) -> None:
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        open_log(tmp_path, keys, anchors, clock, every=0)
+    (tmp_path / "data" / "audit.db").mkdir(parents=True)
+    with pytest.raises(AuditWriteError, match="audit database unusable"):
+        open_log(tmp_path, keys, anchors, clock)
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    conn = sqlite3.connect(odd / "audit.db")
+    conn.execute("CREATE TABLE meta (x)")
+    conn.close()
+    with pytest.raises(AuditWriteError, match="audit database unusable"):
+        AuditLog.open(odd / "audit.db", keys=keys, anchor_store=anchors, clock=clock)
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    conn = sqlite3.connect(clash / "audit.db")
+    conn.execute("CREATE TABLE audit_log (x)")
+    conn.close()
+    with pytest.raises(AuditWriteError, match="already exists"):
+        AuditLog.open(clash / "audit.db", keys=keys, anchor_store=anchors, clock=clock)
+
+
+def test_sign_export_only_signs_bundles(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    with pytest.raises(ValueError, match="only export bundles"):
+        log.sign_export(b"\x00" * 32)
+    assert len(bytes.fromhex(log.sign_export(b"aether-audit-bundle-v1:{}"))) == 64
+    log.close()
+
+
+# ---------------------------------------------------------------- anchors
+
+
+def make_checkpoint(keys: AuditKeys, ckpt_no: int, log_id: str = "log1") -> Checkpoint:
+    from aether_qt.policy.audit_anchor import sign_checkpoint
+
+    return sign_checkpoint(
+        log_id=log_id, ckpt_no=ckpt_no, seq=ckpt_no * 4, head_hash="ab" * 32, ts_wall_ms=5,
+        kind="periodic", signing_key=keys.signing_key, key_id=keys.key_id,
+    )  # fmt: skip
+
+
+def test_anchor_store_keeps_the_newest_copy(
+    tmp_path: Path, keys: AuditKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    keystore = FakeKeyStore()
+    store = AnchorStore(anchor_file=tmp_path / "a.json", keystore=keystore)  # type: ignore[arg-type]
+    assert store.load() is None
+    first, second = make_checkpoint(keys, 1), make_checkpoint(keys, 2)
+    store.save(first)
+    store.save(second)
+    assert store.load() == second and keystore.text is not None
+    # Rolling the file back is not enough: the keyring copy is newer.
+    AnchorStore(anchor_file=tmp_path / "a.json", keystore=None)._file.write_text(
+        (tmp_path / "a.json").read_text().replace('"ckpt_no":2', '"ckpt_no":1')
+    )
+    assert store.load() == second
+    with caplog.at_level(logging.WARNING):
+        store.save(first)
+    assert "not moving the audit anchor back" in caplog.text
+    store.save(second)  # the same checkpoint again is fine
+    other = make_checkpoint(keys, 1, log_id="log2")
+    with caplog.at_level(logging.WARNING):
+        store.save(other)
+    assert "replacing the audit anchor of another log" in caplog.text
+    assert second.signature_ok(keys.public_key)
+    assert not second.signature_ok(random_keys().public_key)
+    assert not Checkpoint(**{**second.to_json(), "signature": "zz"}).signature_ok(keys.public_key)
+
+
+def test_anchor_store_survives_bad_copies(
+    tmp_path: Path, keys: AuditKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    keystore = FakeKeyStore()
+    store = AnchorStore(anchor_file=tmp_path / "a.json", keystore=keystore)  # type: ignore[arg-type]
+    (tmp_path / "a.json").write_text("{broken")
+    keystore.text = "[]"
+    with caplog.at_level(logging.WARNING):
+        assert store.load() is None
+    assert "malformed" in caplog.text
+    keystore.fail = True
+    (tmp_path / "a.json").unlink()
+    (tmp_path / "a.json").mkdir()
+    with caplog.at_level(logging.WARNING):
+        assert store.load() is None
+    assert "unreadable" in caplog.text and "not read from the keyring" in caplog.text
+    (tmp_path / "a.json").rmdir()
+    with caplog.at_level(logging.WARNING):
+        store.save(make_checkpoint(keys, 1))
+    assert store.last_error.startswith("anchor not stored in the keyring")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[], {"log_id": "x"}, {**dict.fromkeys(("log_id", "head_hash", "key_id", "kind", "signature"), "s"),
+                           "ckpt_no": True, "seq": 1, "ts_wall_ms": 1},
+     {**dict.fromkeys(("log_id", "head_hash", "key_id", "kind", "signature"), "s"),
+      "ckpt_no": 1, "seq": "1", "ts_wall_ms": 1}],
+)  # fmt: skip
+def test_checkpoint_parsing_rejects_malformed(data: object) -> None:
+    with pytest.raises(ValueError):
+        Checkpoint.from_json(data)
+
+
+def test_parse_anchor_round_trip(keys: AuditKeys) -> None:
+    ckpt = make_checkpoint(keys, 3)
+    from aether_qt.policy.canonical import canonical_text
+
+    assert parse_anchor(canonical_text(ckpt.to_json())) == ckpt
+    with pytest.raises(AnchorWriteError.__mro__[1]):
+        raise AnchorWriteError("x")
+
+
+def test_close_tolerates_a_concurrent_close(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    log.append(entry(1))
+    conn = log._conn
+    assert conn is not None
+
+    def racing_checkpoint(kind: str = "manual") -> Checkpoint:
+        log._conn = None  # another thread closed it meanwhile
+        conn.close()
+        raise AuditWriteError("audit log is closed")
+
+    monkeypatch.setattr(log, "checkpoint", racing_checkpoint)
+    log.close()
+    assert log._conn is None
