@@ -8,6 +8,7 @@ Command bodies live in :mod:`aether_qt.commands`; this module only parses.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -82,7 +83,9 @@ def _grants(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     an = asub.add_parser("answer", help="answer a ticket")
     an.add_argument("ticket_id")
     an.add_argument(
-        "choice", choices=["allow_once", "allow_session", "always_scope", "draft_only", "deny"], metavar="CHOICE"
+        "choice",
+        choices=["allow_once", "allow_session", "always_scope", "draft_only", "deny"],
+        metavar="CHOICE",
     )
     an.add_argument("--scope", help="pattern for always_scope (default: the resource's folder or origin)")
     an.add_argument("--json", action="store_true")
@@ -142,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aether`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="aether: %(levelname)s: %(message)s")
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         from aether_qt.app import run_app

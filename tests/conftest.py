@@ -62,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # display and never abort for want of one.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtGui import QSurfaceFormat  # noqa: PLC0415 - lazy: keeps plain unit tests Qt-free
+    from PySide6.QtGui import QSurfaceFormat
 
     fmt = QSurfaceFormat()
     fmt.setRenderableType(QSurfaceFormat.RenderableType.OpenGL)
@@ -132,8 +132,8 @@ def _no_leaked_qthreads(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
     if "PySide6.QtCore" not in sys.modules or request.node.get_closest_marker("allow_qthread_leak"):
         yield
         return
-    import shiboken6  # noqa: PLC0415 - lazy, as above
-    from PySide6.QtCore import QThread  # noqa: PLC0415
+    import shiboken6
+    from PySide6.QtCore import QThread
 
     started: list[QThread] = []  # strong refs: a dropped running thread must not be destroyed
     original_start = QThread.start

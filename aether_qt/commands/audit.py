@@ -87,7 +87,9 @@ def export(args: argparse.Namespace) -> int:
             if not isinstance(decision, Allow):
                 raise CommandError(f"export refused: {decision_line(decision_dict(decision))}")
             try:
-                rt.effectors.write_export(decision.permit, out, bundle_bytes(rt.audit), capability="audit.export")
+                rt.effectors.write_export(
+                    decision.permit, out, bundle_bytes(rt.audit), capability="audit.export"
+                )
             except EffectError as exc:
                 raise CommandError(f"export failed: {exc}") from None
             public_key = rt.audit.public_key.hex()

@@ -32,9 +32,9 @@ def print_table(title: str, rows: list[tuple[str, Any, str]]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen benchmark suite in a temporary home (or ``--home``)."""
-    from aether_qt.commands import bench_policy
+    from aether_qt.commands.bench_policy import run_policy_bench
 
-    suites = {"policy": bench_policy.run_policy_bench}
+    suites = {"policy": run_policy_bench}
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
         home = Path(args.home) if args.home else Path(tmp)
         result = suites[args.suite](home, quick=args.quick)

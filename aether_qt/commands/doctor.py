@@ -46,7 +46,12 @@ def _check_schema(paths: AppPaths) -> Check:
     except Exception as exc:  # a finding, reported as such
         return {"ok": False, "detail": f"cannot read {paths.app_db}: {exc}", "latest": latest}
     ok = version == latest
-    return {"ok": ok, "detail": f"schema v{version} (app knows v{latest})", "version": version, "latest": latest}
+    return {
+        "ok": ok,
+        "detail": f"schema v{version} (app knows v{latest})",
+        "version": version,
+        "latest": latest,
+    }
 
 
 def _check_keyring(paths: AppPaths) -> Check:
@@ -84,7 +89,10 @@ def _check_opengl() -> Check:
 
 
 def _check_python() -> Check:
-    return {"ok": sys.version_info >= (3, 11), "detail": f"Python {platform.python_version()} on {sys.platform}"}
+    return {
+        "ok": sys.version_info >= (3, 11),
+        "detail": f"Python {platform.python_version()} on {sys.platform}",
+    }
 
 
 def collect(paths: AppPaths, *, allow_key_file: bool) -> dict[str, Check]:

@@ -96,7 +96,9 @@ def explain(args: argparse.Namespace) -> int:
     emit_pairs({k: v for k, v in data.items() if k not in ("stage_trace", "detail")})
     sys.stdout.write("stages:\n")
     for stage in row.stage_trace:
-        sys.stdout.write(f"  {stage.get('stage', ''):<14} {stage.get('outcome', ''):<8} {stage.get('detail', '')}\n")
+        sys.stdout.write(
+            f"  {stage.get('stage', ''):<14} {stage.get('outcome', ''):<8} {stage.get('detail', '')}\n"
+        )
     return 0
 
 
@@ -175,7 +177,7 @@ def grants_list(args: argparse.Namespace) -> int:
 def grants_revoke(args: argparse.Namespace) -> int:
     """Revoke one grant; revoking twice is fine, an unknown id is an error."""
     with policy_runtime(args) as rt:
-        if rt.ledger.get(args.grant_id) is None:
+        if args.grant_id not in rt.ledger.snapshot():  # ended grants are known too
             raise CommandError(f"no grant {args.grant_id!r}")
         changed = rt.gate.revoke(args.grant_id)
     sys.stdout.write(f"{'revoked' if changed else 'already revoked'}: {args.grant_id}\n")

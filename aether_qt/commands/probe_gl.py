@@ -9,9 +9,11 @@ def probe_opengl() -> dict[str, Any]:
     """Make a GL context on an offscreen surface and report vendor, renderer and version."""
     from PySide6.QtGui import QGuiApplication, QOffscreenSurface, QOpenGLContext
 
-    app = QGuiApplication.instance() or QGuiApplication([])
-    if app.platformName() in ("offscreen", "minimal"):
-        return {"ok": None, "detail": f"platform {app.platformName()} has no OpenGL: QPainter avatar"}
+    if QGuiApplication.instance() is None:
+        QGuiApplication([])
+    platform = QGuiApplication.platformName()
+    if platform in ("offscreen", "minimal"):
+        return {"ok": None, "detail": f"platform {platform} has no OpenGL: QPainter avatar"}
     ctx = QOpenGLContext()
     if not ctx.create():
         return {"ok": False, "detail": "no OpenGL context: the QPainter avatar will be used"}

@@ -26,6 +26,10 @@ from aether_qt.policy.contracts import PolicyError
 
 GENESIS_PREFIX = "aether-audit-genesis-v1:"
 
+# One shared encoder: ``json.dumps`` with these options builds a new one per call.
+# It holds no state between calls, so sharing it across threads is safe.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
 
 class CanonicalError(PolicyError, ValueError):
     """A value cannot be written as canonical JSON (NaN, infinity, non-JSON type)."""
@@ -42,13 +46,7 @@ def canonical_json(value: Any) -> bytes:
             type JSON cannot express.
     """
     try:
-        text = json.dumps(
-            value,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
+        text = _ENCODER.encode(value)
     except ValueError as exc:
         raise CanonicalError("canonical JSON rejects NaN and infinity") from exc
     except TypeError as exc:

@@ -8,10 +8,11 @@ the preset and the system default (deny), in that order of precedence.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from types import MappingProxyType
-from typing import Final, Mapping
+from typing import Final
 
 
 class Risk(IntEnum):
@@ -23,7 +24,7 @@ class Risk(IntEnum):
     CRITICAL = 4
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """How a capability is approved, from most to least permissive.
 
     ``AUTO`` allows without asking; ``TASK`` allows for the running task once
@@ -60,7 +61,7 @@ def stricter(a: Mode, b: Mode) -> Mode:
     return a if a.strictness >= b.strictness else b
 
 
-class ResourceKind(str, Enum):
+class ResourceKind(StrEnum):
     """What a capability's resource string names, which decides scope matching."""
 
     PATH = "path"
@@ -116,7 +117,7 @@ CAPABILITIES: Final[Mapping[str, Capability]] = _caps(
 )
 
 
-class Preset(str, Enum):
+class Preset(StrEnum):
     """Permission presets, from most to least cautious."""
 
     OBSERVER = "Observer"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
 def new_id(prefix: str) -> str:
@@ -41,7 +41,7 @@ class ActionRequest:
     task_id: str | None = None
 
 
-class DenyReason(str, Enum):
+class DenyReason(StrEnum):
     """Why the gate refused; each maps to one pre-gate or stage."""
 
     AUDIT_UNAVAILABLE = "audit_unavailable"
@@ -65,7 +65,7 @@ class DenyReason(str, Enum):
     USER_DENIED = "user_denied"
 
 
-class Duration(str, Enum):
+class Duration(StrEnum):
     """How long a grant lasts."""
 
     ONCE = "once"
@@ -180,7 +180,7 @@ class NeedsUpgrade:
 Decision = Allow | Ask | DraftOnly | Deny | NeedsUpgrade
 
 
-class ApprovalChoice(str, Enum):
+class ApprovalChoice(StrEnum):
     """The answers an approval card offers."""
 
     ALLOW_ONCE = "allow_once"
@@ -190,7 +190,7 @@ class ApprovalChoice(str, Enum):
     DENY = "deny"
 
 
-class TicketState(str, Enum):
+class TicketState(StrEnum):
     """Life of an approval ticket; pending tickets are never auto-denied."""
 
     PENDING = "pending"

@@ -200,7 +200,7 @@ class Effectors:
         """Open an http(s) URL in the default browser (``browser.open``)."""
         check_web_url(url)
         with self._acting(permit, "browser.open", url):
-            import webbrowser  # noqa: PLC0415 - side-effect module, lazily
+            import webbrowser
 
             opened = webbrowser.open(url, new=2)
         if not opened:
@@ -283,7 +283,7 @@ class Effectors:
         workdir = None if cwd is None else self._target(cwd)
         program = os.path.basename(argv[0])
         with self._acting(permit, "shell.exec", shlex.join(argv)):
-            import subprocess  # noqa: PLC0415 - side-effect module, lazily
+            import subprocess
 
             completed = None
             try:
@@ -361,7 +361,7 @@ def _file_sha256(path: Path) -> str:
 # ---------------------------------------------------------------------- web
 def redact_url(url: str) -> str:
     """``url`` without user info, query or fragment: safe for messages and logs."""
-    from urllib.parse import urlsplit  # noqa: PLC0415 - side-effect package, lazily
+    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -375,7 +375,7 @@ def check_web_url(url: str) -> None:
     Raises:
         UnsupportedUrlError: any other scheme (``file:``, ``javascript:``...) or no host.
     """
-    from urllib.parse import urlsplit  # noqa: PLC0415 - side-effect package, lazily
+    from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url)
@@ -388,7 +388,7 @@ def check_web_url(url: str) -> None:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    from urllib.parse import urlsplit  # noqa: PLC0415 - side-effect package, lazily
+    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port
@@ -396,7 +396,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 def _opener() -> OpenerDirector:
     """An opener that follows redirects only within the original origin."""
-    import urllib.request  # noqa: PLC0415 - side-effect package, lazily
+    import urllib.request
 
     class SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         # The signature is urllib's; a type: ignore because urllib's stubs leave it untyped.
@@ -415,9 +415,9 @@ def _http_failure(url: str, code: int) -> str:
 
 
 def _fetch(url: str, *, max_bytes: int, timeout: float) -> bytes:
-    import http.client  # noqa: PLC0415 - side-effect package, lazily
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
+    import http.client
+    import urllib.error
+    import urllib.request
 
     failure = ""
     body = b""
@@ -439,9 +439,9 @@ def _fetch(url: str, *, max_bytes: int, timeout: float) -> bytes:
 
 def _download_to(url: str, part: Path, *, timeout: float, progress: Progress | None) -> None:
     """Stream ``url`` into ``part``, resuming from its size with a Range request."""
-    import http.client  # noqa: PLC0415 - side-effect package, lazily
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
+    import http.client
+    import urllib.error
+    import urllib.request
 
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": _USER_AGENT}

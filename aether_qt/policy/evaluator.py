@@ -13,6 +13,7 @@ pre-gates and come before all of it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +32,12 @@ from aether_qt.policy.capabilities import (
 )
 from aether_qt.policy.contracts import AuditEntry
 from aether_qt.policy.decisions import ActionRequest, DenyReason, StageResult
+from aether_qt.policy.resolved_scope import ResolvedScope, spelled_path
 from aether_qt.policy.scope import (
     ScopeError,
-    canonical_path,
+    canonical_path_text,
     canonical_resource,
-    is_credential_store,
-    path_in_roots,
+    has_extra_links,
     url_origin,
 )
 
@@ -44,6 +45,7 @@ CostCheck = Callable[[ActionRequest], str | None]
 """Returns a reason when the request would break a cost cap, else None."""
 
 _MAX_RESOURCE = 4096
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f]")  # C0 controls except tab and newline
 _PRESET_ORDER = (Preset.OBSERVER, Preset.ASSISTANT, Preset.OPERATOR, Preset.POWER_USER)
 
 
@@ -160,15 +162,21 @@ def resolve_mode(config: PolicyConfig, capability: str, persona: str, preset: Pr
     return mode, source
 
 
-def check_hardcoded(ev: Evaluation, config: PolicyConfig, read_tasks: frozenset[str]) -> Exit | None:
-    """Pre-gate: unknown capability, paths, shell in consumer presets, silent upload."""
+def check_hardcoded(
+    ev: Evaluation, config: PolicyConfig, read_tasks: frozenset[str], scope: Callable[[], ResolvedScope]
+) -> Exit | None:
+    """Pre-gate: unknown capability, paths, shell in consumer presets, silent upload.
+
+    ``scope`` returns the resolved stores and roots of ``config``; it is only
+    called for path capabilities.
+    """
     request = ev.request
     cap = CAPABILITIES.get(request.capability)
     if cap is None:
         return ev.stop("pre.hardcoded", deny(DenyReason.UNKNOWN_CAPABILITY, request.capability))
     ev.capability = cap
     if cap.resource_kind is ResourceKind.PATH:
-        blocked = _check_path(ev, config)
+        blocked = _check_path(ev, scope())
         if blocked is not None:
             return ev.stop("pre.hardcoded", blocked)
     if cap.id == "shell.exec" and config.preset.consumer:
@@ -179,17 +187,17 @@ def check_hardcoded(ev: Evaluation, config: PolicyConfig, read_tasks: frozenset[
     return None
 
 
-def _check_path(ev: Evaluation, config: PolicyConfig) -> Exit | None:
+def _check_path(ev: Evaluation, scope: ResolvedScope) -> Exit | None:
+    raw = ev.request.resource
     try:
-        path = canonical_path(ev.request.resource)
+        path = canonical_path_text(raw)
     except ScopeError as exc:
         return deny(DenyReason.OUTSIDE_APPROVED_ROOTS, str(exc))
-    home = canonical_path(config.home or Path.home())
-    if is_credential_store(path, home=home, protected=config.protected_dirs):
+    if scope.is_credential_store(path, spelled_path(raw)):
         return deny(DenyReason.CREDENTIAL_STORE, "credential store")
-    if not path_in_roots(path, config.approved_roots):
+    if not scope.in_roots(path) or has_extra_links(path):
         return deny(DenyReason.OUTSIDE_APPROVED_ROOTS, "outside approved roots or hard-linked")
-    ev.canonical = canonical_resource(str(path), ResourceKind.PATH)
+    ev.canonical = scope.key(path)
     return None
 
 
@@ -252,7 +260,7 @@ def _upgrade_or_deny(config: PolicyConfig, request: ActionRequest, source: str) 
 def check_action(ev: Evaluation) -> Exit | None:
     """Stage 2: the request is well formed for its capability."""
     resource = ev.request.resource
-    bad_chars = any(ord(ch) < 32 and ch not in "\t\n" for ch in resource)
+    bad_chars = _CONTROL_CHARS.search(resource) is not None
     if not resource or len(resource) > _MAX_RESOURCE or bad_chars or not ev.request.intended_route:
         return ev.stop("2.action", deny(DenyReason.NOT_IN_SCOPE, "malformed request"))
     ev.note("2.action")
@@ -283,9 +291,9 @@ def check_mode(ev: Evaluation) -> Exit | None:
     return None
 
 
-def recheck_path(capability: str, resource: str, config: PolicyConfig) -> bool:
+def recheck_path(capability: str, resource: str, scope: ResolvedScope) -> bool:
     """At redeem time: the permit's path is still in scope (no new hard link or swap)."""
     if CAPABILITIES[capability].resource_kind is not ResourceKind.PATH:
         return True
     ev = Evaluation(ActionRequest(capability=capability, resource=resource))
-    return _check_path(ev, config) is None
+    return _check_path(ev, scope) is None

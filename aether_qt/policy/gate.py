@@ -49,6 +49,7 @@ from aether_qt.policy.decisions import (
 from aether_qt.policy.evaluator import Evaluation, Exit, PolicyConfig, deny
 from aether_qt.policy.grants import GrantLedger, LedgerError, ephemeral, grant_facts, make_grant
 from aether_qt.policy.permits import PermitRegistry
+from aether_qt.policy.resolved_scope import ResolvedScope, ScopeCache
 from aether_qt.policy.scope import ScopeError, canonical_resource
 
 __all__ = ["Gate", "PolicyConfig"]
@@ -84,6 +85,7 @@ class Gate:
         self._paused = config.paused
         self._permits = PermitRegistry()
         self._read_tasks: set[str] = set()
+        self._scopes = ScopeCache(clock=clock)
         self._cascade("session_start", ephemeral, {}, always=False)
 
     @property
@@ -115,13 +117,18 @@ class Gate:
         cfg = self._config
         checks: list[_Check] = [
             self._check_health,
-            lambda e: ev_.check_hardcoded(e, cfg, frozenset(self._read_tasks)),
+            lambda e: ev_.check_hardcoded(e, cfg, frozenset(self._read_tasks), self._resolved_scope),
             lambda e: ev_.check_postures(e, cfg),
             lambda e: ev_.check_feature(e, cfg),
             ev_.check_action,
             ev_.check_resource,
         ]
         return [*checks, ev_.check_mode] if through_mode else checks
+
+    def _resolved_scope(self) -> ResolvedScope:
+        """The credential stores and approved roots of the current config, resolved (cached)."""
+        cfg = self._config
+        return self._scopes.get(home=cfg.home, protected=cfg.protected_dirs, roots=cfg.approved_roots)
 
     @staticmethod
     def _run(ev: Evaluation, checks: list[_Check]) -> Exit | None:
@@ -342,7 +349,7 @@ class Gate:
             same = canonical_resource(resource, CAPABILITIES[capability].resource_kind) == permit.resource
         except ScopeError:
             same = False
-        if not same or not ev_.recheck_path(capability, resource, self._config):
+        if not same or not ev_.recheck_path(capability, resource, self._resolved_scope()):
             raise PermitError("permit is for another resource")
         if not self._ledger.is_valid(permit.grant_id, self._clock.monotonic_ns()):
             raise PermitError("the permit's grant has ended")

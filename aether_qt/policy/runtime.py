@@ -76,7 +76,8 @@ def keystore_for(paths: AppPaths) -> KeyStore:
 
 def anchor_store_for(paths: AppPaths, keystore: KeyStore) -> AnchorStore:
     """Anchor kept in the keyring (when usable) and in the config folder."""
-    return AnchorStore(anchor_file=paths.anchor_file, keystore=keystore)
+    usable = keystore.status().usable
+    return AnchorStore(anchor_file=paths.anchor_file, keystore=keystore if usable else None)
 
 
 class PolicyRuntime:
@@ -113,14 +114,26 @@ class PolicyRuntime:
         self.key_status: KeyStatus = self.keystore.status()
         self.ledger = GrantLedger(self.database, clock=clock)
         self.tickets = TicketStore(self.database, clock=clock)
-        sink: Any = self.audit if self.audit is not None else UnavailableAudit(self.audit_error or self.keys_error)
+        sink: Any = (
+            self.audit if self.audit is not None else UnavailableAudit(self.audit_error or self.keys_error)
+        )
         if self.audit is not None and not self.ledger.verify_against(self.audit.rows()):
             _log.warning("grant ledger differs from the audit log; rebuilding it from the log")
             self.ledger.rebuild_from_audit(self.audit.rows())
-        self.gate = Gate(audit=sink, ledger=self.ledger, tickets=self.tickets, config=self._config(), clock=clock)
+        self.gate = Gate(
+            audit=sink, ledger=self.ledger, tickets=self.tickets, config=self._config(), clock=clock
+        )
+        self._record_start()
         self.guard: Guard | None = None
-        self.effectors = Effectors(
-            verifier=self.gate, approved_roots=self.approved_roots(), guard=None, download_roots=(paths.models_dir,)
+        self.effectors = self._make_effectors()
+
+    def _make_effectors(self) -> Effectors:
+        """Effectors bound to this gate, the current roots and the guard (if installed)."""
+        return Effectors(
+            verifier=self.gate,
+            approved_roots=self.approved_roots(),
+            guard=self.guard,
+            download_roots=(self.paths.models_dir,),
         )
 
     @classmethod
@@ -151,6 +164,25 @@ class PolicyRuntime:
         except AuditWriteError as exc:
             self.audit_error = str(exc)
             _log.warning("audit log unavailable: %s", exc)
+
+    def _record_start(self) -> None:
+        """Audit the start of a session: preset, where the keys live (never the keys)."""
+        if self.audit is None:
+            return
+        detail = {
+            "event": "session_start",
+            "preset": self.preset().value,
+            "keys": self.keys.source if self.keys else "none",
+            "keyring_backend": self.keystore.status().backend,
+        }
+        try:
+            self.audit.append(
+                AuditEntry(
+                    actor="system", capability="", resource="", decision="session_start", detail=detail
+                )
+            )
+        except AuditWriteError as exc:
+            _log.warning("session start not audited: %s", exc)
 
     def _config(self) -> PolicyConfig:
         return PolicyConfig(
@@ -199,9 +231,7 @@ class PolicyRuntime:
     def set_roots(self, roots: tuple[Path, ...]) -> list[str]:
         """Persist approved folders and apply them (an audited config change)."""
         self.settings.set(SETTING_ROOTS, [str(r) for r in roots])
-        self.effectors = Effectors(
-            verifier=self.gate, approved_roots=roots, guard=self.guard, download_roots=(self.paths.models_dir,)
-        )
+        self.effectors = self._make_effectors()
         return self.gate.update_config(self._config())
 
     def install_guard(self) -> Guard:
@@ -209,12 +239,7 @@ class PolicyRuntime:
         if self.guard is None:
             self.guard = Guard(self.paths.writable_roots)
             self.guard.install()
-            self.effectors = Effectors(
-                verifier=self.gate,
-                approved_roots=self.approved_roots(),
-                guard=self.guard,
-                download_roots=(self.paths.models_dir,),
-            )
+            self.effectors = self._make_effectors()
         return self.guard
 
     # ------------------------------------------------------------------ posture
@@ -224,7 +249,9 @@ class PolicyRuntime:
         flags: list[PostureFlag] = []
         if self.audit is None or not self.audit.healthy or self.gate.degraded:
             why = self.audit_error or self.keys_error or (self.audit.last_error if self.audit else "")
-            flags.append(PostureFlag("audit_broken", 0, f"Audit log unavailable, every action is denied. {why}"))
+            flags.append(
+                PostureFlag("audit_broken", 0, f"Audit log unavailable, every action is denied. {why}")
+            )
         if self.keys is None:
             flags.append(PostureFlag("policy_degraded", 1, f"Keys unavailable: {self.keys_error}"))
         elif self.keys.source == "key_file":
@@ -244,7 +271,9 @@ class PolicyRuntime:
         return verify_log(self.paths.audit_db, keys=self.keys, anchor=self.anchor())
 
     def close(self) -> None:
-        """Write the shutdown checkpoint and close the databases. Idempotent."""
+        """Write the shutdown checkpoint, close the databases, disarm the guard. Idempotent."""
+        if self.guard is not None:
+            self.guard.disable()  # audit hooks cannot be removed; a disabled guard does nothing
         if self.audit is not None:
             try:
                 self.audit.close()

@@ -18,6 +18,15 @@ one place always compare equal and no spelling escapes a root:
   control character in the authority is refused rather than guessed at.
 * grant patterns: ``*`` (anything), an exact resource, ``DIR/**`` (the folder
   and everything below it), ``DIR/*`` (direct children), or a URL origin.
+* caching: the request path is canonicalised afresh on every evaluation, but
+  the gate resolves the credential stores and approved roots once and reuses
+  them (:mod:`aether_qt.policy.resolved_scope`). They are resolved again when
+  the configuration changes, after 2 s on the injected monotonic clock, or
+  at once when a store or root path itself becomes, stops being or retargets
+  a symlink. Stores are also matched by their unresolved spelling
+  (``home/.ssh``) against both the canonical and the spelled request, which
+  only adds refusals. A *parent* of a store or root swapped for a symlink can
+  go unnoticed for up to 2 s (docs/threat-model.md, "Known limits").
 
 This module may stat files but never opens, writes or connects.
 """
@@ -83,13 +92,22 @@ def canonical_path(raw: str | os.PathLike[str]) -> Path:
     Raises:
         ScopeError: the path is empty, relative or contains a NUL byte.
     """
+    return Path(canonical_path_text(raw))
+
+
+def canonical_path_text(raw: str | os.PathLike[str]) -> str:
+    """:func:`canonical_path` as a string (the gate's hot path needs no ``Path`` object).
+
+    Raises:
+        ScopeError: the path is empty, relative or contains a NUL byte.
+    """
     text = os.fspath(raw)
     if not text or "\x00" in text:
         raise ScopeError("empty path or NUL byte in path")
     expanded = os.path.expanduser(text)
     if not os.path.isabs(expanded):
         raise ScopeError("relative paths are not accepted")
-    return Path(os.path.realpath(expanded))
+    return os.path.realpath(expanded)
 
 
 def path_key(path: Path, *, case_insensitive: bool = CASE_INSENSITIVE) -> str:
@@ -105,7 +123,7 @@ def _inside(path: Path, root: Path, case_insensitive: bool) -> bool:
     return p == r or p.startswith(r.rstrip(os.sep) + os.sep)
 
 
-def has_extra_links(path: Path) -> bool:
+def has_extra_links(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a regular file with more than one hard link.
 
     Any error other than "does not exist" (a symlink loop, a permission
@@ -166,13 +184,23 @@ def is_credential_store(
         True for SSH/GnuPG/cloud/keyring/password-store folders and files under
         ``home``, shadow files, password databases and browser login stores.
     """
-    name = path.name.casefold()
-    if name in _CREDENTIAL_NAMES or name.endswith(_CREDENTIAL_SUFFIXES):
+    if has_credential_name(path.name):
         return True
+    stores = credential_store_paths(home, protected)
+    return any(_inside(path, canonical_path(store), case_insensitive) for store in stores)
+
+
+def has_credential_name(name: str) -> bool:
+    """Whether a file name is one of a password database or a browser's login store."""
+    folded = name.casefold()
+    return folded in _CREDENTIAL_NAMES or folded.endswith(_CREDENTIAL_SUFFIXES)
+
+
+def credential_store_paths(home: Path, protected: Iterable[Path] = ()) -> list[Path]:
+    """The credential stores under ``home``, the absolute ones and ``protected``, unresolved."""
     stores = [home / entry for entry in _CREDENTIAL_HOME_ENTRIES]
     stores += [Path(entry) for entry in _CREDENTIAL_ABSOLUTE]
-    stores += list(protected)
-    return any(_inside(path, canonical_path(store), case_insensitive) for store in stores)
+    return stores + list(protected)
 
 
 def url_origin(url: str) -> str | None:

@@ -223,7 +223,7 @@ def test_qaudiosource_captures_speech_from_virtual_mic(
     qtbot: QtBot, qapp: object, vmic: Path, tmp_path: Path
 ) -> None:
     # lazy: QtMultimedia needs libpulse; a missing library fails this test, not the module
-    from PySide6.QtMultimedia import QAudioFormat, QAudioSource, QMediaDevices  # noqa: PLC0415
+    from PySide6.QtMultimedia import QAudioFormat, QAudioSource, QMediaDevices
 
     for tool in ("espeak-ng", "sox"):
         assert shutil.which(tool), f"{tool} is not installed"

@@ -80,7 +80,7 @@ class FlakySink(FakeSink):
 def open_db(path: Path) -> peewee.SqliteDatabase:
     """The app database with migrations applied: the real storage when present."""
     try:
-        from aether_qt.storage.database import open_database  # noqa: PLC0415
+        from aether_qt.storage.database import open_database
     except ImportError:  # storage not merged yet: apply our migration by hand
         db = peewee.SqliteDatabase(str(path), pragmas={"journal_mode": "wal", "foreign_keys": 1})
         db.connect()

@@ -411,7 +411,7 @@ def test_cascade_store_failure_marks_ledger(rig: Rig) -> None:
 
 
 def test_preset_helpers_the_gate_relies_on() -> None:
-    from aether_qt.policy.capabilities import preset_matrix  # noqa: PLC0415
+    from aether_qt.policy.capabilities import preset_matrix
 
     assert Preset.parse(" power_user ") is Preset.POWER_USER
     with pytest.raises(ValueError, match="choose one of"):

@@ -1,0 +1,138 @@
+"""The composition root of the desktop app: it builds everything and wires it together.
+
+:func:`run_app` resolves the home, creates the ``QApplication`` and the qasync
+event loop, opens the policy runtime, installs the runtime guard, builds the
+widgets (collaborators passed as keyword-only arguments) and, when the loop ends,
+shuts down in named stages: widgets, tray, policy runtime (shutdown checkpoint),
+guard. Nothing here is a module-level global.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+
+from aether_qt.paths import HOME_ENV, AppPaths, resolve_paths
+from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.storage.errors import StorageError
+from aether_qt.widgets.main_window import MainWindow
+from aether_qt.widgets.tray import TrayIcon, state_pixmap
+
+_log = logging.getLogger(__name__)
+
+ORGANISATION = "Aether"
+APPLICATION = "aether"
+SETTINGS_FILE = "aether-qt.ini"
+EXIT_STORAGE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AppParts:
+    """What :func:`run_app` built, handed to its ``on_ready`` hook (tests, diagnostics)."""
+
+    app: QApplication
+    paths: AppPaths
+    runtime: PolicyRuntime
+    window: MainWindow
+    tray: TrayIcon | None
+
+
+def settings_for(paths: AppPaths, home: str | None) -> QSettings:
+    """UI settings: an INI file inside an explicit home, else the user's Aether settings."""
+    if home or os.environ.get(HOME_ENV):
+        return QSettings(str(paths.config_dir / SETTINGS_FILE), QSettings.Format.IniFormat)
+    return QSettings(ORGANISATION, APPLICATION)
+
+
+def _make_application() -> QApplication:
+    QApplication.setOrganizationName(ORGANISATION)
+    QApplication.setApplicationName(APPLICATION)
+    QApplication.setApplicationDisplayName("Aether")
+    QApplication.setDesktopFileName(APPLICATION)
+    app = QApplication(sys.argv[:1])
+    app.setWindowIcon(state_pixmap("idle", 64))
+    return app
+
+
+def _open_runtime(paths: AppPaths, allow_key_file: bool) -> PolicyRuntime | None:
+    """The policy runtime, or ``None`` after telling the user why it cannot be opened."""
+    try:
+        return PolicyRuntime.open(paths, allow_key_file=allow_key_file or None)
+    except (StorageError, OSError) as exc:
+        _log.error("cannot open the policy runtime: %s", exc)
+        QMessageBox.critical(None, "Aether cannot start", f"Aether cannot open its data.\n\n{exc}")
+        return None
+
+
+def _build(app: QApplication, paths: AppPaths, runtime: PolicyRuntime, home: str | None) -> AppParts:
+    tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+    app.setQuitOnLastWindowClosed(not tray_available)
+    window = MainWindow(runtime=runtime, settings=settings_for(paths, home), keep_in_tray=tray_available)
+    window.sig_quit_requested.connect(app.quit)
+    tray: TrayIcon | None = None
+    if tray_available:
+        tray = TrayIcon(runtime=runtime, window=window, parent=app)
+        tray.sig_quit_requested.connect(app.quit)
+        tray.show()
+    app.aboutToQuit.connect(window.shutdown)
+    return AppParts(app=app, paths=paths, runtime=runtime, window=window, tray=tray)
+
+
+def _shutdown(parts: AppParts) -> None:
+    """Stop in stages: widgets (timer, geometry, workers), tray, runtime (checkpoint), guard."""
+    _log.info("shutdown: widgets")
+    parts.window.shutdown()
+    parts.window.hide()
+    if parts.tray is not None:
+        _log.info("shutdown: tray")
+        parts.tray.hide()
+    _log.info("shutdown: policy runtime (shutdown checkpoint)")
+    parts.runtime.close()
+    if parts.runtime.guard is not None:
+        parts.runtime.guard.disable()  # the process is ending; nothing acts after this point
+
+
+def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | None = None) -> int:
+    """Run the desktop app until the user quits; return the process exit code.
+
+    Args:
+        args: parsed command line (``home``, ``allow_key_file``).
+        on_ready: called once everything is built, before the event loop starts.
+
+    Returns:
+        0 after a normal quit; 2 when the app's data cannot be opened.
+    """
+    import qasync  # lazy: only the desktop app needs the asyncio bridge
+
+    home: str | None = getattr(args, "home", None)
+    paths = resolve_paths(home)
+    app = _make_application()
+    runtime = _open_runtime(paths, bool(getattr(args, "allow_key_file", False)))
+    if runtime is None:
+        return EXIT_STORAGE
+    try:
+        runtime.install_guard()
+        parts = _build(app, paths, runtime, home)
+    except BaseException:
+        runtime.close()
+        raise
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        parts.window.show()
+        if on_ready is not None:
+            on_ready(parts)
+        with loop:
+            code = loop.run_forever()
+    finally:
+        _shutdown(parts)
+        asyncio.set_event_loop(None)
+    return int(code or 0)

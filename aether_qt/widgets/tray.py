@@ -1,0 +1,157 @@
+"""The tray icon: a coloured state dot, a small menu, and a nudge when an approval waits.
+
+The icon is drawn with QPainter (no image files): blue when idle, amber when
+approvals are pending, grey while side effects are paused, red when the policy
+layer is degraded. A left click toggles the main window. Closing the main window
+keeps the tray (DESIGN.md §11).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+if TYPE_CHECKING:
+    from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.widgets.main_window import MainWindow
+
+STATE_COLOURS: Final[dict[str, str]] = {
+    "idle": "#3d8bfd",
+    "attention": "#f5a623",
+    "paused": "#9e9e9e",
+    "degraded": "#d32f2f",
+}
+STATE_TIPS: Final[dict[str, str]] = {
+    "idle": "Aether",
+    "attention": "Aether: approvals are waiting for you",
+    "paused": "Aether: side effects are paused",
+    "degraded": "Aether: policy degraded, every side effect is denied",
+}
+DEGRADED_FLAGS: Final = frozenset({"audit_broken", "policy_degraded"})
+
+
+def tray_state(pending: int, flags: list[str]) -> str:
+    """The icon state for ``pending`` approvals and the posture ``flags``, most urgent wins."""
+    if DEGRADED_FLAGS.intersection(flags):
+        return "degraded"
+    if pending:
+        return "attention"
+    if "paused" in flags:
+        return "paused"
+    return "idle"
+
+
+def state_pixmap(state: str, size: int = 64) -> QPixmap:
+    """A filled circle in the state's colour with a darker rim, on transparency."""
+    colour = QColor(STATE_COLOURS.get(state, STATE_COLOURS["idle"]))
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rim = max(2.0, size / 16)
+        painter.setPen(QPen(colour.darker(140), rim))
+        painter.setBrush(colour)
+        inset = rim / 2 + size * 0.06
+        painter.drawEllipse(QRectF(inset, inset, size - 2 * inset, size - 2 * inset))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(255, 255, 255, 90))  # a soft highlight, so it reads as a dot
+        painter.drawEllipse(QRectF(size * 0.3, size * 0.22, size * 0.26, size * 0.2))
+    finally:
+        painter.end()
+    return pixmap
+
+
+class TrayIcon(QSystemTrayIcon):
+    """The tray entry of the app: Show, Pause side effects, Quit.
+
+    It follows the window's ``sig_status_changed`` (icon colour, Pause check mark) and
+    ``sig_approvals_arrived`` (a tray message while the window is hidden).
+
+    Signals:
+        sig_quit_requested(): the user chose Quit.
+        sig_pause_toggled(bool): side effects were just paused (True) or resumed.
+    """
+
+    sig_quit_requested = Signal()
+    sig_pause_toggled = Signal(bool)
+
+    def __init__(self, *, runtime: PolicyRuntime, window: MainWindow, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runtime = runtime
+        self._window = window
+        self.state = ""
+        self.menu = QMenu()
+        self.show_action = QAction("Show Aether", self.menu)
+        self.pause_action = QAction("Pause side effects", self.menu)
+        self.pause_action.setCheckable(True)
+        self.pause_action.setChecked(runtime.gate.paused)
+        self.quit_action = QAction("Quit", self.menu)
+        self.menu.addAction(self.show_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.pause_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+        self.setContextMenu(self.menu)
+        self.show_action.triggered.connect(self._on_show_action_triggered)
+        self.pause_action.toggled.connect(self._on_pause_action_toggled)
+        self.quit_action.triggered.connect(self._on_quit_action_triggered)
+        self.activated.connect(self._on_tray_activated)
+        self.messageClicked.connect(self._on_show_action_triggered)
+        window.sig_status_changed.connect(self._on_window_status_changed)
+        window.sig_approvals_arrived.connect(self._on_window_approvals_arrived)
+        flags = [f.flag for f in runtime.posture()]
+        self.set_state(tray_state(len(runtime.tickets.pending()), flags))
+
+    def set_state(self, state: str) -> None:
+        """Redraw the icon and tooltip for ``state`` (see :data:`STATE_COLOURS`)."""
+        if state == self.state:
+            return
+        self.state = state
+        icon = QIcon()
+        for size in (16, 22, 24, 32, 48, 64):
+            icon.addPixmap(state_pixmap(state, size))
+        self.setIcon(icon)
+        self.setToolTip(STATE_TIPS.get(state, "Aether"))
+
+    def show_window(self) -> None:
+        """Bring the main window to the front."""
+        self._window.show()
+        self._window.setWindowState(self._window.windowState() & ~Qt.WindowState.WindowMinimized)
+        self._window.raise_()
+        self._window.activateWindow()
+
+    def _on_show_action_triggered(self) -> None:
+        self.show_window()
+
+    def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason is not QSystemTrayIcon.ActivationReason.Trigger:
+            return
+        if self._window.isVisible():
+            self._window.hide()
+        else:
+            self.show_window()
+
+    def _on_pause_action_toggled(self, paused: bool) -> None:
+        if paused != self._runtime.gate.paused:
+            self._runtime.gate.pause(paused)
+        self._window.refresh()  # the "paused" banner appears at once, not at the next tick
+        self.sig_pause_toggled.emit(paused)
+
+    def _on_quit_action_triggered(self) -> None:
+        self.sig_quit_requested.emit()
+
+    def _on_window_status_changed(self, pending: int, flags: list[str]) -> None:
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked("paused" in flags)
+        self.pause_action.blockSignals(False)
+        self.set_state(tray_state(pending, flags))
+
+    def _on_window_approvals_arrived(self, lines: list[str]) -> None:
+        if self._window.isVisible() or not lines or not self.isVisible():
+            return
+        title = "Aether needs your approval" if len(lines) == 1 else f"{len(lines)} approvals are waiting"
+        self.showMessage(title, "\n".join(lines[:3]), QSystemTrayIcon.MessageIcon.Information, 8000)

@@ -1,0 +1,8 @@
+"""Make ``cli_support`` importable from the e2e tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -1,0 +1,192 @@
+"""The tray icon: state colours, Pause, hide-to-tray, and (on the real X server) its menu."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QSystemTrayIcon
+from pytestqt.qtbot import QtBot
+
+from aether_qt.paths import resolve_paths
+from aether_qt.policy.decisions import ActionRequest, Ask, Deny, DenyReason
+from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.widgets.main_window import MainWindow
+from aether_qt.widgets.tray import STATE_COLOURS, TrayIcon, state_pixmap, tray_state
+
+
+@pytest.fixture
+def runtime(home: Path) -> Iterator[PolicyRuntime]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    rt = PolicyRuntime.open(resolve_paths(home), allow_key_file=True)
+    try:
+        yield rt
+    finally:
+        rt.close()
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def parts(qtbot: QtBot, runtime: PolicyRuntime, home: Path) -> Iterator[tuple[MainWindow, TrayIcon]]:
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings(str(home / "config" / "aether-qt.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(runtime=runtime, settings=settings, keep_in_tray=True, confirm=lambda *_: True)
+    qtbot.addWidget(window)
+    tray = TrayIcon(runtime=runtime, window=window)
+    try:
+        yield window, tray
+    finally:
+        tray.hide()
+        tray.menu.hide()
+        window.shutdown()
+
+
+def ask(runtime: PolicyRuntime, home: Path) -> Ask:
+    root = home / "docs"
+    root.mkdir(exist_ok=True)
+    runtime.set_roots((root,))
+    decision = runtime.gate.evaluate(ActionRequest("files.create", str(root / "x.txt")))
+    assert isinstance(decision, Ask), decision
+    return decision
+
+
+def test_tray_state_priorities() -> None:
+    assert tray_state(0, []) == "idle"
+    assert tray_state(0, ["keys_on_disk"]) == "idle"
+    assert tray_state(2, ["keys_on_disk"]) == "attention"
+    assert tray_state(0, ["paused"]) == "paused"
+    assert tray_state(1, ["paused"]) == "attention"
+    assert tray_state(3, ["audit_broken", "paused"]) == "degraded"
+    assert tray_state(0, ["policy_degraded"]) == "degraded"
+
+
+@pytest.mark.parametrize("state", sorted(STATE_COLOURS))
+def test_state_icon_is_a_coloured_dot(qapp: object, state: str) -> None:
+    image = state_pixmap(state, 64).toImage()
+    assert QColor(image.pixel(32, 44)).name() == STATE_COLOURS[state]
+    assert image.pixelColor(1, 1).alpha() == 0  # transparent corners: a circle, not a square
+
+
+def test_icon_turns_to_attention_when_a_ticket_is_pending(
+    parts: tuple[MainWindow, TrayIcon], runtime: PolicyRuntime, home: Path
+) -> None:
+    window, tray = parts
+    assert tray.state == "idle"
+    ask(runtime, home)
+    window.refresh()
+    assert tray.state == "attention"
+    assert "approvals" in tray.toolTip()
+
+
+def test_pause_from_the_menu_shows_the_banner_and_denies(
+    parts: tuple[MainWindow, TrayIcon], runtime: PolicyRuntime, home: Path
+) -> None:
+    window, tray = parts
+    tray.pause_action.trigger()
+    assert runtime.gate.paused
+    assert "paused" in window.banners.flags()
+    assert tray.state == "paused"
+    decision = runtime.gate.evaluate(ActionRequest("notify.send", "hello"))
+    assert isinstance(decision, Deny)
+    assert decision.reason is DenyReason.PAUSED
+    tray.pause_action.trigger()
+    assert not runtime.gate.paused
+    assert "paused" not in window.banners.flags()
+    assert tray.state == "idle"
+
+
+def test_initial_state_counts_tickets_opened_before_the_tray(
+    qtbot: QtBot, parts: tuple[MainWindow, TrayIcon], runtime: PolicyRuntime, home: Path
+) -> None:
+    window, first = parts
+    ask(runtime, home)
+    tray = TrayIcon(runtime=runtime, window=window)
+    assert tray.state == "attention"
+    assert first.state == "idle"  # not refreshed yet
+
+
+def test_pause_elsewhere_updates_the_check_mark(
+    parts: tuple[MainWindow, TrayIcon], runtime: PolicyRuntime
+) -> None:
+    window, tray = parts
+    runtime.gate.pause(True)
+    window.refresh()
+    assert tray.pause_action.isChecked()
+
+
+def test_new_approval_while_hidden_shows_a_tray_message(
+    parts: tuple[MainWindow, TrayIcon], runtime: PolicyRuntime, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window, tray = parts
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(tray, "isVisible", lambda: True)
+    monkeypatch.setattr(tray, "showMessage", lambda title, text, *_: shown.append((title, text)))
+    window.hide()
+    ask(runtime, home)
+    window.refresh()
+    assert shown == [("Aether needs your approval", f"files.create: {home / 'docs' / 'x.txt'}")]
+    window.refresh()  # the same ticket is announced once
+    assert len(shown) == 1
+
+
+def test_quit_action_asks_to_quit(qtbot: QtBot, parts: tuple[MainWindow, TrayIcon]) -> None:
+    _, tray = parts
+    with qtbot.waitSignal(tray.sig_quit_requested, timeout=1000):
+        tray.quit_action.trigger()
+
+
+def test_left_click_toggles_the_window(qtbot: QtBot, parts: tuple[MainWindow, TrayIcon]) -> None:
+    window, tray = parts
+    tray.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)
+    qtbot.waitUntil(window.isVisible, timeout=2000)
+    tray.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)
+    assert not window.isVisible()
+
+
+def test_close_hides_to_the_visible_tray(qtbot: QtBot, x11: str, parts: tuple[MainWindow, TrayIcon]) -> None:
+    assert QSystemTrayIcon.isSystemTrayAvailable(), "no tray host on the display (trayer)"
+    window, tray = parts
+    tray.show()
+    window.show()
+    qtbot.waitExposed(window)
+    with qtbot.assertNotEmitted(window.sig_quit_requested):
+        window.close()
+    assert not window.isVisible()
+    assert tray.isVisible()
+    qtbot.waitUntil(lambda: tray.geometry().width() > 0, timeout=5000)
+
+
+def test_tray_menu_opens_on_right_click_and_pauses(
+    qtbot: QtBot,
+    x11: str,
+    xdotool: Callable[..., None],
+    parts: tuple[MainWindow, TrayIcon],
+    runtime: PolicyRuntime,
+) -> None:
+    assert QSystemTrayIcon.isSystemTrayAvailable(), "no tray host on the display (trayer)"
+    window, tray = parts
+    tray.show()
+    qtbot.waitUntil(lambda: not tray.geometry().isEmpty(), timeout=5000)
+    qtbot.wait(200)  # the XEmbed icon window is mapped into trayer asynchronously
+    centre = tray.geometry().center()
+
+    def menu_opens() -> bool:
+        if not tray.menu.isVisible():
+            xdotool("mousemove", centre.x(), centre.y(), "click", "3")
+            qtbot.wait(150)
+        return tray.menu.isVisible()
+
+    qtbot.waitUntil(menu_opens, timeout=5000)
+    target = tray.menu.mapToGlobal(tray.menu.actionGeometry(tray.pause_action).center())
+    with qtbot.waitSignal(tray.sig_pause_toggled, timeout=5000) as blocker:
+        xdotool("mousemove", target.x(), target.y(), "click", "1")
+    assert blocker.args == [True]
+    assert runtime.gate.paused
+    assert "paused" in window.banners.flags()
+    qtbot.waitUntil(lambda: not tray.menu.isVisible(), timeout=3000)

@@ -1,0 +1,227 @@
+"""The assembled policy layer: degraded modes, settings, posture, guard, shutdown."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.backend
+import keyring.backends.fail
+import keyring.backends.null
+import pytest
+
+from aether_qt.paths import AppPaths, resolve_paths
+from aether_qt.policy.capabilities import Mode, Preset
+from aether_qt.policy.contracts import AuditEntry, AuditWriteError, FakeClock
+from aether_qt.policy.decisions import ActionRequest, Allow, Deny, DenyReason
+from aether_qt.policy.runtime import (
+    SETTING_OVERRIDES,
+    SETTING_PRESET,
+    SETTING_ROOTS,
+    PolicyRuntime,
+    UnavailableAudit,
+    default_roots,
+    verify_home,
+)
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A usable in-process keyring (never the user's)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture
+def use_backend() -> Iterator[Any]:
+    previous = keyring.get_keyring()
+
+    def use(backend: Any) -> Any:
+        keyring.set_keyring(backend)
+        return backend
+
+    yield use
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> AppPaths:
+    return resolve_paths(tmp_path / "home")
+
+
+def flags(rt: PolicyRuntime) -> list[str]:
+    return [f.flag for f in rt.posture()]
+
+
+def test_keyring_home_is_clean_and_anchored(paths: AppPaths, use_backend: Any) -> None:
+    backend = use_backend(MemoryKeyring())
+    with PolicyRuntime.open(paths, clock=FakeClock()) as rt:
+        assert rt.keys is not None and rt.keys.source == "keyring"
+        assert flags(rt) == []
+        assert isinstance(rt.gate.evaluate(ActionRequest("notify.send", "hi")), Allow)
+    assert any(user.endswith(":audit-anchor") for _, user in backend.store)
+    assert verify_home(paths).status == "intact"
+    with PolicyRuntime.open(paths) as again:
+        assert again.verify().anchored
+
+
+def test_no_keyring_without_opt_in_denies_everything(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths) as rt:
+        assert rt.keys is None and rt.audit is None
+        assert "opt in" in rt.keys_error
+        assert flags(rt) == ["audit_broken", "policy_degraded"]
+        decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
+        assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
+    assert not paths.key_file.exists()
+
+
+def test_opt_in_key_file_is_remembered_and_flagged(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.null.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        assert flags(rt) == ["keys_on_disk"]
+    assert paths.key_file.stat().st_mode & 0o777 == 0o600
+    with PolicyRuntime.open(paths) as rt:  # no flag: the opt-in was remembered
+        assert rt.allow_key_file and rt.keys is not None
+        assert verify_home(paths).status == "intact"
+
+
+def test_unopenable_audit_database_is_a_degraded_mode(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{paths.audit_db}{suffix}").unlink(missing_ok=True)
+    paths.audit_db.mkdir()  # a folder where the database should be
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        assert rt.audit is None and rt.audit_error
+        assert flags(rt)[0] == "audit_broken"
+        assert "Audit log unavailable" in rt.posture()[0].message
+
+
+def test_settings_drive_the_config(paths: AppPaths, use_backend: Any, tmp_path: Path) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        assert rt.preset() is Preset.ASSISTANT
+        assert rt.approved_roots() == default_roots()
+        rt.settings.set(SETTING_PRESET, "NotAPreset")
+        rt.settings.set(SETTING_OVERRIDES, {"files.read": "ask", "files.list": "sometimes"})
+        assert rt.preset() is Preset.ASSISTANT
+        assert rt.user_overrides() == {"files.read": Mode.ASK}
+        revoked = rt.set_preset(Preset.OBSERVER)
+        assert revoked == []
+        assert rt.preset() is Preset.OBSERVER
+        root = tmp_path / "docs"
+        root.mkdir()
+        rt.set_roots((root,))
+        assert rt.settings.get(SETTING_ROOTS) == [str(root)]
+    with PolicyRuntime.open(paths) as rt:
+        assert rt.gate.config.preset is Preset.OBSERVER
+        assert rt.gate.config.approved_roots == (root,)
+        assert rt.gate.config.user_overrides == {"files.read": Mode.ASK}
+
+
+def test_pause_and_degraded_gate_show_in_posture(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        rt.gate.pause(True)
+        assert flags(rt) == ["keys_on_disk", "paused"]
+        rt.gate.pause(False)
+        assert rt.audit is not None
+        rt.audit._healthy = False  # the chain noticed a failed write
+        rt.audit.last_error = "disk full"
+        assert flags(rt)[0] == "audit_broken"
+        assert "disk full" in rt.posture()[0].message
+
+
+def test_ledger_is_rebuilt_from_the_audit_log_when_they_differ(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        rt.set_roots((paths.data_dir.parent / "docs",))
+        rt.gate.evaluate(ActionRequest("files.read", str(paths.data_dir.parent / "docs" / "a.txt")))
+        expected = rt.ledger.digest()
+    con = sqlite3.connect(paths.app_db)
+    con.execute("DELETE FROM grants")
+    con.commit()
+    con.close()
+    with PolicyRuntime.open(paths) as rt:
+        # the session grant of the last run was ended by the session-start cascade, but it is known again
+        assert len(rt.ledger.snapshot()) >= 1
+        assert rt.ledger.verify_against(rt.audit.rows() if rt.audit else [])
+    assert expected
+
+
+def test_guard_is_installed_once_and_disarmed_on_close(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    rt = PolicyRuntime.open(paths, allow_key_file=True)
+    guard = rt.install_guard()
+    try:
+        assert rt.install_guard() is guard
+        assert guard.enabled
+    finally:
+        rt.close()
+    assert not guard.enabled
+    rt.close()  # idempotent
+
+
+def test_a_failed_shutdown_checkpoint_is_logged_not_raised(
+    paths: AppPaths, use_backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    rt = PolicyRuntime.open(paths, allow_key_file=True)
+    assert rt.audit is not None
+
+    def broken_close() -> None:
+        raise AuditWriteError("disk full")
+
+    rt.audit.close = broken_close  # type: ignore[method-assign]
+    rt.close()
+    assert "shutdown checkpoint not written: disk full" in caplog.text
+
+
+def test_unavailable_audit_sink_refuses_to_write() -> None:
+    sink = UnavailableAudit("no keys")
+    assert not sink.healthy
+    with pytest.raises(AuditWriteError, match="no keys"):
+        sink.append(AuditEntry(actor="a", capability="c", resource="r", decision="deny"))
+
+
+def test_verify_home_without_keys_is_undecidable(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    paths.key_file.unlink()
+    report = verify_home(paths)
+    assert report.status == "undecidable"
+
+
+def test_an_unwritable_session_start_is_logged_and_the_gate_still_opens(
+    paths: AppPaths, use_backend: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aether_qt.policy.audit_chain import AuditLog
+
+    use_backend(keyring.backends.fail.Keyring())
+
+    def full_disk(self: AuditLog, entry: AuditEntry) -> Any:
+        raise AuditWriteError("database or disk is full")
+
+    monkeypatch.setattr(AuditLog, "append", full_disk)
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        assert "session start not audited: database or disk is full" in caplog.text
+        decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
+        assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
