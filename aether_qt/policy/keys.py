@@ -30,9 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.backends.chainer
-import keyring.errors
 import nacl.signing
 import nacl.utils
 
@@ -42,6 +39,7 @@ from aether_qt.policy.contracts import PolicyError
 _log = logging.getLogger(__name__)
 
 SERVICE = "aether"
+_CHAINER = "keyring.backends.chainer.ChainerBackend"
 _UNUSABLE_BACKENDS = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
 _KEY_FILE_VERSION = 1
 _SECRET_LEN = 32
@@ -110,6 +108,13 @@ class KeyStatus:
     message: str
 
 
+def _keyring_error() -> type[Exception]:
+    """``keyring.errors.KeyringError``, imported only when a keyring is used."""
+    import keyring.errors
+
+    return keyring.errors.KeyringError
+
+
 def backend_name(backend: Any) -> str:
     """Dotted class name of a keyring backend (``keyring.backends.SecretService.Keyring``)."""
     kind = type(backend)
@@ -120,7 +125,7 @@ def backend_usable(backend: Any) -> bool:
     """False for the fail and null backends and a chainer without usable members."""
     if backend_name(backend) in _UNUSABLE_BACKENDS:
         return False
-    if isinstance(backend, keyring.backends.chainer.ChainerBackend):
+    if _CHAINER in (f"{c.__module__}.{c.__qualname__}" for c in type(backend).__mro__):
         return any(backend_usable(member) for member in backend.backends)
     return True
 
@@ -159,7 +164,11 @@ class KeyStore:
 
     def backend(self) -> Any:
         """The keyring backend in use."""
-        return self._backend if self._backend is not None else keyring.get_keyring()
+        if self._backend is not None:
+            return self._backend
+        import keyring  # lazy: keyring imports subprocess-using helpers at import time
+
+        return keyring.get_keyring()
 
     def username(self, entry: str) -> str:
         """Keyring username of ``entry`` (``hmac-key``, ``ed25519-seed``, ``audit-anchor``)."""
@@ -183,7 +192,7 @@ class KeyStore:
         backend = self.backend()
         try:
             value: str | None = backend.get_password(SERVICE, self.username(entry))
-        except keyring.errors.KeyringError as exc:
+        except _keyring_error() as exc:
             raise KeysUnavailableError(
                 f"keyring {backend_name(backend)} refused to read {entry}: {type(exc).__name__}"
             ) from None
@@ -193,7 +202,7 @@ class KeyStore:
         backend = self.backend()
         try:
             backend.set_password(SERVICE, self.username(entry), value)
-        except keyring.errors.KeyringError as exc:
+        except _keyring_error() as exc:
             raise KeysUnavailableError(
                 f"keyring {backend_name(backend)} refused to store {entry}: {type(exc).__name__}"
             ) from None
@@ -271,7 +280,7 @@ class KeyStore:
         """Best-effort removal of a half-written entry (said in the log if it fails)."""
         try:
             self.backend().delete_password(SERVICE, self.username(entry))
-        except keyring.errors.KeyringError as exc:
+        except _keyring_error() as exc:
             _log.warning("could not remove half-written keyring entry %s: %s", entry, type(exc).__name__)
 
     def _mint_into_key_file(self) -> AuditKeys:

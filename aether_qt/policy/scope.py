@@ -64,11 +64,17 @@ _CREDENTIAL_HOME_ENTRIES: Final = (
     ".git-credentials",
 )
 _CREDENTIAL_ABSOLUTE: Final = ("/etc/shadow", "/etc/gshadow", "/etc/ssh")
-# Browser profile files that hold saved passwords or session cookies.
 _CREDENTIAL_NAMES: Final = frozenset(
-    {"login data", "login data for account", "cookies", "logins.json", "key3.db", "key4.db", "cookies.sqlite"}
-)
-_CREDENTIAL_SUFFIXES: Final = (".kdbx", ".kdb", ".keychain", ".keychain-db")
+    {
+        # browser profile files that hold saved passwords or session cookies
+        "login data", "login data for account", "cookies", "logins.json", "key3.db", "key4.db",
+        "cookies.sqlite",
+        # private keys and credential files, wherever they were copied to
+        "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk",
+        ".netrc", ".pgpass", ".git-credentials", "credentials", "shadow", "gshadow",
+    }
+)  # fmt: skip
+_CREDENTIAL_SUFFIXES: Final = (".kdbx", ".kdb", ".keychain", ".keychain-db", ".pem", ".key", ".p12", ".pfx")
 
 _URL_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)(.*)$", re.DOTALL)
 _HOST_RE: Final = re.compile(r"[a-z0-9\-_]+(\.[a-z0-9\-_]+)*")

@@ -17,6 +17,7 @@ from pathlib import Path
 import keyring.backend
 import keyring.backends.null
 import pytest
+from keyring_support import MemoryKeyring
 
 from aether_qt.policy.audit_anchor import AnchorStore
 from aether_qt.policy.audit_bundle import export_bundle, verify_bundle
@@ -24,23 +25,6 @@ from aether_qt.policy.audit_chain import AuditLog
 from aether_qt.policy.audit_verify import verify_log
 from aether_qt.policy.contracts import AuditEntry, FakeClock, PolicyError
 from aether_qt.policy.keys import SERVICE, AuditKeys, KeyStore
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
 
 
 def forms(secret: bytes) -> list[bytes]:

@@ -46,37 +46,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keyring.backend
-import keyring.errors
 import nacl.utils
 import pytest
+from keyring_support import MemoryKeyring
 
 from aether_qt.policy.audit_anchor import Anchor, AnchorStore
 from aether_qt.policy.audit_chain import AuditLog
 from aether_qt.policy.audit_verify import VerifyReport, verify_log
 from aether_qt.policy.contracts import AuditEntry, FakeClock
 from aether_qt.policy.keys import AuditKeys, KeyStore
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A keyring backend that keeps secrets in a dict (tests only)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.entries:
-            raise keyring.errors.PasswordDeleteError(username)
-        del self.entries[(service, username)]
 
 
 def random_keys() -> AuditKeys:

@@ -54,6 +54,7 @@ WRITE_FLAGS = frozenset({"O_WRONLY", "O_RDWR", "O_CREAT", "O_APPEND", "O_TRUNC"}
 # the runtime guard enforces the folder). Each entry says what it writes.
 OWN_DATA_WRITERS: dict[str, str] = {
     "aether_qt/policy/keys.py": "the opt-in 0600 key file in the config folder",
+    "aether_qt/bus.py": "the opt-in JSONL event log, refused outside the data folder",
 }
 
 
@@ -266,10 +267,5 @@ def test_policy_core_imports_no_side_effect_module_at_runtime() -> None:
     assert _pulled_in(POLICY_CORE) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keyring imports jaraco.context, which imports subprocess at import time; "
-    "aether_qt.policy.keys should import keyring lazily",
-)
 def test_keys_imports_no_side_effect_module_at_runtime() -> None:
     assert _pulled_in(["aether_qt.policy.keys"]) == []

@@ -267,6 +267,22 @@ def test_create_file_write_failure_leaves_nothing(
     assert list(root.iterdir()) == []
 
 
+def test_write_export_is_0600_new_and_only_for_exports(
+    fx: Effectors, verifier: RecordingVerifier, root: Path
+) -> None:
+    target = root / "bundle.json"
+    fx.write_export(verifier.mint("audit.export", target), target, b"{}", capability="audit.export")
+    assert target.read_bytes() == b"{}"
+    assert target.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(TargetExistsError):
+        fx.write_export(verifier.mint("audit.export", target), target, b"[]", capability="audit.export")
+    assert target.read_bytes() == b"{}"
+    other = root / "notes.txt"
+    with pytest.raises(ValueError, match="not an export capability"):
+        fx.write_export(verifier.mint("files.create", other), other, b"x", capability="files.create")
+    assert not other.exists()
+
+
 def test_edit_file_keeps_mode(fx: Effectors, verifier: RecordingVerifier, root: Path) -> None:
     target = root / "doc.txt"
     target.write_text("old", encoding="utf-8")

@@ -420,3 +420,14 @@ def test_preset_helpers_the_gate_relies_on() -> None:
     for preset in Preset:
         matrix = preset_matrix(preset)
         assert all(matrix[c] is not Mode.AUTO for c in ("shell.exec", "files.delete", "audit.export"))
+
+
+def test_preset_mode_clamps_a_high_capability_the_matrix_would_auto_approve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aether_qt.policy import capabilities
+
+    row = capabilities._MATRIX["files.delete"]
+    monkeypatch.setitem(capabilities._MATRIX, "files.delete", (Mode.AUTO,) * len(row))
+    assert capabilities.preset_mode(Preset.POWER_USER, "files.delete") is Mode.ASK
+    assert capabilities.preset_mode(Preset.POWER_USER, "files.read") is Mode.AUTO

@@ -20,6 +20,7 @@ import keyring.backends.fail
 import keyring.backends.null
 import keyring.errors
 import pytest
+from keyring_support import MemoryKeyring
 
 from aether_qt.policy.keys import (
     SERVICE,
@@ -31,33 +32,6 @@ from aether_qt.policy.keys import (
     install_namespace,
     write_private_file,
 )
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """Secrets in a dict; ``fail_on`` makes chosen operations raise."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-        self.fail_on: set[str] = set()
-
-    def _maybe_fail(self, op: str, username: str) -> None:
-        if op in self.fail_on or f"{op}:{username.rsplit(':', 1)[-1]}" in self.fail_on:
-            raise keyring.errors.KeyringLocked("locked")
-
-    def get_password(self, service: str, username: str) -> str | None:
-        self._maybe_fail("get", username)
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self._maybe_fail("set", username)
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self._maybe_fail("delete", username)
-        self.entries.pop((service, username), None)
 
 
 @pytest.fixture

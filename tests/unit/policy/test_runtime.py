@@ -12,6 +12,7 @@ import keyring.backend
 import keyring.backends.fail
 import keyring.backends.null
 import pytest
+from keyring_support import MemoryKeyring
 
 from aether_qt.paths import AppPaths, resolve_paths
 from aether_qt.policy.capabilities import Mode, Preset
@@ -26,25 +27,6 @@ from aether_qt.policy.runtime import (
     default_roots,
     verify_home,
 )
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A usable in-process keyring (never the user's)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
 
 
 @pytest.fixture
@@ -74,7 +56,7 @@ def test_keyring_home_is_clean_and_anchored(paths: AppPaths, use_backend: Any) -
         assert rt.keys is not None and rt.keys.source == "keyring"
         assert flags(rt) == []
         assert isinstance(rt.gate.evaluate(ActionRequest("notify.send", "hi")), Allow)
-    assert any(user.endswith(":audit-anchor") for _, user in backend.store)
+    assert any(user.endswith(":audit-anchor") for _, user in backend.entries)
     assert verify_home(paths).status == "intact"
     with PolicyRuntime.open(paths) as again:
         assert again.verify().anchored

@@ -111,6 +111,10 @@ def test_credential_stores(tmp_path: Path) -> None:
         Path("/etc/shadow"),
         home / ".config" / "google-chrome" / "Default" / "Login Data",
         app / "keys-on-disk.json",
+        tmp_path / "backup" / "id_rsa",  # a private key copied out of ~/.ssh
+        tmp_path / "docs" / "server.KEY",
+        tmp_path / "docs" / "client.p12",
+        tmp_path / "docs" / ".git-credentials",
     ]
     for path in cases:
         assert is_credential_store(canonical_path(path), home=home, protected=[app]), path

@@ -1,0 +1,44 @@
+"""An in-process keyring backend for tests (never the user's keyring).
+
+Its priority is 0 on purpose: keyring's chainer ignores backends with a
+priority of 0 or less, so merely importing this class (it registers itself
+as a subclass of ``KeyringBackend``) never changes the default backend that
+the real-keyring tests expect. Tests install it explicitly with
+``keyring.set_keyring(MemoryKeyring())`` or pass it to ``KeyStore``.
+"""
+
+from __future__ import annotations
+
+import keyring.backend
+import keyring.errors
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """Secrets in a dict; ``fail_on`` makes chosen operations raise ``KeyringLocked``.
+
+    ``fail_on`` holds operation names (``get``, ``set``, ``delete``) or
+    ``op:entry`` pairs such as ``set:ed25519-seed``.
+    """
+
+    priority = 0  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+        self.fail_on: set[str] = set()
+
+    def _maybe_fail(self, op: str, username: str) -> None:
+        if op in self.fail_on or f"{op}:{username.rsplit(':', 1)[-1]}" in self.fail_on:
+            raise keyring.errors.KeyringLocked("locked")
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self._maybe_fail("get", username)
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._maybe_fail("set", username)
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._maybe_fail("delete", username)
+        self.entries.pop((service, username), None)
