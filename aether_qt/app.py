@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
+from aether_qt.bus import QtBusBridge
+from aether_qt.conversation import Conversation
 from aether_qt.paths import HOME_ENV, AppPaths, resolve_paths
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.storage.errors import StorageError
-from aether_qt.widgets.main_window import MainWindow
+from aether_qt.widgets.main_window import ChooseModel, MainWindow
 from aether_qt.widgets.tray import TrayIcon, state_pixmap
 
 _log = logging.getLogger(__name__)
@@ -72,14 +74,32 @@ def _open_runtime(paths: AppPaths, allow_key_file: bool) -> PolicyRuntime | None
         return None
 
 
-def _build(app: QApplication, paths: AppPaths, runtime: PolicyRuntime, home: str | None) -> AppParts:
+def _build(
+    app: QApplication,
+    paths: AppPaths,
+    runtime: PolicyRuntime,
+    home: str | None,
+    *,
+    conversation: Conversation | None = None,
+    bus_bridge: QtBusBridge | None = None,
+    choose_model: ChooseModel | None = None,
+) -> AppParts:
     tray_available = QSystemTrayIcon.isSystemTrayAvailable()
     app.setQuitOnLastWindowClosed(not tray_available)
-    window = MainWindow(runtime=runtime, settings=settings_for(paths, home), keep_in_tray=tray_available)
+    window = MainWindow(
+        runtime=runtime,
+        settings=settings_for(paths, home),
+        keep_in_tray=tray_available,
+        conversation=conversation,
+        bus_bridge=bus_bridge,
+        choose_model=choose_model,
+    )
     window.sig_quit_requested.connect(app.quit)
     tray: TrayIcon | None = None
     if tray_available:
-        tray = TrayIcon(runtime=runtime, window=window, parent=app)
+        tray = TrayIcon(
+            runtime=runtime, window=window, conversation=conversation, bus_bridge=bus_bridge, parent=app
+        )
         tray.sig_quit_requested.connect(app.quit)
         tray.show()
     app.aboutToQuit.connect(window.shutdown)
@@ -93,7 +113,7 @@ def _shutdown(parts: AppParts) -> None:
     parts.window.hide()
     if parts.tray is not None:
         _log.info("shutdown: tray")
-        parts.tray.hide()
+        parts.tray.shutdown()
     _log.info("shutdown: policy runtime (shutdown checkpoint)")
     parts.runtime.close()
     if parts.runtime.guard is not None:

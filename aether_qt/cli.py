@@ -113,6 +113,31 @@ def _audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _add_common(q)
 
 
+def _turns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import models, turns
+
+    say = sub.add_parser("say", help="one turn: classify, gate, tools, model; prints the reply")
+    say.add_argument("text")
+    say.add_argument("--json", action="store_true", help="print the whole turn report as JSON")
+    say.set_defaults(handler=turns.say)
+    chat = sub.add_parser("chat", help="a conversation in the terminal (same engines, no widgets)")
+    chat.set_defaults(handler=turns.chat)
+    m = sub.add_parser("models", help="local models (GGUF)")
+    ms = m.add_subparsers(dest="action", required=True)
+    ml = ms.add_parser("list", help="registered models with their SHA-256")
+    ml.add_argument("--json", action="store_true")
+    ml.set_defaults(handler=models.list_)
+    ma = ms.add_parser("add", help="register a GGUF file you have")
+    ma.add_argument("path")
+    ma.add_argument("--json", action="store_true")
+    ma.set_defaults(handler=models.add)
+    mu = ms.add_parser("use", help="answer with a registered model from the next start on")
+    mu.add_argument("model_id")
+    mu.set_defaults(handler=models.use)
+    for q in (say, chat, ml, ma, mu):
+        _add_common(q)
+
+
 def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import bench, doctor
 
@@ -137,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     _policy(sub)
     _grants(sub)
     _audit(sub)
+    _turns(sub)
     _doctor_bench(sub)
     return parser
 

@@ -199,6 +199,71 @@ class PostureChanged(Payload):
     message: str
 
 
+# ---------------------------------------------------------------- turns (L1) and the router (L4)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnBegan(Payload):
+    """A turn started (``turn_begin``): typed text or a final transcript."""
+
+    KIND: ClassVar[str] = "turn.did_begin"
+    turn_id: str
+    text: str
+    source: str  # "typed", "voice", "quick_talk", "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStateChanged(Payload):
+    """The turn FSM entered ``state`` (a :class:`TurnState` value)."""
+
+    KIND: ClassVar[str] = "turn.did_change_state"
+    turn_id: str
+    state: str
+    elapsed_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseShown(Payload):
+    """An acknowledgement, clarify, repair, progress or safety phrase was shown."""
+
+    KIND: ClassVar[str] = "turn.did_show_phrase"
+    turn_id: str
+    pool: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokensStreamed(Payload):
+    """New reply text (coalesced tokens) for the transcript."""
+
+    KIND: ClassVar[str] = "router.did_stream_tokens"
+    turn_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded(Payload):
+    """The one ``turn_end`` of a turn."""
+
+    KIND: ClassVar[str] = "turn.did_end"
+    turn_id: str
+    outcome: str  # an :class:`Outcome` value
+    final_state: str
+    reply: str
+    notice: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatusChanged(Payload):
+    """Model loading progress and readiness, for the banner and the status bar."""
+
+    KIND: ClassVar[str] = "router.did_change_model_status"
+    model_id: str
+    status: str  # "loading", "ready", "missing", "failed"
+    progress: float
+    message: str
+
+
 ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     HandlerFailed,
     ActionRequested,
@@ -209,6 +274,12 @@ ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     TicketOpened,
     TicketAnswered,
     PostureChanged,
+    TurnBegan,
+    TurnStateChanged,
+    PhraseShown,
+    TokensStreamed,
+    TurnEnded,
+    ModelStatusChanged,
 )
 
 

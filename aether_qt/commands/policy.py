@@ -218,16 +218,28 @@ def approvals_list(args: argparse.Namespace) -> int:
 
 @_guarded
 def approvals_answer(args: argparse.Namespace) -> int:
-    """Answer a pending ticket; the answer goes back through the gate and is audited."""
-    with policy_runtime(args) as rt:
-        try:
-            decision = rt.gate.answer(args.ticket_id, ApprovalChoice(args.choice), args.scope)
-        except TicketError as exc:
-            raise CommandError(str(exc)) from None
+    """Answer a pending ticket; an allowed pending action (a turn's `write`...) runs now, once."""
+    from aether_qt.companion import Companion
+    from aether_qt.paths import resolve_paths
+    from aether_qt.storage.errors import StorageError
+
+    try:
+        comp = Companion.open(resolve_paths(args.home), allow_key_file=args.allow_key_file, load_model=False)
+    except StorageError as exc:
+        raise CommandError(str(exc), code=2) from None
+    try:
+        decision, result = comp.conductor.answer(args.ticket_id, ApprovalChoice(args.choice), args.scope)
+    except TicketError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        comp.close()
     data = decision_dict(decision)
     data["ticket_id"] = args.ticket_id
+    data["action"] = None if result is None else {"ok": result.ok, "summary": result.summary}
     if args.json:
         emit_json(data)
     else:
         sys.stdout.write(decision_line(data) + "\n")
+        if result is not None:
+            sys.stdout.write(f"{'done' if result.ok else 'failed'}: {result.summary}\n")
     return 0

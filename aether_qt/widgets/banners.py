@@ -1,8 +1,10 @@
 """Posture banners: one area on top of the main window, most urgent condition first.
 
-A banner mirrors one :class:`~aether_qt.policy.runtime.PostureFlag`. Banners are
-never dismissed by the user: one clears only when :meth:`BannerArea.refresh` finds
-its condition gone (DESIGN.md §11).
+A banner mirrors one :class:`~aether_qt.policy.runtime.PostureFlag` of the policy
+runtime, or a condition reported on the bus (no model, offline, voice unavailable
+...) and set with :meth:`BannerArea.set_condition`. Banners are never dismissed by
+the user: one clears only when its condition is gone (DESIGN.md §11). A banner
+may carry one action button (the "no model" banner offers "Choose a model…").
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from aether_qt.policy.runtime import PostureFlag
 
 if TYPE_CHECKING:
-    from aether_qt.policy.runtime import PolicyRuntime, PostureFlag
+    from aether_qt.policy.runtime import PolicyRuntime
 
 # flag -> (background, text colour, short title)
 SEVERITY: Final[dict[str, tuple[str, str, str]]] = {
@@ -21,8 +25,14 @@ SEVERITY: Final[dict[str, tuple[str, str, str]]] = {
     "policy_degraded": ("#ef6c00", "#ffffff", "Policy degraded"),
     "keys_on_disk": ("#f9d34c", "#3a2f00", "Keys on disk"),
     "paused": ("#f9d34c", "#3a2f00", "Paused"),
+    "no_model": ("#546e7a", "#ffffff", "No model"),
+    "offline": ("#78909c", "#ffffff", "Offline"),
+    "voice_unavailable": ("#90a4ae", "#102027", "Voice unavailable"),
 }
 _FALLBACK: Final = ("#90a4ae", "#102027", "Notice")
+CONDITION_PRIORITY: Final = 10
+"""Conditions from the bus rank after the runtime's own flags (0..3)."""
+ACTIONS: Final[dict[str, str]] = {"no_model": "Choose a model…"}
 
 
 def banner_colours(flag: str) -> tuple[str, str]:
@@ -34,7 +44,7 @@ def banner_colours(flag: str) -> tuple[str, str]:
 class Banner(QFrame):
     """One coloured strip: a short title and the runtime's sentence."""
 
-    def __init__(self, flag: PostureFlag, parent: QWidget | None = None) -> None:
+    def __init__(self, flag: PostureFlag, *, action: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.flag = flag.flag
         background, text, title = SEVERITY.get(flag.flag, _FALLBACK)
@@ -53,6 +63,15 @@ class Banner(QFrame):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(heading)
         layout.addWidget(self.message, 1)
+        self.action: QPushButton | None = None
+        if action:
+            self.action = QPushButton(action)
+            self.action.setObjectName(f"banner_action_{flag.flag}")
+            self.action.setStyleSheet(
+                f"QPushButton {{ color: {text}; background: transparent; border: 1px solid {text};"
+                " border-radius: 4px; padding: 3px 10px; }"
+            )
+            layout.addWidget(self.action)
 
 
 class BannerArea(QWidget):
@@ -60,13 +79,17 @@ class BannerArea(QWidget):
 
     Signals:
         sig_posture_changed(list[str]): the flags now shown, most urgent first.
+        sig_action_requested(str): the action button of the banner for this flag was clicked.
     """
 
     sig_posture_changed = Signal(list)
+    sig_action_requested = Signal(str)
 
     def __init__(self, *, runtime: PolicyRuntime, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._runtime = runtime
+        self._conditions: dict[str, str] = {}
+        self._disabled_actions: dict[str, str] = {}  # flag -> why its action is unavailable
         self._shown: tuple[tuple[str, str], ...] = ()
         self._banners: list[Banner] = []
         self._layout = QVBoxLayout(self)
@@ -82,9 +105,36 @@ class BannerArea(QWidget):
         """The banner widgets currently shown, in order."""
         return list(self._banners)
 
+    def banner(self, flag: str) -> Banner | None:
+        """The banner shown for ``flag``, if any."""
+        return next((b for b in self._banners if b.flag == flag), None)
+
+    def set_condition(self, flag: str, message: str | None) -> None:
+        """Show a banner for ``flag`` with ``message``, or clear it with ``None``; refreshes."""
+        if message is None:
+            self._conditions.pop(flag, None)
+        else:
+            self._conditions[flag] = message
+        self.refresh()
+
+    def disable_action(self, flag: str, why: str) -> None:
+        """Keep the action button of ``flag``'s banner disabled, with ``why`` as its tooltip."""
+        self._disabled_actions[flag] = why
+        banner = self.banner(flag)
+        if banner is not None and banner.action is not None:
+            banner.action.setEnabled(False)
+            banner.action.setToolTip(why)
+
     def refresh(self) -> None:
         """Recompute the posture; rebuild only when a condition appeared or cleared."""
-        posture = sorted(self._runtime.posture(), key=lambda f: f.priority)
+        posture = list(self._runtime.posture())
+        known = {f.flag for f in posture}
+        posture += [
+            PostureFlag(flag, CONDITION_PRIORITY, message)
+            for flag, message in self._conditions.items()
+            if flag not in known
+        ]
+        posture.sort(key=lambda f: f.priority)
         wanted = tuple((f.flag, f.message) for f in posture)
         if wanted == self._shown:
             return
@@ -92,9 +142,23 @@ class BannerArea(QWidget):
             self._layout.removeWidget(old)
             old.hide()
             old.deleteLater()
-        self._banners = [Banner(flag, self) for flag in posture]
+        self._banners = [self._make_banner(flag) for flag in posture]
         for banner in self._banners:
             self._layout.addWidget(banner)
         self._shown = wanted
         self.setVisible(bool(posture))
         self.sig_posture_changed.emit(self.flags())
+
+    def _make_banner(self, flag: PostureFlag) -> Banner:
+        banner = Banner(flag, action=ACTIONS.get(flag.flag, ""), parent=self)
+        if banner.action is not None:
+            banner.action.setProperty("flag", flag.flag)
+            banner.action.setEnabled(flag.flag not in self._disabled_actions)
+            banner.action.setToolTip(self._disabled_actions.get(flag.flag, ""))
+            banner.action.clicked.connect(self._on_banner_action_clicked)
+        return banner
+
+    def _on_banner_action_clicked(self) -> None:
+        sender = self.sender()
+        if isinstance(sender, QPushButton):
+            self.sig_action_requested.emit(str(sender.property("flag")))

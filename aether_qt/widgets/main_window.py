@@ -1,58 +1,82 @@
-"""The main window: posture banners on top, the conversation placeholder and the trust centre.
+"""The main window: posture banners on top, the conversation, and the trust centre beside it.
 
-The window polls the policy runtime on a timer, because approval tickets may be
-opened by another process (``aether policy evaluate`` in a terminal); each
-refresh is cheap when nothing changed. Its geometry is remembered in the
-``QSettings`` it is given. Closing it hides it to the tray when the app keeps
-running there, and asks the app to quit otherwise.
+The conversation view is the centre; the trust centre is a side panel the user
+can hide (Ctrl+T). Bus events arrive through the :class:`~aether_qt.bus.QtBusBridge`
+queued to the GUI thread: approvals and grants refresh the trust centre at once,
+model status drives the "no model" banner and the status bar. The window also
+polls the policy runtime on a timer, because approval tickets may be opened by
+another process (``aether policy evaluate`` in a terminal); each refresh is
+cheap when nothing changed. Geometry, splitter and panel state are remembered in
+the ``QSettings`` it is given. Closing the window hides it to the tray when the
+app keeps running there, and asks the app to quit otherwise.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolButton, QVBoxLayout, QWidget
 
+from aether_qt.events import (
+    AuditAppended,
+    DecisionMade,
+    Envelope,
+    GrantIssued,
+    GrantRevoked,
+    ModelStatusChanged,
+    PostureChanged,
+    TicketAnswered,
+    TicketOpened,
+)
 from aether_qt.widgets.banners import BannerArea
+from aether_qt.widgets.conversation_view import ConversationView
 from aether_qt.widgets.trust_centre import Confirm, TrustCentre, ask_user
 
 if TYPE_CHECKING:
+    from aether_qt.bus import QtBusBridge
+    from aether_qt.conversation import Conversation
     from aether_qt.policy.runtime import PolicyRuntime
 
 REFRESH_MS = 2000
+SOON_MS = 60
 KEY_GEOMETRY = "main_window/geometry"
 KEY_SPLITTER = "main_window/splitter"
 KEY_TAB = "main_window/tab"
+KEY_PANEL = "main_window/trust_centre_visible"
+NO_MODEL_TEXT: Final = "No language model is loaded: Aether answers with reflex replies only."
+ChooseModel = Callable[[Path], str]
+"""Adds a model file and returns a sentence for the user (it must return at once)."""
+PickModelFile = Callable[[QWidget], Path | None]
+"""Asks the user for a model file; ``None`` when cancelled."""
+_POLICY_EVENTS: Final = (DecisionMade, GrantIssued, GrantRevoked, AuditAppended)
 
 
-def _placeholder() -> QFrame:
-    """The left pane until the conversation arrives: a name, a line, nothing that pretends."""
-    frame = QFrame()
-    frame.setObjectName("conversation_placeholder")
-    frame.setStyleSheet(
-        "QFrame#conversation_placeholder { background: palette(alternate-base); border-radius: 8px; }"
+def pick_gguf(parent: QWidget) -> Path | None:
+    """The default model picker: a file dialog for ``*.gguf`` files."""
+    name, _ = QFileDialog.getOpenFileName(
+        parent, "Choose a model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
     )
-    layout = QVBoxLayout(frame)
-    layout.setContentsMargins(24, 24, 24, 24)
-    layout.addStretch(1)
-    name = QLabel("Aether")
-    name.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    name.setStyleSheet("font-size: 22pt; font-weight: 600;")
-    line = QLabel("The conversation arrives with the next release.")
-    line.setObjectName("placeholder_text")
-    line.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    line.setWordWrap(True)
-    line.setStyleSheet("color: palette(placeholder-text);")
-    layout.addWidget(name)
-    layout.addWidget(line)
-    layout.addStretch(2)
-    return frame
+    return Path(name) if name else None
+
+
+def model_status_text(status: ModelStatusChanged) -> str:
+    """The status-bar words for a model status event."""
+    if status.status == "loading":
+        percent = status.progress * 100 if status.progress <= 1 else status.progress
+        return f"Loading model… {percent:.0f}%"
+    if status.status == "ready":
+        return f"Model ready: {status.model_id}" if status.model_id else "Model ready"
+    if status.status == "failed":
+        return "Model failed to load: reflex replies only"
+    return "No model: reflex replies only"
 
 
 class MainWindow(QMainWindow):
-    """The "Aether" window over one policy runtime.
+    """The "Aether" window over one policy runtime and, when given, one conversation.
 
     Signals:
         sig_quit_requested(): Ctrl+Q, or the window was closed with no tray to keep the app.
@@ -72,24 +96,32 @@ class MainWindow(QMainWindow):
         keep_in_tray: bool = False,
         confirm: Confirm = ask_user,
         refresh_ms: int = REFRESH_MS,
+        conversation: Conversation | None = None,
+        bus_bridge: QtBusBridge | None = None,
+        choose_model: ChooseModel | None = None,
+        pick_model_file: PickModelFile = pick_gguf,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._runtime = runtime
         self._settings = settings
+        self._choose_model = choose_model
+        self._pick_model_file = pick_model_file
         self._known_pending: set[str] = set()
+        self._bus_tickets: dict[str, str] = {}  # tickets opened on the bus -> their one-line summary
         self._stopped = False
         self.keep_in_tray = keep_in_tray
         self.setWindowTitle("Aether")
         self.setMinimumSize(760, 480)
         self.banners = BannerArea(runtime=runtime)
-        self.trust_centre = TrustCentre(runtime=runtime, confirm=confirm)
-        self.placeholder = _placeholder()
+        self.conversation_view = ConversationView(conversation=conversation, bus_bridge=bus_bridge)
+        answer = conversation.answer if conversation is not None else None
+        self.trust_centre = TrustCentre(runtime=runtime, confirm=confirm, answer=answer)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.placeholder)
+        self.splitter.addWidget(self.conversation_view)
         self.splitter.addWidget(self.trust_centre)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -101,14 +133,42 @@ class MainWindow(QMainWindow):
         body.addWidget(self.splitter, 1)
         layout.addLayout(body, 1)
         self.setCentralWidget(central)
+        self._build_status_bar()
+        if choose_model is None:
+            self.banners.disable_action("no_model", "Adding a model is not available in this session.")
         self.trust_centre.sig_policy_changed.connect(self._on_trust_centre_policy_changed)
+        self.conversation_view.sig_ticket_answered.connect(self._on_conversation_ticket_answered)
+        self.banners.sig_action_requested.connect(self._on_banners_action_requested)
+        if bus_bridge is not None:
+            bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
         self._add_shortcuts()
         self._restore_state()
         self.timer = QTimer(self)
         self.timer.setInterval(refresh_ms)
         self.timer.timeout.connect(self._on_timer_timeout)
         self.timer.start()
+        self.soon = QTimer(self)  # coalesces bursts of policy events into one refresh
+        self.soon.setSingleShot(True)
+        self.soon.setInterval(SOON_MS)
+        self.soon.timeout.connect(self._on_timer_timeout)
         self.refresh()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.summary = QLabel("")
+        self.summary.setObjectName("status_summary")
+        bar.addWidget(self.summary, 1)
+        self.model_status = QLabel("")
+        self.model_status.setObjectName("model_status")
+        bar.addPermanentWidget(self.model_status)
+        self.panel_button = QToolButton()
+        self.panel_button.setText("Trust centre")
+        self.panel_button.setToolTip("Show or hide the trust centre (Ctrl+T)")
+        self.panel_button.setCheckable(True)
+        self.panel_button.setChecked(True)
+        self.panel_button.setAutoRaise(True)
+        self.panel_button.toggled.connect(self._on_panel_button_toggled)
+        bar.addPermanentWidget(self.panel_button)
 
     # ------------------------------------------------------------------ state
 
@@ -118,20 +178,42 @@ class MainWindow(QMainWindow):
             return
         self.banners.refresh()
         self.trust_centre.refresh()
-        pending = self._runtime.tickets.pending()
-        new = [t for t in pending if t.ticket_id not in self._known_pending]
-        self._known_pending = {t.ticket_id for t in pending}
+        tickets = self._runtime.tickets.pending()
+        lines = {t.ticket_id: f"{t.request.capability}: {t.request.resource}" for t in tickets}
+        for ticket_id, line in self._bus_tickets.items():
+            lines.setdefault(ticket_id, line)
+        new = [line for ticket_id, line in lines.items() if ticket_id not in self._known_pending]
+        self._known_pending = set(lines)
         preset = self._runtime.preset().value
         paused = " · side effects paused" if self._runtime.gate.paused else ""
-        self.statusBar().showMessage(f"Preset {preset} · {len(pending)} pending approval(s){paused}")
-        self.sig_status_changed.emit(len(pending), self.banners.flags())
+        self.summary.setText(f"Preset {preset} · {len(lines)} pending approval(s){paused}")
+        self.sig_status_changed.emit(len(lines), self.banners.flags())
         if new:
-            self.sig_approvals_arrived.emit([f"{t.request.capability}: {t.request.resource}" for t in new])
+            self.sig_approvals_arrived.emit(new)
 
     def show_tab(self, index: int) -> None:
-        """Show trust-centre tab ``index`` (0-based) and bring the window up."""
+        """Show trust-centre tab ``index`` (0-based), opening the side panel if it was hidden."""
         if 0 <= index < self.trust_centre.count():
             self.trust_centre.setCurrentIndex(index)
+            self.set_trust_centre_visible(True)
+
+    def set_trust_centre_visible(self, visible: bool) -> None:
+        """Show or hide the trust-centre side panel."""
+        self.panel_button.setChecked(visible)  # the toggled slot does the rest
+
+    def choose_model_file(self) -> str | None:
+        """Ask for a model file and hand it to ``choose_model``; returns the sentence shown."""
+        if self._choose_model is None:
+            return None
+        path = self._pick_model_file(self)
+        if path is None:
+            return None
+        try:
+            message = self._choose_model(path)
+        except (OSError, ValueError) as exc:  # a missing or unusable file is the user's to fix
+            message = f"Could not use {path.name}: {exc}"
+        self.statusBar().showMessage(message, 10_000)
+        return message
 
     def _add_shortcuts(self) -> None:
         bindings = [
@@ -139,6 +221,8 @@ class MainWindow(QMainWindow):
             ("Ctrl+W", self._on_shortcut_hide),
             ("Esc", self._on_shortcut_hide),
             ("F5", self._on_shortcut_refresh),
+            ("Ctrl+L", self._on_shortcut_focus_input),
+            ("Ctrl+T", self._on_shortcut_toggle_panel),
         ]
         self.shortcuts: dict[str, QShortcut] = {}
         for keys, slot in bindings:
@@ -163,25 +247,58 @@ class MainWindow(QMainWindow):
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
         else:
-            self.splitter.setSizes([280, 840])
+            self.splitter.setSizes([640, 460])
         tab = self._settings.value(KEY_TAB, 0)
         self.show_tab(int(tab) if isinstance(tab, (int, str)) and str(tab).isdigit() else 0)
+        panel = self._settings.value(KEY_PANEL, True)
+        self.set_trust_centre_visible(str(panel).lower() not in {"false", "0"})
 
     def save_state(self) -> None:
-        """Write geometry, splitter and current tab to the settings (synced to disk)."""
+        """Write geometry, splitter, side panel and current tab to the settings (synced to disk)."""
         self._settings.setValue(KEY_GEOMETRY, self.saveGeometry())
         self._settings.setValue(KEY_SPLITTER, self.splitter.saveState())
         self._settings.setValue(KEY_TAB, self.trust_centre.currentIndex())
+        self._settings.setValue(KEY_PANEL, self.panel_button.isChecked())
         self._settings.sync()
 
     def shutdown(self) -> None:
-        """Stop the timer, save the geometry, wait for background work. Idempotent."""
+        """Stop the timers, save the geometry, wait for background work. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
         self.timer.stop()
+        self.soon.stop()
+        self.conversation_view.transcript.flush_timer.stop()
         self.save_state()
         self.trust_centre.shutdown()
+
+    # ------------------------------------------------------------------ bus events
+
+    def _on_bridge_event_published(self, env: Envelope) -> None:
+        payload = env.payload
+        if isinstance(payload, TicketOpened):
+            self._bus_tickets[payload.ticket_id] = f"{payload.capability}: {payload.resource}"
+            self._refresh_soon()
+        elif isinstance(payload, TicketAnswered):
+            self._bus_tickets.pop(payload.ticket_id, None)
+            self._refresh_soon()
+        elif isinstance(payload, ModelStatusChanged):
+            self._show_model_status(payload)
+        elif isinstance(payload, PostureChanged):
+            self.banners.set_condition(payload.flag, payload.message if payload.active else None)
+        elif isinstance(payload, _POLICY_EVENTS):
+            self._refresh_soon()
+
+    def _show_model_status(self, status: ModelStatusChanged) -> None:
+        self.model_status.setText(model_status_text(status))
+        if status.status in {"missing", "failed"}:
+            self.banners.set_condition("no_model", status.message or NO_MODEL_TEXT)
+        elif status.status == "ready":
+            self.banners.set_condition("no_model", None)
+
+    def _refresh_soon(self) -> None:
+        if not self._stopped and not self.soon.isActive():
+            self.soon.start()
 
     # ------------------------------------------------------------------ events
 
@@ -201,22 +318,42 @@ class MainWindow(QMainWindow):
         self.sig_quit_requested.emit()
 
     def _on_shortcut_hide(self) -> None:
+        is_escape = self.sender() is self.shortcuts["Esc"]
+        if is_escape and self.conversation_view.cancel_turn():
+            return  # Esc first stops a running turn; the next Esc hides the window
         if self.keep_in_tray:
             self.save_state()
             self.hide()
-        elif self.sender() is self.shortcuts["Ctrl+W"]:
+        elif not is_escape:
             self.close()
 
     def _on_shortcut_refresh(self) -> None:
         self.refresh()
+
+    def _on_shortcut_focus_input(self) -> None:
+        self.conversation_view.input.setFocus()
+
+    def _on_shortcut_toggle_panel(self) -> None:
+        self.set_trust_centre_visible(not self.panel_button.isChecked())
 
     def _on_shortcut_tab(self) -> None:
         sender = self.sender()
         if isinstance(sender, QShortcut):
             self.show_tab(int(sender.property("tab")))
 
+    def _on_panel_button_toggled(self, visible: bool) -> None:
+        self.trust_centre.setVisible(visible)
+
+    def _on_banners_action_requested(self, flag: str) -> None:
+        if flag == "no_model":
+            self.choose_model_file()
+
     def _on_timer_timeout(self) -> None:
         self.refresh()
 
     def _on_trust_centre_policy_changed(self) -> None:
+        self.refresh()
+
+    def _on_conversation_ticket_answered(self, ticket_id: str, _text: str) -> None:
+        self._bus_tickets.pop(ticket_id, None)
         self.refresh()

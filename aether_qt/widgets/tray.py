@@ -1,9 +1,12 @@
-"""The tray icon: a coloured state dot, a small menu, and a nudge when an approval waits.
+"""The tray icon: a coloured state dot, a small menu, quick talk, and a nudge when an approval waits.
 
-The icon is drawn with QPainter (no image files): blue when idle, amber when
-approvals are pending, grey while side effects are paused, red when the policy
-layer is degraded. A left click toggles the main window. Closing the main window
-keeps the tray (DESIGN.md §11).
+The icon is drawn with QPainter (no image files): blue when idle, green while
+listening, violet while thinking, teal while speaking, amber when approvals are
+pending (needs attention), grey while side effects are paused, red when the policy
+layer is degraded. The turn state comes from the bus (through the
+:class:`~aether_qt.bus.QtBusBridge`), approvals and posture from the main window.
+A left click toggles quick talk (the main window when there is no conversation).
+Closing the main window keeps the tray (DESIGN.md §11).
 """
 
 from __future__ import annotations
@@ -14,31 +17,52 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from aether_qt.events import Envelope, TurnBegan, TurnEnded, TurnStateChanged
+from aether_qt.widgets.quick_talk import QuickTalk
+from aether_qt.widgets.turn_labels import activity_for
+
 if TYPE_CHECKING:
+    from aether_qt.bus import QtBusBridge
+    from aether_qt.conversation import Conversation
     from aether_qt.policy.runtime import PolicyRuntime
     from aether_qt.widgets.main_window import MainWindow
 
 STATE_COLOURS: Final[dict[str, str]] = {
     "idle": "#3d8bfd",
+    "listening": "#2e9d5b",
+    "thinking": "#8e6cd8",
+    "speaking": "#1a9e9e",
     "attention": "#f5a623",
     "paused": "#9e9e9e",
     "degraded": "#d32f2f",
 }
 STATE_TIPS: Final[dict[str, str]] = {
-    "idle": "Aether",
+    "idle": "Aether: idle",
+    "listening": "Aether: listening",
+    "thinking": "Aether: thinking",
+    "speaking": "Aether: speaking",
     "attention": "Aether: approvals are waiting for you",
     "paused": "Aether: side effects are paused",
     "degraded": "Aether: policy degraded, every side effect is denied",
 }
 DEGRADED_FLAGS: Final = frozenset({"audit_broken", "policy_degraded"})
+ACTIVITY_ORDER: Final = ("speaking", "thinking", "listening")
 
 
-def tray_state(pending: int, flags: list[str]) -> str:
-    """The icon state for ``pending`` approvals and the posture ``flags``, most urgent wins."""
+def tray_state(pending: int, flags: list[str], activity: str = "idle") -> str:
+    """The icon state, most urgent first: degraded, attention, the turn's activity, paused, idle.
+
+    Args:
+        pending: approvals waiting for the user.
+        flags: posture flags shown as banners.
+        activity: what the current turn does (see :func:`~aether_qt.widgets.turn_labels.activity_for`).
+    """
     if DEGRADED_FLAGS.intersection(flags):
         return "degraded"
-    if pending:
+    if pending or activity == "attention":
         return "attention"
+    if activity in ACTIVITY_ORDER:
+        return activity
     if "paused" in flags:
         return "paused"
     return "idle"
@@ -66,10 +90,11 @@ def state_pixmap(state: str, size: int = 64) -> QPixmap:
 
 
 class TrayIcon(QSystemTrayIcon):
-    """The tray entry of the app: Show, Pause side effects, Quit.
+    """The tray entry of the app: Show, Quick talk, Pause side effects, Quit.
 
-    It follows the window's ``sig_status_changed`` (icon colour, Pause check mark) and
-    ``sig_approvals_arrived`` (a tray message while the window is hidden).
+    It follows the window's ``sig_status_changed`` (icon colour, Pause check mark),
+    ``sig_approvals_arrived`` (a tray message while the window is hidden) and the
+    turn states on the bus (icon colour).
 
     Signals:
         sig_quit_requested(): the user chose Quit.
@@ -79,32 +104,50 @@ class TrayIcon(QSystemTrayIcon):
     sig_quit_requested = Signal()
     sig_pause_toggled = Signal(bool)
 
-    def __init__(self, *, runtime: PolicyRuntime, window: MainWindow, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        runtime: PolicyRuntime,
+        window: MainWindow,
+        conversation: Conversation | None = None,
+        bus_bridge: QtBusBridge | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._runtime = runtime
         self._window = window
+        self._has_conversation = conversation is not None and bus_bridge is not None
         self.state = ""
+        self.activity = "idle"
+        self._turn: str | None = None
+        self._pending = len(runtime.tickets.pending())
+        self._flags = [f.flag for f in runtime.posture()]
+        self.quick_talk = QuickTalk(conversation=conversation, bus_bridge=bus_bridge)
         self.menu = QMenu()
         self.show_action = QAction("Show Aether", self.menu)
+        self.quick_talk_action = QAction("Quick talk", self.menu)
         self.pause_action = QAction("Pause side effects", self.menu)
         self.pause_action.setCheckable(True)
         self.pause_action.setChecked(runtime.gate.paused)
         self.quit_action = QAction("Quit", self.menu)
         self.menu.addAction(self.show_action)
+        self.menu.addAction(self.quick_talk_action)
         self.menu.addSeparator()
         self.menu.addAction(self.pause_action)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
         self.setContextMenu(self.menu)
         self.show_action.triggered.connect(self._on_show_action_triggered)
+        self.quick_talk_action.triggered.connect(self._on_quick_talk_action_triggered)
         self.pause_action.toggled.connect(self._on_pause_action_toggled)
         self.quit_action.triggered.connect(self._on_quit_action_triggered)
         self.activated.connect(self._on_tray_activated)
         self.messageClicked.connect(self._on_show_action_triggered)
         window.sig_status_changed.connect(self._on_window_status_changed)
         window.sig_approvals_arrived.connect(self._on_window_approvals_arrived)
-        flags = [f.flag for f in runtime.posture()]
-        self.set_state(tray_state(len(runtime.tickets.pending()), flags))
+        if bus_bridge is not None:
+            bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
+        self._update_state()
 
     def set_state(self, state: str) -> None:
         """Redraw the icon and tooltip for ``state`` (see :data:`STATE_COLOURS`)."""
@@ -117,6 +160,17 @@ class TrayIcon(QSystemTrayIcon):
         self.setIcon(icon)
         self.setToolTip(STATE_TIPS.get(state, "Aether"))
 
+    def shutdown(self) -> None:
+        """Hide the icon, its menu and quick talk; stop quick talk's timer (idempotent)."""
+        self.hide()
+        self.menu.hide()
+        self.quick_talk.hide()
+        self.quick_talk.flush_timer.stop()
+
+    def show_quick_talk(self) -> None:
+        """Open quick talk next to the icon."""
+        self.quick_talk.show_near(self.geometry())
+
     def show_window(self) -> None:
         """Bring the main window to the front."""
         self._window.show()
@@ -127,10 +181,32 @@ class TrayIcon(QSystemTrayIcon):
     def _on_show_action_triggered(self) -> None:
         self.show_window()
 
+    def _update_state(self) -> None:
+        self.set_state(tray_state(self._pending, self._flags, self.activity))
+
+    def _on_bridge_event_published(self, env: Envelope) -> None:
+        payload = env.payload
+        if isinstance(payload, TurnBegan):
+            self._turn = payload.turn_id
+            self.activity = "thinking"
+        elif isinstance(payload, TurnStateChanged) and payload.turn_id == self._turn:
+            self.activity = activity_for(payload.state)
+        elif isinstance(payload, TurnEnded) and payload.turn_id == self._turn:
+            self._turn = None
+            self.activity = "idle"
+        else:
+            return
+        self._update_state()
+
+    def _on_quick_talk_action_triggered(self) -> None:
+        self.show_quick_talk()
+
     def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason is not QSystemTrayIcon.ActivationReason.Trigger:
             return
-        if self._window.isVisible():
+        if self._has_conversation:
+            self.quick_talk.toggle(self.geometry())
+        elif self._window.isVisible():
             self._window.hide()
         else:
             self.show_window()
@@ -148,7 +224,9 @@ class TrayIcon(QSystemTrayIcon):
         self.pause_action.blockSignals(True)
         self.pause_action.setChecked("paused" in flags)
         self.pause_action.blockSignals(False)
-        self.set_state(tray_state(pending, flags))
+        self._pending = pending
+        self._flags = list(flags)
+        self._update_state()
 
     def _on_window_approvals_arrived(self, lines: list[str]) -> None:
         if self._window.isVisible() or not lines or not self.isVisible():

@@ -10,12 +10,11 @@ comes back to the GUI thread through a queued signal.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -35,7 +34,8 @@ from PySide6.QtWidgets import (
 
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.capabilities import CAPABILITIES, Mode, Preset, preset_matrix
-from aether_qt.policy.decisions import Allow, ApprovalChoice, ApprovalTicket, Decision, Deny, DraftOnly
+from aether_qt.policy.decisions import ApprovalChoice, Decision
+from aether_qt.widgets.approvals import RISK_COLOURS, ApprovalCard, clock, describe_decision
 
 if TYPE_CHECKING:
     from aether_qt.policy.audit_verify import VerifyReport
@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 Confirm = Callable[[QWidget, str, str], bool]
+Answer = Callable[[str, ApprovalChoice], Decision]
+"""Answers a ticket: the conversation's ``answer`` (so a waiting turn resumes) or the gate's."""
 AUDIT_ROWS = 200
-RISK_COLOURS = {"low": "#2e7d32", "medium": "#b26a00", "high": "#c62828", "critical": "#7b1fa2"}
 MODE_COLOURS = {
     "auto": "#2e7d32",
     "task": "#00796b",
@@ -56,13 +57,6 @@ MODE_COLOURS = {
 }
 MAX_COLUMN_WIDTH = 340
 STATUS_COLOURS = {"intact": "#2e7d32", "tampered": "#c62828", "undecidable": "#b26a00"}
-CHOICES = (
-    (ApprovalChoice.ALLOW_ONCE, "Allow once"),
-    (ApprovalChoice.ALLOW_SESSION, "Allow this session"),
-    (ApprovalChoice.ALWAYS_SCOPE, "Always for this scope"),
-    (ApprovalChoice.DRAFT_ONLY, "Draft only"),
-    (ApprovalChoice.DENY, "Deny"),
-)
 
 
 def ask_user(parent: QWidget, title: str, text: str) -> bool:
@@ -70,22 +64,6 @@ def ask_user(parent: QWidget, title: str, text: str) -> bool:
     buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
     answer = QMessageBox.question(parent, title, text, buttons, QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
-
-
-def describe_decision(decision: Decision) -> str:
-    """One sentence for the user about the outcome of an answer."""
-    if isinstance(decision, Allow):
-        return f"Allowed ({decision.grant.duration.value}) — audit {decision.audit_id}"
-    if isinstance(decision, Deny):
-        why = decision.message or decision.reason.value
-        return f"Denied: {why} — audit {decision.audit_id}"
-    if isinstance(decision, DraftOnly):
-        return f"Draft only — audit {decision.audit_id}"
-    return f"{decision.kind.replace('_', ' ').capitalize()} — audit {decision.audit_id}"
-
-
-def _clock(wall_ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall_ms / 1000))
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -117,72 +95,8 @@ def _fill(
         table.setColumnWidth(column, min(table.columnWidth(column), MAX_COLUMN_WIDTH))
 
 
-class ApprovalCard(QFrame):
-    """One pending ticket: what, where, how risky, who asked, and the five answers.
-
-    Signals:
-        sig_choice_made(str, str): ticket id and the :class:`ApprovalChoice` value.
-    """
-
-    sig_choice_made = Signal(str, str)
-
-    def __init__(self, ticket: ApprovalTicket, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ticket_id = ticket.ticket_id
-        request = ticket.request
-        cap = CAPABILITIES.get(request.capability)
-        self.setObjectName("approval_card")
-        self.setStyleSheet(
-            "QFrame#approval_card { border: 1px solid palette(mid); border-radius: 8px;"
-            " background: palette(base); }"
-        )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(14, 12, 14, 12)
-        layout.setSpacing(6)
-        risk_colour = RISK_COLOURS.get(ticket.risk, "#555555")
-        title = QLabel(
-            f"<b>{request.capability}</b> &nbsp;<span style='color:{risk_colour}'>"
-            f"● {ticket.risk.upper()} RISK</span>"
-        )
-        layout.addWidget(title)
-        if cap is not None:
-            layout.addWidget(QLabel(cap.description))
-        self.resource = QLabel(request.resource)
-        self.resource.setObjectName("approval_resource")
-        self.resource.setFont(QFont("monospace"))
-        self.resource.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.resource.setWordWrap(True)
-        layout.addWidget(self.resource)
-        taint = ", ".join(request.provenance_tags) or "none"
-        meta = QLabel(
-            f"persona <b>{request.actor_persona}</b> · turn {request.turn_id or '—'} · "
-            f"taint {taint} · asked {_clock(ticket.created_wall_ms)}"
-        )
-        meta.setStyleSheet("color: palette(placeholder-text);")
-        layout.addWidget(meta)
-        buttons = QHBoxLayout()
-        buttons.setSpacing(6)
-        self.buttons: dict[ApprovalChoice, QPushButton] = {}
-        for choice, label in CHOICES:
-            button = QPushButton(label)
-            button.setObjectName(f"choice_{choice.value}")
-            button.setProperty("choice", choice.value)
-            if choice is ApprovalChoice.DENY:
-                button.setStyleSheet("color: #c62828;")
-            button.clicked.connect(self._on_button_clicked)
-            buttons.addWidget(button)
-            self.buttons[choice] = button
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
-
-    def _on_button_clicked(self) -> None:
-        sender = self.sender()
-        if isinstance(sender, QPushButton):
-            self.sig_choice_made.emit(self.ticket_id, str(sender.property("choice")))
-
-
 class ApprovalsPanel(QWidget):
-    """Pending tickets as cards; answers go to ``runtime.gate.answer``.
+    """Pending tickets as cards; answers go to ``answer`` (default ``runtime.gate.answer``).
 
     Signals:
         sig_ticket_answered(str, str): ticket id and a sentence about the decision.
@@ -190,9 +104,12 @@ class ApprovalsPanel(QWidget):
 
     sig_ticket_answered = Signal(str, str)
 
-    def __init__(self, *, runtime: PolicyRuntime, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, *, runtime: PolicyRuntime, answer: Answer | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._runtime = runtime
+        self._answer: Answer = answer or runtime.gate.answer
         self._ids: tuple[str, ...] | None = None
         self.cards: dict[str, ApprovalCard] = {}
         layout = QVBoxLayout(self)
@@ -211,6 +128,7 @@ class ApprovalsPanel(QWidget):
         self._cards_layout.setSpacing(10)
         self.empty = QLabel("No pending approvals. Requests that need your answer appear here.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
         self.empty.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
         self._cards_layout.addWidget(self.empty)
         self._cards_layout.addStretch(1)
@@ -234,7 +152,7 @@ class ApprovalsPanel(QWidget):
             card.deleteLater()
         self.cards = {}
         for index, ticket in enumerate(pending):
-            card = ApprovalCard(ticket)
+            card = ApprovalCard.from_ticket(ticket)
             card.sig_choice_made.connect(self._on_card_choice_made)
             self._cards_layout.insertWidget(index, card)
             self.cards[ticket.ticket_id] = card
@@ -242,7 +160,7 @@ class ApprovalsPanel(QWidget):
 
     def _on_card_choice_made(self, ticket_id: str, choice: str) -> None:
         try:
-            decision = self._runtime.gate.answer(ticket_id, ApprovalChoice(choice))
+            decision = self._answer(ticket_id, ApprovalChoice(choice))
         except TicketError as exc:  # answered elsewhere (the CLI) or a scope that does not fit
             text = f"Could not answer: {exc}"
         else:
@@ -299,7 +217,7 @@ class GrantsPanel(QWidget):
                 g.resource_pattern,
                 g.duration.value,
                 g.persona,
-                _clock(g.issued_wall_ms),
+                clock(g.issued_wall_ms),
                 g.issued_by.split(":", 1)[0],  # "approval:<ticket>": the ticket is in the audit log
                 g.grant_id,
             ]
@@ -393,7 +311,7 @@ class AuditPanel(QWidget):
         self._head = head
         rows = audit.rows(after_seq=max(0, head - AUDIT_ROWS))
         values = [
-            [str(r.seq), _clock(r.ts_wall_ms), r.actor, r.capability, r.resource, r.decision, r.reason]
+            [str(r.seq), clock(r.ts_wall_ms), r.actor, r.capability, r.resource, r.decision, r.reason]
             for r in reversed(rows)
         ]
         decision_colours = {"allow": "#2e7d32", "deny": "#c62828", "ask": "#b26a00", "draft": "#1565c0"}
@@ -503,12 +421,17 @@ class TrustCentre(QTabWidget):
     sig_policy_changed = Signal()
 
     def __init__(
-        self, *, runtime: PolicyRuntime, confirm: Confirm = ask_user, parent: QWidget | None = None
+        self,
+        *,
+        runtime: PolicyRuntime,
+        confirm: Confirm = ask_user,
+        answer: Answer | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("trust_centre")
         self.setDocumentMode(True)
-        self.approvals = ApprovalsPanel(runtime=runtime)
+        self.approvals = ApprovalsPanel(runtime=runtime, answer=answer)
         self.grants = GrantsPanel(runtime=runtime, confirm=confirm)
         self.audit = AuditPanel(runtime=runtime)
         self.permissions = PermissionsPanel(runtime=runtime, confirm=confirm)

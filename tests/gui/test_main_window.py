@@ -17,10 +17,13 @@ from typing import Any
 import keyring
 import keyring.backends.fail
 import pytest
+from conftest import in_desktop_env
+from fake_conversation import TOKENS, FakeConversation
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
+from aether_qt.bus import EventBus, QtBusBridge
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.contracts import AuditRow
@@ -28,6 +31,7 @@ from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.widgets.banners import banner_colours
 from aether_qt.widgets.main_window import MainWindow
+from aether_qt.widgets.transcript import TRANSCRIPT_BACKGROUND
 
 MakeWindow = Callable[..., MainWindow]
 
@@ -401,3 +405,215 @@ def test_run_app_reports_a_broken_database_and_exits_2(home: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "BOX: Aether cannot start" in done.stdout
     assert "Traceback" not in done.stderr, done.stderr
+
+
+# ---------------------------------------------------------------- the conversation in the window
+
+
+@pytest.fixture
+def bus() -> Iterator[EventBus]:
+    bus = EventBus()
+    yield bus
+    bus.close()
+
+
+@pytest.fixture
+def bridge(bus: EventBus) -> Iterator[QtBusBridge]:
+    bridge = QtBusBridge(bus=bus)
+    yield bridge
+    bridge.detach()
+
+
+@pytest.fixture
+def fake(bus: EventBus) -> Iterator[FakeConversation]:
+    conversation = FakeConversation(bus=bus)
+    yield conversation
+    conversation.stop()
+
+
+def test_without_a_conversation_the_window_shows_the_placeholder(make_window: MakeWindow) -> None:
+    window = make_window()
+    window.show()
+    view = window.conversation_view
+    assert not view.available
+    assert view.stack.currentWidget().objectName() == "conversation_unavailable"
+    assert window.trust_centre.isVisible()
+
+
+def test_typing_in_the_window_streams_and_ends_idle(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge
+) -> None:
+    window = make_window(conversation=fake, bus_bridge=bridge)
+    window.show()
+    qtbot.waitExposed(window)
+    view = window.conversation_view
+    qtbot.keyClicks(view.input, "hello")
+    qtbot.keyClick(view.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "turn_1" in view.transcript.bubbles and view.transcript.bubbles["turn_1"].ended)
+    assert view.transcript.bubbles["turn_1"].reply.text() == "".join(TOKENS)
+    assert view.state == "Idle"
+
+
+def test_esc_cancels_a_running_turn_before_hiding(
+    qtbot: QtBot, make_window: MakeWindow, bus: EventBus, bridge: QtBusBridge
+) -> None:
+    fake = FakeConversation(bus=bus, hold=True)
+    window = make_window(conversation=fake, bus_bridge=bridge, keep_in_tray=True)
+    window.show()
+    assert window.conversation_view.send() is None  # nothing typed
+    qtbot.keyClicks(window.conversation_view.input, "go on")
+    window.conversation_view.send()
+    qtbot.waitUntil(window.conversation_view.running, timeout=2000)
+    window.shortcuts["Esc"].activated.emit()
+    assert fake.cancels == 1
+    assert window.isVisible()
+    window.shortcuts["Esc"].activated.emit()
+    assert not window.isVisible()
+    fake.stop()
+
+
+def test_missing_model_shows_a_banner_that_chooses_a_model(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge, tmp_path: Path
+) -> None:
+    model = tmp_path / "tiny.gguf"
+    chosen: list[Path] = []
+
+    def choose_model(path: Path) -> str:
+        chosen.append(path)
+        return f"Added {path.name}; loading it now."
+
+    window = make_window(
+        conversation=fake, bus_bridge=bridge, choose_model=choose_model, pick_model_file=lambda _parent: model
+    )
+    window.show()
+    fake.model_status("missing", message="No model file found in the models folder.")
+    banner = window.banners.banner("no_model")
+    assert banner is not None
+    assert window.banners.flags() == ["keys_on_disk", "no_model"]
+    assert banner.action is not None
+    qtbot.waitUntil(banner.action.isVisible, timeout=1000)
+    assert banner.action.text() == "Choose a model…"
+    assert "No model file found" in banner.message.text()
+    assert window.model_status.text() == "No model: reflex replies only"
+    qtbot.mouseClick(banner.action, Qt.MouseButton.LeftButton)
+    assert chosen == [model]
+    assert window.statusBar().currentMessage() == "Added tiny.gguf; loading it now."
+    fake.model_status("loading", progress=0.4)
+    assert window.model_status.text() == "Loading model… 40%"
+    assert window.banners.banner("no_model") is not None  # clears only when the condition does
+    fake.model_status("ready", progress=1.0)
+    assert window.model_status.text() == "Model ready: smollm2.gguf"
+    assert window.banners.flags() == ["keys_on_disk"]
+
+
+def test_choose_a_model_is_disabled_without_a_collaborator(
+    make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge
+) -> None:
+    window = make_window(conversation=fake, bus_bridge=bridge)
+    fake.model_status("failed", message="The model file is damaged.")
+    banner = window.banners.banner("no_model")
+    assert banner is not None and banner.action is not None
+    assert not banner.action.isEnabled()
+    assert window.choose_model_file() is None
+
+
+def test_a_bad_model_file_is_reported_not_raised(
+    make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge, tmp_path: Path
+) -> None:
+    def choose_model(path: Path) -> str:
+        raise ValueError("not a GGUF file")
+
+    window = make_window(
+        conversation=fake,
+        bus_bridge=bridge,
+        choose_model=choose_model,
+        pick_model_file=lambda _parent: tmp_path / "x.gguf",
+    )
+    assert window.choose_model_file() == "Could not use x.gguf: not a GGUF file"
+
+
+def test_ticket_on_the_bus_counts_as_pending_at_once(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge
+) -> None:
+    window = make_window(conversation=fake, bus_bridge=bridge)
+    with qtbot.waitSignal(window.sig_approvals_arrived, timeout=1000) as arrived:
+        fake.open_ticket("tkt_9", resource="/home/user/Documents/a.txt", turn_id="turn_1")
+    assert arrived.args == [["files.create: /home/user/Documents/a.txt"]]
+    assert "1 pending approval(s)" in window.summary.text()
+    card = window.conversation_view.transcript.cards["tkt_9"]
+    with qtbot.waitSignal(window.sig_status_changed, timeout=1000) as status:
+        qtbot.mouseClick(card.buttons[ApprovalChoice.DENY], Qt.MouseButton.LeftButton)
+    assert status.args[0] == 0
+    assert fake.answers == [("tkt_9", ApprovalChoice.DENY)]
+
+
+def test_trust_centre_answers_through_the_conversation(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    runtime: PolicyRuntime,
+    docs: Path,
+    fake: FakeConversation,
+    bridge: QtBusBridge,
+) -> None:
+    window = make_window(conversation=fake, bus_bridge=bridge)
+    ticket_id = ask(runtime, docs).ticket.ticket_id
+    window.refresh()
+    card = window.trust_centre.approvals.cards[ticket_id]
+    qtbot.mouseClick(card.buttons[ApprovalChoice.DENY], Qt.MouseButton.LeftButton)
+    assert fake.answers == [(ticket_id, ApprovalChoice.DENY)]  # so a waiting turn can resume
+
+
+def test_trust_centre_panel_toggles_and_is_remembered(
+    qtbot: QtBot, make_window: MakeWindow, home: Path
+) -> None:
+    window = make_window(keep_in_tray=True)
+    window.show()
+    window.shortcuts["Ctrl+T"].activated.emit()
+    assert not window.trust_centre.isVisible()
+    window.close()
+    again = make_window()
+    again.show()
+    assert not again.trust_centre.isVisible()
+    again.shortcuts["Ctrl+3"].activated.emit()  # a tab shortcut opens the panel
+    assert again.trust_centre.isVisible()
+    assert again.trust_centre.currentIndex() == 2
+
+
+def test_screenshot_shows_a_non_empty_transcript(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge, tmp_path: Path
+) -> None:
+    window = make_window(conversation=fake, bus_bridge=bridge)
+    window.resize(1120, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    view = window.conversation_view
+    replies = {
+        "hello": ("Hello! I'm Aether. I run on this computer, ", "and I ask before I touch your files."),
+        "Can you write a plan to plan.txt in my Documents?": (
+            "I can draft that plan. Writing a file in your Documents folder ",
+            "needs your approval first.",
+        ),
+    }
+    bubbles = view.transcript.bubbles
+    for number, text in enumerate(replies, 1):
+        fake.tokens = replies[text]
+        qtbot.keyClicks(view.input, text)
+        qtbot.keyClick(view.input, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda n=number: f"turn_{n}" in bubbles and bubbles[f"turn_{n}"].ended, timeout=3000)
+    fake.open_ticket("tkt_1", resource="/home/user/Documents/plan.txt", turn_id="turn_2")
+    qtbot.wait(150)  # layout and the coalesced repaint
+    image = window.grab().toImage()
+    target = Path("docs/screenshots") if in_desktop_env() else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    assert image.save(str(target / "conversation.png"))
+    transcript = view.transcript.viewport()
+    ratio = image.width() / window.width()
+    origin = transcript.mapTo(window, QPoint(0, 0))
+    background = QColor(TRANSCRIPT_BACKGROUND).name()
+    inked = 0
+    for x in range(origin.x(), origin.x() + transcript.width(), 4):
+        for y in range(origin.y(), origin.y() + transcript.height(), 4):
+            if QColor(image.pixel(int(x * ratio), int(y * ratio))).name() != background:
+                inked += 1
+    samples = (transcript.width() // 4) * (transcript.height() // 4)
+    assert inked > samples * 0.1, f"only {inked} of {samples} transcript samples are not background"

@@ -8,12 +8,15 @@ from pathlib import Path
 import keyring
 import keyring.backends.fail
 import pytest
+from fake_conversation import TOKENS, FakeConversation
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
+from aether_qt.bus import EventBus, QtBusBridge
 from aether_qt.paths import resolve_paths
-from aether_qt.policy.decisions import ActionRequest, Ask, Deny, DenyReason
+from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.widgets.main_window import MainWindow
 from aether_qt.widgets.tray import STATE_COLOURS, TrayIcon, state_pixmap, tray_state
@@ -33,8 +36,6 @@ def runtime(home: Path) -> Iterator[PolicyRuntime]:
 
 @pytest.fixture
 def parts(qtbot: QtBot, runtime: PolicyRuntime, home: Path) -> Iterator[tuple[MainWindow, TrayIcon]]:
-    from PySide6.QtCore import QSettings
-
     settings = QSettings(str(home / "config" / "aether-qt.ini"), QSettings.Format.IniFormat)
     window = MainWindow(runtime=runtime, settings=settings, keep_in_tray=True, confirm=lambda *_: True)
     qtbot.addWidget(window)
@@ -42,8 +43,7 @@ def parts(qtbot: QtBot, runtime: PolicyRuntime, home: Path) -> Iterator[tuple[Ma
     try:
         yield window, tray
     finally:
-        tray.hide()
-        tray.menu.hide()
+        tray.shutdown()
         window.shutdown()
 
 
@@ -64,6 +64,12 @@ def test_tray_state_priorities() -> None:
     assert tray_state(1, ["paused"]) == "attention"
     assert tray_state(3, ["audit_broken", "paused"]) == "degraded"
     assert tray_state(0, ["policy_degraded"]) == "degraded"
+    assert tray_state(0, [], "thinking") == "thinking"
+    assert tray_state(0, ["paused"], "speaking") == "speaking"
+    assert tray_state(0, [], "listening") == "listening"
+    assert tray_state(0, [], "attention") == "attention"
+    assert tray_state(1, [], "speaking") == "attention"
+    assert tray_state(0, ["audit_broken"], "thinking") == "degraded"
 
 
 @pytest.mark.parametrize("state", sorted(STATE_COLOURS))
@@ -190,3 +196,154 @@ def test_tray_menu_opens_on_right_click_and_pauses(
     assert runtime.gate.paused
     assert "paused" in window.banners.flags()
     qtbot.waitUntil(lambda: not tray.menu.isVisible(), timeout=3000)
+
+
+# ---------------------------------------------------------------- with a conversation
+
+
+@pytest.fixture
+def bus() -> Iterator[EventBus]:
+    bus = EventBus()
+    yield bus
+    bus.close()
+
+
+@pytest.fixture
+def bridge(bus: EventBus) -> Iterator[QtBusBridge]:
+    bridge = QtBusBridge(bus=bus)
+    yield bridge
+    bridge.detach()
+
+
+@pytest.fixture
+def fake(bus: EventBus) -> Iterator[FakeConversation]:
+    conversation = FakeConversation(bus=bus)
+    yield conversation
+    conversation.stop()
+
+
+@pytest.fixture
+def talking(
+    qtbot: QtBot, runtime: PolicyRuntime, home: Path, fake: FakeConversation, bridge: QtBusBridge
+) -> Iterator[tuple[MainWindow, TrayIcon]]:
+    settings = QSettings(str(home / "config" / "aether-qt.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(
+        runtime=runtime,
+        settings=settings,
+        keep_in_tray=True,
+        confirm=lambda *_: True,
+        conversation=fake,
+        bus_bridge=bridge,
+    )
+    qtbot.addWidget(window)
+    tray = TrayIcon(runtime=runtime, window=window, conversation=fake, bus_bridge=bridge)
+    qtbot.addWidget(tray.quick_talk)
+    try:
+        yield window, tray
+    finally:
+        tray.shutdown()
+        window.shutdown()
+
+
+def icon_colour(tray: TrayIcon) -> str:
+    return QColor(tray.icon().pixmap(64, 64).toImage().pixel(32, 44)).name()
+
+
+def test_menu_offers_show_quick_talk_pause_and_quit(talking: tuple[MainWindow, TrayIcon]) -> None:
+    _, tray = talking
+    texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+    assert texts == ["Show Aether", "Quick talk", "Pause side effects", "Quit"]
+    tray.quick_talk_action.trigger()
+    assert tray.quick_talk.isVisible()
+
+
+def test_icon_follows_the_turn_state(
+    qtbot: QtBot, talking: tuple[MainWindow, TrayIcon], fake: FakeConversation
+) -> None:
+    window, tray = talking
+    assert (tray.state, icon_colour(tray)) == ("idle", STATE_COLOURS["idle"])
+    fake.hold = True
+    window.conversation_view.input.setPlainText("hello")
+    window.conversation_view.send()
+    fake.run_all()
+    assert (tray.state, icon_colour(tray)) == ("thinking", STATE_COLOURS["thinking"])
+    assert tray.toolTip() == "Aether: thinking"
+    fake.open_ticket("tkt_1")  # the turn waits for an approval: needs attention
+    assert (tray.state, icon_colour(tray)) == ("attention", STATE_COLOURS["attention"])
+    fake.answer("tkt_1", ApprovalChoice.ALLOW_ONCE)
+    fake.release()
+    qtbot.waitUntil(lambda: tray.state == "speaking", timeout=2000)
+    assert icon_colour(tray) == STATE_COLOURS["speaking"]
+    assert tray.toolTip() == "Aether: speaking"
+    qtbot.waitUntil(lambda: tray.state == "idle", timeout=2000)
+    assert icon_colour(tray) == STATE_COLOURS["idle"]
+
+
+def test_pending_ticket_on_the_bus_needs_attention(
+    qtbot: QtBot, talking: tuple[MainWindow, TrayIcon], fake: FakeConversation
+) -> None:
+    _, tray = talking
+    fake.open_ticket("tkt_5", turn_id="turn_0")
+    qtbot.waitUntil(lambda: tray.state == "attention", timeout=2000)
+    fake.answer("tkt_5", ApprovalChoice.DENY)
+    qtbot.waitUntil(lambda: tray.state == "idle", timeout=2000)
+
+
+def test_left_click_toggles_quick_talk(qtbot: QtBot, talking: tuple[MainWindow, TrayIcon]) -> None:
+    window, tray = talking
+    tray.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)
+    qtbot.waitUntil(tray.quick_talk.isVisible, timeout=2000)
+    assert not window.isVisible()
+    tray.activated.emit(QSystemTrayIcon.ActivationReason.Trigger)
+    assert not tray.quick_talk.isVisible()
+
+
+def test_quick_talk_from_a_real_tray_click_answers(
+    qtbot: QtBot,
+    x11: str,
+    xdotool: Callable[..., None],
+    talking: tuple[MainWindow, TrayIcon],
+    fake: FakeConversation,
+) -> None:
+    assert QSystemTrayIcon.isSystemTrayAvailable(), "no tray host on the display (trayer)"
+    _, tray = talking
+    tray.show()
+    qtbot.waitUntil(lambda: not tray.geometry().isEmpty(), timeout=5000)
+    qtbot.wait(200)  # the XEmbed icon window is mapped into trayer asynchronously
+    centre = tray.geometry().center()
+    quick = tray.quick_talk
+
+    def opens() -> bool:
+        if not quick.isVisible():
+            xdotool("mousemove", centre.x(), centre.y(), "click", "1")
+            qtbot.wait(150)
+        return quick.isVisible()
+
+    qtbot.waitUntil(opens, timeout=5000)
+    qtbot.waitExposed(quick)
+    qtbot.keyClicks(quick.input, "hi there")
+    qtbot.keyClick(quick.input, Qt.Key.Key_Return)
+    assert fake.submitted == [("hi there", "quick_talk")]
+    qtbot.waitUntil(lambda: quick.reply.toPlainText() == "".join(TOKENS), timeout=3000)
+    qtbot.keyClick(quick.input, Qt.Key.Key_Escape)
+    assert not quick.isVisible()
+
+
+def test_closing_the_window_keeps_the_tray_and_the_app(
+    qtbot: QtBot, x11: str, talking: tuple[MainWindow, TrayIcon]
+) -> None:
+    assert QSystemTrayIcon.isSystemTrayAvailable(), "no tray host on the display (trayer)"
+    window, tray = talking
+    tray.show()
+    window.show()
+    qtbot.waitExposed(window)
+    with (
+        qtbot.assertNotEmitted(window.sig_quit_requested),
+        qtbot.assertNotEmitted(QApplication.instance().aboutToQuit),
+    ):
+        window.close()
+        qtbot.wait(100)
+    assert not window.isVisible()
+    assert tray.isVisible()
+    tray.quick_talk_action.trigger()  # the app still answers from the tray
+    assert tray.quick_talk.isVisible()

@@ -1,0 +1,129 @@
+"""The companion without widgets: runtime, bus, router and conductor, assembled.
+
+The command line (``aether say``, ``aether chat``), the turn benchmark and the
+tests use :class:`Companion` directly; the desktop app builds the same parts
+with :func:`build_conductor` and runs them on its QThreads instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from aether_qt.bus import EventBus
+from aether_qt.conductor import Conductor, Spawn
+from aether_qt.engines.interaction.phrases import DefaultPersona, load_default_persona
+from aether_qt.engines.router.router import ModelStatus, Router
+from aether_qt.gate_bus import GateOnBus
+from aether_qt.paths import AppPaths
+from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.tools import PendingActions, ToolRunner
+
+_log = logging.getLogger(__name__)
+SETTING_MODEL = "router.model_id"
+MODEL_ENV = "AETHER_MODEL"
+
+
+def chosen_model(runtime: PolicyRuntime) -> str | None:
+    """The model the user chose (``$AETHER_MODEL`` wins over the setting); None = bundled default."""
+    return os.environ.get(MODEL_ENV) or runtime.settings.get_as(SETTING_MODEL, str, "") or None
+
+
+def gate_on_bus(runtime: PolicyRuntime, bus: EventBus) -> GateOnBus:
+    """The runtime's gate, publishing its decisions on ``bus``."""
+
+    def audit_seq(audit_id: str) -> int | None:
+        row = runtime.audit.get(audit_id) if runtime.audit is not None else None
+        return row.seq if row is not None else None
+
+    return GateOnBus(gate=runtime.gate, tickets=runtime.tickets, bus=bus, audit_seq=audit_seq)
+
+
+def build_conductor(
+    *,
+    runtime: PolicyRuntime,
+    bus: EventBus,
+    router: Router,
+    persona: DefaultPersona,
+    spawn: Spawn,
+    workdir: Path,
+) -> Conductor:
+    """A conductor over the runtime's gate and effectors, the router and the persona."""
+    return Conductor(
+        gate=gate_on_bus(runtime, bus),
+        tools=ToolRunner(effectors=runtime.effectors),
+        pending=PendingActions(runtime.database),
+        router=router,
+        persona=persona,
+        bus=bus,
+        clock=runtime.clock,
+        spawn=spawn,
+        workdir=workdir,
+    )
+
+
+def thread_spawn(job: Callable[[], None]) -> None:
+    """Run a generation job on a fresh daemon thread (the command line's router thread)."""
+    threading.Thread(target=job, name="aether-router-job", daemon=True).start()
+
+
+class Companion:
+    """Everything but the widgets, for one home. Build with :meth:`open`; call :meth:`close`."""
+
+    def __init__(
+        self, *, runtime: PolicyRuntime, bus: EventBus, router: Router, conductor: Conductor
+    ) -> None:
+        self.runtime, self.bus, self.router, self.conductor = runtime, bus, router, conductor
+
+    @classmethod
+    def open(
+        cls,
+        paths: AppPaths,
+        *,
+        allow_key_file: bool = False,
+        load_model: bool = True,
+        progress: Callable[[ModelStatus], None] | None = None,
+        workdir: Path | None = None,
+        install_guard: bool = True,
+    ) -> Companion:
+        """Open the policy runtime, load the local model (unless told not to) and build a conductor.
+
+        Raises:
+            StorageError: the app database cannot be used.
+        """
+        runtime = PolicyRuntime.open(paths, allow_key_file=allow_key_file or None)
+        try:
+            if install_guard:
+                runtime.install_guard()
+            persona = load_default_persona()
+            bus = EventBus()
+            router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
+            if load_model:
+                router.start(progress, system_prompt=persona.system_prompt)
+            conductor = build_conductor(
+                runtime=runtime,
+                bus=bus,
+                router=router,
+                persona=persona,
+                spawn=thread_spawn,
+                workdir=workdir or Path.cwd(),
+            )
+        except BaseException:
+            runtime.close()
+            raise
+        return cls(runtime=runtime, bus=bus, router=router, conductor=conductor)
+
+    def close(self) -> None:
+        """Free the model and close the runtime (idempotent)."""
+        self.router.stop()
+        self.runtime.close()
+
+    def __enter__(self) -> Companion:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,303 @@
+"""The local tier: a GGUF model run by gpt4all (llama.cpp on the CPU).
+
+Everything here blocks and runs in the router thread; only ``cancel`` is set
+from elsewhere. gpt4all is imported lazily in :meth:`Gpt4AllProvider.load`.
+
+Why not ``GPT4All.chat_session``: in gpt4all 2.8.2 it ingests the system
+prompt on the *first* ``generate`` (not on entry) and then keeps every turn in
+the model's context, while our requests carry their own fitted history. So
+the provider drives the model's ``LLModel`` directly: :meth:`warm` evaluates
+the system turn once and remembers how many tokens it took (``n_past``);
+each generation rewinds the context to that point (llama.cpp drops the KV
+cache after ``n_past``) and evaluates only the rest of the prompt. The result
+is identical to a cold prompt (tested) and the persona is never re-read.
+
+Cancel: the per-token callbacks (prompt *and* reply tokens) return ``False``
+once ``cancel`` is set, which stops llama.cpp after the current token or
+prompt batch. A file is validated by :func:`read_header` before gpt4all ever
+sees it, because llama.cpp can crash the process on a truncated GGUF.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aether_qt.engines.router.gguf import ModelFileError, read_header
+from aether_qt.engines.router.prompt import CONTEXT_MARGIN, build_prompt, fit_context, system_block
+from aether_qt.generation import GenerationRequest, GenerationResult, ModelInfo, ProviderError, TokenSink
+
+ProgressSink = Callable[[float, str], None]
+# Sampling settings the bindings default to for chat; temperature comes from the request.
+TOP_K, TOP_P, REPEAT_PENALTY, REPEAT_LAST_N = 40, 0.9, 1.18, 64
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationStats:
+    """Timings of the last generation (for ``aether bench`` and the debug panel).
+
+    Attributes:
+        prompt_s: from the call to the first reply token (prompt evaluation + first step).
+        total_s: the whole call.
+        tokens: reply tokens streamed.
+        prompt_tokens: prompt tokens evaluated in this call (after the warmed system turn).
+        system_reused: the warmed system turn was reused (no re-ingestion).
+    """
+
+    prompt_s: float
+    total_s: float
+    tokens: int
+    prompt_tokens: int
+    system_reused: bool
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Reply tokens per second after the first token."""
+        span = self.total_s - self.prompt_s
+        return (self.tokens - 1) / span if self.tokens > 1 and span > 0 else 0.0
+
+
+class _Stream:
+    """The callbacks of one generation: streams tokens, watches ``cancel``, keeps errors."""
+
+    def __init__(self, on_token: TokenSink, cancel: threading.Event, clock: Callable[[], float]) -> None:
+        self.on_token = on_token
+        self.cancel = cancel
+        self.clock = clock
+        self.parts: list[str] = []
+        self.tokens = 0
+        self.first_at: float | None = None
+        self.error = ""
+        self.cancelled = False
+        self.sink_error: BaseException | None = None
+
+    def on_prompt_token(self, _token_id: int) -> bool:
+        if self.cancel.is_set():
+            self.cancelled = True
+            return False
+        return True
+
+    def on_reply_token(self, token_id: int, text: str) -> bool:
+        if token_id == -1:  # llama.cpp reports errors (e.g. prompt too long) as token -1
+            self.error = text
+            return False
+        if self.cancel.is_set():
+            self.cancelled = True
+            return False
+        if self.first_at is None:
+            self.first_at = self.clock()
+        self.tokens += 1
+        if text:
+            self.parts.append(text)
+            try:
+                self.on_token(text)
+            except BaseException as exc:  # raised again after llama.cpp returns (ctypes would eat it)
+                self.sink_error = exc
+                return False
+        return True
+
+
+class Gpt4AllProvider:
+    """A :class:`~aether_qt.generation.Provider` running one local GGUF with gpt4all.
+
+    One generation at a time (a lock); :meth:`load`, :meth:`warm` and
+    :meth:`generate` are called from the router thread.
+
+    Attributes:
+        name: ``"gpt4all"``.
+        model: the model file this provider runs.
+        last_stats: timings of the last generation, or ``None``.
+    """
+
+    name = "gpt4all"
+
+    def __init__(
+        self,
+        model: ModelInfo,
+        *,
+        n_threads: int = 2,
+        n_ctx: int = 2048,
+        n_batch: int = 128,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.model = model
+        self.n_threads = n_threads
+        self.n_ctx = n_ctx
+        self.n_batch = n_batch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._gpt: Any = None  # gpt4all.GPT4All once loaded
+        self._system = ""  # the system turn the context currently starts with
+        self._system_past = 0  # tokens it takes
+        self.last_stats: GenerationStats | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """True once :meth:`load` succeeded (and until :meth:`close`)."""
+        return self._gpt is not None
+
+    def load(self, progress: ProgressSink | None = None) -> None:
+        """Validate the file, then load it with gpt4all; report ``(fraction, message)`` steps.
+
+        Raises:
+            ProviderError: gpt4all is missing, or the file is missing, not a GGUF,
+                truncated or otherwise unloadable (the message names the file).
+        """
+        report = progress or (lambda _f, _m: None)
+        path = Path(self.model.path)
+        with self._lock:
+            if self._gpt is not None:
+                report(1.0, f"{self.model.model_id} is loaded")
+                return
+            report(0.05, f"checking {path.name}")
+            try:
+                read_header(path)
+            except ModelFileError as exc:
+                raise ProviderError(f"cannot use model {self.model.model_id}: {exc}") from exc
+            report(0.3, f"loading {path.name}")
+            try:
+                from gpt4all import GPT4All
+            except ImportError as exc:
+                raise ProviderError(
+                    "the gpt4all package is not installed (pip install gpt4all==2.8.2)"
+                ) from exc
+            try:
+                gpt = GPT4All(
+                    path.name,
+                    model_path=str(path.parent),
+                    allow_download=False,
+                    device="cpu",
+                    n_threads=self.n_threads,
+                    n_ctx=self.n_ctx,
+                    verbose=False,
+                )
+            except Exception as exc:  # gpt4all raises bare Exception/RuntimeError/ValueError
+                raise ProviderError(f"gpt4all could not load {path}: {exc}") from exc
+            self._gpt = gpt
+            self._system, self._system_past = "", 0
+            report(1.0, f"{self.model.model_id} is loaded")
+
+    def close(self) -> None:
+        """Free the model (idempotent)."""
+        with self._lock:
+            if self._gpt is not None:
+                self._gpt.close()
+            self._gpt = None
+            self._system, self._system_past = "", 0
+
+    def warm(self, system_prompt: str) -> float:
+        """Pre-ingest the system turn for ``system_prompt`` so the first reply starts fast.
+
+        Returns:
+            The seconds it took (0.0 when that system turn is already in the context).
+
+        Raises:
+            ProviderError: the model is not loaded.
+        """
+        with self._lock:
+            text = system_block(system_prompt)
+            if text == self._system:
+                return 0.0
+            started = self._clock()
+            self._ingest_system(text, threading.Event())
+            return self._clock() - started
+
+    def _llm(self) -> Any:
+        if self._gpt is None:
+            raise ProviderError(f"model {self.model.model_id} is not loaded")
+        return self._gpt.model
+
+    def _ingest_system(self, text: str, cancel: threading.Event) -> bool:
+        """Evaluate ``text`` from an empty context; False if cancelled (context then unknown)."""
+        llm = self._llm()
+        stream = _Stream(lambda _t: None, cancel, self._clock)
+        llm._prompt_callback = stream.on_prompt_token
+        self._system, self._system_past = "", 0
+        llm.prompt_model(
+            text,
+            "%1%2",
+            stream.on_reply_token,
+            n_predict=0,
+            n_batch=self.n_batch,
+            reset_context=True,
+            special=True,
+        )
+        if stream.error:
+            raise ProviderError(f"the system prompt does not fit model {self.model.model_id}: {stream.error}")
+        if stream.cancelled:
+            return False
+        self._system, self._system_past = text, int(llm.context.n_past)
+        return True
+
+    def generate(
+        self, request: GenerationRequest, on_token: TokenSink, cancel: threading.Event
+    ) -> GenerationResult:
+        """Stream the reply to ``request``; stops at the end token, ``max_tokens`` or ``cancel``.
+
+        The request is first fitted to the context window (oldest history dropped
+        first). Errors of the model (e.g. a prompt it refuses) come back as
+        ``stopped == "error"``.
+
+        Raises:
+            ProviderError: the model is not loaded, or the system prompt alone does not fit.
+        """
+        with self._lock:
+            llm = self._llm()
+            started = self._clock()
+            fitted = fit_context(request, self.n_ctx, request.max_tokens)
+            prompt = build_prompt(fitted)
+            reused = prompt.system == self._system
+            if not reused and not self._ingest_system(prompt.system, cancel):
+                return GenerationResult(text="", tokens=0, stopped="cancelled")
+            stream = _Stream(on_token, cancel, self._clock)
+            llm._prompt_callback = stream.on_prompt_token
+            llm.context.n_past = self._system_past  # rewind to just after the system turn
+            llm.prompt_model(
+                prompt.turn,
+                "%1%2",
+                stream.on_reply_token,
+                n_predict=fitted.max_tokens,
+                temp=fitted.temperature,
+                top_k=TOP_K,
+                top_p=TOP_P,
+                repeat_penalty=REPEAT_PENALTY,
+                repeat_last_n=REPEAT_LAST_N,
+                n_batch=self.n_batch,
+                reset_context=False,
+                special=True,
+            )
+            return self._finish(stream, fitted, started, reused)
+
+    def _finish(
+        self, stream: _Stream, fitted: GenerationRequest, started: float, reused: bool
+    ) -> GenerationResult:
+        ended = self._clock()
+        n_past = int(self._llm().context.n_past)
+        if n_past >= self.n_ctx - CONTEXT_MARGIN or n_past < self._system_past:
+            self._system, self._system_past = "", 0  # llama.cpp shifted the context: re-ingest next time
+        prompt_tokens = max(n_past - self._system_past - stream.tokens, 0)
+        self.last_stats = GenerationStats(
+            prompt_s=(stream.first_at if stream.first_at is not None else ended) - started,
+            total_s=ended - started,
+            tokens=stream.tokens,
+            prompt_tokens=prompt_tokens,
+            system_reused=reused,
+        )
+        if stream.sink_error is not None:
+            raise stream.sink_error
+        text = "".join(stream.parts)
+        if stream.error:
+            stopped = "error"
+        elif stream.cancelled:
+            stopped = "cancelled"
+        elif stream.tokens >= fitted.max_tokens:
+            stopped = "max_tokens"
+        else:
+            stopped = "done"
+        return GenerationResult(
+            text=text, tokens=stream.tokens, stopped=stopped, prompt_tokens=prompt_tokens, error=stream.error
+        )

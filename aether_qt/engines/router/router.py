@@ -1,0 +1,232 @@
+"""The L4 router: which tier answers a turn, and the providers behind the tiers.
+
+Pure Python (no Qt): the host wraps a :class:`Router` in a QObject moved to the
+router thread, calls :meth:`Router.start` there at start-up, and turns each
+:class:`ModelStatus` into a ``router.did_change_model_status`` event.
+
+Tiers today: ``reflex`` (no model) and ``local`` (gpt4all). The ``remote`` tier
+(OpenAI-compatible endpoints, gated by ``router.remote``, with the circuit
+breaker of DESIGN.md §7) is a later issue; :func:`choose_route` never returns it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from aether_qt.engines.router import models
+from aether_qt.engines.router.gguf import ModelFileError
+from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
+from aether_qt.engines.router.reflex import ReflexProvider
+from aether_qt.generation import (
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    Provider,
+    ProviderError,
+    Route,
+    Tier,
+    TokenSink,
+)
+
+ACKNOWLEDGE = (
+    "Acknowledge"  # engines.interaction.states.Category.ACKNOWLEDGE (engines do not import each other)
+)
+CHOOSE_MODEL_HINT = "Choose a model: File > Choose model, or `aether models add PATH`."
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatus:
+    """Loading progress and readiness of the local model (mirrors ``ModelStatusChanged``).
+
+    Attributes:
+        model_id: the model concerned ("" before one is known).
+        status: ``loading``, ``ready``, ``missing`` or ``failed``.
+        progress: 0.0 to 1.0.
+        message: a sentence for the status bar, or the banner text when not ready.
+    """
+
+    model_id: str
+    status: str
+    progress: float
+    message: str
+
+
+StatusSink = Callable[[ModelStatus], None]
+
+
+class LocalProvider(Provider, Protocol):
+    """What the router needs of a local provider (:class:`Gpt4AllProvider`, or a fake in tests)."""
+
+    @property
+    def loaded(self) -> bool:
+        """True once loaded."""
+        ...
+
+    def load(self, progress: Callable[[float, str], None] | None = None) -> None:
+        """Load the model or raise :class:`ProviderError`."""
+        ...
+
+    def warm(self, system_prompt: str) -> float:
+        """Pre-ingest the system prompt; return the seconds it took."""
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...
+
+
+def choose_route(category: str, model_ready: bool, model_id: str = "") -> Route:
+    """The route for a turn, decided before any model is called.
+
+    The local gpt4all model answers every turn, greetings included, when it is
+    ready: a companion greets in its own voice. The reflex tier answers when no
+    local model is ready (templated replies) and supplies the timed
+    acknowledgements of every turn through the phrase pools. (Remote comes in a
+    later issue.)
+    """
+    if not model_ready:
+        return Route(Tier.REFLEX, "reflex", reason="no local model is ready")
+    reason = "acknowledgement" if category == ACKNOWLEDGE else f"category {category}"
+    return Route(Tier.LOCAL, "gpt4all", model=model_id, reason=reason)
+
+
+class Router:
+    """Holds the providers and the local model's status; picks a route per turn.
+
+    Args:
+        models_dir: the app's model folder (:attr:`AppPaths.models_dir`).
+        clock: monotonic seconds (injected so tests control time).
+        model_id: the user's chosen model; ``None`` means the bundled default.
+        provider_factory: builds the local provider for a model (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        *,
+        models_dir: Path,
+        clock: Callable[[], float],
+        model_id: str | None = None,
+        provider_factory: Callable[[ModelInfo], LocalProvider] | None = None,
+    ) -> None:
+        self.models_dir = models_dir
+        self._clock = clock
+        self._model_id = model_id
+        self._factory = provider_factory or (lambda info: Gpt4AllProvider(info, clock=clock))
+        self._local: LocalProvider | None = None
+        self._status = ModelStatus("", "missing", 0.0, f"No local model is loaded yet. {CHOOSE_MODEL_HINT}")
+        self._status_lock = threading.Lock()
+        self.reflex = ReflexProvider(model_ready=self.model_ready)
+
+    # ------------------------------------------------------------ status
+
+    @property
+    def status(self) -> ModelStatus:
+        """The latest model status."""
+        with self._status_lock:
+            return self._status
+
+    def model_ready(self) -> bool:
+        """True when the local model is loaded and answers."""
+        return self.status.status == "ready"
+
+    def banner(self) -> str:
+        """The degraded-mode banner text, or "" when the local model is ready."""
+        return "" if self.model_ready() else self.status.message
+
+    def _set(self, status: ModelStatus, sink: StatusSink | None) -> ModelStatus:
+        with self._status_lock:
+            self._status = status
+        if sink is not None:
+            sink(status)
+        return status
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _resolve_model(self) -> ModelInfo:
+        if self._model_id is not None:
+            info = models.find_model(self.models_dir, self._model_id)
+            if info is None:
+                raise ModelFileError(self._model_id, "no such model is registered")
+            return info
+        return models.prepare_bundled(self.models_dir)
+
+    def start(self, progress: StatusSink | None = None, *, system_prompt: str = "") -> ModelStatus:
+        """Prepare and load the local model, then pre-ingest ``system_prompt`` (router thread).
+
+        Never raises for a missing or broken model: the status becomes ``missing`` or
+        ``failed`` with a banner message, and the router answers through the reflex tier.
+        """
+        self._set(ModelStatus(self._model_id or "", "loading", 0.0, "preparing the local model"), progress)
+        try:
+            info = self._resolve_model()
+        except ModelFileError as exc:
+            return self._set(self._down("missing", self._model_id or "", str(exc)), progress)
+        except OSError as exc:  # disk full or unwritable model folder while preparing
+            reason = f"cannot prepare the model in {self.models_dir}: {exc.strerror or exc}"
+            return self._set(self._down("failed", self._model_id or "", reason), progress)
+        if not Path(info.path).is_file():
+            return self._set(self._down("missing", info.model_id, f"{info.path}: the file is gone"), progress)
+        started = self._clock()
+        provider = self._factory(info)
+
+        def on_load(fraction: float, message: str) -> None:
+            self._set(ModelStatus(info.model_id, "loading", 0.1 + 0.7 * fraction, message), progress)
+
+        try:
+            provider.load(on_load)
+            if system_prompt:
+                self._set(ModelStatus(info.model_id, "loading", 0.85, "reading the persona"), progress)
+                provider.warm(system_prompt)
+        except ProviderError as exc:
+            provider.close()
+            return self._set(self._down("failed", info.model_id, str(exc)), progress)
+        self.stop()
+        self._local = provider
+        took = self._clock() - started
+        return self._set(
+            ModelStatus(info.model_id, "ready", 1.0, f"{info.model_id} ready ({took:.1f} s)"), progress
+        )
+
+    @staticmethod
+    def _down(status: str, model_id: str, reason: str) -> ModelStatus:
+        text = f"No local model ({reason}). I can only give short built-in answers. {CHOOSE_MODEL_HINT}"
+        return ModelStatus(model_id, status, 0.0, text)
+
+    def stop(self) -> None:
+        """Free the local model (idempotent)."""
+        local, self._local = self._local, None
+        if local is not None:
+            local.close()
+
+    def warm(self, system_prompt: str) -> float:
+        """Pre-ingest a new persona's system prompt; 0.0 without a model."""
+        return self._local.warm(system_prompt) if self._local is not None else 0.0
+
+    # ------------------------------------------------------------ turns
+
+    def route(self, category: str, model_ready: bool | None = None) -> Route:
+        """The route for a turn of ``category`` (see :func:`choose_route`)."""
+        ready = self.model_ready() if model_ready is None else model_ready
+        return choose_route(category, ready and self._local is not None, self.status.model_id)
+
+    def provider(self, route: Route) -> Provider:
+        """The provider for ``route``."""
+        if route.tier is Tier.LOCAL and self._local is not None:
+            return self._local
+        return self.reflex
+
+    def answer(
+        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+    ) -> tuple[Route, GenerationResult]:
+        """Route and generate one reply; a failing local model falls back to the reflex tier."""
+        route = self.route(category)
+        try:
+            return route, self.provider(route).generate(request, on_token, cancel)
+        except ProviderError as exc:
+            fallback = Route(Tier.REFLEX, "reflex", reason=f"local model failed: {exc}")
+            apology = f"Sorry, my local model could not answer ({exc}). Please try again."
+            return fallback, self.reflex.say(apology, request.max_tokens + 64, on_token, cancel)

@@ -1,0 +1,221 @@
+"""Quick talk: a small window by the tray with one input line and the streaming reply.
+
+It shows only the reply of the turn it started (matched by the turn id
+``Conversation.submit`` returns; events that arrive before ``submit`` returns are
+matched by the turn's ``quick_talk`` source). Enter sends, Esc hides it. Tokens
+are coalesced like in the transcript: at most one repaint every
+:data:`~aether_qt.widgets.transcript.FLUSH_MS` milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QToolButton, QVBoxLayout, QWidget
+
+from aether_qt.events import Envelope, PhraseShown, TokensStreamed, TurnBegan, TurnEnded, TurnStateChanged
+from aether_qt.widgets.message_input import MessageInput
+from aether_qt.widgets.transcript import FLUSH_MS, REPLY_SHOWN_CHARS, shortened
+from aether_qt.widgets.turn_labels import describe_outcome, describe_state
+
+if TYPE_CHECKING:
+    from aether_qt.bus import QtBusBridge
+    from aether_qt.conversation import Conversation
+
+SOURCE: Final = "quick_talk"
+WIDTH: Final = 380
+SCREEN_MARGIN: Final = 12
+
+
+class QuickTalk(QWidget):
+    """The quick-talk tool window.
+
+    Signals:
+        sig_turn_finished(str, str): turn id and outcome of the quick-talk turn.
+    """
+
+    sig_turn_finished = Signal(str, str)
+
+    def __init__(
+        self,
+        *,
+        conversation: Conversation | None,
+        bus_bridge: QtBusBridge | None,
+        flush_ms: int = FLUSH_MS,
+        parent: QWidget | None = None,
+    ) -> None:
+        flags = Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        super().__init__(parent, flags)
+        self.setObjectName("quick_talk")
+        self.setWindowTitle("Aether — quick talk")
+        self.setFixedWidth(WIDTH)
+        self._conversation = conversation if bus_bridge is not None else None
+        self.turn_id: str | None = None
+        self._submitting = False
+        self._chunks: list[str] = []
+        self._build()
+        self.flush_timer = QTimer(self)
+        self.flush_timer.setSingleShot(True)
+        self.flush_timer.setInterval(flush_ms)
+        self.flush_timer.timeout.connect(self._on_flush_timer_timeout)
+        self.escape = QShortcut(QKeySequence("Esc"), self)
+        self.escape.activated.connect(self.hide)
+        self.input.sig_escape_pressed.connect(self.hide)
+        self.input.sig_send_requested.connect(self._on_input_send_requested)
+        if self._conversation is not None and bus_bridge is not None:
+            bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
+        else:
+            self.input.setEnabled(False)
+            self.input.setPlaceholderText("Conversation unavailable")
+            self.state.setText("Conversation unavailable")
+
+    def _build(self) -> None:
+        frame = QFrame(self)
+        frame.setObjectName("quick_talk_frame")
+        frame.setStyleSheet(
+            "QFrame#quick_talk_frame { background: #f7f8fa; border: 1px solid #b8bfc9; border-radius: 10px; }"
+            "QFrame#quick_talk_frame QLabel { color: #5f6670; border: none; background: transparent; }"
+        )
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(frame)
+        layout = QVBoxLayout(frame)
+        layout.setContentsMargins(12, 8, 12, 12)
+        layout.setSpacing(6)
+        top = QHBoxLayout()
+        title = QLabel("<b>Aether</b> · quick talk")
+        self.state = QLabel("")
+        self.state.setObjectName("quick_talk_state")
+        self.state.setTextFormat(Qt.TextFormat.PlainText)
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Close (Esc)")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        top.addWidget(title)
+        top.addStretch(1)
+        top.addWidget(self.state)
+        top.addWidget(close)
+        layout.addLayout(top)
+        self.reply = QPlainTextEdit()
+        self.reply.setObjectName("quick_talk_reply")
+        self.reply.setReadOnly(True)
+        self.reply.setFixedHeight(150)
+        self.reply.setPlaceholderText("The reply appears here.")
+        self.reply.setStyleSheet(
+            "QPlainTextEdit#quick_talk_reply { background: #ffffff; color: #1f2328;"
+            " border: 1px solid #dfe3e8; border-radius: 8px; }"
+        )
+        layout.addWidget(self.reply)
+        self.notice = QLabel("")
+        self.notice.setObjectName("quick_talk_notice")
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        layout.addWidget(self.notice)
+        self.input = MessageInput(placeholder="Ask Aether…", max_lines=3)
+        layout.addWidget(self.input)
+        self.setFocusProxy(self.input)
+
+    def reply_text(self) -> str:
+        """The reply shown so far (including queued tokens)."""
+        return "".join(self._chunks)
+
+    def send(self) -> str | None:
+        """Submit the input as a quick-talk turn; empty input is ignored. Returns the turn id."""
+        text = self.input.text()
+        if self._conversation is None or not text.strip():
+            return None
+        self.turn_id = None
+        self._chunks = []
+        self.reply.clear()
+        self.notice.hide()
+        self._submitting = True
+        try:
+            turn_id = self._conversation.submit(text, source=SOURCE)
+        finally:
+            self._submitting = False
+        if turn_id is not None:
+            self.turn_id = turn_id
+            self.input.clear()
+        return turn_id
+
+    def toggle(self, anchor: QRect | None = None) -> None:
+        """Hide when shown, else show near ``anchor`` (the tray icon) and take the focus."""
+        if self.isVisible():
+            self.hide()
+        else:
+            self.show_near(anchor)
+
+    def show_near(self, anchor: QRect | None = None) -> None:
+        """Show by ``anchor`` (or the top-right corner of the screen) and focus the input."""
+        self.adjustSize()
+        self.move(self._position(anchor))
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.input.setFocus()
+
+    def _position(self, anchor: QRect | None) -> QPoint:
+        screen = (
+            QGuiApplication.screenAt(anchor.center()) if anchor is not None and anchor.isValid() else None
+        )
+        screen = screen or QGuiApplication.primaryScreen()
+        area = screen.availableGeometry()
+        size = self.size()  # after adjustSize(): the fixed width and the laid-out height
+        x = area.right() - size.width() - SCREEN_MARGIN
+        y = area.top() + SCREEN_MARGIN
+        if anchor is not None and anchor.isValid():
+            x = min(max(area.left(), anchor.center().x() - size.width() // 2), x)
+            below = anchor.bottom() + 6
+            y = below if anchor.center().y() < area.center().y() else anchor.top() - size.height() - 6
+        return QPoint(x, max(area.top(), y))
+
+    # ------------------------------------------------------------------ bus events
+
+    def _mine(self, env: Envelope) -> bool:
+        payload = env.payload
+        if isinstance(payload, TurnBegan) and self._submitting and payload.source == SOURCE:
+            self.turn_id = payload.turn_id  # the turn began before submit returned its id
+        turn_id = getattr(payload, "turn_id", None)
+        return turn_id is not None and turn_id == self.turn_id
+
+    def _on_bridge_event_published(self, env: Envelope) -> None:
+        if not self._mine(env):
+            return
+        payload = env.payload
+        if isinstance(payload, TurnStateChanged):
+            self.state.setText(describe_state(payload.state))
+        elif isinstance(payload, PhraseShown) and not self._chunks:
+            self.reply.setPlaceholderText(payload.text)
+        elif isinstance(payload, TokensStreamed):
+            self._chunks.append(payload.text)
+            if not self.flush_timer.isActive():
+                self.flush_timer.start()
+        elif isinstance(payload, TurnEnded):
+            self._finish(payload)
+
+    def _finish(self, payload: TurnEnded) -> None:
+        if payload.reply:
+            self._chunks = [payload.reply]
+        self.flush_timer.stop()
+        self._flush()
+        self.state.setText(describe_outcome(payload.outcome) or describe_state("Idle"))
+        self.notice.setText(payload.notice)
+        self.notice.setVisible(bool(payload.notice))
+        self.sig_turn_finished.emit(payload.turn_id, payload.outcome)
+
+    def _flush(self) -> None:
+        text = self.reply_text()
+        self._chunks = [text] if text else []
+        self.reply.setPlainText(shortened(text, REPLY_SHOWN_CHARS))
+        bar = self.reply.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _on_flush_timer_timeout(self) -> None:
+        self._flush()
+
+    def _on_input_send_requested(self) -> None:
+        self.send()

@@ -1,0 +1,8 @@
+"""Make ``gguf_builder`` importable from the router tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
