@@ -14,14 +14,21 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from aether_qt.bus import QtBusBridge
+from aether_qt.bus import EventBus, QtBusBridge
+from aether_qt.companion import SETTING_MODEL, build_conductor, chosen_model
 from aether_qt.conversation import Conversation
+from aether_qt.conversation_host import QtConversation
+from aether_qt.engines.interaction.phrases import load_default_persona
+from aether_qt.engines.router.models import ModelFileError, add_model
+from aether_qt.engines.router.router import Router
 from aether_qt.paths import HOME_ENV, AppPaths, resolve_paths
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.storage.errors import StorageError
@@ -45,6 +52,8 @@ class AppParts:
     runtime: PolicyRuntime
     window: MainWindow
     tray: TrayIcon | None
+    conversation: QtConversation | None = None
+    bus: EventBus | None = None
 
 
 def settings_for(paths: AppPaths, home: str | None) -> QSettings:
@@ -106,6 +115,35 @@ def _build(
     return AppParts(app=app, paths=paths, runtime=runtime, window=window, tray=tray)
 
 
+def _conversation(paths: AppPaths, runtime: PolicyRuntime, bus: EventBus) -> QtConversation:
+    """The conductor and the router on their QThreads, over this runtime's gate."""
+    persona = load_default_persona()
+    router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
+    return QtConversation(
+        router=router,
+        bus=bus,
+        system_prompt=persona.system_prompt,
+        make_conductor=lambda spawn: build_conductor(
+            runtime=runtime, bus=bus, router=router, persona=persona, spawn=spawn, workdir=Path.home()
+        ),
+    )
+
+
+def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConversation) -> ChooseModel:
+    """The "Choose a model…" action: register the GGUF, remember it, load it on the router thread."""
+
+    def choose(path: Path) -> str:
+        try:
+            info = add_model(path, paths.models_dir)
+        except ModelFileError as exc:
+            raise ValueError(str(exc)) from None
+        runtime.settings.set(SETTING_MODEL, info.model_id)
+        conversation.use_model(info.model_id)
+        return f"Loading {info.model_id}…"
+
+    return choose
+
+
 def _shutdown(parts: AppParts) -> None:
     """Stop in stages: widgets (timer, geometry, workers), tray, runtime (checkpoint), guard."""
     _log.info("shutdown: widgets")
@@ -114,6 +152,9 @@ def _shutdown(parts: AppParts) -> None:
     if parts.tray is not None:
         _log.info("shutdown: tray")
         parts.tray.shutdown()
+    if parts.conversation is not None:
+        _log.info("shutdown: conversation (interaction and router threads, model)")
+        parts.conversation.stop()
     _log.info("shutdown: policy runtime (shutdown checkpoint)")
     parts.runtime.close()
     if parts.runtime.guard is not None:
@@ -140,7 +181,19 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
         return EXIT_STORAGE
     try:
         runtime.install_guard()
-        parts = _build(app, paths, runtime, home)
+        bus = EventBus()
+        conversation = _conversation(paths, runtime, bus)
+        parts = _build(
+            app,
+            paths,
+            runtime,
+            home,
+            conversation=conversation,
+            bus_bridge=QtBusBridge(bus=bus),
+            choose_model=_model_chooser(paths, runtime, conversation),
+        )
+        parts = replace(parts, conversation=conversation, bus=bus)
+        conversation.start()  # after the widgets exist: the bridge does not replay events
     except BaseException:
         runtime.close()
         raise

@@ -1,6 +1,8 @@
-"""The desktop surfaces (DESIGN.md §11): main window, posture banners, trust centre, tray.
+"""The desktop surfaces (DESIGN.md §11): main window, conversation, quick talk, banners, trust centre, tray.
 
 Widgets live on the GUI thread. They never import engines: the composition root
-(:mod:`aether_qt.app`) passes them the policy runtime and other collaborators as
-keyword-only arguments, and they talk only to what they were given.
+(:mod:`aether_qt.app`) passes them the policy runtime, the
+:class:`~aether_qt.conversation.Conversation` and the bus bridge as keyword-only
+arguments, and they talk only to what they were given. Bus events reach them
+through :class:`~aether_qt.bus.QtBusBridge`, queued to the GUI thread.
 """

@@ -118,21 +118,7 @@ class MainWindow(QMainWindow):
         answer = conversation.answer if conversation is not None else None
         self.trust_centre = TrustCentre(runtime=runtime, confirm=confirm, answer=answer)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.conversation_view)
-        self.splitter.addWidget(self.trust_centre)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(8)
-        layout.addWidget(self.banners)
-        body = QVBoxLayout()
-        body.setContentsMargins(10, 0, 10, 4)
-        body.addWidget(self.splitter, 1)
-        layout.addLayout(body, 1)
-        self.setCentralWidget(central)
+        self._build_layout()
         self._build_status_bar()
         if choose_model is None:
             self.banners.disable_action("no_model", "Adding a model is not available in this session.")
@@ -152,6 +138,24 @@ class MainWindow(QMainWindow):
         self.soon.setInterval(SOON_MS)
         self.soon.timeout.connect(self._on_timer_timeout)
         self.refresh()
+
+    def _build_layout(self) -> None:
+        """Banners on top; below, the conversation and the trust-centre side panel."""
+        self.splitter.addWidget(self.conversation_view)
+        self.splitter.addWidget(self.trust_centre)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addWidget(self.banners)
+        body = QVBoxLayout()
+        body.setContentsMargins(10, 0, 10, 4)
+        body.addWidget(self.splitter, 1)
+        layout.addLayout(body, 1)
+        self.setCentralWidget(central)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -303,15 +307,16 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ events
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Hide to the tray when the app keeps running there; otherwise ask to quit."""
+        """Close (hide) the window; ask the app to quit unless it keeps running in the tray.
+
+        The close is always accepted: Qt 6 cancels ``QApplication.quit()`` when a
+        window ignores its close event, and the app (``quitOnLastWindowClosed``
+        off when there is a tray) keeps running without a visible window.
+        """
         if not self._stopped:
             self.save_state()
-        if self.keep_in_tray and not self._stopped:
-            event.ignore()
-            self.hide()
-            return
         event.accept()
-        if not self._stopped:
+        if not self.keep_in_tray and not self._stopped:
             self.sig_quit_requested.emit()
 
     def _on_shortcut_quit(self) -> None:

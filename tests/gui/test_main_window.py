@@ -275,6 +275,15 @@ def test_close_with_tray_hides_and_does_not_quit(qtbot: QtBot, make_window: Make
     assert not window.isVisible()
 
 
+def test_closing_to_the_tray_accepts_the_close(qtbot: QtBot, make_window: MakeWindow) -> None:
+    window = make_window(keep_in_tray=True)
+    window.show()
+    qtbot.waitExposed(window)
+    with qtbot.assertNotEmitted(window.sig_quit_requested):
+        assert window.close()  # an ignored close would make Qt 6 cancel QApplication.quit()
+    assert not window.isVisible()
+
+
 def test_close_without_tray_asks_to_quit(qtbot: QtBot, make_window: MakeWindow) -> None:
     window = make_window(keep_in_tray=False)
     window.show()

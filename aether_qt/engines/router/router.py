@@ -196,6 +196,10 @@ class Router:
         text = f"No local model ({reason}). I can only give short built-in answers. {CHOOSE_MODEL_HINT}"
         return ModelStatus(model_id, status, 0.0, text)
 
+    def select(self, model_id: str | None) -> None:
+        """Use ``model_id`` (None: the bundled default) from the next :meth:`start` on."""
+        self._model_id = model_id
+
     def stop(self) -> None:
         """Free the local model (idempotent)."""
         local, self._local = self._local, None
