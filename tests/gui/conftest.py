@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fake_conversation import FakeConversation
 from PySide6.QtGui import QImage
+
+from aether_qt.bus import EventBus, QtBusBridge
 
 DESKTOP_ENV = "AETHER_DESKTOP_ENV"
 
@@ -77,3 +80,30 @@ def screenshot(x11: str, tmp_path: Path) -> Callable[[], QImage]:
         return image
 
     return take
+
+
+# ---------------------------------------------------------------- a conversation double on a real bus
+
+
+@pytest.fixture
+def bus() -> Iterator[EventBus]:
+    """A real event bus, closed after the test."""
+    bus = EventBus()
+    yield bus
+    bus.close()
+
+
+@pytest.fixture
+def bridge(bus: EventBus) -> Iterator[QtBusBridge]:
+    """The bus bridged to the GUI thread."""
+    bridge = QtBusBridge(bus=bus)
+    yield bridge
+    bridge.detach()
+
+
+@pytest.fixture
+def fake(bus: EventBus) -> Iterator[FakeConversation]:
+    """A scripted conversation publishing the documented turn events (see fake_conversation.py)."""
+    conversation = FakeConversation(bus=bus)
+    yield conversation
+    conversation.stop()

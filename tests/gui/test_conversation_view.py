@@ -29,27 +29,6 @@ ONE_MB = 1024 * 1024
 
 
 @pytest.fixture
-def bus() -> Iterator[EventBus]:
-    bus = EventBus()
-    yield bus
-    bus.close()
-
-
-@pytest.fixture
-def bridge(bus: EventBus) -> Iterator[QtBusBridge]:
-    bridge = QtBusBridge(bus=bus)
-    yield bridge
-    bridge.detach()
-
-
-@pytest.fixture
-def fake(bus: EventBus) -> Iterator[FakeConversation]:
-    conversation = FakeConversation(bus=bus)
-    yield conversation
-    conversation.stop()
-
-
-@pytest.fixture
 def view(qtbot: QtBot, fake: FakeConversation, bridge: QtBusBridge) -> Iterator[ConversationView]:
     widget = ConversationView(conversation=fake, bus_bridge=bridge)
     qtbot.addWidget(widget)

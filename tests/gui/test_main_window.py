@@ -419,27 +419,6 @@ def test_run_app_reports_a_broken_database_and_exits_2(home: Path) -> None:
 # ---------------------------------------------------------------- the conversation in the window
 
 
-@pytest.fixture
-def bus() -> Iterator[EventBus]:
-    bus = EventBus()
-    yield bus
-    bus.close()
-
-
-@pytest.fixture
-def bridge(bus: EventBus) -> Iterator[QtBusBridge]:
-    bridge = QtBusBridge(bus=bus)
-    yield bridge
-    bridge.detach()
-
-
-@pytest.fixture
-def fake(bus: EventBus) -> Iterator[FakeConversation]:
-    conversation = FakeConversation(bus=bus)
-    yield conversation
-    conversation.stop()
-
-
 def test_without_a_conversation_the_window_shows_the_placeholder(make_window: MakeWindow) -> None:
     window = make_window()
     window.show()

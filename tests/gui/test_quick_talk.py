@@ -17,27 +17,6 @@ REPLY = "".join(TOKENS)
 
 
 @pytest.fixture
-def bus() -> Iterator[EventBus]:
-    bus = EventBus()
-    yield bus
-    bus.close()
-
-
-@pytest.fixture
-def bridge(bus: EventBus) -> Iterator[QtBusBridge]:
-    bridge = QtBusBridge(bus=bus)
-    yield bridge
-    bridge.detach()
-
-
-@pytest.fixture
-def fake(bus: EventBus) -> Iterator[FakeConversation]:
-    conversation = FakeConversation(bus=bus)
-    yield conversation
-    conversation.stop()
-
-
-@pytest.fixture
 def quick(qtbot: QtBot, fake: FakeConversation, bridge: QtBusBridge) -> Iterator[QuickTalk]:
     widget = QuickTalk(conversation=fake, bus_bridge=bridge)
     qtbot.addWidget(widget)

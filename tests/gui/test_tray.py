@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import EventBus, QtBusBridge
+from aether_qt.bus import QtBusBridge
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
@@ -199,27 +199,6 @@ def test_tray_menu_opens_on_right_click_and_pauses(
 
 
 # ---------------------------------------------------------------- with a conversation
-
-
-@pytest.fixture
-def bus() -> Iterator[EventBus]:
-    bus = EventBus()
-    yield bus
-    bus.close()
-
-
-@pytest.fixture
-def bridge(bus: EventBus) -> Iterator[QtBusBridge]:
-    bridge = QtBusBridge(bus=bus)
-    yield bridge
-    bridge.detach()
-
-
-@pytest.fixture
-def fake(bus: EventBus) -> Iterator[FakeConversation]:
-    conversation = FakeConversation(bus=bus)
-    yield conversation
-    conversation.stop()
 
 
 @pytest.fixture
