@@ -26,10 +26,12 @@ from aether_qt.bus import EventBus, QtBusBridge
 from aether_qt.companion import SETTING_MODEL, build_conductor, chosen_model
 from aether_qt.conversation import Conversation
 from aether_qt.conversation_host import QtConversation
-from aether_qt.engines.interaction.phrases import load_default_persona
+from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
 from aether_qt.engines.router.router import Router
 from aether_qt.paths import HOME_ENV, AppPaths, resolve_paths
+from aether_qt.persona_host import PersonaHost
+from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.storage.errors import StorageError
 from aether_qt.widgets.main_window import ChooseModel, MainWindow
@@ -54,6 +56,7 @@ class AppParts:
     tray: TrayIcon | None
     conversation: QtConversation | None = None
     bus: EventBus | None = None
+    personas: PersonaHost | None = None
 
 
 def settings_for(paths: AppPaths, home: str | None) -> QSettings:
@@ -92,6 +95,7 @@ def _build(
     conversation: Conversation | None = None,
     bus_bridge: QtBusBridge | None = None,
     choose_model: ChooseModel | None = None,
+    personas: PersonaHost | None = None,
 ) -> AppParts:
     tray_available = QSystemTrayIcon.isSystemTrayAvailable()
     app.setQuitOnLastWindowClosed(not tray_available)
@@ -102,6 +106,8 @@ def _build(
         conversation=conversation,
         bus_bridge=bus_bridge,
         choose_model=choose_model,
+        personas=personas.choices if personas is not None else None,
+        choose_persona=personas.choose if personas is not None else None,
     )
     window.sig_quit_requested.connect(app.quit)
     tray: TrayIcon | None = None
@@ -115,18 +121,27 @@ def _build(
     return AppParts(app=app, paths=paths, runtime=runtime, window=window, tray=tray)
 
 
-def _conversation(paths: AppPaths, runtime: PolicyRuntime, bus: EventBus) -> QtConversation:
-    """The conductor and the router on their QThreads, over this runtime's gate."""
-    persona = load_default_persona()
+def _conversation(
+    paths: AppPaths, runtime: PolicyRuntime, bus: EventBus, personas: PersonaService
+) -> QtConversation:
+    """The conductor and the router on their QThreads, over this runtime's gate and the active persona."""
     router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
-    return QtConversation(
+    conversation = QtConversation(
         router=router,
         bus=bus,
-        system_prompt=persona.system_prompt,
+        system_prompt=lambda: personas.active.router.system_prompt,  # read when the model loads
         make_conductor=lambda spawn: build_conductor(
-            runtime=runtime, bus=bus, router=router, persona=persona, spawn=spawn, workdir=Path.home()
+            runtime=runtime,
+            bus=bus,
+            router=router,
+            persona=personas.turn_persona,
+            spawn=spawn,
+            workdir=Path.home(),
+            on_boundary=personas.at_boundary,
         ),
     )
+    personas.bind_turns(conversation.conductor.busy)
+    return conversation
 
 
 def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConversation) -> ChooseModel:
@@ -152,6 +167,9 @@ def _shutdown(parts: AppParts) -> None:
     if parts.tray is not None:
         _log.info("shutdown: tray")
         parts.tray.shutdown()
+    if parts.personas is not None:
+        _log.info("shutdown: persona watcher")
+        parts.personas.stop()
     if parts.conversation is not None:
         _log.info("shutdown: conversation (interaction and router threads, model)")
         parts.conversation.stop()
@@ -182,18 +200,24 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
     try:
         runtime.install_guard()
         bus = EventBus()
-        conversation = _conversation(paths, runtime, bus)
+        bridge = QtBusBridge(bus=bus)  # before anything publishes: the bridge does not replay events
+        service = PersonaService(runtime=runtime, bus=bus, user_dir=user_personas_dir(paths.data_dir))
+        host = PersonaHost(service=service, bus=bus)
+        conversation = _conversation(paths, runtime, bus, service)
         parts = _build(
             app,
             paths,
             runtime,
             home,
             conversation=conversation,
-            bus_bridge=QtBusBridge(bus=bus),
+            bus_bridge=bridge,
             choose_model=_model_chooser(paths, runtime, conversation),
+            personas=host,
         )
-        parts = replace(parts, conversation=conversation, bus=bus)
-        conversation.start()  # after the widgets exist: the bridge does not replay events
+        parts = replace(parts, conversation=conversation, bus=bus, personas=host)
+        service.start()  # publishes persona.did_activate to the widgets built above
+        host.start()
+        conversation.start()
     except BaseException:
         runtime.close()
         raise

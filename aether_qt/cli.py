@@ -138,6 +138,35 @@ def _turns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _add_common(q)
 
 
+def _persona(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import persona as cmd
+    from aether_qt.commands import persona_import
+
+    p = sub.add_parser("persona", help="list, check, choose and import personas")
+    ps = p.add_subparsers(dest="action", required=True)
+    ls = ps.add_parser("list", help="every persona file, its status and which one is active")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cmd.list_)
+    ck = ps.add_parser(
+        "check", help="exit 0 if FILE is a valid persona (clamps listed), 1 with located errors"
+    )
+    ck.add_argument("file", metavar="FILE")
+    ck.add_argument("--json", action="store_true")
+    ck.set_defaults(handler=cmd.check)
+    us = ps.add_parser("use", help="make persona ID active (a running app swaps at the next turn boundary)")
+    us.add_argument("persona_id", metavar="ID")
+    us.set_defaults(handler=cmd.use)
+    im = ps.add_parser(
+        "import", help="import a character card (JSON V1/V2/V3 or PNG) as an untrusted persona"
+    )
+    im.add_argument("card", metavar="CARD", help="the card file (.json or .png)")
+    im.add_argument("--out", metavar="FILE", help="write the persona here (a gated file write)")
+    im.add_argument("--json", action="store_true")
+    im.set_defaults(handler=persona_import.import_)
+    for q in (ls, ck, us, im):
+        _add_common(q)
+
+
 def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import bench, doctor
 
@@ -163,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _grants(sub)
     _audit(sub)
     _turns(sub)
+    _persona(sub)
     _doctor_bench(sub)
     return parser
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 from aether_qt.bus import EventBus
 from aether_qt.conductor import Conductor, Spawn
-from aether_qt.engines.interaction.phrases import DefaultPersona, load_default_persona
+from aether_qt.engines.interaction.phrases import DefaultPersona
+from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.router import ModelStatus, Router
 from aether_qt.gate_bus import GateOnBus
 from aether_qt.paths import AppPaths
+from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.tools import PendingActions, ToolRunner
 
@@ -48,11 +50,12 @@ def build_conductor(
     runtime: PolicyRuntime,
     bus: EventBus,
     router: Router,
-    persona: DefaultPersona,
+    persona: DefaultPersona | Callable[[], DefaultPersona],
     spawn: Spawn,
     workdir: Path,
+    on_boundary: Callable[[], None] | None = None,
 ) -> Conductor:
-    """A conductor over the runtime's gate and effectors, the router and the persona."""
+    """A conductor over the runtime's gate and effectors, the router and the persona (or its source)."""
     return Conductor(
         gate=gate_on_bus(runtime, bus),
         tools=ToolRunner(effectors=runtime.effectors),
@@ -63,6 +66,7 @@ def build_conductor(
         clock=runtime.clock,
         spawn=spawn,
         workdir=workdir,
+        on_boundary=on_boundary,
     )
 
 
@@ -75,9 +79,16 @@ class Companion:
     """Everything but the widgets, for one home. Build with :meth:`open`; call :meth:`close`."""
 
     def __init__(
-        self, *, runtime: PolicyRuntime, bus: EventBus, router: Router, conductor: Conductor
+        self,
+        *,
+        runtime: PolicyRuntime,
+        bus: EventBus,
+        router: Router,
+        conductor: Conductor,
+        personas: PersonaService,
     ) -> None:
         self.runtime, self.bus, self.router, self.conductor = runtime, bus, router, conductor
+        self.personas = personas
 
     @classmethod
     def open(
@@ -99,23 +110,26 @@ class Companion:
         try:
             if install_guard:
                 runtime.install_guard()
-            persona = load_default_persona()
             bus = EventBus()
+            personas = PersonaService(runtime=runtime, bus=bus, user_dir=user_personas_dir(paths.data_dir))
+            persona = personas.start()
             router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
             if load_model:
-                router.start(progress, system_prompt=persona.system_prompt)
+                router.start(progress, system_prompt=persona.router.system_prompt)
             conductor = build_conductor(
                 runtime=runtime,
                 bus=bus,
                 router=router,
-                persona=persona,
+                persona=personas.turn_persona,
                 spawn=thread_spawn,
                 workdir=workdir or Path.cwd(),
+                on_boundary=personas.at_boundary,
             )
+            personas.bind_turns(conductor.busy)
         except BaseException:
             runtime.close()
             raise
-        return cls(runtime=runtime, bus=bus, router=router, conductor=conductor)
+        return cls(runtime=runtime, bus=bus, router=router, conductor=conductor, personas=personas)
 
     def close(self) -> None:
         """Free the model and close the runtime (idempotent)."""

@@ -77,6 +77,8 @@ class TurnReport:
     turn_id: str
     text: str
     category: str
+    persona_id: str = ""
+    persona_hash: str = ""
     final_state: str = ""
     outcome: str = ""
     state_trace: list[str] = field(default_factory=list)
@@ -106,6 +108,7 @@ class _Turn:
     report: TurnReport
     classification: Classification
     schedule: TimerSchedule
+    persona: DefaultPersona
     inbox: queue.Queue[object] = field(default_factory=queue.Queue)
     model: fsm.TurnModel = field(default_factory=fsm.TurnModel)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -137,12 +140,13 @@ class Conductor:
         tools: performs allowed tool calls.
         pending: tool calls waiting for approval.
         router: routes and generates replies.
-        persona: system prompt and phrase pools.
+        persona: the persona, or a callable returning the active one: it is called once at the
+            start of each turn, so a persona swap never lands in the middle of a reply.
         bus: where turn events go.
         clock: monotonic time for the turn clock.
         spawn: runs a generation job on the router thread.
         workdir: relative paths in commands are resolved against it.
-        max_tokens: reply budget per turn.
+        on_boundary: called after each turn ends (a safe point to apply a pending persona swap).
     """
 
     def __init__(
@@ -152,23 +156,32 @@ class Conductor:
         tools: ToolRunner,
         pending: PendingActions,
         router: RouterPort,
-        persona: DefaultPersona,
+        persona: DefaultPersona | Callable[[], DefaultPersona],
         bus: EventBus,
         clock: Clock,
         spawn: Spawn,
         workdir: Path,
-        max_tokens: int = 160,
         history_turns: int = 6,
+        on_boundary: Callable[[], None] | None = None,
     ) -> None:
         self._gate, self._tools, self._pending, self._router = gate, tools, pending, router
-        self._persona, self._bus, self._clock, self._spawn = persona, bus, clock, spawn
-        self._workdir, self._max_tokens, self._history_turns = workdir, max_tokens, history_turns
+        self._persona_source: Callable[[], DefaultPersona] = (
+            persona if callable(persona) else (lambda: persona)  # type: ignore[assignment,return-value]
+        )
+        self._bus, self._clock, self._spawn = bus, clock, spawn
+        self._workdir, self._history_turns = workdir, history_turns
+        self._on_boundary = on_boundary
         self._history: list[Message] = []
         self._interrupted = False
         self._lock = threading.Lock()
         self._current: _Turn | None = None
 
     # ------------------------------------------------------------------ public
+
+    def busy(self) -> bool:
+        """Whether a turn is running (a persona swap waits for its end)."""
+        with self._lock:
+            return self._current is not None
 
     def cancel(self, reason: fsm.CancelReason = "user") -> None:
         """Cancel the running turn (thread-safe); nothing when idle."""
@@ -181,11 +194,18 @@ class Conductor:
     def run_turn(self, text: str, *, source: str = "typed", turn_id: str | None = None) -> TurnReport | None:
         """Run one turn to its end and return its report; None for empty input."""
         tid = turn_id or f"turn_{uuid.uuid4().hex[:12]}"
-        classification = classify(text, turn_id=tid, persona=self._persona.persona_id, home=str(Path.home()))
+        persona = self._persona_source()  # the turn keeps this persona to its end
+        classification = classify(text, turn_id=tid, persona=persona.persona_id, home=str(Path.home()))
         if classification is None:
             return None
-        report = TurnReport(turn_id=tid, text=classification.text, category=classification.category.value)
-        turn = _Turn(report, classification, TimerSchedule(clock=self._clock))
+        report = TurnReport(
+            turn_id=tid,
+            text=classification.text,
+            category=classification.category.value,
+            persona_id=persona.persona_id,
+            persona_hash=persona.content_hash,
+        )
+        turn = _Turn(report, classification, TimerSchedule(clock=self._clock), persona)
         turn.action = self._action(classification)
         turn.change_id = turn.action.change_id if turn.action is not None else f"chg_{uuid.uuid4().hex}"
         with self._lock:
@@ -201,6 +221,8 @@ class Conductor:
         finally:
             with self._lock:
                 self._current = None
+            if self._on_boundary is not None:
+                self._on_boundary()
         return report
 
     def answer(
@@ -294,7 +316,7 @@ class Conductor:
             self._end(turn, effect)
 
     def _show_phrase(self, turn: _Turn, pool: fsm.PhrasePool) -> None:
-        text = self._persona.pools.pick(pool, turn_seed=turn.report.turn_id)
+        text = turn.persona.pools.pick(pool, turn_seed=turn.report.turn_id)
         if pool in ("ack", "ack2") and turn.report.timings["t_ack_ms"] is None:
             turn.report.timings["t_ack_ms"] = round(turn.schedule.elapsed_ms(), 1)
         turn.report.phrases.append({"pool": pool, "text": text})
@@ -327,10 +349,10 @@ class Conductor:
         turn.inbox.put(fsm.ToolDone(result.ok, result.summary))
 
     def _start_generation(self, turn: _Turn, effect: fsm.StartGeneration) -> None:
-        system = self._persona.system_prompt
+        system = turn.persona.system_prompt
         if effect.draft:
             system += "\nOnly write a draft for the user to review; do not claim that anything was done."
-        user_text, temperature = turn.classification.text, 0.7
+        user_text, temperature = turn.classification.text, turn.persona.temperature
         if effect.with_tool_result:
             # The excerpt line makes the reply use the file whatever the model says; the model adds a comment.
             turn.inbox.put(_Token(f"{turn.report.tool}\n\n"))
@@ -343,7 +365,7 @@ class Conductor:
             temperature=temperature,
             history=tuple(self._history[-2 * self._history_turns :]),
             data=turn.data,
-            max_tokens=self._max_tokens,
+            max_tokens=turn.persona.max_tokens,
             interrupted_previous=self._interrupted,
         )
         category = turn.classification.category.value

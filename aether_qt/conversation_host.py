@@ -50,13 +50,13 @@ class _InteractionWorker(QObject):
 class _RouterWorker(QObject):
     """Loads the model and runs generation jobs in the router thread."""
 
-    def __init__(self, router: Router, bus: EventBus, system_prompt: str) -> None:
+    def __init__(self, router: Router, bus: EventBus, system_prompt: Callable[[], str]) -> None:
         super().__init__()
         self._router, self._bus, self._system_prompt = router, bus, system_prompt
 
     @Slot()
     def _on_start_requested(self) -> None:
-        self._router.start(self._publish, system_prompt=self._system_prompt)
+        self._router.start(self._publish, system_prompt=self._system_prompt())
 
     @Slot(object)
     def _on_job_requested(self, job: Callable[[], None]) -> None:
@@ -87,7 +87,7 @@ class QtConversation(QObject):
         *,
         router: Router,
         bus: EventBus,
-        system_prompt: str,
+        system_prompt: Callable[[], str],
         make_conductor: Callable[[Callable[[Callable[[], None]], None]], Conductor],
     ) -> None:
         super().__init__()

@@ -264,6 +264,43 @@ class ModelStatusChanged(Payload):
     message: str
 
 
+# ---------------------------------------------------------------- personas (L6)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaActivated(Payload):
+    """A persona became active (at a turn boundary): the UI takes its look and name."""
+
+    KIND: ClassVar[str] = "persona.did_activate"
+    persona_id: str
+    name: str
+    tagline: str
+    content_hash: str
+    palette: tuple[tuple[str, str], ...]  # (role, "#rrggbb"): primary, secondary, accent, background
+    shape: str
+    trusted: bool
+    clamps: tuple[str, ...]  # human lines: "shell.exec auto -> deny (...)"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaFailed(Payload):
+    """An edit of the active persona does not load; the last good one stays active."""
+
+    KIND: ClassVar[str] = "persona.did_fail"
+    path: str
+    line: int
+    column: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaRecovered(Payload):
+    """The active persona's file loads again (clears the error banner)."""
+
+    KIND: ClassVar[str] = "persona.did_recover"
+    persona_id: str
+
+
 ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     HandlerFailed,
     ActionRequested,
@@ -280,6 +317,9 @@ ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     TokensStreamed,
     TurnEnded,
     ModelStatusChanged,
+    PersonaActivated,
+    PersonaFailed,
+    PersonaRecovered,
 )
 
 

@@ -106,6 +106,7 @@ class PolicyRuntime:
         self.allow_key_file = bool(self.settings.get(SETTING_KEY_FILE, False))
         self.keystore = keystore_for(paths)
         self.anchor_store = anchor_store_for(paths, self.keystore)
+        self.persona_defaults: dict[str, dict[str, Mode]] = {}
         self.keys: AuditKeys | None = None
         self.keys_error = ""
         self.audit_error = ""
@@ -189,6 +190,7 @@ class PolicyRuntime:
             preset=self.preset(),
             approved_roots=self.approved_roots(),
             user_overrides=self.user_overrides(),
+            persona_defaults=self.persona_defaults,
             keys_available=self.keys is not None,
             allow_without_keys=False,
             protected_dirs=(self.paths.config_dir, self.paths.data_dir, self.paths.cache_dir),
@@ -232,6 +234,11 @@ class PolicyRuntime:
         """Persist approved folders and apply them (an audited config change)."""
         self.settings.set(SETTING_ROOTS, [str(r) for r in roots])
         self.effectors = self._make_effectors()
+        return self.gate.update_config(self._config())
+
+    def set_persona_defaults(self, persona_id: str, defaults: dict[str, Mode]) -> list[str]:
+        """Apply a persona's proposed modes (they can only narrow; the gate uses the stricter)."""
+        self.persona_defaults = {persona_id: dict(defaults)}
         return self.gate.update_config(self._config())
 
     def install_guard(self) -> Guard:

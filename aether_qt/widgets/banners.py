@@ -5,6 +5,10 @@ runtime, or a condition reported on the bus (no model, offline, voice unavailabl
 ...) and set with :meth:`BannerArea.set_condition`. Banners are never dismissed by
 the user: one clears only when its condition is gone (DESIGN.md §11). A banner
 may carry one action button (the "no model" banner offers "Choose a model…").
+
+The persona-error banner follows the persona events: ``persona.did_fail`` shows
+where the active persona's file broke and which persona stays in use;
+``persona.did_recover``, or the same persona activated again, clears it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from aether_qt.events import PersonaActivated, PersonaFailed, PersonaRecovered
 from aether_qt.policy.runtime import PostureFlag
 
 if TYPE_CHECKING:
@@ -27,12 +32,34 @@ SEVERITY: Final[dict[str, tuple[str, str, str]]] = {
     "paused": ("#f9d34c", "#3a2f00", "Paused"),
     "no_model": ("#546e7a", "#ffffff", "No model"),
     "offline": ("#78909c", "#ffffff", "Offline"),
+    "remote_active": ("#1565c0", "#ffffff", "Remote model"),
+    "microphone_live": ("#2e7d32", "#ffffff", "Microphone live"),
     "voice_unavailable": ("#90a4ae", "#102027", "Voice unavailable"),
+    "persona_error": ("#b39ddb", "#1f1235", "Persona error"),
+    "no_opengl": ("#cfd8dc", "#263238", "No OpenGL"),
 }
 _FALLBACK: Final = ("#90a4ae", "#102027", "Notice")
 CONDITION_PRIORITY: Final = 10
 """Conditions from the bus rank after the runtime's own flags (0..3)."""
+CONDITION_RANKS: Final[dict[str, int]] = {
+    "no_model": CONDITION_PRIORITY,
+    "offline": CONDITION_PRIORITY + 1,
+    "remote_active": CONDITION_PRIORITY + 2,
+    "microphone_live": CONDITION_PRIORITY + 3,
+    "voice_unavailable": CONDITION_PRIORITY + 4,
+    "persona_error": CONDITION_PRIORITY + 6,
+    "no_opengl": CONDITION_PRIORITY + 7,
+}
+"""DESIGN.md §11 order among bus conditions; an unknown one ranks just above the persona error."""
+UNKNOWN_RANK: Final = CONDITION_PRIORITY + 5
+PERSONA_ERROR: Final = "persona_error"
 ACTIONS: Final[dict[str, str]] = {"no_model": "Choose a model…"}
+
+
+def persona_error_text(failed: PersonaFailed, keeping: str) -> str:
+    """The persona-error sentence: where the file broke, why, and which persona stays in use."""
+    where = f"{failed.path}:{failed.line}:{failed.column}"
+    return f"Persona file broken: {where}: {failed.reason} — keeping {keeping or 'the last good persona'}"
 
 
 def banner_colours(flag: str) -> tuple[str, str]:
@@ -59,6 +86,7 @@ class Banner(QFrame):
         heading = QLabel(f"<b>{title}</b>")
         heading.setTextFormat(Qt.TextFormat.RichText)
         self.message = QLabel(flag.message)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # persona errors quote user files
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(heading)
@@ -90,6 +118,8 @@ class BannerArea(QWidget):
         self._runtime = runtime
         self._conditions: dict[str, str] = {}
         self._disabled_actions: dict[str, str] = {}  # flag -> why its action is unavailable
+        self._persona: tuple[str, str] | None = None  # the active persona's id and name
+        self._broken_persona: str | None = None  # id of the persona whose file failed ("" unknown)
         self._shown: tuple[tuple[str, str], ...] = ()
         self._banners: list[Banner] = []
         self._layout = QVBoxLayout(self)
@@ -117,6 +147,27 @@ class BannerArea(QWidget):
             self._conditions[flag] = message
         self.refresh()
 
+    def persona_activated(self, persona: PersonaActivated) -> None:
+        """Remember the active persona; its activation clears its own error banner."""
+        self._persona = (persona.persona_id, persona.name or persona.persona_id)
+        if self._broken_persona in {persona.persona_id, ""}:
+            self._clear_persona_error()
+
+    def persona_failed(self, failed: PersonaFailed) -> None:
+        """Show the persona-error banner: the active persona's file broke, the last good one stays."""
+        persona_id, name = self._persona if self._persona is not None else ("", "")
+        self._broken_persona = persona_id
+        self.set_condition(PERSONA_ERROR, persona_error_text(failed, name))
+
+    def persona_recovered(self, recovered: PersonaRecovered) -> None:
+        """The broken persona file loads again: clear its banner."""
+        if self._broken_persona in {recovered.persona_id, ""}:
+            self._clear_persona_error()
+
+    def _clear_persona_error(self) -> None:
+        self._broken_persona = None
+        self.set_condition(PERSONA_ERROR, None)
+
     def disable_action(self, flag: str, why: str) -> None:
         """Keep the action button of ``flag``'s banner disabled, with ``why`` as its tooltip."""
         self._disabled_actions[flag] = why
@@ -130,7 +181,7 @@ class BannerArea(QWidget):
         posture = list(self._runtime.posture())
         known = {f.flag for f in posture}
         posture += [
-            PostureFlag(flag, CONDITION_PRIORITY, message)
+            PostureFlag(flag, CONDITION_RANKS.get(flag, UNKNOWN_RANK), message)
             for flag, message in self._conditions.items()
             if flag not in known
         ]

@@ -5,8 +5,10 @@ and draws what the bus reports through a :class:`~aether_qt.bus.QtBusBridge`:
 ``turn.did_begin`` adds the bubbles, ``turn.did_change_state`` updates the
 turn's label and the avatar, ``turn.did_show_phrase`` and
 ``router.did_stream_tokens`` fill the reply, ``turn.did_end`` finalises it, and
-``approvals.did_open_ticket`` puts an approval card inline. Every method returns
-at once; nothing here waits. Without a conversation it shows why.
+``approvals.did_open_ticket`` puts an approval card inline, and
+``persona.did_activate`` gives the header the persona's name, tagline and look.
+Every method returns at once; nothing here waits. Without a conversation it
+shows why (the header still follows the persona).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStacked
 from aether_qt.events import (
     Envelope,
     Payload,
+    PersonaActivated,
     PhraseShown,
     TicketAnswered,
     TicketOpened,
@@ -110,7 +113,11 @@ class ConversationView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
-        layout.addWidget(self.avatar)
+        self.header = QHBoxLayout()
+        self.header.setContentsMargins(0, 0, 0, 0)
+        self.header.setSpacing(8)
+        self.header.addWidget(self.avatar, 1)
+        layout.addLayout(self.header)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.held)
         row = QHBoxLayout()
@@ -127,6 +134,9 @@ class ConversationView(QWidget):
         self.send_button.clicked.connect(self._on_send_button_clicked)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
         self._handlers: dict[type[Payload], Callable[[Envelope], None]] = {
+            PersonaActivated: self._persona_activated
+        }
+        turn_handlers: dict[type[Payload], Callable[[Envelope], None]] = {
             TurnBegan: self._turn_began,
             TurnStateChanged: self._turn_state_changed,
             PhraseShown: self._phrase_shown,
@@ -135,16 +145,22 @@ class ConversationView(QWidget):
             TicketOpened: self._ticket_opened,
             TicketAnswered: self._ticket_answered,
         }
-        if bus_bridge is not None and self._conversation is not None:
-            bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
+        if self._conversation is not None:
+            self._handlers.update(turn_handlers)
         else:
             self._show_unavailable()
+        if bus_bridge is not None:
+            bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
         self.setFocusProxy(self.input)
 
     @property
     def available(self) -> bool:
         """Whether a conversation is connected."""
         return self._conversation is not None
+
+    def add_header_widget(self, widget: QWidget) -> None:
+        """Put ``widget`` (the persona picker) on the right of the header, beside the avatar."""
+        self.header.addWidget(widget, 0, Qt.AlignmentFlag.AlignVCenter)
 
     def running(self) -> bool:
         """Whether a turn is running (begun and not yet ended)."""
@@ -222,6 +238,10 @@ class ConversationView(QWidget):
         card = ApprovalCard.from_event(env.payload, env.turn_id)
         card.sig_choice_made.connect(self._on_card_choice_made)
         self.transcript.add_card(card)
+
+    def _persona_activated(self, env: Envelope) -> None:
+        assert isinstance(env.payload, PersonaActivated)
+        self.avatar.set_persona(env.payload)
 
     def _ticket_answered(self, env: Envelope) -> None:
         assert isinstance(env.payload, TicketAnswered)

@@ -6,7 +6,10 @@ queued to the GUI thread: approvals and grants refresh the trust centre at once,
 model status drives the "no model" banner and the status bar. The window also
 polls the policy runtime on a timer, because approval tickets may be opened by
 another process (``aether policy evaluate`` in a terminal); each refresh is
-cheap when nothing changed. Geometry, splitter and panel state are remembered in
+cheap when nothing changed. The persona picker sits in the conversation header
+when the app lists personas: picking one asks the persona service to switch,
+and the status bar says so until ``persona.did_activate`` arrives (the swap
+waits for a turn boundary). Geometry, splitter and panel state are remembered in
 the ``QSettings`` it is given. Closing the window hides it to the tray when the
 app keeps running there, and asks the app to quit otherwise.
 """
@@ -28,12 +31,16 @@ from aether_qt.events import (
     GrantIssued,
     GrantRevoked,
     ModelStatusChanged,
+    PersonaActivated,
+    PersonaFailed,
+    PersonaRecovered,
     PostureChanged,
     TicketAnswered,
     TicketOpened,
 )
 from aether_qt.widgets.banners import BannerArea
 from aether_qt.widgets.conversation_view import ConversationView
+from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust_centre import Confirm, TrustCentre, ask_user
 
 if TYPE_CHECKING:
@@ -52,7 +59,14 @@ ChooseModel = Callable[[Path], str]
 """Adds a model file and returns a sentence for the user (it must return at once)."""
 PickModelFile = Callable[[QWidget], Path | None]
 """Asks the user for a model file; ``None`` when cancelled."""
+ChoosePersona = Callable[[str], None]
+"""Asks the persona service to switch to this persona id at the next turn boundary (returns at once).
+
+It raises ``ValueError`` (or ``OSError``) when the persona is gone or does not load; the
+window shows that sentence and keeps the active persona selected.
+"""
 _POLICY_EVENTS: Final = (DecisionMade, GrantIssued, GrantRevoked, AuditAppended)
+NO_SWITCH_TEXT: Final = "Switching personas is not available in this session."
 
 
 def pick_gguf(parent: QWidget) -> Path | None:
@@ -100,6 +114,8 @@ class MainWindow(QMainWindow):
         bus_bridge: QtBusBridge | None = None,
         choose_model: ChooseModel | None = None,
         pick_model_file: PickModelFile = pick_gguf,
+        personas: ListPersonas | None = None,
+        choose_persona: ChoosePersona | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -107,6 +123,7 @@ class MainWindow(QMainWindow):
         self._settings = settings
         self._choose_model = choose_model
         self._pick_model_file = pick_model_file
+        self._choose_persona = choose_persona
         self._known_pending: set[str] = set()
         self._bus_tickets: dict[str, str] = {}  # tickets opened on the bus -> their one-line summary
         self._stopped = False
@@ -117,6 +134,14 @@ class MainWindow(QMainWindow):
         self.conversation_view = ConversationView(conversation=conversation, bus_bridge=bus_bridge)
         answer = conversation.answer if conversation is not None else None
         self.trust_centre = TrustCentre(runtime=runtime, confirm=confirm, answer=answer)
+        self.persona_picker: PersonaPicker | None = None
+        if personas is not None:
+            self.persona_picker = PersonaPicker(personas=personas)
+            self.persona_picker.setEnabled(choose_persona is not None)
+            if choose_persona is None:
+                self.persona_picker.setToolTip(NO_SWITCH_TEXT)
+            self.persona_picker.sig_persona_chosen.connect(self._on_persona_picker_persona_chosen)
+            self.conversation_view.add_header_widget(self.persona_picker)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self._build_layout()
         self._build_status_bar()
@@ -162,6 +187,11 @@ class MainWindow(QMainWindow):
         self.summary = QLabel("")
         self.summary.setObjectName("status_summary")
         bar.addWidget(self.summary, 1)
+        self.persona_status = QLabel("")
+        self.persona_status.setObjectName("persona_status")
+        self.persona_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.persona_status.hide()
+        bar.addPermanentWidget(self.persona_status)
         self.model_status = QLabel("")
         self.model_status.setObjectName("model_status")
         bar.addPermanentWidget(self.model_status)
@@ -292,6 +322,21 @@ class MainWindow(QMainWindow):
             self.banners.set_condition(payload.flag, payload.message if payload.active else None)
         elif isinstance(payload, _POLICY_EVENTS):
             self._refresh_soon()
+        elif isinstance(payload, PersonaActivated | PersonaFailed | PersonaRecovered):
+            self._show_persona_event(payload)
+
+    def _show_persona_event(self, payload: PersonaActivated | PersonaFailed | PersonaRecovered) -> None:
+        if isinstance(payload, PersonaActivated):
+            self.banners.persona_activated(payload)
+            self._set_persona_status("")
+            if self.persona_picker is not None:
+                self.persona_picker.set_active(payload.persona_id)
+        elif isinstance(payload, PersonaFailed):
+            self.banners.persona_failed(payload)
+            if self.persona_picker is not None:
+                self.persona_picker.refresh()
+        else:
+            self.banners.persona_recovered(payload)
 
     def _show_model_status(self, status: ModelStatusChanged) -> None:
         self.model_status.setText(model_status_text(status))
@@ -348,6 +393,28 @@ class MainWindow(QMainWindow):
 
     def _on_panel_button_toggled(self, visible: bool) -> None:
         self.trust_centre.setVisible(visible)
+
+    def _set_persona_status(self, text: str) -> None:
+        self.persona_status.setText(text)
+        self.persona_status.setVisible(bool(text))
+
+    def _on_persona_picker_persona_chosen(self, persona_id: str) -> None:
+        picker = self.persona_picker
+        if self._choose_persona is None or picker is None:
+            return
+        row = picker.index_of(persona_id)
+        name = (picker.choices[row].name or persona_id) if row >= 0 else persona_id
+        try:
+            self._choose_persona(persona_id)
+        except (OSError, ValueError, KeyError) as exc:  # gone or broken since the list was read
+            picker.cancel_pending()
+            self._set_persona_status("")
+            self.statusBar().showMessage(f"Could not switch to {name}: {exc}", 10_000)
+            return
+        if picker.pending_id is None:  # back to the active one before the boundary
+            self._set_persona_status("")
+        else:
+            self._set_persona_status(f"Switching to {name} at the next turn boundary…")
 
     def _on_banners_action_requested(self, flag: str) -> None:
         if flag == "no_model":

@@ -56,6 +56,7 @@ OWN_DATA_WRITERS: dict[str, str] = {
     "aether_qt/policy/keys.py": "the opt-in 0600 key file in the config folder",
     "aether_qt/bus.py": "the opt-in JSONL event log, refused outside the data folder",
     "aether_qt/engines/router/models.py": "the prepared bundled model and models.json, in data/models/",
+    "aether_qt/engines/persona/cards_import.py": "imported card personas in data/personas/",
 }
 
 

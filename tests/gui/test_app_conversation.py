@@ -24,6 +24,7 @@ from aether_qt.bus import EventBus, QtBusBridge
 from aether_qt.conversation_host import QtConversation
 from aether_qt.events import Envelope, TokensStreamed, TurnEnded, TurnStateChanged
 from aether_qt.paths import resolve_paths
+from aether_qt.persona_service import PersonaService
 from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.widgets.approvals import ApprovalCard
@@ -52,7 +53,9 @@ def stack(qtbot: QtBot, tmp_path: Path) -> Iterator[Stack]:
     bus = EventBus()
     events: list[Envelope] = []
     bus.subscribe("*", events.append)
-    conversation = _conversation(paths, runtime, bus)
+    personas = PersonaService(runtime=runtime, bus=bus, user_dir=tmp_path / "personas")
+    personas.start()
+    conversation = _conversation(paths, runtime, bus, personas)
     window = MainWindow(
         runtime=runtime,
         settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat),

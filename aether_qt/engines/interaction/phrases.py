@@ -144,12 +144,19 @@ def _base(pool: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DefaultPersona:
-    """What the interaction engine needs from a persona until the persona layer lands."""
+    """What one turn needs from the active persona (taken once, at the turn's start).
+
+    ``content_hash`` identifies the compiled persona the turn used ("" for the
+    built-in default); ``temperature`` and ``max_tokens`` are its router settings.
+    """
 
     persona_id: str
     name: str
     system_prompt: str
     pools: PhrasePools
+    content_hash: str = ""
+    temperature: float = 0.7
+    max_tokens: int = 160
 
 
 DEFAULT_SYSTEM_PROMPT: Final = (
