@@ -85,6 +85,7 @@ class PersonaService:
         self._path: Path | None = None
         self._pending: tuple[CompiledPersona, Path | None] | None = None
         self._failed = False
+        self._followed = ""
         self._busy: Callable[[], bool] = lambda: False
 
     # ------------------------------------------------------------------ state
@@ -158,13 +159,32 @@ class PersonaService:
         return turn_persona(self.active)
 
     def at_boundary(self) -> None:
-        """A safe point (no reply in progress): apply the pending persona, if any."""
+        """A safe point (no reply in progress): apply the pending persona, if any.
+
+        A choice made elsewhere (``aether persona use ID`` while the app runs) is
+        noticed here too: the remembered id differs from the active one.
+        """
+        self._follow_setting()
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is not None:
             self._apply(*pending)
 
     # ------------------------------------------------------------------ internals
+
+    def _follow_setting(self) -> None:
+        wanted = self._runtime.settings.get_as(SETTING_ACTIVE, str, "")
+        with self._lock:
+            if not wanted or wanted in (self._active.persona_id, self._followed):
+                return
+            self._followed = wanted  # tried once; a broken choice is reported, not retried every turn
+        try:
+            compiled, path = self._compile_id(wanted)
+        except PersonaError as exc:
+            self._report(exc)
+            return
+        with self._lock:
+            self._pending = (compiled, path)
 
     def _compile_id(self, persona_id: str) -> tuple[CompiledPersona, Path]:
         path = find_persona(persona_id, self._user_dir)

@@ -193,3 +193,18 @@ def test_an_edit_never_lands_in_the_middle_of_a_reply(
     second = conductor.run_turn("and snow?")
     assert second is not None and second.persona_hash == service.active.content_hash
     assert "the edited one" in router.prompts[-1] and "the edited one" not in router.prompts[0]
+
+
+def test_a_choice_made_by_the_cli_is_picked_up_at_the_next_turn(
+    runtime: PolicyRuntime, events: tuple[EventBus, list[Envelope]], tmp_path: Path
+) -> None:
+    bus, seen = events
+    service = PersonaService(runtime=runtime, bus=bus, user_dir=tmp_path / "personas")
+    service.start()
+    runtime.settings.set(SETTING_ACTIVE, "pip")  # what `aether persona use pip` writes
+    assert service.turn_persona().persona_id == "pip"
+    runtime.settings.set(SETTING_ACTIVE, "ghost")  # a choice that cannot load is reported once
+    service.at_boundary()
+    service.at_boundary()
+    assert service.active.persona_id == "pip"
+    assert sum(isinstance(e.payload, PersonaFailed) for e in seen) == 1
