@@ -36,7 +36,15 @@ from aether_qt.gate_bus import GateOnBus
 from aether_qt.generation import FencedData, GenerationRequest, GenerationResult, Message, Route, TokenSink
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.contracts import Clock
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, Decision, Deny
+from aether_qt.policy.decisions import (
+    ActionRequest,
+    Allow,
+    ApprovalChoice,
+    Ask,
+    Decision,
+    Deny,
+    decision_as_dict,
+)
 from aether_qt.tools import PendingActions, ToolCall, ToolResult, ToolRunner
 
 _log = logging.getLogger(__name__)
@@ -118,18 +126,6 @@ class _Turn:
     last_phrase: str = ""
     action: ActionRequest | None = None
     change_id: str = ""
-
-
-def decision_summary(decision: Decision) -> dict[str, Any]:
-    """A decision as plain data (kind, audit id and the fields of its variant)."""
-    data: dict[str, Any] = {"decision": decision.kind, "audit_id": decision.audit_id}
-    if isinstance(decision, Deny):
-        data.update(reason=decision.reason.value, message=decision.message)
-    elif isinstance(decision, Ask):
-        data.update(ticket_id=decision.ticket.ticket_id, risk=decision.ticket.risk)
-    elif isinstance(decision, Allow):
-        data.update(grant_id=decision.grant.grant_id)
-    return data
 
 
 class Conductor:
@@ -325,7 +321,7 @@ class Conductor:
 
     def _request_policy(self, turn: _Turn, action: ActionRequest) -> None:
         decision = self._gate.evaluate(action)
-        turn.report.decision = decision_summary(decision)
+        turn.report.decision = decision_as_dict(decision)
         turn.report.audit_id = decision.audit_id
         reason, ticket = "", ""
         if isinstance(decision, Allow):

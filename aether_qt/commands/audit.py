@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
-from aether_qt.commands.session import CommandError, decision_dict, decision_line, policy_runtime
+from aether_qt.commands.session import CommandError, decision_line, policy_runtime
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.audit_verify import VerifyReport
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask
+from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, decision_as_dict
 
 EXIT_INTACT, EXIT_TAMPERED, EXIT_UNDECIDABLE = 0, 1, 2
 
@@ -85,7 +85,7 @@ def export(args: argparse.Namespace) -> int:
             if isinstance(decision, Ask):  # the user typed the command: that is the approval
                 decision = rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
             if not isinstance(decision, Allow):
-                raise CommandError(f"export refused: {decision_line(decision_dict(decision))}")
+                raise CommandError(f"export refused: {decision_line(decision_as_dict(decision))}")
             try:
                 rt.effectors.write_export(
                     decision.permit, out, bundle_bytes(rt.audit), capability="audit.export"

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
-from aether_qt.commands.session import CommandError, decision_dict, decision_line, policy_runtime
+from aether_qt.commands.session import CommandError, decision_line, policy_runtime
 from aether_qt.engines.persona.cards import CardError
 from aether_qt.engines.persona.cards_import import ImportResult, WriteOut, import_card, write_new_file
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.contracts import PermitError
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, Permit
+from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, Permit, decision_as_dict
 from aether_qt.policy.effect_types import EffectError, canonical_path, inside_roots
 from aether_qt.policy.runtime import PolicyRuntime
 
@@ -120,5 +120,5 @@ def _approved(rt: PolicyRuntime, capability: str, path: Path) -> Permit:
     if isinstance(decision, Ask):  # the user typed the command: that is the approval
         decision = rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
     if not isinstance(decision, Allow):
-        raise CommandError(f"not imported: {capability} refused: {decision_line(decision_dict(decision))}")
+        raise CommandError(f"not imported: {capability} refused: {decision_line(decision_as_dict(decision))}")
     return decision.permit

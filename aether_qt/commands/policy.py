@@ -15,13 +15,12 @@ from aether_qt.commands.output import emit_json, emit_pairs, emit_table, fail
 from aether_qt.commands.session import (
     CommandError,
     absolute_resource,
-    decision_dict,
     decision_line,
     policy_runtime,
 )
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.capabilities import CAPABILITIES, Preset, preset_matrix
-from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Grant
+from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Grant, decision_as_dict
 
 
 def _guarded(fn: Any) -> Any:
@@ -56,7 +55,7 @@ def evaluate(args: argparse.Namespace) -> int:
         actor_persona=args.persona,
     )
     with policy_runtime(args) as rt:
-        data = decision_dict(rt.gate.evaluate(request))
+        data = decision_as_dict(rt.gate.evaluate(request))
     data.update(capability=request.capability, resource=request.resource, request_id=request.request_id)
     if args.json:
         emit_json(data)
@@ -233,7 +232,7 @@ def approvals_answer(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     finally:
         comp.close()
-    data = decision_dict(decision)
+    data = decision_as_dict(decision)
     data["ticket_id"] = args.ticket_id
     data["action"] = None if result is None else {"ok": result.ok, "summary": result.summary}
     if args.json:

@@ -11,7 +11,6 @@ from typing import Any
 
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
-from aether_qt.policy.decisions import Allow, Ask, Decision, Deny, DraftOnly, NeedsUpgrade
 from aether_qt.policy.runtime import PolicyRuntime
 
 
@@ -52,28 +51,8 @@ def absolute_resource(capability: str, resource: str) -> str:
     return resource
 
 
-def decision_dict(decision: Decision) -> dict[str, Any]:
-    """A decision as plain data for ``--json`` output and the transcript."""
-    data: dict[str, Any] = {
-        "decision": decision.kind,
-        "audit_id": decision.audit_id,
-        "trace": [{"stage": s.stage, "outcome": s.outcome, "detail": s.detail} for s in decision.trace],
-    }
-    if isinstance(decision, Allow):
-        data.update(grant_id=decision.grant.grant_id, duration=decision.grant.duration.value)
-    elif isinstance(decision, Ask):
-        data.update(ticket_id=decision.ticket.ticket_id, risk=decision.ticket.risk)
-    elif isinstance(decision, Deny):
-        data.update(reason=decision.reason.value, message=decision.message)
-    elif isinstance(decision, DraftOnly):
-        data.update(source=decision.source)
-    elif isinstance(decision, NeedsUpgrade):
-        data.update(capability=decision.capability, suggested_preset=decision.suggested_preset)
-    return data
-
-
 def decision_line(data: dict[str, Any]) -> str:
-    """One human line summarising :func:`decision_dict` output."""
+    """One human line summarising :func:`~aether_qt.policy.decisions.decision_as_dict` output."""
     kind = data["decision"]
     extra = {
         "allow": f"grant {data.get('grant_id')} ({data.get('duration')})",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 def new_id(prefix: str) -> str:
@@ -208,3 +209,23 @@ class ApprovalTicket:
     state: TicketState = TicketState.PENDING
     choice: ApprovalChoice | None = None
     scope: str | None = None
+
+
+def decision_as_dict(decision: Decision) -> dict[str, Any]:
+    """A decision as plain data: kind, audit id, stage trace and the fields of its variant."""
+    data: dict[str, Any] = {
+        "decision": decision.kind,
+        "audit_id": decision.audit_id,
+        "trace": [{"stage": s.stage, "outcome": s.outcome, "detail": s.detail} for s in decision.trace],
+    }
+    if isinstance(decision, Allow):
+        data.update(grant_id=decision.grant.grant_id, duration=decision.grant.duration.value)
+    elif isinstance(decision, Ask):
+        data.update(ticket_id=decision.ticket.ticket_id, risk=decision.ticket.risk)
+    elif isinstance(decision, Deny):
+        data.update(reason=decision.reason.value, message=decision.message)
+    elif isinstance(decision, DraftOnly):
+        data.update(source=decision.source)
+    elif isinstance(decision, NeedsUpgrade):
+        data.update(capability=decision.capability, suggested_preset=decision.suggested_preset)
+    return data
