@@ -33,6 +33,7 @@ from aether_qt.paths import HOME_ENV, AppPaths, resolve_paths
 from aether_qt.persona_host import PersonaHost
 from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.presence_host import PresenceHost
 from aether_qt.storage.errors import StorageError
 from aether_qt.widgets.main_window import ChooseModel, MainWindow
 from aether_qt.widgets.tray import TrayIcon, state_pixmap
@@ -57,6 +58,7 @@ class AppParts:
     conversation: QtConversation | None = None
     bus: EventBus | None = None
     personas: PersonaHost | None = None
+    presence: PresenceHost | None = None
 
 
 def settings_for(paths: AppPaths, home: str | None) -> QSettings:
@@ -167,6 +169,9 @@ def _shutdown(parts: AppParts) -> None:
     if parts.tray is not None:
         _log.info("shutdown: tray")
         parts.tray.shutdown()
+    if parts.presence is not None:
+        _log.info("shutdown: presence")
+        parts.presence.stop()
     if parts.personas is not None:
         _log.info("shutdown: persona watcher")
         parts.personas.stop()
@@ -214,9 +219,17 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
             choose_model=_model_chooser(paths, runtime, conversation),
             personas=host,
         )
-        parts = replace(parts, conversation=conversation, bus=bus, personas=host)
+        presence = PresenceHost(visual=service.active.visual, bridge=bridge)
+        avatar = parts.window.conversation_view.avatar
+        presence.drive(avatar)
+        if not avatar.uses_opengl:
+            parts.window.banners.set_condition(
+                "no_opengl", "OpenGL is not available; the avatar is drawn without it."
+            )
+        parts = replace(parts, conversation=conversation, bus=bus, personas=host, presence=presence)
         service.start()  # publishes persona.did_activate to the widgets built above
         host.start()
+        presence.start()
         conversation.start()
     except BaseException:
         runtime.close()

@@ -167,6 +167,23 @@ def _persona(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _add_common(q)
 
 
+def _avatar(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import avatar as cmd
+
+    a = sub.add_parser("avatar", help="the avatar")
+    asub = a.add_subparsers(dest="action", required=True)
+    sn = asub.add_parser("snapshot", help="render one avatar frame to a PNG (a gated file write)")
+    sn.add_argument("--state", required=True, help="a behaviour (listening, thinking, ...) or a turn state")
+    sn.add_argument(
+        "--persona", default=None, metavar="ID", help="draw in this persona's look (default: aether)"
+    )
+    sn.add_argument("--mouth", type=float, default=None, metavar="0..1", help="how far the mouth is open")
+    sn.add_argument("--size", type=int, default=256, metavar="PX", help="image width and height (32-2048)")
+    sn.add_argument("--out", required=True, metavar="PNG")
+    sn.set_defaults(handler=cmd.snapshot)
+    _add_common(sn)
+
+
 def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import bench, doctor
 
@@ -175,7 +192,7 @@ def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     d.set_defaults(handler=doctor.run)
     _add_common(d)
     b = sub.add_parser("bench", help="benchmarks (tables and JSON; never part of the tests)")
-    b.add_argument("suite", nargs="?", default="policy", choices=["policy", "turn"])
+    b.add_argument("suite", nargs="?", default="policy", choices=["policy", "turn", "avatar"])
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     b.set_defaults(handler=bench.run)
@@ -193,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _audit(sub)
     _turns(sub)
     _persona(sub)
+    _avatar(sub)
     _doctor_bench(sub)
     return parser
 

@@ -280,6 +280,9 @@ class PersonaActivated(Payload):
     shape: str
     trusted: bool
     clamps: tuple[str, ...]  # human lines: "shell.exec auto -> deny (...)"
+    blink_rate: float = 15.0  # blinks per minute
+    idle_motion: float = 0.5  # 0.0 still .. 1.0 lively
+    gaze_style: str = "steady"
 
 
 @dataclass(frozen=True, slots=True)

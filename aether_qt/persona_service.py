@@ -226,6 +226,9 @@ class PersonaService:
                 shape=new.visual.shape,
                 trusted=new.summary.trusted,
                 clamps=clamp_lines(new),
+                blink_rate=new.visual.blink_rate,
+                idle_motion=new.visual.idle_motion,
+                gaze_style=new.visual.gaze_style,
             ),
             source_layer=SOURCE,
         )

@@ -311,6 +311,21 @@ class Effectors:
             truncated=len(out) > max_output or len(err) > max_output,
         )
 
+    # ------------------------------------------------------------------ binary files
+    def create_binary(self, permit: Permit, path: Path, data: bytes) -> Path:
+        """Create a new file with the bytes ``data`` (``files.create``); never overwrites.
+
+        The binary twin of :meth:`create_file` (an image the user asked for), with the
+        same checks: approved roots, the permit, ``O_EXCL`` and an atomic fill.
+
+        Raises:
+            TargetExistsError: something already exists at ``path``.
+        """
+        target = self._target(path)
+        with self._acting(permit, "files.create", str(target)):
+            _create_new(target, data, mode=0o644)
+        return target
+
 
 def _entry(item: os.DirEntry[str]) -> DirEntry:
     is_dir = item.is_dir(follow_symlinks=False)

@@ -1,4 +1,4 @@
-"""The conversation view: the avatar placeholder, the transcript and the input.
+"""The conversation view: the avatar, the transcript and the input.
 
 It drives a :class:`~aether_qt.conversation.Conversation` (submit, cancel, answer)
 and draws what the bus reports through a :class:`~aether_qt.bus.QtBusBridge`:
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
+from aether_qt.avatar.factory import make_avatar
 from aether_qt.events import (
     Envelope,
     Payload,
@@ -34,9 +35,9 @@ from aether_qt.events import (
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.widgets.approvals import CHOICES, ApprovalCard, describe_decision
-from aether_qt.widgets.avatar_placeholder import AvatarPlaceholder
 from aether_qt.widgets.message_input import MessageInput
 from aether_qt.widgets.transcript import FLUSH_MS, Transcript
+from aether_qt.widgets.turn_labels import describe_state
 
 if TYPE_CHECKING:
     from aether_qt.bus import QtBusBridge
@@ -97,7 +98,7 @@ class ConversationView(QWidget):
         self.current_turn: str | None = None
         self.state = IDLE
         self.held_text: str | None = None
-        self.avatar = AvatarPlaceholder()
+        self.avatar = make_avatar()
         self.transcript = Transcript(flush_ms=flush_ms)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.transcript)
@@ -253,7 +254,7 @@ class ConversationView(QWidget):
 
     def _set_state(self, state: str) -> None:
         self.state = state
-        self.avatar.set_state(state)
+        self.avatar.set_state(state, describe_state(state))
         self.stop_button.setVisible(self.running())
         self.sig_state_changed.emit(state)
 

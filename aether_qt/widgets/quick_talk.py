@@ -2,7 +2,8 @@
 
 It shows only the reply of the turn it started (matched by the turn id
 ``Conversation.submit`` returns; events that arrive before ``submit`` returns are
-matched by the turn's ``quick_talk`` source). Enter sends, Esc hides it. Tokens
+matched by the turn's ``quick_talk`` source). A small avatar beside the title follows
+the active persona and the turn's state. Enter sends, Esc hides it. Tokens
 are coalesced like in the transcript: at most one repaint every
 :data:`~aether_qt.widgets.transcript.FLUSH_MS` milliseconds.
 """
@@ -15,7 +16,16 @@ from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QToolButton, QVBoxLayout, QWidget
 
-from aether_qt.events import Envelope, PhraseShown, TokensStreamed, TurnBegan, TurnEnded, TurnStateChanged
+from aether_qt.avatar.factory import make_avatar
+from aether_qt.events import (
+    Envelope,
+    PersonaActivated,
+    PhraseShown,
+    TokensStreamed,
+    TurnBegan,
+    TurnEnded,
+    TurnStateChanged,
+)
 from aether_qt.widgets.message_input import MessageInput
 from aether_qt.widgets.transcript import FLUSH_MS, REPLY_SHOWN_CHARS, shortened
 from aether_qt.widgets.turn_labels import describe_outcome, describe_state
@@ -64,12 +74,13 @@ class QuickTalk(QWidget):
         self.escape.activated.connect(self.hide)
         self.input.sig_escape_pressed.connect(self.hide)
         self.input.sig_send_requested.connect(self._on_input_send_requested)
-        if self._conversation is not None and bus_bridge is not None:
+        if bus_bridge is not None:
             bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
-        else:
+        if self._conversation is None:
             self.input.setEnabled(False)
             self.input.setPlaceholderText("Conversation unavailable")
             self.state.setText("Conversation unavailable")
+            self.avatar.set_state("Unavailable", "Conversation unavailable")
 
     def _build(self) -> None:
         frame = QFrame(self)
@@ -85,6 +96,8 @@ class QuickTalk(QWidget):
         layout.setContentsMargins(12, 8, 12, 12)
         layout.setSpacing(6)
         top = QHBoxLayout()
+        self.avatar = make_avatar(small=True)
+        top.addWidget(self.avatar)
         title = QLabel("<b>Aether</b> · quick talk")
         self.state = QLabel("")
         self.state.setObjectName("quick_talk_state")
@@ -183,11 +196,15 @@ class QuickTalk(QWidget):
         return turn_id is not None and turn_id == self.turn_id
 
     def _on_bridge_event_published(self, env: Envelope) -> None:
-        if not self._mine(env):
+        if isinstance(env.payload, PersonaActivated):
+            self.avatar.set_persona(env.payload)
+            return
+        if self._conversation is None or not self._mine(env):
             return
         payload = env.payload
         if isinstance(payload, TurnStateChanged):
             self.state.setText(describe_state(payload.state))
+            self.avatar.set_state(payload.state)
         elif isinstance(payload, PhraseShown) and not self._chunks:
             self.reply.setPlaceholderText(payload.text)
         elif isinstance(payload, TokensStreamed):
@@ -203,6 +220,7 @@ class QuickTalk(QWidget):
         self.flush_timer.stop()
         self._flush()
         self.state.setText(describe_outcome(payload.outcome) or describe_state("Idle"))
+        self.avatar.set_state("Idle")
         self.notice.setText(payload.notice)
         self.notice.setVisible(bool(payload.notice))
         self.sig_turn_finished.emit(payload.turn_id, payload.outcome)

@@ -29,7 +29,6 @@ from aether_qt.paths import resolve_paths
 from aether_qt.persona_host import PersonaHost
 from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.widgets.avatar_placeholder import AvatarPlaceholder
 from aether_qt.widgets.main_window import MainWindow
 
 
@@ -88,8 +87,7 @@ def live(qtbot: QtBot, x11: str, tmp_path: Path) -> Iterator[Live]:
 
 
 def face_colour(window: MainWindow) -> str:
-    avatar = window.findChild(AvatarPlaceholder)
-    assert avatar is not None
+    avatar = window.conversation_view.avatar
     image = avatar.grab().toImage()
     centre = avatar.face_rect().center()
     return QColor(image.pixel(int(centre.x()), int(centre.y()) - 12)).name()

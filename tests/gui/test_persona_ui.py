@@ -20,11 +20,12 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
+from aether_qt.avatar.factory import make_avatar
+from aether_qt.avatar.view import AvatarView
 from aether_qt.bus import EventBus, QtBusBridge
 from aether_qt.events import Payload, PersonaActivated, PersonaFailed, PersonaRecovered, PostureChanged
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.widgets.avatar_placeholder import AvatarPlaceholder
 from aether_qt.widgets.banners import PERSONA_ERROR
 from aether_qt.widgets.conversation_view import ConversationView
 from aether_qt.widgets.main_window import MainWindow
@@ -82,7 +83,7 @@ def publish(qtbot: QtBot, bus: EventBus, bridge: QtBusBridge, payload: Payload) 
         bus.publish(payload, source_layer="L6")
 
 
-def face_centre_colour(avatar: AvatarPlaceholder) -> str:
+def face_centre_colour(avatar: AvatarView) -> str:
     image = avatar.grab().toImage()
     ratio = image.width() / avatar.width()
     centre = avatar.face_rect().center()
@@ -151,7 +152,7 @@ def test_activation_repaints_the_avatar_in_the_new_primary_colour(
 
 
 def test_palette_background_and_outline_are_painted(qtbot: QtBot) -> None:
-    avatar = AvatarPlaceholder()
+    avatar = make_avatar()
     qtbot.addWidget(avatar)
     avatar.resize(400, 84)
     avatar.set_persona(activated("ember", "Ember", EMBER_PALETTE))
@@ -169,7 +170,7 @@ def test_palette_background_and_outline_are_painted(qtbot: QtBot) -> None:
 
 @pytest.mark.parametrize("shape", ["round", "soft-square", "droplet"])
 def test_each_shape_fills_its_centre_with_the_primary(qtbot: QtBot, shape: str) -> None:
-    avatar = AvatarPlaceholder()
+    avatar = make_avatar()
     qtbot.addWidget(avatar)
     avatar.resize(400, 84)
     avatar.set_persona(activated(palette=EMBER_PALETTE, shape=shape))
@@ -177,7 +178,7 @@ def test_each_shape_fills_its_centre_with_the_primary(qtbot: QtBot, shape: str) 
 
 
 def test_shapes_are_drawn_differently(qtbot: QtBot) -> None:
-    avatar = AvatarPlaceholder()
+    avatar = make_avatar()
     qtbot.addWidget(avatar)
     avatar.resize(400, 84)
     faces = set()
@@ -190,7 +191,7 @@ def test_shapes_are_drawn_differently(qtbot: QtBot) -> None:
 
 
 def test_untrusted_persona_wears_a_badge(qtbot: QtBot) -> None:
-    avatar = AvatarPlaceholder()
+    avatar = make_avatar()
     qtbot.addWidget(avatar)
     avatar.resize(400, 84)
     avatar.set_persona(activated(palette=EMBER_PALETTE))
