@@ -70,7 +70,7 @@ def _render_png(args: argparse.Namespace) -> tuple[bytes, str]:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
+    if not image.save(buffer, "PNG"):  # type: ignore[call-overload]  # 6.11 stubs want bytes; runtime wants str
         raise CommandError("the PNG could not be encoded")
     buffer.close()
     del app
