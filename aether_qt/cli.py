@@ -192,7 +192,7 @@ def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     d.set_defaults(handler=doctor.run)
     _add_common(d)
     b = sub.add_parser("bench", help="benchmarks (tables and JSON; never part of the tests)")
-    b.add_argument("suite", nargs="?", default="policy", choices=["policy", "turn", "avatar"])
+    b.add_argument("suite", nargs="?", default="policy", choices=["policy", "turn", "avatar", "memory"])
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     b.set_defaults(handler=bench.run)

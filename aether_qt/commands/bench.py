@@ -7,6 +7,7 @@ bench``) against a throw-away home so they never touch the user's state.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import sys
 import tempfile
 from pathlib import Path
@@ -33,10 +34,16 @@ def print_table(title: str, rows: list[tuple[str, Any, str]]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the chosen benchmark suite in a temporary home (or ``--home``)."""
     from aether_qt.commands.bench_avatar import run_avatar_bench
+    from aether_qt.commands.bench_memory import run_memory_bench
     from aether_qt.commands.bench_policy import run_policy_bench
     from aether_qt.commands.bench_turn import run_turn_bench
 
-    suites = {"policy": run_policy_bench, "turn": run_turn_bench, "avatar": run_avatar_bench}
+    suites = {
+        "policy": run_policy_bench,
+        "turn": run_turn_bench,
+        "avatar": run_avatar_bench,
+        "memory": run_memory_bench,
+    }
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
         home = Path(args.home) if args.home else Path(tmp)
         result = suites[args.suite](home, quick=args.quick)
