@@ -7,9 +7,9 @@ bench``) against a throw-away home so they never touch the user's state.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from aether_qt.commands.bench_policy import run_policy_bench
     from aether_qt.commands.bench_turn import run_turn_bench
 
-    suites = {
+    suites: dict[str, Callable[..., dict[str, Any]]] = {
         "policy": run_policy_bench,
         "turn": run_turn_bench,
         "avatar": run_avatar_bench,
