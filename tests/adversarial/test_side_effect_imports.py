@@ -57,6 +57,7 @@ OWN_DATA_WRITERS: dict[str, str] = {
     "aether_qt/bus.py": "the opt-in JSONL event log, refused outside the data folder",
     "aether_qt/engines/router/models.py": "the prepared bundled model and models.json, in data/models/",
     "aether_qt/engines/persona/cards_import.py": "imported card personas in data/personas/",
+    "aether_qt/engines/memory/index.py": "the rebuildable faiss index and its sidecar in the cache folder",
 }
 
 
