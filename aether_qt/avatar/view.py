@@ -31,29 +31,11 @@ from aether_qt.avatar.look import (
 from aether_qt.avatar.painter_avatar import PainterAvatar
 from aether_qt.engines.presence.frame import BehaviorFrame, Behaviour
 from aether_qt.events import PersonaActivated
+from aether_qt.turn_labels import STATE_WORDS
 
 UNTRUSTED_TOOLTIP: Final = "Imported persona: its text is untrusted content"
 DEFAULT_NAME: Final = "Aether"
 CANVAS_LEFT: Final = 2
-
-# words for turn states; the same as widgets.turn_labels (the avatar package does not import widgets)
-STATE_WORDS: Final[dict[str, str]] = {
-    "Idle": "Ready",
-    "Listening": "Listening…",
-    "Transcribing": "Transcribing…",
-    "Classifying": "Thinking…",
-    "Acknowledging": "Thinking…",
-    "AwaitingPolicy": "Checking permissions…",
-    "AwaitingApproval": "Awaiting your approval",
-    "Executing": "Working…",
-    "Thinking": "Thinking…",
-    "Streaming": "Streaming",
-    "Speaking": "Speaking",
-    "BargedIn": "Interrupted",
-    "Repairing": "Repairing…",
-    "Error": "Error",
-    "Unavailable": "Offline",
-}
 
 Canvas = GlAvatar | PainterAvatar
 

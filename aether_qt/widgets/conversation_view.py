@@ -34,10 +34,10 @@ from aether_qt.events import (
 )
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice
+from aether_qt.turn_labels import describe_state
 from aether_qt.widgets.approvals import CHOICES, ApprovalCard, describe_decision
 from aether_qt.widgets.message_input import MessageInput
 from aether_qt.widgets.transcript import FLUSH_MS, Transcript
-from aether_qt.widgets.turn_labels import describe_state
 
 if TYPE_CHECKING:
     from aether_qt.bus import QtBusBridge

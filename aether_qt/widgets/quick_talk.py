@@ -26,9 +26,9 @@ from aether_qt.events import (
     TurnEnded,
     TurnStateChanged,
 )
+from aether_qt.turn_labels import describe_outcome, describe_state
 from aether_qt.widgets.message_input import MessageInput
 from aether_qt.widgets.transcript import FLUSH_MS, REPLY_SHOWN_CHARS, shortened
-from aether_qt.widgets.turn_labels import describe_outcome, describe_state
 
 if TYPE_CHECKING:
     from aether_qt.bus import QtBusBridge

@@ -16,8 +16,8 @@ from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
+from aether_qt.turn_labels import describe_outcome, describe_state
 from aether_qt.widgets.approvals import ApprovalCard
-from aether_qt.widgets.turn_labels import describe_outcome, describe_state
 
 FLUSH_MS: Final = 30
 SHOWN_CHARS: Final = 2_000

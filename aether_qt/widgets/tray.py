@@ -18,8 +18,8 @@ from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from aether_qt.events import Envelope, TurnBegan, TurnEnded, TurnStateChanged
+from aether_qt.turn_labels import activity_for
 from aether_qt.widgets.quick_talk import QuickTalk
-from aether_qt.widgets.turn_labels import activity_for
 
 if TYPE_CHECKING:
     from aether_qt.bus import QtBusBridge
@@ -55,7 +55,7 @@ def tray_state(pending: int, flags: list[str], activity: str = "idle") -> str:
     Args:
         pending: approvals waiting for the user.
         flags: posture flags shown as banners.
-        activity: what the current turn does (see :func:`~aether_qt.widgets.turn_labels.activity_for`).
+        activity: what the current turn does (see :func:`~aether_qt.turn_labels.activity_for`).
     """
     if DEGRADED_FLAGS.intersection(flags):
         return "degraded"

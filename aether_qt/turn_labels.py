@@ -1,7 +1,8 @@
 """Words and activities for turn states and outcomes, shared by the transcript, avatar and tray.
 
 The values are the strings the bus carries (``TurnState`` and ``Outcome`` values of
-the interaction engine); widgets do not import engines, so they are spelled here.
+the interaction engine); widgets and the avatar do not import engines, so they are
+spelled here, outside both packages, so each can use them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ STATE_WORDS: Final[dict[str, str]] = {
     "BargedIn": "Interrupted",
     "Repairing": "Repairing…",
     "Error": "Error",
+    "Unavailable": "Offline",  # the avatar's look when the conversation engine is down
 }
 
 OUTCOME_WORDS: Final[dict[str, str]] = {
