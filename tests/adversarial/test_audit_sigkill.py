@@ -20,33 +20,18 @@ import signal
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 import keyring.backends.fail
 import pytest
+from audit_support import entry
 
 from aether_qt.policy.audit_anchor import AnchorStore
 from aether_qt.policy.audit_chain import AuditLog
 from aether_qt.policy.audit_verify import verify_log
-from aether_qt.policy.contracts import AuditEntry, SystemClock
+from aether_qt.policy.contracts import SystemClock
 from aether_qt.policy.keys import AuditKeys, KeyStore
 
 _PER_HOME = 25
-
-
-def entry(i: int, **extra: Any) -> AuditEntry:
-    """A plausible audited decision number ``i``."""
-    return AuditEntry(
-        actor="gate",
-        capability="files.read",
-        resource=f"/home/u/notes/{i}.txt",
-        decision="allow" if i % 3 else "deny",
-        reason="" if i % 3 else "policy_deny",
-        change_id=f"chg_{i}",
-        turn_id=f"turn_{i // 4}",
-        stage_trace=({"stage": "scope", "outcome": "pass"}, {"stage": "mode", "outcome": "allow"}),
-        detail={"i": i, "note": "ünïcode ✓", **extra},
-    )
 
 
 def _keystore(home: Path) -> KeyStore:

@@ -44,37 +44,16 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import nacl.utils
 import pytest
+from audit_support import entry, random_keys
 from keyring_support import MemoryKeyring
 
 from aether_qt.policy.audit_anchor import Anchor, AnchorStore
 from aether_qt.policy.audit_chain import AuditLog
 from aether_qt.policy.audit_verify import VerifyReport, verify_log
-from aether_qt.policy.contracts import AuditEntry, FakeClock
+from aether_qt.policy.contracts import FakeClock
 from aether_qt.policy.keys import AuditKeys, KeyStore
-
-
-def random_keys() -> AuditKeys:
-    """Fresh keys that never touch a keyring."""
-    return AuditKeys.from_secrets(nacl.utils.random(32), nacl.utils.random(32), source="test")
-
-
-def entry(i: int, **extra: Any) -> AuditEntry:
-    """A plausible audited decision number ``i``."""
-    return AuditEntry(
-        actor="gate",
-        capability="files.read",
-        resource=f"/home/u/notes/{i}.txt",
-        decision="allow" if i % 3 else "deny",
-        reason="" if i % 3 else "policy_deny",
-        change_id=f"chg_{i}",
-        turn_id=f"turn_{i // 4}",
-        stage_trace=({"stage": "scope", "outcome": "pass"}, {"stage": "mode", "outcome": "allow"}),
-        detail={"i": i, "note": "ünïcode ✓", **extra},
-    )
 
 
 def fill(path: Path, keys: AuditKeys, anchors: AnchorStore, first: int, count: int, every: int = 16) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nacl.utils
 import pytest
+from audit_support import random_keys
 
 from aether_qt.policy.audit_anchor import AnchorStore
 from aether_qt.policy.audit_bundle import BUNDLE_PREFIX, export_bundle, verify_bundle
@@ -14,10 +14,6 @@ from aether_qt.policy.audit_chain import AuditLog
 from aether_qt.policy.canonical import canonical_json
 from aether_qt.policy.contracts import AuditEntry, FakeClock
 from aether_qt.policy.keys import AuditKeys
-
-
-def random_keys() -> AuditKeys:
-    return AuditKeys.from_secrets(nacl.utils.random(32), nacl.utils.random(32), source="test")
 
 
 @pytest.fixture

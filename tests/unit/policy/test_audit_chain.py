@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import nacl.utils
 import pytest
+from audit_support import random_keys
 
 from aether_qt.policy.audit_anchor import AnchorStore, AnchorWriteError, Checkpoint, parse_anchor
 from aether_qt.policy.audit_chain import AuditKeyMismatchError, AuditLog
@@ -17,10 +17,6 @@ from aether_qt.policy.audit_verify import verify_log
 from aether_qt.policy.canonical import genesis_hash
 from aether_qt.policy.contracts import AuditEntry, AuditSink, AuditWriteError, FakeClock
 from aether_qt.policy.keys import AuditKeys, KeysUnavailableError
-
-
-def random_keys() -> AuditKeys:
-    return AuditKeys.from_secrets(nacl.utils.random(32), nacl.utils.random(32), source="test")
 
 
 def entry(i: int = 0, **detail: Any) -> AuditEntry:

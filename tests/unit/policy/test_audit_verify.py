@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nacl.utils
 import pytest
+from audit_support import random_keys
 
 from aether_qt.policy import audit_verify
 from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint, sign_checkpoint
@@ -16,10 +16,6 @@ from aether_qt.policy.audit_records import record_from_row
 from aether_qt.policy.audit_verify import ChainWalker, Failure, check_anchor, check_checkpoints, verify_log
 from aether_qt.policy.contracts import AuditEntry, FakeClock
 from aether_qt.policy.keys import AuditKeys
-
-
-def random_keys() -> AuditKeys:
-    return AuditKeys.from_secrets(nacl.utils.random(32), nacl.utils.random(32), source="test")
 
 
 def build(
