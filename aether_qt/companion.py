@@ -20,6 +20,7 @@ from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.router import ModelStatus, Router
 from aether_qt.gate_bus import GateOnBus
+from aether_qt.memory_service import MemoryService
 from aether_qt.paths import AppPaths
 from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
@@ -28,6 +29,7 @@ from aether_qt.tools import PendingActions, ToolRunner
 _log = logging.getLogger(__name__)
 SETTING_MODEL = "router.model_id"
 MODEL_ENV = "AETHER_MODEL"
+NO_EMBEDDER_ENV = "AETHER_NO_EMBEDDER"  # run memory text-only (FTS5), as when the model is missing
 
 
 def chosen_model(runtime: PolicyRuntime) -> str | None:
@@ -54,11 +56,12 @@ def build_conductor(
     spawn: Spawn,
     workdir: Path,
     on_boundary: Callable[[], None] | None = None,
+    memory: MemoryService | None = None,
 ) -> Conductor:
-    """A conductor over the runtime's gate and effectors, the router and the persona (or its source)."""
+    """A conductor over the gate, effectors, router, memory and the persona (or its source)."""
     return Conductor(
         gate=gate_on_bus(runtime, bus),
-        tools=ToolRunner(effectors=runtime.effectors),
+        tools=ToolRunner(effectors=runtime.effectors, memory=memory),
         pending=PendingActions(runtime.database),
         router=router,
         persona=persona,
@@ -67,6 +70,25 @@ def build_conductor(
         spawn=spawn,
         workdir=workdir,
         on_boundary=on_boundary,
+        memory=memory,
+    )
+
+
+def build_memory(
+    runtime: PolicyRuntime,
+    bus: EventBus,
+    paths: AppPaths,
+    personas: PersonaService,
+    *,
+    load_embedder: bool = True,
+) -> MemoryService:
+    """Memory for the home, following the active persona's retention (not started: call ``start``)."""
+    return MemoryService(
+        runtime=runtime,
+        bus=bus,
+        paths=paths,
+        retention_days=lambda: personas.active.memory.retention_days,
+        load_embedder=load_embedder and not os.environ.get(NO_EMBEDDER_ENV),
     )
 
 
@@ -86,9 +108,10 @@ class Companion:
         router: Router,
         conductor: Conductor,
         personas: PersonaService,
+        memory: MemoryService | None = None,
     ) -> None:
         self.runtime, self.bus, self.router, self.conductor = runtime, bus, router, conductor
-        self.personas = personas
+        self.personas, self.memory = personas, memory
 
     @classmethod
     def open(
@@ -100,8 +123,9 @@ class Companion:
         progress: Callable[[ModelStatus], None] | None = None,
         workdir: Path | None = None,
         install_guard: bool = True,
+        with_memory: bool = True,
     ) -> Companion:
-        """Open the policy runtime, load the local model (unless told not to) and build a conductor.
+        """Open the policy runtime, load the model (unless told not to), start memory, build a conductor.
 
         Raises:
             StorageError: the app database cannot be used.
@@ -116,6 +140,9 @@ class Companion:
             router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
             if load_model:
                 router.start(progress, system_prompt=persona.router.system_prompt)
+            memory = build_memory(runtime, bus, paths, personas) if with_memory else None
+            if memory is not None:
+                memory.start()
             conductor = build_conductor(
                 runtime=runtime,
                 bus=bus,
@@ -124,16 +151,22 @@ class Companion:
                 spawn=thread_spawn,
                 workdir=workdir or Path.cwd(),
                 on_boundary=personas.at_boundary,
+                memory=memory,
             )
             personas.bind_turns(conductor.busy)
         except BaseException:
             runtime.close()
             raise
-        return cls(runtime=runtime, bus=bus, router=router, conductor=conductor, personas=personas)
+        return cls(
+            runtime=runtime, bus=bus, router=router, conductor=conductor, personas=personas, memory=memory
+        )
 
     def close(self) -> None:
-        """Free the model and close the runtime (idempotent)."""
+        """Free the model, end the memory session and close the runtime (idempotent)."""
         self.router.stop()
+        if self.memory is not None:
+            self.memory.end_session()
+            self.memory.close()
         self.runtime.close()
 
     def __enter__(self) -> Companion:

@@ -23,13 +23,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aether_qt.bus import EventBus
 from aether_qt.engines.interaction import fsm
 from aether_qt.engines.interaction.classifier import Classification, classify
 from aether_qt.engines.interaction.phrases import DefaultPersona
-from aether_qt.engines.interaction.states import Outcome
+from aether_qt.engines.interaction.states import Category, Degraded, Outcome
 from aether_qt.engines.interaction.timing import TimerSchedule
 from aether_qt.events import PhraseShown, TokensStreamed, TurnBegan, TurnEnded, TurnStateChanged
 from aether_qt.gate_bus import GateOnBus
@@ -47,10 +47,34 @@ from aether_qt.policy.decisions import (
 )
 from aether_qt.tools import PendingActions, ToolCall, ToolResult, ToolRunner
 
+if TYPE_CHECKING:
+    from aether_qt.engines.memory.recall import RecallResult
+
 _log = logging.getLogger(__name__)
 SOURCE = "L1"
 STALL_S = 120.0  # no event and no timer for this long: the turn ends in Error, never hangs
 Spawn = Callable[[Callable[[], None]], None]
+_MEMORY_TOOLS = {"memory.write.durable": "memory:fact", "memory.delete": "memory:topic"}
+_CHAT = frozenset({Category.DIRECT_LOCAL, Category.ACKNOWLEDGE})
+
+
+class MemoryPort(Protocol):
+    """What the conductor needs from L2 (:class:`~aether_qt.memory_service.MemoryService`)."""
+
+    @property
+    def started(self) -> bool:
+        """Whether memory can be used."""
+        ...
+
+    def recall_for_turn(
+        self, query: str, *, turn_id: str, persona_id: str
+    ) -> tuple[RecallResult, tuple[FencedData, ...]]:
+        """Memories for this turn's prompt (gated, within the recall deadline)."""
+        ...
+
+    def record_episode(self, text: str, *, turn_id: str, persona_id: str) -> object:
+        """Keep an answered turn as a session episode (gated)."""
+        ...
 
 
 class RouterPort(Protocol):
@@ -98,6 +122,7 @@ class TurnReport:
     phrases: list[dict[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     tool: str = ""
+    recalled: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float | None] = field(
         default_factory=lambda: dict.fromkeys(
             ("t_first_state_ms", "t_ack_ms", "t_first_token_ms", "t_done_ms")
@@ -143,6 +168,7 @@ class Conductor:
         spawn: runs a generation job on the router thread.
         workdir: relative paths in commands are resolved against it.
         on_boundary: called after each turn ends (a safe point to apply a pending persona swap).
+        memory: L2, for recall into chat prompts, episodes and the memory tools; None: no memory.
     """
 
     def __init__(
@@ -159,7 +185,9 @@ class Conductor:
         workdir: Path,
         history_turns: int = 6,
         on_boundary: Callable[[], None] | None = None,
+        memory: MemoryPort | None = None,
     ) -> None:
+        self._memory = memory
         self._gate, self._tools, self._pending, self._router = gate, tools, pending, router
         self._persona_source: Callable[[], DefaultPersona] = (
             persona if callable(persona) else (lambda: persona)  # type: ignore[assignment,return-value]
@@ -211,7 +239,10 @@ class Conductor:
             if classification.notice:
                 report.notices.append(classification.notice)
                 self._publish(turn, PhraseShown(turn_id=tid, pool="notice", text=classification.notice))
-            self._feed(turn, fsm.TurnBegin(turn_id=tid, text=classification.text))
+            degraded = (
+                Degraded.NONE if self._memory is not None and self._memory.started else Degraded.NO_MEMORY
+            )
+            self._feed(turn, fsm.TurnBegin(turn_id=tid, text=classification.text, degraded=degraded))
             self._feed(turn, fsm.Classified(classification.category, turn.action))
             self._loop(turn)
         finally:
@@ -328,8 +359,9 @@ class Conductor:
             turn.allow = decision
         elif isinstance(decision, Ask):
             ticket = turn.report.ticket_id = decision.ticket.ticket_id
-            call = ToolCall(action.capability, action.resource, turn.classification.payload)
-            self._pending.put(ticket, call, turn_id=turn.report.turn_id, now_ms=self._clock.wall_ms())
+            self._pending.put(
+                ticket, self._call(turn, action), turn_id=turn.report.turn_id, now_ms=self._clock.wall_ms()
+            )
         elif isinstance(decision, Deny):
             reason = decision.reason.value
         turn.inbox.put(fsm.PolicyDecided(decision.kind, reason, ticket))  # type: ignore[arg-type]
@@ -338,8 +370,7 @@ class Conductor:
         if turn.allow is None:
             turn.inbox.put(fsm.Fault("tool run without an Allow"))
             return
-        call = ToolCall(action.capability, action.resource, turn.classification.payload)
-        result = self._tools.run(turn.allow, call)
+        result = self._tools.run(turn.allow, self._call(turn, action))
         turn.report.tool = result.summary
         turn.data = (result.data,) if result.data is not None else ()
         turn.inbox.put(fsm.ToolDone(result.ok, result.summary))
@@ -354,6 +385,8 @@ class Conductor:
             turn.inbox.put(_Token(f"{turn.report.tool}\n\n"))
             user_text += "\n\n(Answer from the data above in one or two sentences.)"
             temperature = 0.3
+        else:
+            self._recall(turn)
         request = GenerationRequest(
             turn_id=turn.report.turn_id,
             system_prompt=system,
@@ -401,6 +434,49 @@ class Conductor:
                 notice=" ".join(report.notices),
             ),
         )
+        if effect.outcome is Outcome.ANSWERED and turn.classification.category in _CHAT:
+            self._episode(turn)
+
+    # ------------------------------------------------------------------ memory
+
+    def _recall(self, turn: _Turn) -> None:
+        """Put memories relevant to the user's words into the prompt, fenced as data with their source."""
+        if self._memory is None or not self._memory.started:
+            return
+        try:
+            result, fenced = self._memory.recall_for_turn(
+                turn.classification.text, turn_id=turn.report.turn_id, persona_id=turn.persona.persona_id
+            )
+        except Exception:  # memory trouble must not cost the user their answer
+            _log.exception("memory recall failed")
+            return
+        turn.data = (*turn.data, *fenced)
+        turn.report.recalled = [
+            {
+                "id": hit.item_id,
+                "text": hit.text,
+                "kind": hit.kind.value,
+                "privacy": hit.privacy.value,
+                "source": hit.provenance.source,
+                "trust": hit.provenance.trust,
+                "turn_id": hit.provenance.turn_id,
+                "audit_id": hit.provenance.audit_id,
+                "score": round(hit.score, 5),
+            }
+            for hit in result.hits
+        ]
+        if result.timed_out:
+            turn.report.notices.append("memory_miss")
+
+    def _episode(self, turn: _Turn) -> None:
+        if self._memory is None or not self._memory.started:
+            return
+        try:
+            self._memory.record_episode(
+                turn.report.text, turn_id=turn.report.turn_id, persona_id=turn.persona.persona_id
+            )
+        except Exception:
+            _log.exception("the turn was not kept as an episode")
 
     # ------------------------------------------------------------------ helpers
 
@@ -408,6 +484,8 @@ class Conductor:
         action = classification.action
         if action is None:
             return None
+        if action.capability in _MEMORY_TOOLS:  # the audit log names the act, never the memory's words
+            return dataclasses.replace(action, resource=_MEMORY_TOOLS[action.capability])
         cap = CAPABILITIES.get(action.capability)
         if (
             cap is not None
@@ -416,6 +494,14 @@ class Conductor:
         ):
             action = dataclasses.replace(action, resource=str(self._workdir / action.resource))
         return action
+
+    def _call(self, turn: _Turn, action: ActionRequest) -> ToolCall:
+        """The tool call for ``action``; a memory call carries the user's words as its payload."""
+        payload = turn.classification.payload
+        original = turn.classification.action
+        if action.capability in _MEMORY_TOOLS and original is not None:
+            payload = original.resource
+        return ToolCall(action.capability, action.resource, payload, turn.report.turn_id)
 
     def _publish(self, turn: _Turn, payload: Any) -> None:
         self._bus.publish(payload, source_layer=SOURCE, change_id=turn.change_id, turn_id=turn.report.turn_id)

@@ -304,6 +304,38 @@ class PersonaRecovered(Payload):
     persona_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class MemoryStatusChanged(Payload):
+    """Memory's health: ``starting``, ``rebuilding`` (with progress), ``ready``, ``fts_only`` or ``unavailable``."""
+
+    KIND: ClassVar[str] = "memory.did_change_status"
+    state: str
+    progress: float  # 0.0-1.0 while rebuilding the vector index, else 1.0
+    message: str  # what the banner says ('' when ready)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryChanged(Payload):
+    """Memory items changed (never carries memory text: the panel reloads what it shows)."""
+
+    KIND: ClassVar[str] = "memory.did_change"
+    change: str  # added, reinforced, edited, privacy, forgotten, purged, expired, imported
+    item_ids: tuple[str, ...]
+    audit_id: str  # the gate's decision that allowed it ('' for the sweep)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecalled(Payload):
+    """Memories were put into a turn's prompt (ids only)."""
+
+    KIND: ClassVar[str] = "memory.did_recall"
+    turn_id: str
+    item_ids: tuple[str, ...]
+    took_ms: float
+    timed_out: bool
+    fts_only: bool
+
+
 ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     HandlerFailed,
     ActionRequested,
@@ -323,6 +355,9 @@ ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     PersonaActivated,
     PersonaFailed,
     PersonaRecovered,
+    MemoryStatusChanged,
+    MemoryChanged,
+    MemoryRecalled,
 )
 
 

@@ -14,13 +14,17 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import peewee
 
+from aether_qt.engines.memory.items import MemoryStoreError
 from aether_qt.generation import FencedData
+from aether_qt.policy.contracts import PermitError
 from aether_qt.policy.decisions import Allow
 from aether_qt.policy.effect_types import EffectError
 from aether_qt.policy.effects import Effectors
+from aether_qt.storage.errors import StorageError
 from aether_qt.storage.sql import execute
 
 READ_BUDGET = 24_000  # bytes of a file handed to a small model
@@ -30,11 +34,38 @@ EXCERPT_CHARS = 240  # characters of a read file quoted in the reply itself
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """An action to perform: capability, resource and, for writes, the text."""
+    """An action to perform: capability, resource and, for writes, the text (or the memory)."""
 
     capability: str
     resource: str
     payload: str = ""
+    turn_id: str = ""
+
+
+class MemoryTools(Protocol):
+    """What the memory tools need of L2 (:class:`~aether_qt.memory_service.MemoryService`)."""
+
+    def remember(self, allow: Allow, text: str, *, turn_id: str) -> MemoryOutcomeLike:
+        """Keep ``text`` as a durable memory under ``allow``."""
+        ...
+
+    def forget_topic(self, allow: Allow, topic: str) -> MemoryOutcomeLike:
+        """Tombstone the memories ``topic`` names under ``allow``."""
+        ...
+
+
+class MemoryOutcomeLike(Protocol):
+    """The part of a memory outcome a tool result needs."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the change was made."""
+        ...
+
+    @property
+    def summary(self) -> str:
+        """One sentence for the transcript."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +78,16 @@ class ToolResult:
 
 
 class ToolRunner:
-    """Performs allowed tool calls through the effectors."""
+    """Performs allowed tool calls through the effectors (and memory, when there is one)."""
 
-    def __init__(self, *, effectors: Effectors) -> None:
+    def __init__(self, *, effectors: Effectors, memory: MemoryTools | None = None) -> None:
         self._fx = effectors
+        self._memory = memory
 
     def run(self, allow: Allow, call: ToolCall) -> ToolResult:
         """Perform ``call`` with ``allow``'s permit; effector errors become a failed result."""
+        if call.capability in ("memory.write.durable", "memory.delete"):
+            return self._memory_call(allow, call)
         handler = _HANDLERS.get(call.capability)
         if handler is None:
             return ToolResult(False, f"I can't perform {call.capability} yet.")
@@ -61,6 +95,25 @@ class ToolRunner:
             return handler(self._fx, allow, call)
         except EffectError as exc:
             return ToolResult(False, str(exc))
+
+    def _memory_call(self, allow: Allow, call: ToolCall) -> ToolResult:
+        if self._memory is None:
+            return ToolResult(False, "Memory is unavailable right now.")
+        try:
+            if call.capability == "memory.delete":
+                outcome = self._memory.forget_topic(allow, call.payload)
+            else:
+                outcome = self._memory.remember(allow, call.payload, turn_id=call.turn_id)
+        except (
+            EffectError,
+            PermitError,
+            MemoryStoreError,
+            StorageError,
+            ValueError,
+            peewee.DatabaseError,
+        ) as exc:
+            return ToolResult(False, f"Memory could not be changed: {exc}")
+        return ToolResult(outcome.ok, outcome.summary)
 
 
 def _read(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
@@ -150,14 +203,14 @@ class PendingActions:
         with self._db.atomic():
             row = execute(
                 self._db,
-                "SELECT capability, resource, payload FROM pending_actions "
+                "SELECT capability, resource, payload, turn_id FROM pending_actions "
                 "WHERE ticket_id = ? AND state = 'pending'",
                 (ticket_id,),
             ).fetchone()
             if row is None:
                 return None
             execute(self._db, "UPDATE pending_actions SET state = 'taken' WHERE ticket_id = ?", (ticket_id,))
-        return ToolCall(capability=row[0], resource=row[1], payload=row[2])
+        return ToolCall(capability=row[0], resource=row[1], payload=row[2], turn_id=row[3] or "")
 
     def finish(self, ticket_id: str, result: ToolResult) -> None:
         """Record the outcome of a taken call."""

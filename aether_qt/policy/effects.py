@@ -27,7 +27,7 @@ import shlex
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from aether_qt.policy.contracts import PermitVerifier
 from aether_qt.policy.decisions import Permit
@@ -59,6 +59,8 @@ _CHUNK: Final = 64 * 1024
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _USER_AGENT: Final = "Aether"
 _EXPORT_CAPABILITIES: Final = frozenset({"audit.export", "memory.export"})
+_MEMORY_CAPABILITIES: Final = frozenset({"memory.write.session", "memory.write.durable", "memory.delete"})
+_T = TypeVar("_T")
 
 
 class Effectors:
@@ -174,6 +176,22 @@ class Effectors:
         with self._acting(permit, capability, str(target)):
             _create_new(target, data, mode=0o600)
         return target
+
+    def change_memory(self, permit: Permit, capability: str, resource: str, change: Callable[[], _T]) -> _T:
+        """Apply ``change`` to the memory store (the app's own data) under a memory permit.
+
+        The permit must be for ``capability`` (``memory.write.session``,
+        ``memory.write.durable`` or ``memory.delete``) and ``resource``; it is
+        spent before ``change`` runs, so a change happens at most once per Allow.
+
+        Raises:
+            ValueError: ``capability`` is not a memory change.
+            PermitError: the permit is forged, mismatched or spent (``change`` does not run).
+        """
+        if capability not in _MEMORY_CAPABILITIES:
+            raise ValueError(f"{capability} is not a memory change")
+        with self._acting(permit, capability, resource):
+            return change()
 
     def edit_file(self, permit: Permit, path: Path, text: str) -> Path:
         """Replace an existing file's content with ``text`` atomically (``files.edit``)."""

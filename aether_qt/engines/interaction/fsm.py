@@ -109,6 +109,9 @@ REMOTE_CAPABILITIES: Final = frozenset({"router.remote", "router.remote_private"
 
 NOTICE_NO_POLICY: Final = "the permission gate is unavailable, so I can't do things outside this chat"
 NOTICE_NO_MEMORY: Final = "memory is unavailable right now"
+REPLY_MEMORY_DRAFT: Final = (
+    "Under the Observer preset I don't keep memories across sessions, so I did not save that."
+)
 NOTICE_TOO_SLOW: Final = "this is taking too long, so I stopped waiting"
 
 
@@ -254,6 +257,8 @@ def _on_policy(model: TurnModel, event: PolicyDecided) -> Step:
         notice = f"waiting for your approval (ticket {event.ticket_id})"
         return _finish(model, TurnState.AWAITING_APPROVAL, Outcome.ANSWERED, notice=notice)
     if kind == "draft":
+        if model.category in _MEMORY_CATEGORIES:  # a memory has no draft to show: say it was not kept
+            return _finish(model, TurnState.IDLE, Outcome.DENIED, reply=REPLY_MEMORY_DRAFT)
         return _generate(model, StartGeneration(draft=True))
     return _repair(model, Outcome.DENIED, event.reason)  # deny, needs_upgrade
 

@@ -147,7 +147,7 @@ class MemoryImportError(MemoryStoreError):
         self.index = index
         self.item_id = item_id
         self.reason = reason
-        label = f"entry {index}" + (f" (id {item_id})" if item_id else "")
+        label = "the file" if index < 0 else f"entry {index}" + (f" (id {item_id})" if item_id else "")
         super().__init__(f"memory import rejected: {label}: {reason}")
 
 

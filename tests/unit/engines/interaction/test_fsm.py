@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aether_qt.engines.interaction.fsm import (
+    REPLY_MEMORY_DRAFT,
     ApprovalAnswered,
     Cancel,
     CancelGeneration,
@@ -274,7 +275,7 @@ def test_draft_produces_a_draft_reply() -> None:
     final, effects = run(
         [
             TurnBegin("t", "x"),
-            Classified(Category.MEMORY_WRITE, action("memory.write.durable")),
+            Classified(Category.TOOL_PLAN, action("files.create")),
             PolicyDecided("draft"),
             FirstToken(),
             GenerationDone(),
@@ -283,6 +284,16 @@ def test_draft_produces_a_draft_reply() -> None:
     assert StartGeneration(draft=True) in effects
     assert effects[-1] == EndTurn(Outcome.ANSWERED)
     assert final.trace[-3:] == (S.THINKING, S.STREAMING, S.IDLE)
+
+
+@pytest.mark.parametrize("category", [Category.MEMORY_WRITE, Category.MEMORY_FORGET])
+def test_memory_draft_is_not_kept_and_says_so(category: Category) -> None:
+    final, effects = run(
+        [TurnBegin("t", "x"), Classified(category, action("memory.write.durable")), PolicyDecided("draft")]
+    )
+    assert not [e for e in effects if isinstance(e, StartGeneration | RunTool)]
+    assert effects[-1] == EndTurn(Outcome.DENIED, reply=REPLY_MEMORY_DRAFT)
+    assert final.state == S.IDLE
 
 
 def test_remote_escalation_allowed_generates_remotely_without_a_tool() -> None:

@@ -1,0 +1,614 @@
+"""L2 memory as the app uses it: gated writes, recall for turns, user corrections, all audited.
+
+:class:`MemoryService` owns the memory store, the faiss index and recall of one
+home (DESIGN.md §6). Every change goes through the gate first and is applied
+by :meth:`Effectors.change_memory` with the decision's permit, so the audit log
+holds a decision for each write, correction and forget:
+
+- from a conversation, the persona is the actor: "remember that …" asks for
+  ``memory.write.durable`` (Observer: draft, nothing is written), an answered
+  turn becomes an episode under ``memory.write.session``, "forget …" asks for
+  ``memory.delete``;
+- from the memory panel and ``aether memory``, the user is the actor; an
+  ``Ask`` is answered "allow once" because the user's own click or command is
+  the approval (the same rule as ``aether audit export``).
+
+Audit resources never hold memory text (``memory:fact``, ``memory:<id>``), so
+"forget now" really removes the words: the signed log keeps only that something
+was remembered or forgotten.
+
+Threading: one lock serialises every call. :meth:`start` (embedder load, index
+load or rebuild) runs on the memory thread; recall waits for the lock at most
+its deadline and otherwise answers with nothing (``timed_out``), so a turn
+never waits on a rebuild.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aether_qt.bus import EventBus
+from aether_qt.engines.memory import retention as ret
+from aether_qt.engines.memory.items import (
+    USER_CONFIRMED,
+    USER_SAID,
+    Kind,
+    MemoryImportError,
+    MemoryItem,
+    MemoryStoreError,
+    PrivacyClass,
+    Provenance,
+    TextEmbedder,
+    UnknownMemoryError,
+    claim_of,
+)
+from aether_qt.engines.memory.recall import Recall, RecallHit, RecallResult, as_fenced
+from aether_qt.engines.memory.store import MemoryStore
+from aether_qt.events import MemoryChanged, MemoryRecalled, MemoryStatusChanged
+from aether_qt.generation import FencedData
+from aether_qt.paths import AppPaths
+from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, Decision, Deny
+
+if TYPE_CHECKING:
+    from aether_qt.engines.memory.index import VectorIndex
+    from aether_qt.policy.runtime import PolicyRuntime
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+SOURCE = "L2"
+USER = "user"
+GRACE_S = 7 * 86_400.0  # a forgotten memory's text and vector are purged after a week
+MIN_EPISODE_WORDS = 3
+EPISODE_CHARS = 2_000
+FORGET_MIN_COSINE = 0.55  # "forget <topic>" matches an item this close (or found by text search)
+Progress = Callable[[int, int], None]
+
+
+class MemoryUnavailableError(MemoryStoreError):
+    """Memory cannot be used (the store is not started); the message is for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryOutcome:
+    """What a gated memory operation did.
+
+    Attributes:
+        ok: the change was made.
+        summary: one sentence for the transcript or the command line.
+        decision: ``allow``, ``ask``, ``draft``, ``deny`` or ``needs_upgrade``.
+        audit_id: the audit row of the gate's decision.
+        items: the items written, changed or forgotten.
+        ticket_id: the approval ticket when the decision was ``ask`` from a conversation.
+    """
+
+    ok: bool
+    summary: str
+    decision: str
+    audit_id: str
+    items: tuple[MemoryItem, ...] = ()
+    ticket_id: str = ""
+
+
+_PREFERENCE = ("i like ", "i love ", "i prefer ", "i hate ", "i don't like ", "i dislike ", "i enjoy ")
+
+
+def kind_of(text: str) -> Kind:
+    """A remembered sentence's kind: a claim ("my X is Y") is a fact, "I like …" a preference, else a note."""
+    if claim_of(text) is not None:
+        return Kind.FACT
+    return Kind.PREFERENCE if text.strip().lower().startswith(_PREFERENCE) else Kind.NOTE
+
+
+def _topic_key(topic: str) -> str | None:
+    """The claim key a "forget my sister's name" topic refers to (``sister name``), if any."""
+    claim = claim_of(f"{topic} is x")
+    return None if claim is None else claim[0]
+
+
+class MemoryService:
+    """Memory for one home (see the module docstring).
+
+    Args:
+        runtime: the policy runtime (gate, effectors, app database, clock).
+        bus: where memory events go.
+        paths: the home's folders (the index lives in the cache folder).
+        retention_days: the active persona's ``memory.retention_days`` (None: forever).
+        load_embedder: load MiniLM in :meth:`start`; False runs text-only (tests, degraded mode).
+        embedder_dir: a model folder other than the installed package's.
+    """
+
+    def __init__(
+        self,
+        *,
+        runtime: PolicyRuntime,
+        bus: EventBus,
+        paths: AppPaths,
+        retention_days: Callable[[], int | None] = lambda: None,
+        load_embedder: bool = True,
+        embedder_dir: Path | None = None,
+    ) -> None:
+        self._rt, self._bus, self._paths = runtime, bus, paths
+        self._retention_days = retention_days
+        self._load_embedder, self._embedder_dir = load_embedder, embedder_dir
+        self._lock = threading.RLock()
+        self._store: MemoryStore | None = None
+        self._index: VectorIndex | None = None
+        self._recall: Recall | None = None
+        self._status = MemoryStatusChanged(state="starting", progress=0.0, message="memory is starting")
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def status(self) -> MemoryStatusChanged:
+        """The last published status."""
+        return self._status
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` has finished (memory can be read and written)."""
+        return self._store is not None
+
+    @property
+    def embedder(self) -> TextEmbedder | None:
+        """The embedder (None while starting or when running text-only)."""
+        return None if self._store is None else self._store.embedder
+
+    @property
+    def index(self) -> VectorIndex | None:
+        """The vector index (None while starting or when running text-only)."""
+        return self._index
+
+    def start(self, progress: Progress | None = None) -> MemoryStatusChanged:
+        """Load the embedder, open the store and load (or rebuild) the index; blocking.
+
+        Without the embedding model memory runs on FTS5 alone and the status says
+        so. Returns the final status (also published on the bus).
+        """
+        with self._lock:
+            embedder = self._embedder()
+            store = MemoryStore(self._rt.database, clock=self._rt.clock, embedder=embedder)
+            self._store = store
+            if embedder is None:
+                self._recall = Recall(store, None, None, self._rt.clock)
+                return self._status_now()
+            self._set_status("rebuilding", 0.0, "memory index is loading")
+            self._index = self._open_index(store, embedder, progress)
+            self._recall = Recall(store, self._index, embedder, self._rt.clock)
+            return self._status_now()
+
+    def _embedder(self) -> TextEmbedder | None:
+        if not self._load_embedder:
+            self._fts_reason = "the embedding model is turned off"
+            return None
+        from aether_qt.engines.memory.embedder import Embedder, EmbedderUnavailable
+
+        try:
+            embedder = Embedder.load(self._embedder_dir)
+            embedder.embed(["warm up", "the first two forward passes build lookup tables"])
+        except EmbedderUnavailable as exc:
+            _log.warning("memory runs on text search only: %s", exc)
+            self._fts_reason = str(exc)
+            return None
+        return embedder
+
+    def _open_index(
+        self, store: MemoryStore, embedder: TextEmbedder, progress: Progress | None
+    ) -> VectorIndex:
+        from aether_qt.engines.memory.index import INDEX_FILE, VectorIndex
+
+        index = VectorIndex(self._paths.cache_dir / INDEX_FILE, embedder.dim, model_id=embedder.model_id)
+
+        def report(done: int, total: int) -> None:
+            self._set_status(
+                "rebuilding",
+                done / total if total else 1.0,
+                f"rebuilding the memory index ({done:,}/{total:,})",
+            )
+            if progress is not None:
+                progress(done, total)
+
+        index.load_or_rebuild(store, report)
+        store.attach_index(index)
+        return index
+
+    def _status_now(self) -> MemoryStatusChanged:
+        if self._recall is not None and self._recall.fts_only:
+            reason = getattr(self, "_fts_reason", "no vector index")
+            return self._set_status("fts_only", 1.0, f"Memory recall uses text search only: {reason}")
+        return self._set_status("ready", 1.0, "")
+
+    def _set_status(self, state: str, progress: float, message: str) -> MemoryStatusChanged:
+        self._status = MemoryStatusChanged(state=state, progress=progress, message=message)
+        self._bus.publish(self._status, source_layer=SOURCE, change_id=None)
+        return self._status
+
+    def close(self) -> None:
+        """Persist the index and stop the recall worker (idempotent)."""
+        with self._lock:
+            if self._recall is not None:
+                self._recall.close()
+            if self._index is not None:
+                try:
+                    self._index.save()
+                except OSError as exc:  # a full disk: the index is rebuilt from SQLite next time
+                    _log.warning("the memory index was not saved: %s", exc)
+
+    def _require(self) -> MemoryStore:
+        if self._store is None:
+            raise MemoryUnavailableError("memory is still starting")
+        return self._store
+
+    # ------------------------------------------------------------ reads
+
+    def list_items(self, kind: Kind | None = None, *, limit: int = 200, offset: int = 0) -> list[MemoryItem]:
+        """Live memories, newest first."""
+        with self._lock:
+            return self._require().list(kind, limit=limit, offset=offset)
+
+    def get(self, item_id: str) -> MemoryItem | None:
+        """One live memory, or None."""
+        with self._lock:
+            return self._require().get(item_id)
+
+    def search(self, query: str, *, k: int = 20) -> RecallResult:
+        """Recall for the panel and ``aether memory search`` (no deadline: the user asked)."""
+        with self._lock:
+            self._require()
+            assert self._recall is not None
+            return self._recall.recall(query, k=k, deadline_ms=5_000.0)
+
+    def recall_for_turn(
+        self, query: str, *, turn_id: str, persona_id: str, k: int = 4, deadline_ms: float = 150.0
+    ) -> tuple[RecallResult, tuple[FencedData, ...]]:
+        """Memories for a turn's prompt, gated by ``memory.read``; fenced as data with their source.
+
+        Never waits longer than ``deadline_ms`` for the lock (a rebuild holds it):
+        then it answers with nothing and ``timed_out``.
+        """
+        empty = RecallResult(hits=(), fts_only=True, timed_out=True, took_ms=0.0)
+        if not self._lock.acquire(timeout=deadline_ms / 1000):
+            return empty, ()
+        try:
+            if self._recall is None:
+                return empty, ()
+            decision = self._gate(
+                ActionRequest("memory.read", "memory:recall", actor_persona=persona_id, turn_id=turn_id)
+            )
+            if not isinstance(decision, Allow):
+                return RecallResult(hits=(), fts_only=self._recall.fts_only, timed_out=False, took_ms=0.0), ()
+            result = self._recall.recall(query, k=k, deadline_ms=deadline_ms)
+            hits = tuple(h for h in result.hits if _relevant(h))
+            result = dataclasses.replace(result, hits=hits)
+            if hits:
+                self._require().mark_used([h.item_id for h in hits])
+        finally:
+            self._lock.release()
+        self._bus.publish(
+            MemoryRecalled(
+                turn_id=turn_id,
+                item_ids=tuple(h.item_id for h in hits),
+                took_ms=round(result.took_ms, 1),
+                timed_out=result.timed_out,
+                fts_only=result.fts_only,
+            ),
+            source_layer=SOURCE,
+            change_id=None,
+            turn_id=turn_id,
+        )
+        return result, as_fenced(hits)
+
+    def export_entries(self) -> list[dict[str, Any]]:
+        """Every live memory as JSON-ready entries."""
+        with self._lock:
+            return self._require().export()
+
+    # ------------------------------------------------------------ conversation writes
+
+    def remember(self, allow: Allow, text: str, *, turn_id: str) -> MemoryOutcome:
+        """Keep a fact the user asked to remember (the gate already said ``allow``)."""
+        draft_text = text.strip().rstrip(".") if text.strip() else ""
+        if not draft_text:
+            return MemoryOutcome(False, "There was nothing to remember.", "allow", allow.audit_id)
+        store = self._require()
+        retention = ret.retention_from_days(self._retention_days())
+        provenance = Provenance(
+            source=USER_CONFIRMED,
+            turn_id=turn_id,
+            audit_id=allow.audit_id,
+            captured_at_ms=self._rt.clock.wall_ms(),
+            trust=USER_CONFIRMED,
+        )
+        kind = kind_of(draft_text)
+        with self._lock:
+            item = self._rt.effectors.change_memory(
+                allow.permit,
+                allow.permit.capability,
+                allow.permit.resource,
+                lambda: store.add(
+                    draft_text, kind=kind, provenance=provenance, retention=retention, salience=0.8
+                ),
+            )
+        change = "added" if item.seen_count == 1 else "reinforced"
+        self._changed(change, (item,), allow.audit_id)
+        summary = f"I'll remember that: “{item.text}”."
+        if item.seen_count > 1:
+            summary = f"I already knew that (now seen {item.seen_count} times): “{item.text}”."
+        if item.contradicts:
+            old = store.reader.by_id(item.contradicts, self._rt.clock.wall_ms())
+            if old is not None:
+                summary += (
+                    f" Note: it contradicts an earlier memory, “{old.text}”; I kept both and flagged it."
+                )
+        return MemoryOutcome(True, summary, "allow", allow.audit_id, (item,))
+
+    def forget_topic(self, allow: Allow, topic: str) -> MemoryOutcome:
+        """Tombstone the memories a "forget …" topic names (the gate already said ``allow``)."""
+        store = self._require()
+        with self._lock:
+            targets = self._matching(topic)
+            if not targets:
+                # the permit is still spent: the decision is in the audit log either way
+                self._rt.effectors.change_memory(
+                    allow.permit, allow.permit.capability, allow.permit.resource, lambda: None
+                )
+                return MemoryOutcome(False, f"I have no memory about “{topic}”.", "allow", allow.audit_id)
+            self._rt.effectors.change_memory(
+                allow.permit,
+                allow.permit.capability,
+                allow.permit.resource,
+                lambda: [store.forget(item.id) for item in targets],
+            )
+        self._changed("forgotten", tuple(targets), allow.audit_id)
+        quoted = "; ".join(f"“{item.text}”" for item in targets)
+        return MemoryOutcome(True, f"Forgotten: {quoted}.", "allow", allow.audit_id, tuple(targets))
+
+    def _matching(self, topic: str) -> list[MemoryItem]:
+        """Live items a topic refers to: all items of the same claim, else the best close match."""
+        store = self._require()
+        now = self._rt.clock.wall_ms()
+        key = _topic_key(topic)
+        if key is not None:
+            by_claim = [
+                item for item in store.list(limit=10_000) if (c := claim_of(item.text)) and c[0] == key
+            ]
+            if by_claim:
+                return by_claim
+        assert self._recall is not None
+        hits = self._recall.recall(topic, k=5, deadline_ms=5_000.0).hits
+        close = [h for h in hits if h.parts.vector_score >= FORGET_MIN_COSINE or h.parts.fts_rank == 1]
+        if not close:
+            return []
+        found = store.reader.by_id(close[0].item_id, now)
+        return [found] if found is not None else []
+
+    def record_episode(self, text: str, *, turn_id: str, persona_id: str) -> MemoryOutcome | None:
+        """Keep what the user said in an answered turn as a session episode (``memory.write.session``).
+
+        Short messages ("hi", "thanks") are not kept. Returns None when nothing was attempted.
+        """
+        words = text.split()
+        if len(words) < MIN_EPISODE_WORDS or self._store is None:
+            return None
+        store = self._store
+        resource = "memory:episode"
+        decision = self._gate(
+            ActionRequest("memory.write.session", resource, actor_persona=persona_id, turn_id=turn_id)
+        )
+        if not isinstance(decision, Allow):
+            return MemoryOutcome(False, "", decision.kind, decision.audit_id)
+        provenance = Provenance(
+            source=USER_SAID,
+            turn_id=turn_id,
+            audit_id=decision.audit_id,
+            captured_at_ms=self._rt.clock.wall_ms(),
+            trust="user_said",
+        )
+        with self._lock:
+            item = self._rt.effectors.change_memory(
+                decision.permit,
+                "memory.write.session",
+                resource,
+                lambda: store.add(
+                    text[:EPISODE_CHARS],
+                    kind=Kind.EPISODE,
+                    provenance=provenance,
+                    retention=ret.SESSION,
+                    salience=0.3,
+                ),
+            )
+        self._changed("added" if item.seen_count == 1 else "reinforced", (item,), decision.audit_id)
+        return MemoryOutcome(True, "", "allow", decision.audit_id, (item,))
+
+    # ------------------------------------------------------------ user actions (panel, CLI)
+
+    def user_add(
+        self, text: str, *, kind: Kind = Kind.NOTE, privacy: PrivacyClass = PrivacyClass.PRIVATE
+    ) -> MemoryOutcome:
+        """The user adds a memory by hand (``memory.write.durable``; provenance ``user_confirmed``)."""
+        store = self._require()
+        retention = ret.retention_from_days(self._retention_days())
+
+        def add(allow: Allow) -> tuple[MemoryItem, ...]:
+            prov = Provenance(USER_CONFIRMED, "", allow.audit_id, self._rt.clock.wall_ms(), USER_CONFIRMED)
+            return (
+                store.add(
+                    text, kind=kind, privacy=privacy, provenance=prov, retention=retention, salience=0.8
+                ),
+            )
+
+        return self._as_user("memory.write.durable", "memory:new", add, "added", "Remembered.")
+
+    def user_edit(self, item_id: str, text: str) -> MemoryOutcome:
+        """The user corrects a memory's text (``memory.write.durable`` on ``memory:<id>``).
+
+        Raises:
+            UnknownMemoryError: no live memory has this id (nothing asked, nothing written).
+            ValueError: the new text is empty.
+        """
+        store = self._require()
+        self._live(item_id)
+        if not text.strip():
+            raise ValueError("the memory text is empty")
+        return self._as_user(
+            "memory.write.durable",
+            f"memory:{item_id}",
+            lambda _a: (store.edit_text(item_id, text),),
+            "edited",
+            "Corrected.",
+        )
+
+    def user_set_privacy(self, item_id: str, privacy: PrivacyClass) -> MemoryOutcome:
+        """The user changes a memory's privacy class.
+
+        Raises:
+            UnknownMemoryError: no live memory has this id.
+        """
+        store = self._require()
+        self._live(item_id)
+        return self._as_user(
+            "memory.write.durable",
+            f"memory:{item_id}",
+            lambda _a: (store.set_privacy(item_id, PrivacyClass(privacy)),),
+            "privacy",
+            f"Privacy set to {PrivacyClass(privacy).value}.",
+        )
+
+    def user_forget(self, item_id: str, *, now: bool = False) -> MemoryOutcome:
+        """The user forgets a memory: tombstoned at once; ``now`` also purges its text and vector.
+
+        Raises:
+            UnknownMemoryError: no live memory has this id.
+        """
+        store = self._require()
+        self._live(item_id)
+
+        def forget(_allow: Allow) -> tuple[MemoryItem, ...]:
+            item = store.get(item_id)
+            if item is None or not store.forget(item_id, now=now):
+                raise UnknownMemoryError(item_id)
+            return (item,)
+
+        summary = "Forgotten and erased." if now else "Forgotten (erased for good after the grace period)."
+        return self._as_user(
+            "memory.delete", f"memory:{item_id}", forget, "purged" if now else "forgotten", summary
+        )
+
+    def user_import(self, path: Path) -> MemoryOutcome:
+        """Import an export file in one transaction (``memory.write.durable``); a bad entry rejects it all.
+
+        Raises:
+            MemoryImportError: the file is unreadable, not an export, or holds a malformed entry.
+        """
+        store = self._require()
+        entries = read_export_file(path)
+        return self._as_user(
+            "memory.write.durable",
+            f"import:{path.name}",
+            lambda _a: tuple(store.import_items(entries)),
+            "imported",
+            f"Imported {len(entries)} memories from {path.name}.",
+        )
+
+    def user_export(self, path: Path) -> MemoryOutcome:
+        """Export every live memory as JSON through the gate (``memory.export``) and an effector."""
+        entries = self.export_entries()
+        data = json.dumps({"format": 1, "items": entries}, ensure_ascii=False, indent=2).encode("utf-8")
+        decision = self._user_decision("memory.export", str(path.expanduser().absolute()))
+        if not isinstance(decision, Allow):
+            return _refused(decision)
+        written = self._rt.effectors.write_export(decision.permit, path, data, capability="memory.export")
+        return MemoryOutcome(
+            True, f"Exported {len(entries)} memories to {written}.", "allow", decision.audit_id
+        )
+
+    def maintain(self, grace_s: float = GRACE_S) -> tuple[int, int]:
+        """The periodic sweep: expire items past retention, purge old tombstones; return both counts."""
+        with self._lock:
+            store = self._require()
+            expired = store.sweep()
+            purged = store.purge(grace_s)
+        if expired:
+            self._changed("expired", (), "")
+        if purged:
+            self._changed("purged", (), "")
+        return expired, purged
+
+    def end_session(self) -> int:
+        """Tombstone this session's episodes (the app is quitting)."""
+        with self._lock:
+            return 0 if self._store is None else self._store.end_session()
+
+    # ------------------------------------------------------------ helpers
+
+    def _gate(self, request: ActionRequest) -> Decision:
+        return self._rt.gate.evaluate(request)
+
+    def _user_decision(self, capability: str, resource: str) -> Decision:
+        decision = self._gate(ActionRequest(capability, resource, actor_persona=USER))
+        if isinstance(decision, Ask):  # the user's own click or command is the approval
+            decision = self._rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
+        return decision
+
+    def _live(self, item_id: str) -> MemoryItem:
+        item = self._require().get(item_id)
+        if item is None:
+            raise UnknownMemoryError(item_id)
+        return item
+
+    def _as_user(
+        self,
+        capability: str,
+        resource: str,
+        change: Callable[[Allow], tuple[MemoryItem, ...]],
+        kind: str,
+        summary: str,
+    ) -> MemoryOutcome:
+        with self._lock:
+            decision = self._user_decision(capability, resource)
+            if not isinstance(decision, Allow):
+                return _refused(decision)
+            items = self._rt.effectors.change_memory(
+                decision.permit, capability, resource, lambda: change(decision)
+            )
+        self._changed(kind, items, decision.audit_id)
+        return MemoryOutcome(True, summary, "allow", decision.audit_id, items)
+
+    def _changed(self, change: str, items: Sequence[MemoryItem], audit_id: str) -> None:
+        self._bus.publish(
+            MemoryChanged(change=change, item_ids=tuple(i.id for i in items), audit_id=audit_id),
+            source_layer=SOURCE,
+            change_id=None,
+        )
+
+
+def _refused(decision: Decision) -> MemoryOutcome:
+    reason = decision.reason.value if isinstance(decision, Deny) else decision.kind
+    return MemoryOutcome(False, f"Not allowed: {reason}.", decision.kind, decision.audit_id)
+
+
+def _relevant(hit: RecallHit) -> bool:
+    """Whether a hit is worth the small model's context: found by text, or close in meaning."""
+    return hit.parts.fts_rank > 0 or hit.parts.vector_score >= 0.35
+
+
+def read_export_file(path: Path) -> list[object]:
+    """The entries of an export file (``{"format": 1, "items": [...]}`` or a bare list).
+
+    Raises:
+        MemoryImportError: unreadable, not JSON, or not an export (index -1 names the file itself).
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise MemoryImportError(-1, "", f"{path}: {exc}") from None
+    items = data.get("items") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise MemoryImportError(-1, "", f"{path}: not a memory export (expected a list of items)")
+    return items
