@@ -184,6 +184,37 @@ def _avatar(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_common(sn)
 
 
+def _memory(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import memory as cmd
+
+    m = sub.add_parser("memory", help="list, search, show, forget, export and import memories")
+    ms = m.add_subparsers(dest="action", required=True)
+    ls = ms.add_parser("list", help="live memories, newest first")
+    ls.add_argument("--kind", choices=["episode", "fact", "preference", "note"], default=None)
+    ls.add_argument("--limit", type=int, default=200)
+    ls.set_defaults(handler=cmd.list_)
+    se = ms.add_parser("search", help="recall memories for QUERY (text and meaning), best first")
+    se.add_argument("query", metavar="QUERY")
+    se.add_argument("--limit", type=int, default=10)
+    se.set_defaults(handler=cmd.search)
+    sh = ms.add_parser("show", help="one memory with its provenance")
+    sh.add_argument("id", metavar="ID")
+    sh.set_defaults(handler=cmd.show)
+    fo = ms.add_parser("forget", help="forget a memory (tombstone now, erased after a grace period)")
+    fo.add_argument("id", metavar="ID")
+    fo.add_argument("--now", action="store_true", help="erase its text and vector at once")
+    fo.set_defaults(handler=cmd.forget)
+    ex = ms.add_parser("export", help="write every memory to FILE as JSON (a gated export)")
+    ex.add_argument("file", metavar="FILE")
+    ex.set_defaults(handler=cmd.export)
+    im = ms.add_parser("import", help="import FILE in one transaction (a bad entry rejects it all)")
+    im.add_argument("file", metavar="FILE")
+    im.set_defaults(handler=cmd.import_)
+    for q in (ls, se, sh, fo, ex, im):
+        q.add_argument("--json", action="store_true")
+        _add_common(q)
+
+
 def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import bench, doctor
 
@@ -211,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     _turns(sub)
     _persona(sub)
     _avatar(sub)
+    _memory(sub)
     _doctor_bench(sub)
     return parser
 

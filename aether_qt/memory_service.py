@@ -171,16 +171,17 @@ class MemoryService:
         Without the embedding model memory runs on FTS5 alone and the status says
         so. Returns the final status (also published on the bus).
         """
-        with self._lock:
-            embedder = self._embedder()
-            store = MemoryStore(self._rt.database, clock=self._rt.clock, embedder=embedder)
-            self._store = store
-            if embedder is None:
-                self._recall = Recall(store, None, None, self._rt.clock)
-                return self._status_now()
+        # Built outside the lock and published at the end: until then nothing writes
+        # (``started`` is false), and a turn's recall is not held up by a rebuild.
+        embedder = self._embedder()
+        store = MemoryStore(self._rt.database, clock=self._rt.clock, embedder=embedder)
+        index = None
+        if embedder is not None:
             self._set_status("rebuilding", 0.0, "memory index is loading")
-            self._index = self._open_index(store, embedder, progress)
-            self._recall = Recall(store, self._index, embedder, self._rt.clock)
+            index = self._open_index(store, embedder, progress)
+        with self._lock:
+            self._store, self._index = store, index
+            self._recall = Recall(store, index, embedder, self._rt.clock)
             return self._status_now()
 
     def _embedder(self) -> TextEmbedder | None:
@@ -228,6 +229,10 @@ class MemoryService:
         self._status = MemoryStatusChanged(state=state, progress=progress, message=message)
         self._bus.publish(self._status, source_layer=SOURCE, change_id=None)
         return self._status
+
+    def mark_unavailable(self, reason: str) -> None:
+        """Say that memory could not start (turns go on without it; the window shows a banner)."""
+        self._set_status("unavailable", 1.0, f"Memory is unavailable: {reason}")
 
     def close(self) -> None:
         """Persist the index and stop the recall worker (idempotent)."""

@@ -30,6 +30,7 @@ from aether_qt.events import (
     Envelope,
     GrantIssued,
     GrantRevoked,
+    MemoryStatusChanged,
     ModelStatusChanged,
     PersonaActivated,
     PersonaFailed,
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         pick_model_file: PickModelFile = pick_gguf,
         personas: ListPersonas | None = None,
         choose_persona: ChoosePersona | None = None,
+        memory_panel: QWidget | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -134,6 +136,9 @@ class MainWindow(QMainWindow):
         self.conversation_view = ConversationView(conversation=conversation, bus_bridge=bus_bridge)
         answer = conversation.answer if conversation is not None else None
         self.trust_centre = TrustCentre(runtime=runtime, confirm=confirm, answer=answer)
+        self.memory_panel = memory_panel
+        if memory_panel is not None:  # a tab of the side panel, with its own Ctrl+<n>
+            self.trust_centre.addTab(memory_panel, "Memory")
         self.persona_picker: PersonaPicker | None = None
         if personas is not None:
             self.persona_picker = PersonaPicker(personas=personas)
@@ -320,6 +325,9 @@ class MainWindow(QMainWindow):
             self._show_model_status(payload)
         elif isinstance(payload, PostureChanged):
             self.banners.set_condition(payload.flag, payload.message if payload.active else None)
+        elif isinstance(payload, MemoryStatusChanged):
+            degraded = payload.state in ("fts_only", "unavailable")
+            self.banners.set_condition("memory", payload.message if degraded else None)
         elif isinstance(payload, _POLICY_EVENTS):
             self._refresh_soon()
         elif isinstance(payload, PersonaActivated | PersonaFailed | PersonaRecovered):

@@ -1,0 +1,194 @@
+"""MemoryService on a real runtime: user corrections through the gate, episodes, recall gating, the sweep.
+
+Real SQLite, the real audit chain and the real MiniLM embedder (one service per
+module; tests that change the preset put it back). Keys go to an opt-in key
+file with the fail keyring backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+
+from aether_qt.bus import EventBus
+from aether_qt.engines.memory.items import Kind, MemoryImportError, PrivacyClass, UnknownMemoryError
+from aether_qt.events import Envelope, MemoryChanged
+from aether_qt.memory_service import MemoryService, kind_of
+from aether_qt.paths import resolve_paths
+from aether_qt.policy.capabilities import Preset
+from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.storage.sql import execute
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyRuntime]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    rt = PolicyRuntime.open(resolve_paths(tmp_path_factory.mktemp("mem") / "home"), allow_key_file=True)
+    try:
+        yield rt
+    finally:
+        rt.close()
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="module")
+def bus() -> EventBus:
+    return EventBus()
+
+
+@pytest.fixture(scope="module")
+def memory(runtime: PolicyRuntime, bus: EventBus) -> Iterator[MemoryService]:
+    service = MemoryService(runtime=runtime, bus=bus, paths=runtime.paths, retention_days=lambda: 30)
+    assert service.start().state == "ready"
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def changes(bus: EventBus) -> Iterator[list[MemoryChanged]]:
+    seen: list[MemoryChanged] = []
+
+    def keep(env: Envelope) -> None:
+        assert isinstance(env.payload, MemoryChanged)
+        seen.append(env.payload)
+
+    unsubscribe = bus.subscribe(MemoryChanged.KIND, keep)
+    yield seen
+    unsubscribe()
+
+
+def last_audit(runtime: PolicyRuntime) -> tuple[str, str, str, str]:
+    assert runtime.audit is not None
+    row = runtime.audit.rows()[-1]
+    return row.capability, row.resource, row.decision, row.actor
+
+
+def test_user_edit_privacy_and_forget_are_gated_audited_and_published(
+    memory: MemoryService, runtime: PolicyRuntime, changes: list[MemoryChanged]
+) -> None:
+    added = memory.user_add("my dentist is Dr Rao", kind=Kind.FACT)
+    [item] = added.items
+    assert item.provenance.source == "user_confirmed" and item.retention == "days:30"
+
+    edited = memory.user_edit(item.id, "my dentist is Dr Rao in Leeds")
+    assert edited.ok and last_audit(runtime) == ("memory.write.durable", f"memory:{item.id}", "allow", "user")
+    assert memory.get(item.id) is not None and memory.get(item.id).text == "my dentist is Dr Rao in Leeds"  # type: ignore[union-attr]
+    assert memory.search("Leeds").hits[0].item_id == item.id
+
+    memory.user_set_privacy(item.id, PrivacyClass.SENSITIVE)
+    assert memory.get(item.id).privacy is PrivacyClass.SENSITIVE  # type: ignore[union-attr]
+
+    forgotten = memory.user_forget(item.id)
+    assert forgotten.ok and last_audit(runtime) == ("memory.delete", f"memory:{item.id}", "allow", "user")
+    assert memory.get(item.id) is None
+    assert [c.change for c in changes] == ["added", "edited", "privacy", "forgotten"]
+    assert all(c.item_ids == (item.id,) and c.audit_id for c in changes)
+    # the audit log never holds the memory's words
+    assert runtime.audit is not None
+    assert not [r for r in runtime.audit.rows() if "Rao" in r.resource or "Rao" in str(r.detail)]
+
+
+def test_unknown_ids_and_empty_text_fail_before_asking_the_gate(
+    memory: MemoryService, runtime: PolicyRuntime
+) -> None:
+    assert runtime.audit is not None
+    before = len(runtime.audit.rows())
+    with pytest.raises(UnknownMemoryError):
+        memory.user_forget("no-such-id")
+    with pytest.raises(UnknownMemoryError):
+        memory.user_edit("no-such-id", "text")
+    [item] = memory.user_add("a note to keep").items
+    with pytest.raises(ValueError, match="empty"):
+        memory.user_edit(item.id, "   ")
+    assert len(runtime.audit.rows()) == before + 1  # only the add was decided
+
+
+def test_under_observer_the_users_own_forget_is_an_answered_ask(
+    memory: MemoryService, runtime: PolicyRuntime
+) -> None:
+    [item] = memory.user_add("my locker code is on a sticky note").items
+    runtime.set_preset(Preset.OBSERVER)
+    try:
+        outcome = memory.user_forget(item.id, now=True)
+    finally:
+        runtime.set_preset(Preset.ASSISTANT)
+    assert outcome.ok and memory.get(item.id) is None
+    assert runtime.audit is not None
+    decisions = [r.decision for r in runtime.audit.rows() if r.capability == "memory.delete"]
+    assert decisions[-3:] == ["ask", "allow", "grant_spent"]  # asked, answered by the user's act, spent
+    row = execute(
+        runtime.database, "SELECT text, purged FROM memory_items WHERE id = ?", (item.id,)
+    ).fetchone()
+    assert row == ("", 1)  # "forget now" erased the words at once
+
+
+def test_episodes_are_session_memories_and_end_with_the_session(memory: MemoryService) -> None:
+    assert memory.record_episode("hi", turn_id="t0", persona_id="aether") is None  # too short to keep
+    outcome = memory.record_episode(
+        "we talked about the hiking trip to Snowdon", turn_id="t1", persona_id="aether"
+    )
+    assert outcome is not None and outcome.ok
+    [episode] = outcome.items
+    assert episode.kind is Kind.EPISODE and episode.retention == "session"
+    assert episode.provenance.source == "user_said" and episode.provenance.turn_id == "t1"
+    result, fenced = memory.recall_for_turn("Snowdon hiking", turn_id="t2", persona_id="aether")
+    assert [h.item_id for h in result.hits][:1] == [episode.id]
+    assert fenced[0].trust == "untrusted" and fenced[0].source.startswith("memory:user_said")
+    assert memory.end_session() >= 1
+    assert memory.get(episode.id) is None
+
+
+def test_recall_is_gated_by_memory_read(memory: MemoryService, runtime: PolicyRuntime) -> None:
+    memory.user_add("my bike is a blue Brompton")
+    runtime.gate.pause(True)
+    try:
+        result, fenced = memory.recall_for_turn("Brompton", turn_id="t3", persona_id="aether")
+    finally:
+        runtime.gate.pause(False)
+    assert result.hits == () and fenced == ()
+    result, fenced = memory.recall_for_turn("Brompton", turn_id="t4", persona_id="aether")
+    assert "Brompton" in result.hits[0].text and "Brompton" in fenced[0].text
+
+
+def test_the_sweep_expires_past_retention_and_purges_old_tombstones(
+    memory: MemoryService, runtime: PolicyRuntime
+) -> None:
+    [old] = memory.user_add("a memory that ran out").items
+    execute(runtime.database, "UPDATE memory_items SET expires_at_ms = 1 WHERE id = ?", (old.id,))
+    assert memory.get(old.id) is None  # reads hide it before the sweep runs
+    expired, _ = memory.maintain(grace_s=3600.0)
+    assert expired == 1
+    _, purged = memory.maintain(grace_s=0.0)
+    assert purged >= 1
+    row = execute(runtime.database, "SELECT text FROM memory_items WHERE id = ?", (old.id,)).fetchone()
+    assert row == ("",)
+
+
+def test_a_malformed_import_names_the_entry_and_writes_nothing(memory: MemoryService, tmp_path: Path) -> None:
+    before = len(memory.list_items(limit=10_000))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": 1, "items": [{"text": "fine", "kind": "note", "privacy_class": "private"}, {"id": "e2", "kind": "fact"}]}')
+    with pytest.raises(MemoryImportError, match=r"entry 1 \(id e2\)"):
+        memory.user_import(bad)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(MemoryImportError, match="the file"):
+        memory.user_import(broken)
+    assert len(memory.list_items(limit=10_000)) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("my sister's name is Mira", Kind.FACT),
+        ("I like green tea", Kind.PREFERENCE),
+        ("call the plumber on Monday", Kind.NOTE),
+    ],
+)
+def test_remembered_sentences_get_a_kind(text: str, kind: Kind) -> None:
+    assert kind_of(text) is kind
