@@ -306,7 +306,7 @@ class PersonaRecovered(Payload):
 
 @dataclass(frozen=True, slots=True)
 class MemoryStatusChanged(Payload):
-    """Memory's health: ``starting``, ``rebuilding`` (with progress), ``ready``, ``fts_only`` or ``unavailable``."""
+    """Memory's health: starting, rebuilding (with progress), ready, fts_only or unavailable."""
 
     KIND: ClassVar[str] = "memory.did_change_status"
     state: str

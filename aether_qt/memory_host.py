@@ -112,7 +112,7 @@ class MemoryHost(QObject):
         self._thread.start()
 
     def call(self, job: Job, done: Done | None = None, failed: Failed | None = None) -> None:
-        """Run ``job(service)`` in the memory thread; ``done(result)`` or ``failed(exc)`` run in this thread."""
+        """Run ``job(service)`` in the memory thread; ``done(result)`` or ``failed(exc)`` then run here."""
         self.sig_job.emit(job, done, failed)
 
     def stop(self) -> None:
@@ -124,7 +124,9 @@ class MemoryHost(QObject):
                 _log.error("the memory thread did not stop in %d ms", STOP_TIMEOUT_MS)
 
     @Slot(object, object, object)
-    def _on_worker_finished(self, done: Done | None, failed: Failed | None, outcome: tuple[bool, Any]) -> None:
+    def _on_worker_finished(
+        self, done: Done | None, failed: Failed | None, outcome: tuple[bool, Any]
+    ) -> None:
         ok, value = outcome
         if ok:
             if done is not None:

@@ -7,6 +7,7 @@ file with the fail keyring backend.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,7 +173,8 @@ def test_the_sweep_expires_past_retention_and_purges_old_tombstones(
 def test_a_malformed_import_names_the_entry_and_writes_nothing(memory: MemoryService, tmp_path: Path) -> None:
     before = len(memory.list_items(limit=10_000))
     bad = tmp_path / "bad.json"
-    bad.write_text('{"format": 1, "items": [{"text": "fine", "kind": "note", "privacy_class": "private"}, {"id": "e2", "kind": "fact"}]}')
+    good = {"text": "fine", "kind": "note", "privacy_class": "private"}
+    bad.write_text(json.dumps({"format": 1, "items": [good, {"id": "e2", "kind": "fact"}]}))
     with pytest.raises(MemoryImportError, match=r"entry 1 \(id e2\)"):
         memory.user_import(bad)
     broken = tmp_path / "broken.json"

@@ -257,10 +257,14 @@ def _on_policy(model: TurnModel, event: PolicyDecided) -> Step:
         notice = f"waiting for your approval (ticket {event.ticket_id})"
         return _finish(model, TurnState.AWAITING_APPROVAL, Outcome.ANSWERED, notice=notice)
     if kind == "draft":
-        if model.category in _MEMORY_CATEGORIES:  # a memory has no draft to show: say it was not kept
-            return _finish(model, TurnState.IDLE, Outcome.DENIED, reply=REPLY_MEMORY_DRAFT)
-        return _generate(model, StartGeneration(draft=True))
+        return _draft(model)
     return _repair(model, Outcome.DENIED, event.reason)  # deny, needs_upgrade
+
+
+def _draft(model: TurnModel) -> Step:
+    if model.category in _MEMORY_CATEGORIES:  # a memory has no draft to show: say it was not kept
+        return _finish(model, TurnState.IDLE, Outcome.DENIED, reply=REPLY_MEMORY_DRAFT)
+    return _generate(model, StartGeneration(draft=True))
 
 
 def _on_tool_done(model: TurnModel, event: ToolDone) -> Step:
