@@ -215,6 +215,32 @@ def _memory(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _add_common(q)
 
 
+def _voice(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import voice as cmd
+
+    li = sub.add_parser("listen", help="recognise speech in a WAV file (partials and the final text)")
+    li.add_argument("--file", required=True, metavar="WAV")
+    li.add_argument(
+        "--model", default=None, metavar="DIR", help="a vosk model folder (default: the installed one)"
+    )
+    li.add_argument(
+        "--grammar", nargs="+", default=None, metavar="PHRASE", help="recognise only these phrases"
+    )
+    li.add_argument("--json", action="store_true")
+    li.set_defaults(handler=cmd.listen)
+    sp = sub.add_parser("speak", help="synthesise TEXT to a WAV file (a gated file write)")
+    sp.add_argument("text", metavar="TEXT")
+    sp.add_argument("--out", required=True, metavar="WAV")
+    sp.add_argument(
+        "--voice", default=None, metavar="HINT", help="a voice id, name or language (en-us, ko...)"
+    )
+    sp.add_argument("--rate", type=int, default=None, metavar="WPM", help="words per minute (80-450)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(handler=cmd.speak)
+    for q in (li, sp):
+        _add_common(q)
+
+
 def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import bench, doctor
 
@@ -243,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     _persona(sub)
     _avatar(sub)
     _memory(sub)
+    _voice(sub)
     _doctor_bench(sub)
     return parser
 

@@ -336,6 +336,24 @@ class MemoryRecalled(Payload):
     fts_only: bool
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceStateChanged(Payload):
+    """Voice in and out: ``idle``, ``listening`` (the microphone is live), ``speaking`` or ``unavailable``."""
+
+    KIND: ClassVar[str] = "voice.did_change_state"
+    state: str
+    message: str  # a banner line ('' when there is nothing to say)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechHeard(Payload):
+    """Speech recognised while push-to-talk is held (``final`` once, on release)."""
+
+    KIND: ClassVar[str] = "voice.did_hear"
+    text: str
+    final: bool
+
+
 ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     HandlerFailed,
     ActionRequested,
@@ -358,6 +376,8 @@ ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     MemoryStatusChanged,
     MemoryChanged,
     MemoryRecalled,
+    VoiceStateChanged,
+    SpeechHeard,
 )
 
 

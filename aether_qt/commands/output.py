@@ -10,7 +10,7 @@ from typing import Any
 
 def emit_json(data: Any) -> None:
     """Print ``data`` as indented JSON with sorted keys."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n")
 
 
 def emit_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:

@@ -193,6 +193,15 @@ class Effectors:
         with self._acting(permit, capability, resource):
             return change()
 
+    def start_capture(self, permit: Permit, start: Callable[[], _T], *, source: str = "microphone") -> _T:
+        """Start listening (``media.mic`` on ``source``): ``start`` opens the device only under the permit.
+
+        Raises:
+            PermitError: the permit is forged, mismatched or spent (``start`` does not run).
+        """
+        with self._acting(permit, "media.mic", source):
+            return start()
+
     def edit_file(self, permit: Permit, path: Path, text: str) -> Path:
         """Replace an existing file's content with ``text`` atomically (``files.edit``)."""
         target = self._target(path)

@@ -79,6 +79,7 @@ class Transcript:
         confidence: the mean word confidence, None without words.
         audio_s: seconds of audio fed.
         decode_s: seconds spent inside vosk (feeding and finishing).
+        finish_s: seconds :meth:`SpeechRecognizer.finish` took: the wait after push-to-talk is released.
     """
 
     text: str
@@ -86,6 +87,7 @@ class Transcript:
     confidence: float | None
     audio_s: float
     decode_s: float
+    finish_s: float = 0.0
 
     @property
     def rtf(self) -> float:
@@ -235,7 +237,8 @@ class SpeechRecognizer:
         rec = self._require()
         begun = self._clock.monotonic_ns()
         self._close_segment(rec.FinalResult())
-        self._decode_ns += self._clock.monotonic_ns() - begun
+        finish_ns = self._clock.monotonic_ns() - begun
+        self._decode_ns += finish_ns
         self._rec = None
         words = tuple(self._words)
         confidence = sum(w.conf for w in words) / len(words) if words else None
@@ -245,6 +248,7 @@ class SpeechRecognizer:
             confidence=confidence,
             audio_s=self._audio_bytes / (self._sample_rate * 2),
             decode_s=self._decode_ns / 1e9,
+            finish_s=finish_ns / 1e9,
         )
 
     def _require(self) -> Any:

@@ -8,6 +8,9 @@ every request is a job on that thread's queue and comes back as a
 ``save_to_file`` (headless: no sound server needed), then reads it back for its
 duration and the 60 Hz loudness envelope that moves the avatar's mouth.
 
+espeak-ng needs two workarounds (see :mod:`~.pyttsx3_driver`): each sentence
+waits for espeak's own queue to drain, or settings and clips come out of order.
+
 Clips go to a folder the caller chooses (the app's cache folder: the runtime
 guard allows writes there); pyttsx3 writes the file itself, this module writes
 nothing. When no engine can be created, :meth:`Speaker.start` raises
@@ -19,25 +22,18 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aether_qt.engines.media.pyttsx3_driver import create_engine, engine_defaults, espeak_flush
+from aether_qt.engines.media.voices import VoiceInfo, VoiceSettings, select_voice, voice_info
 from aether_qt.policy.contracts import Clock, SystemClock
 
-__all__ = [
-    "SynthResult",
-    "TtsError",
-    "TtsUnavailable",
-    "VoiceInfo",
-    "VoiceSettings",
-    "Speaker",
-    "select_voice",
-]
+__all__ = ["Speaker", "SynthResult", "TtsError", "TtsUnavailable"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -54,38 +50,6 @@ class TtsUnavailable(Exception):
 
 class TtsError(Exception):
     """One synthesis failed (unwritable folder, existing target, no audio produced)."""
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceInfo:
-    """A voice the engine offers.
-
-    Attributes:
-        id: the engine's voice id (espeak-ng: ``gmw/en-us``).
-        name: a readable name (``English (America)``).
-        languages: language tags (``en-us``).
-    """
-
-    id: str
-    name: str
-    languages: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceSettings:
-    """How to speak: a persona's ``voice`` section. None keeps the engine's default.
-
-    Attributes:
-        voice_hint: id, name or language of a voice, or a part of one ("" = default voice).
-        rate: words per minute.
-        pitch: espeak scale 0-99 (ignored by engines without pitch).
-        volume: 0.0-1.0.
-    """
-
-    voice_hint: str = ""
-    rate: int | None = None
-    pitch: int | None = None
-    volume: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,59 +75,10 @@ class SynthResult:
     voice_id: str
 
 
-def select_voice(voices: Sequence[VoiceInfo], hint: str | None) -> VoiceInfo | None:
-    """The voice for ``hint``: an exact id, id tail, language or name match first, then a substring.
-
-    Matching ignores case. ``gmw/en-us`` matches ``en-us`` exactly (its id tail and its
-    language), so ``en-us`` never lands on ``en-us-nyc``. None when ``hint`` is empty
-    or nothing matches (the caller keeps the default voice).
-    """
-    wanted = (hint or "").strip().lower()
-    if not wanted:
-        return None
-
-    def keys(voice: VoiceInfo) -> list[str]:
-        return [voice.id.lower(), voice.id.lower().rsplit("/", 1)[-1], voice.name.lower()] + [
-            lang.lower() for lang in voice.languages
-        ]
-
-    exact = next((v for v in voices if wanted in keys(v)), None)
-    if exact is not None:
-        return exact
-    return next((v for v in voices if any(wanted in key for key in keys(v))), None)
-
-
 @dataclass(slots=True)
 class _Job:
     run: Callable[[Any], Any]
     future: Future[Any]
-
-
-def _default_engine_factory(driver: str) -> Callable[[], Any]:
-    def create() -> Any:
-        import pyttsx3
-
-        engine = pyttsx3.init(driver)
-        _mute_driver_prints(driver)
-        return engine
-
-    return create
-
-
-def _mute_driver_prints(driver: str) -> None:
-    """Send pyttsx3 driver ``print`` output to the log instead of stdout.
-
-    pyttsx3 2.99's espeak driver prints "Audio saved to ..." after every file, which
-    would corrupt ``aether speak --json`` and the app's console; shadowing ``print``
-    in that one module is the narrowest fix.
-    """
-    module = sys.modules.get(f"pyttsx3.drivers.{driver}")
-    if module is not None and "print" not in vars(module):
-        module.print = _driver_print  # type: ignore[attr-defined]
-
-
-def _driver_print(*args: object, **_kwargs: object) -> None:
-    _log.debug("tts driver: %s", " ".join(str(a) for a in args))
 
 
 class Speaker:
@@ -189,7 +104,9 @@ class Speaker:
             engine_factory: creates the engine on the speaker thread (tests pass a fake).
             clock: measures ``synth_s``.
         """
-        self._factory = engine_factory or _default_engine_factory(driver)
+        self._factory = engine_factory or (lambda: create_engine(driver))
+        self._driver = driver if engine_factory is None else ""
+        self._flush: Callable[[], None] | None = None
         self._defaults = defaults or VoiceSettings()
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -284,8 +201,9 @@ class Speaker:
     def _run(self) -> None:
         try:
             engine = self._factory()
-            self._voices = tuple(_voice_info(v) for v in engine.getProperty("voices") or [])
-            self._engine_defaults = _engine_defaults(engine)
+            self._flush = espeak_flush() if self._driver == "espeak" else None
+            self._voices = tuple(voice_info(v) for v in engine.getProperty("voices") or [])
+            self._engine_defaults = engine_defaults(engine)
         except Exception as exc:  # any failure of a third-party engine means "no TTS"
             _log.warning("no text-to-speech engine: %s", exc)
             self._init_error = TtsUnavailable(f"the speech engine cannot start ({exc})")
@@ -323,8 +241,12 @@ class Speaker:
             raise TtsError(f"{target} already exists")
         voice_id = self._apply(engine, settings)
         begun = self._clock.monotonic_ns()
+        if self._flush is not None:
+            self._flush()  # the settings above are applied before this sentence starts
         engine.save_to_file(text, str(target))
         engine.runAndWait()
+        if self._flush is not None:
+            self._flush()  # the WAV is complete
         synth_s = (self._clock.monotonic_ns() - begun) / 1e9
         try:
             audio = read_wav(target)
@@ -362,22 +284,3 @@ class Speaker:
 def _drop(job: _Job) -> None:
     """Cancel a job the stopped speaker will not run."""
     job.future.cancel()
-
-
-def _voice_info(voice: Any) -> VoiceInfo:
-    languages = tuple(
-        lang.decode("utf-8", "ignore") if isinstance(lang, bytes) else str(lang)
-        for lang in (getattr(voice, "languages", None) or [])
-    )
-    return VoiceInfo(id=str(voice.id), name=str(getattr(voice, "name", "") or voice.id), languages=languages)
-
-
-def _engine_defaults(engine: Any) -> dict[str, Any]:
-    """The engine's own voice, rate, pitch and volume, restored for jobs that set none."""
-    found: dict[str, Any] = {}
-    for name in ("voice", "rate", "pitch", "volume"):
-        try:
-            found[name] = engine.getProperty(name)
-        except (KeyError, ValueError):
-            continue
-    return found

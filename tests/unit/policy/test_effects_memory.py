@@ -1,4 +1,4 @@
-"""``Effectors.change_memory``: a memory change runs only under a matching memory permit, once."""
+"""``Effectors.change_memory`` and ``start_capture``: local acts that run only under a matching permit."""
 
 from __future__ import annotations
 
@@ -52,3 +52,12 @@ def test_only_memory_capabilities_are_changes(fx: Effectors, verifier: Recording
     with pytest.raises(ValueError, match="not a memory change"):
         fx.change_memory(permit, "files.delete", "/tmp/x", lambda: calls.append("ran"))
     assert calls == [] and verifier.redeemed == []
+
+
+def test_capture_starts_only_under_a_microphone_permit(fx: Effectors, verifier: RecordingVerifier) -> None:
+    started: list[str] = []
+    with pytest.raises(PermitError):
+        fx.start_capture(verifier.mint("media.mic", "camera"), lambda: started.append("mic"))
+    assert started == []
+    assert fx.start_capture(verifier.mint("media.mic", "microphone"), lambda: started.append("mic")) is None
+    assert started == ["mic"] and verifier.redeemed[-1] == ("media.mic", "microphone")

