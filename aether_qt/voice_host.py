@@ -33,7 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QThread, Signal, Slot
+from PySide6.QtGui import QKeyEvent, QKeySequence
 
 from aether_qt.bus import EventBus
 from aether_qt.engines.media.hotkeys import DEFAULT_KEY, HotkeyBackend, InWindowBackend, open_backend
@@ -53,6 +54,26 @@ SOURCE = "media"
 MIC = "microphone"
 STOP_TIMEOUT_MS = 5000
 LIVE_MIC = "The microphone is live: release the push-to-talk key to send."
+
+
+class InWindowKeys(QObject):
+    """The in-window push-to-talk: the key held while an Aether window has focus (no auto-repeat)."""
+
+    def __init__(self, backend: InWindowBackend) -> None:
+        super().__init__()
+        self._backend = backend
+        sequence = QKeySequence.fromString(backend.key)
+        self._key = sequence[0].key() if not sequence.isEmpty() else None  # type: ignore[index]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Press and release of the push-to-talk key drive the backend; other events pass."""
+        if not isinstance(event, QKeyEvent) or event.key() != self._key:
+            return super().eventFilter(watched, event)
+        if not event.isAutoRepeat() and event.type() == QEvent.Type.KeyPress:
+            self._backend.tracker.press()
+        elif not event.isAutoRepeat() and event.type() == QEvent.Type.KeyRelease:
+            self._backend.tracker.release()
+        return True
 
 
 class _Listener(QObject):

@@ -36,8 +36,10 @@ from aether_qt.events import (
     PersonaFailed,
     PersonaRecovered,
     PostureChanged,
+    SpeechHeard,
     TicketAnswered,
     TicketOpened,
+    VoiceStateChanged,
 )
 from aether_qt.widgets.banners import BannerArea
 from aether_qt.widgets.conversation_view import ConversationView
@@ -127,6 +129,7 @@ class MainWindow(QMainWindow):
         self._pick_model_file = pick_model_file
         self._choose_persona = choose_persona
         self._known_pending: set[str] = set()
+        self._voice_message = ""
         self._bus_tickets: dict[str, str] = {}  # tickets opened on the bus -> their one-line summary
         self._stopped = False
         self.keep_in_tray = keep_in_tray
@@ -325,6 +328,11 @@ class MainWindow(QMainWindow):
             self._show_model_status(payload)
         elif isinstance(payload, PostureChanged):
             self.banners.set_condition(payload.flag, payload.message if payload.active else None)
+        elif isinstance(payload, VoiceStateChanged):
+            self._voice_message = payload.message
+            self.banners.set_condition("voice", payload.message or None)
+        elif isinstance(payload, SpeechHeard) and self._voice_message and not payload.final:
+            self.banners.set_condition("voice", f"{self._voice_message}  “{payload.text}”")
         elif isinstance(payload, MemoryStatusChanged):
             degraded = payload.state in ("fts_only", "unavailable")
             self.banners.set_condition("memory", payload.message if degraded else None)

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from aether_qt.events import Envelope, TurnBegan, TurnEnded, TurnStateChanged
+from aether_qt.events import Envelope, TurnBegan, TurnEnded, TurnStateChanged, VoiceStateChanged
 from aether_qt.turn_labels import activity_for
 from aether_qt.widgets.quick_talk import QuickTalk
 
@@ -194,6 +194,10 @@ class TrayIcon(QSystemTrayIcon):
         elif isinstance(payload, TurnEnded) and payload.turn_id == self._turn:
             self._turn = None
             self.activity = "idle"
+        elif isinstance(payload, VoiceStateChanged) and payload.state in ("listening", "speaking"):
+            self.activity = payload.state  # a live microphone always shows
+        elif isinstance(payload, VoiceStateChanged) and self.activity in ("listening", "speaking"):
+            self.activity = "thinking" if self._turn is not None else "idle"
         else:
             return
         self._update_state()

@@ -8,55 +8,24 @@ fixtures say why).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from audio_support import MonitorRecorder, PacedFeeder, espeak
 from PySide6.QtCore import QObject, QThread, Signal
 from pytestqt.qtbot import QtBot
 
-from aether_qt.engines.media.audio import SAMPLE_RATE, array_to_pcm, pcm_to_array, read_wav_16k, rms
+from aether_qt.engines.media.audio import array_to_pcm, pcm_to_array, read_wav_16k, rms
 from aether_qt.engines.media.qt_audio import ClipPlayer, MicCapture, list_devices
 from aether_qt.engines.media.stt import SpeechRecognizer, default_model_path, load_model
 from aether_qt.engines.media.tts import Speaker, SynthResult
 
 LOUD = 0.02  # RMS on the 0..1 scale: clearly audible speech
 QUIET = 0.002
-FEED_CHUNK = 640  # 20 ms at 16 kHz mono 16-bit, as a microphone delivers it
 PHRASES = ["안녕하세요", "감사합니다", "네", "아니요", "좋아요"]
-
-
-def espeak(tmp_path: Path, text: str, *voice: str) -> Path:
-    exe = shutil.which("espeak-ng")
-    assert exe, "espeak-ng is not installed"
-    path = tmp_path / f"espeak-{abs(hash(text))}.wav"
-    subprocess.run([exe, *voice, "-w", str(path), text], check=True, timeout=30)
-    return path
-
-
-class PacedFeeder(threading.Thread):
-    """Writes PCM into the vmic FIFO in 20 ms chunks at real-time pace."""
-
-    def __init__(self, fifo: Path, pcm: bytes) -> None:
-        super().__init__(name="vmic-feeder", daemon=True)
-        self.fifo, self.pcm, self.error = fifo, pcm, ""
-
-    def run(self) -> None:
-        try:
-            with self.fifo.open("wb", buffering=0) as fifo:
-                begun = time.monotonic()
-                for start in range(0, len(self.pcm), FEED_CHUNK):
-                    fifo.write(self.pcm[start : start + FEED_CHUNK])
-                    delay = begun + (start + FEED_CHUNK) / (2 * SAMPLE_RATE) - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-        except OSError as exc:
-            self.error = str(exc)
 
 
 class Collector:
@@ -67,31 +36,6 @@ class Collector:
 
     def __call__(self, item: object = None) -> None:
         self.items.append(item)
-
-
-class MonitorRecorder(threading.Thread):
-    """``parec`` on vsink.monitor: (arrival time, RMS) per 10 ms of what the sink plays."""
-
-    def __init__(self) -> None:
-        super().__init__(name="parec-reader", daemon=True)
-        exe = shutil.which("parec")
-        assert exe, "parec (pulseaudio-utils) is not installed"
-        argv = [exe, "-d", "vsink.monitor", "--raw", "--format=s16le", "--rate=16000", "--channels=1"]
-        self.proc = subprocess.Popen([*argv, "--latency-msec=10"], stdout=subprocess.PIPE)
-        self.levels: list[tuple[float, float]] = []
-
-    def run(self) -> None:
-        assert self.proc.stdout is not None
-        while block := self.proc.stdout.read(320):
-            self.levels.append((time.monotonic(), rms(pcm_to_array(block))))
-
-    def between(self, begin: float, end: float) -> list[float]:
-        return [level for at, level in list(self.levels) if begin <= at < end]
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
-        self.join(5)
 
 
 @pytest.fixture

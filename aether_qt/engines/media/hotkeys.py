@@ -200,6 +200,17 @@ class InWindowBackend:
         """Nothing to stop."""
 
 
+def preload() -> None:
+    """Import the X connection code now, before the runtime guard is installed.
+
+    python-xlib calls ``platform.uname()`` when its connection module is first
+    imported, and that runs ``uname -p`` in a subprocess: something the guard
+    rightly refuses later. Importing it early keeps the X11 backend usable.
+    """
+    with contextlib.suppress(ImportError):
+        import Xlib.support.unix_connect  # noqa: F401
+
+
 def open_backend(
     key: str, on_press: Callback, on_release: Callback, *, prefer: str = "auto"
 ) -> tuple[HotkeyBackend, list[str]]:
