@@ -95,8 +95,10 @@ def _check_python() -> Check:
     }
 
 
-def collect(paths: AppPaths, *, allow_key_file: bool) -> dict[str, Check]:
+def collect(paths: AppPaths, *, allow_key_file: bool, ptt_key: str = "F9") -> dict[str, Check]:
     """Run every check; each failure becomes ``{"ok": False, "detail": ...}``."""
+    from aether_qt.commands import doctor_voice as voice
+
     checks: dict[str, Callable[[], Check]] = {
         "python": _check_python,
         "paths": lambda: _check_paths(paths),
@@ -104,6 +106,10 @@ def collect(paths: AppPaths, *, allow_key_file: bool) -> dict[str, Check]:
         "keyring": lambda: _check_keyring(paths),
         "audit": lambda: _check_audit(paths, allow_key_file),
         "opengl": _check_opengl,
+        "audio": voice.check_audio,
+        "stt": voice.check_stt,
+        "tts": voice.check_tts,
+        "hotkey": lambda: voice.check_hotkey(ptt_key),
     }
     results: dict[str, Check] = {}
     for name, check in checks.items():
