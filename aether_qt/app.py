@@ -23,19 +23,24 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from aether_qt.bus import EventBus, QtBusBridge
-from aether_qt.companion import SETTING_MODEL, build_conductor, chosen_model
+from aether_qt.companion import SETTING_MODEL, build_conductor, build_memory, chosen_model, gate_on_bus
 from aether_qt.conversation import Conversation
 from aether_qt.conversation_host import QtConversation
+from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
 from aether_qt.engines.router.router import Router
+from aether_qt.memory_host import MemoryHost
+from aether_qt.memory_service import MemoryService
 from aether_qt.paths import HOME_ENV, AppPaths, resolve_paths
 from aether_qt.persona_host import PersonaHost
 from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.presence_host import PresenceHost
 from aether_qt.storage.errors import StorageError
+from aether_qt.voice_host import InWindowKeys, VoiceHost
 from aether_qt.widgets.main_window import ChooseModel, MainWindow
+from aether_qt.widgets.memory_panel import MemoryPanel
 from aether_qt.widgets.tray import TrayIcon, state_pixmap
 
 _log = logging.getLogger(__name__)
@@ -59,6 +64,8 @@ class AppParts:
     bus: EventBus | None = None
     personas: PersonaHost | None = None
     presence: PresenceHost | None = None
+    memory: MemoryHost | None = None
+    voice: VoiceHost | None = None
 
 
 def settings_for(paths: AppPaths, home: str | None) -> QSettings:
@@ -98,6 +105,7 @@ def _build(
     bus_bridge: QtBusBridge | None = None,
     choose_model: ChooseModel | None = None,
     personas: PersonaHost | None = None,
+    memory: MemoryHost | None = None,
 ) -> AppParts:
     tray_available = QSystemTrayIcon.isSystemTrayAvailable()
     app.setQuitOnLastWindowClosed(not tray_available)
@@ -110,6 +118,7 @@ def _build(
         choose_model=choose_model,
         personas=personas.choices if personas is not None else None,
         choose_persona=personas.choose if personas is not None else None,
+        memory_panel=MemoryPanel(host=memory, bus_bridge=bus_bridge) if memory is not None else None,
     )
     window.sig_quit_requested.connect(app.quit)
     tray: TrayIcon | None = None
@@ -124,7 +133,11 @@ def _build(
 
 
 def _conversation(
-    paths: AppPaths, runtime: PolicyRuntime, bus: EventBus, personas: PersonaService
+    paths: AppPaths,
+    runtime: PolicyRuntime,
+    bus: EventBus,
+    personas: PersonaService,
+    memory: MemoryService | None = None,
 ) -> QtConversation:
     """The conductor and the router on their QThreads, over this runtime's gate and the active persona."""
     router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
@@ -140,10 +153,52 @@ def _conversation(
             spawn=spawn,
             workdir=Path.home(),
             on_boundary=personas.at_boundary,
+            memory=memory,
         ),
     )
     personas.bind_turns(conversation.conductor.busy)
     return conversation
+
+
+SETTING_PTT_KEY = "voice.ptt_key"
+SETTING_PTT_BACKEND = "voice.ptt_backend"
+SETTING_STT_MODEL = "voice.stt_model"
+SETTING_SPEAK = "voice.speak"
+SETTING_SPEAK_TYPED = "voice.speak_typed"
+
+
+def _voice(
+    paths: AppPaths,
+    runtime: PolicyRuntime,
+    bus: EventBus,
+    conversation: QtConversation,
+    personas: PersonaService,
+) -> VoiceHost:
+    """Push-to-talk, recognition and spoken replies over the conversation (settings ``voice.*``)."""
+    from aether_qt.engines.media.stt import default_model_path
+    from aether_qt.engines.media.voices import VoiceSettings
+
+    settings = runtime.settings
+
+    def voice() -> VoiceSettings:
+        part = personas.active.voice
+        return VoiceSettings(voice_hint=part.voice_hint, rate=part.rate, pitch=part.pitch, volume=part.volume)
+
+    return VoiceHost(
+        gate=gate_on_bus(runtime, bus),
+        effectors=runtime.effectors,
+        bus=bus,
+        submit=conversation.submit,
+        cancel_turn=conversation.conductor.cancel,  # type: ignore[arg-type]
+        busy=conversation.conductor.busy,
+        stt_model=default_model_path(settings.get_as(SETTING_STT_MODEL, str, "") or None),
+        clip_dir=paths.cache_dir / "speech",
+        voice=voice,
+        key=settings.get_as(SETTING_PTT_KEY, str, "") or "F9",
+        backend=settings.get_as(SETTING_PTT_BACKEND, str, "") or "auto",
+        speak=settings.get_as(SETTING_SPEAK, bool, True),
+        speak_typed=settings.get_as(SETTING_SPEAK_TYPED, bool, False),
+    )
 
 
 def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConversation) -> ChooseModel:
@@ -175,9 +230,15 @@ def _shutdown(parts: AppParts) -> None:
     if parts.personas is not None:
         _log.info("shutdown: persona watcher")
         parts.personas.stop()
+    if parts.voice is not None:
+        _log.info("shutdown: voice (push-to-talk, microphone, speech)")
+        parts.voice.stop()
     if parts.conversation is not None:
         _log.info("shutdown: conversation (interaction and router threads, model)")
         parts.conversation.stop()
+    if parts.memory is not None:
+        _log.info("shutdown: memory (session episodes end, index saved)")
+        parts.memory.stop()
     _log.info("shutdown: policy runtime (shutdown checkpoint)")
     parts.runtime.close()
     if parts.runtime.guard is not None:
@@ -203,12 +264,14 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
     if runtime is None:
         return EXIT_STORAGE
     try:
+        preload_hotkeys()  # before the guard: python-xlib runs `uname -p` on import
         runtime.install_guard()
         bus = EventBus()
         bridge = QtBusBridge(bus=bus)  # before anything publishes: the bridge does not replay events
         service = PersonaService(runtime=runtime, bus=bus, user_dir=user_personas_dir(paths.data_dir))
         host = PersonaHost(service=service, bus=bus)
-        conversation = _conversation(paths, runtime, bus, service)
+        memory = MemoryHost(service=build_memory(runtime, bus, paths, service))
+        conversation = _conversation(paths, runtime, bus, service, memory.service)
         parts = _build(
             app,
             paths,
@@ -218,6 +281,7 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
             bus_bridge=bridge,
             choose_model=_model_chooser(paths, runtime, conversation),
             personas=host,
+            memory=memory,
         )
         presence = PresenceHost(visual=service.active.visual, bridge=bridge)
         avatar = parts.window.conversation_view.avatar
@@ -226,11 +290,27 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
             parts.window.banners.set_condition(
                 "no_opengl", "OpenGL is not available; the avatar is drawn without it."
             )
-        parts = replace(parts, conversation=conversation, bus=bus, personas=host, presence=presence)
+        voice = _voice(paths, runtime, bus, conversation, service)
+        voice.player.sig_envelope_sampled.connect(presence.worker.set_mouth_envelope)
+        parts = replace(
+            parts,
+            conversation=conversation,
+            bus=bus,
+            personas=host,
+            presence=presence,
+            memory=memory,
+            voice=voice,
+        )
         service.start()  # publishes persona.did_activate to the widgets built above
         host.start()
+        memory.start()
         presence.start()
         conversation.start()
+        voice.start()
+        if voice.in_window is not None:  # no global hotkey here: the focused window listens for the key
+            keys = InWindowKeys(voice.in_window)
+            keys.setParent(voice)
+            app.installEventFilter(keys)
     except BaseException:
         runtime.close()
         raise

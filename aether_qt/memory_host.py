@@ -6,7 +6,10 @@ thread runs the retention sweep and the purge of old tombstones every
 :data:`SWEEP_INTERVAL_MS`. Widgets never call :class:`MemoryService` directly:
 they :meth:`~MemoryHost.call` a function, which runs in the memory thread, and
 get its result (or its exception) back in the GUI thread, so a search over
-100k items or an import never freezes the window. The conductor calls the
+100k items or an import never freezes the window. Only the job crosses to the
+memory thread (it should capture plain data, not widgets); the callbacks stay
+in the GUI thread under a job id, so a widget is never released from the
+memory thread (PySide would queue its deletion and crash). The conductor calls the
 service from the interaction thread; the service's own lock keeps them apart.
 """
 
@@ -32,7 +35,7 @@ Failed = Callable[[Exception], None]
 class _Worker(QObject):
     """Lives in the memory thread: starts the service, runs jobs and the periodic sweep."""
 
-    sig_finished = Signal(object, object, object)  # done, failed, (ok, value)
+    sig_finished = Signal(int, bool, object)  # job id, ok, value
 
     def __init__(self, service: MemoryService, sweep_ms: int) -> None:
         super().__init__()
@@ -64,17 +67,18 @@ class _Worker(QObject):
         if expired or purged:
             _log.info("memory sweep: %d expired, %d purged", expired, purged)
 
-    @Slot(object, object, object)
-    def _on_job(self, job: Job, done: Done | None, failed: Failed | None) -> None:
+    @Slot(int, object)
+    def _on_job(self, job_id: int, job: Job) -> None:
         try:
             value = job(self._service)
         except Exception as exc:  # handed to the caller, who tells the user
-            self.sig_finished.emit(done, failed, (False, exc))
+            self.sig_finished.emit(job_id, False, exc)
             return
-        self.sig_finished.emit(done, failed, (True, value))
+        self.sig_finished.emit(job_id, True, value)
 
     @Slot()
     def _on_stop(self) -> None:
+        """Close the service after any running job, then end the thread's loop."""
         if self._timer is not None:
             self._timer.stop()
         try:
@@ -82,17 +86,20 @@ class _Worker(QObject):
             self._service.close()
         except Exception:
             _log.exception("memory did not close cleanly")
+        thread = QThread.currentThread()
+        if thread is not None:
+            thread.quit()
 
 
 class MemoryHost(QObject):
     """Owns the memory thread (see the module docstring).
 
     Signals:
-        sig_job(object, object, object): a job for the memory thread (internal).
+        sig_job(int, object): a job id and a job for the memory thread (internal).
         sig_stop_requested(): close the service in the memory thread (internal).
     """
 
-    sig_job = Signal(object, object, object)
+    sig_job = Signal(int, object)
     sig_stop_requested = Signal()
 
     def __init__(self, *, service: MemoryService, sweep_ms: int = SWEEP_INTERVAL_MS) -> None:
@@ -106,6 +113,8 @@ class MemoryHost(QObject):
         self.sig_job.connect(self._worker._on_job)
         self.sig_stop_requested.connect(self._worker._on_stop)
         self._worker.sig_finished.connect(self._on_worker_finished)  # queued back to this (GUI) thread
+        self._callbacks: dict[int, tuple[Done | None, Failed | None]] = {}
+        self._next_job = 0
 
     def start(self) -> None:
         """Start the memory thread; the service starts there (embedder, index)."""
@@ -113,21 +122,21 @@ class MemoryHost(QObject):
 
     def call(self, job: Job, done: Done | None = None, failed: Failed | None = None) -> None:
         """Run ``job(service)`` in the memory thread; ``done(result)`` or ``failed(exc)`` then run here."""
-        self.sig_job.emit(job, done, failed)
+        self._next_job += 1
+        self._callbacks[self._next_job] = (done, failed)
+        self.sig_job.emit(self._next_job, job)
 
     def stop(self) -> None:
         """Close the service (end the session's episodes, save the index) and end the thread (idempotent)."""
+        self._callbacks.clear()
         if self._thread.isRunning():
-            self.sig_stop_requested.emit()
-            self._thread.quit()
+            self.sig_stop_requested.emit()  # the worker closes the service, then quits the loop
             if not self._thread.wait(STOP_TIMEOUT_MS):
                 _log.error("the memory thread did not stop in %d ms", STOP_TIMEOUT_MS)
 
-    @Slot(object, object, object)
-    def _on_worker_finished(
-        self, done: Done | None, failed: Failed | None, outcome: tuple[bool, Any]
-    ) -> None:
-        ok, value = outcome
+    @Slot(int, bool, object)
+    def _on_worker_finished(self, job_id: int, ok: bool, value: Any) -> None:
+        done, failed = self._callbacks.pop(job_id, (None, None))
         if ok:
             if done is not None:
                 done(value)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aether_qt.bus import EventBus
 from aether_qt.engines.memory import retention as ret
+from aether_qt.engines.memory.export import draft_from_entry
 from aether_qt.engines.memory.items import (
     USER_CONFIRMED,
     USER_SAID,
@@ -247,7 +248,10 @@ class MemoryService:
 
     def _require(self) -> MemoryStore:
         if self._store is None:
-            raise MemoryUnavailableError("memory is still starting")
+            reason = (
+                self._status.message if self._status.state == "unavailable" else "memory is still starting"
+            )
+            raise MemoryUnavailableError(reason)
         return self._store
 
     # ------------------------------------------------------------ reads
@@ -513,12 +517,15 @@ class MemoryService:
         """
         store = self._require()
         entries = read_export_file(path)
+        now = self._rt.clock.wall_ms()
+        for i, entry in enumerate(entries):  # a malformed file is refused before the gate is asked
+            draft_from_entry(i, entry, now_ms=now)
         return self._as_user(
             "memory.write.durable",
             f"import:{path.name}",
             lambda _a: tuple(store.import_items(entries)),
             "imported",
-            f"Imported {len(entries)} memories from {path.name}.",
+            f"Imported {_count(len(entries))} from {path.name}.",
         )
 
     def user_export(self, path: Path) -> MemoryOutcome:
@@ -530,7 +537,7 @@ class MemoryService:
             return _refused(decision)
         written = self._rt.effectors.write_export(decision.permit, path, data, capability="memory.export")
         return MemoryOutcome(
-            True, f"Exported {len(entries)} memories to {written}.", "allow", decision.audit_id
+            True, f"Exported {_count(len(entries))} to {written}.", "allow", decision.audit_id
         )
 
     def maintain(self, grace_s: float = GRACE_S) -> tuple[int, int]:
@@ -591,6 +598,10 @@ class MemoryService:
             source_layer=SOURCE,
             change_id=None,
         )
+
+
+def _count(n: int) -> str:
+    return "1 memory" if n == 1 else f"{n:,} memories"
 
 
 def _refused(decision: Decision) -> MemoryOutcome:

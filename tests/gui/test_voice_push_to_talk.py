@@ -52,7 +52,8 @@ def ready(parts):
     voice.player.sig_playback_finished.connect(lambda done: say("PLAYED", int(done)))
     def wait():
         if voice.stt_ready and parts.conversation.model_ready():
-            say("READY", voice.backend.name if voice.backend else "-", *[n.replace(" ", "_") for n in voice.backend_notes])
+            notes = [n.replace(" ", "_") for n in voice.backend_notes]
+            say("READY", voice.backend.name if voice.backend else "-", *notes)
         else:
             QTimer.singleShot(50, wait)
     QTimer.singleShot(0, wait)
@@ -141,7 +142,7 @@ def xdotool(*args: str) -> None:
 def test_hold_to_talk_is_transcribed_answered_aloud_and_barge_in_cuts_it(
     app: App, vmic: Path, tmp_path: Path
 ) -> None:
-    assert app.said("READY")[0][1] == "x11", app.said("READY")  # the global X grab, not the in-window fallback
+    assert app.said("READY")[0][1] == "x11", app.said("READY")  # the global X grab, not in-window
     speech = array_to_pcm(read_wav_16k(espeak(tmp_path, "안녕하세요 감사합니다", "-v", "ko")))
     monitor = MonitorRecorder()
     monitor.start()

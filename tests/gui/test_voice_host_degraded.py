@@ -1,0 +1,168 @@
+"""VoiceHost when something is missing or refused: the microphone never opens without an Allow.
+
+A real runtime (gate, audit log), a real bus and the real media thread; the
+in-window push-to-talk backend is driven directly, so no X grab is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+from pytestqt.qtbot import QtBot
+
+from aether_qt.bus import EventBus
+from aether_qt.companion import gate_on_bus
+from aether_qt.engines.media import tts
+from aether_qt.engines.media.stt import default_model_path
+from aether_qt.events import Envelope, TicketOpened, TokensStreamed, TurnBegan, TurnEnded, VoiceStateChanged
+from aether_qt.paths import resolve_paths
+from aether_qt.policy.decisions import Allow, ApprovalChoice
+from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.voice_host import LIVE_MIC, VoiceHost
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[PolicyRuntime]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    rt = PolicyRuntime.open(resolve_paths(tmp_path / "home"), allow_key_file=True)
+    yield rt
+    rt.close()
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def bus() -> Iterator[EventBus]:
+    bus = EventBus()
+    yield bus
+    bus.close()
+
+
+@pytest.fixture
+def seen(bus: EventBus) -> list[Envelope]:
+    events: list[Envelope] = []
+    bus.subscribe("*", events.append)
+    return events
+
+
+def make_host(
+    runtime: PolicyRuntime, bus: EventBus, tmp_path: Path, *, model: Path | None, speak: bool = False
+) -> tuple[VoiceHost, list[str]]:
+    submitted: list[str] = []
+
+    def submit(text: str, *, source: str = "typed") -> str:
+        submitted.append(f"{source}:{text}")
+        return "turn_x"
+
+    host = VoiceHost(
+        gate=gate_on_bus(runtime, bus),
+        effectors=runtime.effectors,
+        bus=bus,
+        submit=submit,
+        cancel_turn=lambda reason: submitted.append(f"cancel:{reason}"),
+        busy=lambda: False,
+        stt_model=model,
+        clip_dir=tmp_path / "speech",
+        backend="in-window",
+        speak=speak,
+    )
+    return host, submitted
+
+
+def states(seen: list[Envelope]) -> list[tuple[str, str]]:
+    return [(e.payload.state, e.payload.message) for e in seen if isinstance(e.payload, VoiceStateChanged)]
+
+
+@pytest.fixture
+def host(runtime: PolicyRuntime, bus: EventBus, tmp_path: Path, qtbot: QtBot) -> Iterator[VoiceHost]:
+    voice, _ = make_host(runtime, bus, tmp_path, model=default_model_path())
+    voice.start()
+    qtbot.waitUntil(lambda: voice.stt_ready, timeout=30_000)
+    yield voice
+    voice.stop()
+
+
+def press_and_release(host: VoiceHost, qtbot: QtBot) -> None:
+    assert host.in_window is not None
+    host.in_window.tracker.press()
+    qtbot.wait(100)
+
+
+def test_a_paused_gate_denies_the_microphone_and_nothing_is_captured(
+    host: VoiceHost, runtime: PolicyRuntime, seen: list[Envelope], qtbot: QtBot
+) -> None:
+    runtime.gate.pause(True)
+    press_and_release(host, qtbot)
+    assert not host.listening and not host.mic.running
+    assert states(seen)[-1] == ("idle", "The microphone is not allowed (deny).")
+    assert runtime.audit is not None
+    assert runtime.audit.rows()[-1].capability == "media.mic" and runtime.audit.rows()[-1].decision == "deny"
+
+
+def test_an_ask_opens_an_approval_and_captures_nothing_until_it_is_answered(
+    host: VoiceHost, seen: list[Envelope], qtbot: QtBot
+) -> None:
+    press_and_release(host, qtbot)  # Assistant: media.mic asks
+    assert not host.mic.running
+    assert [e.payload.capability for e in seen if isinstance(e.payload, TicketOpened)] == ["media.mic"]
+    assert "approval card" in states(seen)[-1][1]
+
+
+def test_after_allowing_for_the_session_a_press_opens_the_microphone_and_release_closes_it(
+    host: VoiceHost, runtime: PolicyRuntime, seen: list[Envelope], qtbot: QtBot
+) -> None:
+    assert host.in_window is not None
+    host.in_window.tracker.press()  # asks: the approval card
+    host.in_window.tracker.release()
+    [ticket] = [e.payload.ticket_id for e in seen if isinstance(e.payload, TicketOpened)]
+    assert isinstance(runtime.gate.answer(ticket, ApprovalChoice.ALLOW_SESSION), Allow)
+    host.in_window.tracker.press()
+    qtbot.waitUntil(lambda: host.mic.running, timeout=5000)
+    assert host.listening and states(seen)[-1] == ("listening", LIVE_MIC)
+    host.in_window.tracker.release()
+    qtbot.waitUntil(lambda: not host.mic.running, timeout=5000)
+    assert not host.listening and states(seen)[-1][0] == "idle"
+
+
+def test_without_a_speech_model_voice_input_is_off_and_says_so(
+    runtime: PolicyRuntime, bus: EventBus, seen: list[Envelope], tmp_path: Path, qtbot: QtBot
+) -> None:
+    voice, _ = make_host(runtime, bus, tmp_path, model=None)
+    voice.start()
+    try:
+        assert states(seen)[-1][0] == "unavailable" and "no speech model" in states(seen)[-1][1]
+        assert runtime.audit is not None
+        before = len(runtime.audit.rows())
+        press_and_release(voice, qtbot)
+        assert not voice.mic.running and len(runtime.audit.rows()) == before  # not even asked
+    finally:
+        voice.stop()
+
+
+def test_without_speech_output_replies_stay_text(
+    runtime: PolicyRuntime, bus: EventBus, tmp_path: Path, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: tts.Speaker, timeout: float = 15.0) -> None:
+        raise tts.TtsUnavailable("espeak-ng is missing")
+
+    monkeypatch.setattr(tts.Speaker, "start", broken)
+    voice, _ = make_host(runtime, bus, tmp_path, model=None, speak=True)
+    clips: list[object] = []
+    voice.sig_clip_ready.connect(clips.append)
+    voice.start()
+    try:
+        bus.publish(TurnBegan(turn_id="t1", text="hi", source="voice"), source_layer="L1", change_id=None)
+        bus.publish(TokensStreamed(turn_id="t1", text="Hello there. "), source_layer="L1", change_id=None)
+        bus.publish(
+            TurnEnded(turn_id="t1", outcome="Answered", final_state="Idle", reply="Hello there."),
+            source_layer="L1",
+            change_id=None,
+        )
+        qtbot.wait(200)
+        assert clips == [] and not voice.speaking and not (tmp_path / "speech").exists()
+    finally:
+        voice.stop()
