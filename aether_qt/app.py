@@ -162,7 +162,6 @@ def _conversation(
 
 SETTING_PTT_KEY = "voice.ptt_key"
 SETTING_PTT_BACKEND = "voice.ptt_backend"
-SETTING_STT_MODEL = "voice.stt_model"
 SETTING_SPEAK = "voice.speak"
 SETTING_SPEAK_TYPED = "voice.speak_typed"
 
@@ -176,6 +175,7 @@ def _voice(
 ) -> VoiceHost:
     """Push-to-talk, recognition and spoken replies over the conversation (settings ``voice.*``)."""
     from aether_qt.engines.media.stt import default_model_path
+    from aether_qt.engines.media.stt_models import SETTING_STT_MODEL
     from aether_qt.engines.media.voices import VoiceSettings
 
     settings = runtime.settings

@@ -114,7 +114,7 @@ def _audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _turns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from aether_qt.commands import models, turns
+    from aether_qt.commands import models, models_fetch, turns
 
     say = sub.add_parser("say", help="one turn: classify, gate, tools, model; prints the reply")
     say.add_argument("text")
@@ -134,6 +134,13 @@ def _turns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mu = ms.add_parser("use", help="answer with a registered model from the next start on")
     mu.add_argument("model_id")
     mu.set_defaults(handler=models.use)
+    mf = ms.add_parser("fetch", help="download a speech model through the gate (pinned SHA-256, resumable)")
+    mf.add_argument("name", metavar="NAME", help="vosk-en-small")
+    mf.add_argument("--url", default=None, help="a mirror of the archive (needs --sha256)")
+    mf.add_argument("--sha256", default=None, metavar="HEX", help="the archive's SHA-256 when --url is given")
+    mf.add_argument("--json", action="store_true")
+    mf.set_defaults(handler=models_fetch.fetch)
+    _add_common(mf)
     for q in (say, chat, ml, ma, mu):
         _add_common(q)
 
@@ -249,7 +256,9 @@ def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     d.set_defaults(handler=doctor.run)
     _add_common(d)
     b = sub.add_parser("bench", help="benchmarks (tables and JSON; never part of the tests)")
-    b.add_argument("suite", nargs="?", default="policy", choices=["policy", "turn", "avatar", "memory"])
+    b.add_argument(
+        "suite", nargs="?", default="policy", choices=["policy", "turn", "avatar", "memory", "voice"]
+    )
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     b.set_defaults(handler=bench.run)

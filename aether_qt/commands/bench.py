@@ -37,12 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from aether_qt.commands.bench_memory import run_memory_bench
     from aether_qt.commands.bench_policy import run_policy_bench
     from aether_qt.commands.bench_turn import run_turn_bench
+    from aether_qt.commands.bench_voice import run_voice_bench
 
     suites: dict[str, Callable[..., dict[str, Any]]] = {
         "policy": run_policy_bench,
         "turn": run_turn_bench,
         "avatar": run_avatar_bench,
         "memory": run_memory_bench,
+        "voice": run_voice_bench,
     }
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
         home = Path(args.home) if args.home else Path(tmp)

@@ -113,12 +113,13 @@ def default_model_path(configured: str | Path | None = None) -> Path | None:
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     for folder in (spec.submodule_search_locations or []) if spec is not None else []:
         candidate = Path(folder) / "model"
-        if _looks_like_model(candidate):
+        if looks_like_model(candidate):
             return candidate
     return None
 
 
-def _looks_like_model(folder: Path) -> bool:
+def looks_like_model(folder: Path) -> bool:
+    """Whether ``folder`` has the files of a vosk model (checked before vosk ever sees it)."""
     return folder.is_dir() and any((folder / marker).is_file() for marker in _MODEL_MARKERS)
 
 
@@ -131,7 +132,7 @@ def load_model(path: str | Path) -> SttModel:
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise SttModelMissing(folder, "no such folder")
-    if not _looks_like_model(folder):
+    if not looks_like_model(folder):
         raise SttModelMissing(folder, "not a vosk model folder (no am/final.mdl)")
     import vosk
 
