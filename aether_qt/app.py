@@ -198,6 +198,7 @@ def _voice(
         backend=settings.get_as(SETTING_PTT_BACKEND, str, "") or "auto",
         speak=settings.get_as(SETTING_SPEAK, bool, True),
         speak_typed=settings.get_as(SETTING_SPEAK_TYPED, bool, False),
+        share_cpu=conversation.router.share_cpu,
     )
 
 

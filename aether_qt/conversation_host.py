@@ -113,6 +113,11 @@ class QtConversation(QObject):
         """The conductor (for tests and the composition root)."""
         return self._conductor
 
+    @property
+    def router(self) -> Router:
+        """The router (the composition root lends its CPU share to voice)."""
+        return self._router
+
     def start(self) -> None:
         """Start both threads and begin loading the model (returns at once)."""
         for thread in self._threads:

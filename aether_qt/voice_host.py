@@ -143,6 +143,7 @@ class VoiceHost(QObject):
         backend: ``auto``, ``x11``, ``pynput`` or ``in-window``.
         speak: speak replies at all (False: text only).
         speak_typed: also speak replies to typed messages.
+        share_cpu: told True while the microphone is live (the router decodes with one thread).
     """
 
     sig_ptt_pressed = Signal()
@@ -167,12 +168,14 @@ class VoiceHost(QObject):
         backend: str = "auto",
         speak: bool = True,
         speak_typed: bool = False,
+        share_cpu: Callable[[bool], None] = lambda _listening: None,
     ) -> None:
         super().__init__()
         self._gate, self._fx, self._bus = gate, effectors, bus
         self._submit, self._cancel_turn, self._busy = submit, cancel_turn, busy
         self._voice, self.key, self._prefer = voice, key, backend
         self._speak, self._speak_typed = speak, speak_typed
+        self._share_cpu = share_cpu
         self._clip_dir = clip_dir
         self.listening = False
         self.speaking = False
@@ -284,6 +287,7 @@ class VoiceHost(QObject):
         self.sig_listen_started.emit()  # the recognizer starts before the first chunk arrives
         self._fx.start_capture(decision.permit, self.mic.start)
         self.listening = True
+        self._share_cpu(True)
         self._state("listening", LIVE_MIC)
 
     @Slot()
@@ -291,6 +295,7 @@ class VoiceHost(QObject):
         if not self.listening:
             return
         self.listening = False
+        self._share_cpu(False)
         self.mic.stop()  # blocks until the last audio is handed to the recognizer
         self.sig_listen_stopped.emit()
         self._state("idle", "")

@@ -179,7 +179,11 @@ def _voice_to_audio(home: Path, model: Any, clips: list[bytes], quick: bool) -> 
         speaker.stop()
         keyring.set_keyring(previous)
     return {
-        "voice_to_first_audio_ms": {"p50": _pct(totals, 0.5), "p95": _pct(totals, 0.95), "n": len(totals)},
+        "voice_to_first_audio_ms": {
+            "p50": _pct(totals, 0.5),
+            "p95": _pct(totals, 0.95),
+            "samples": [round(t, 1) for t in totals],
+        },
         "barge_in_ms": {"p50": _pct(barge, 0.5), "max": round(max(barge), 1)} if barge else None,
         "audio_output": has_output,
     }

@@ -261,3 +261,15 @@ def test_a_truncated_copy_is_a_clear_error_not_a_crash(
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr  # no crash, no signal
     assert "ProviderError:" in proc.stdout and "truncated" in proc.stdout and str(cut) in proc.stdout
+
+
+def test_one_decode_thread_while_listening_still_answers_and_is_restored(provider: Gpt4AllProvider) -> None:
+    gpt = provider._gpt
+    assert gpt is not None
+    provider.set_threads(1)
+    assert gpt.model.thread_count() == 1
+    tokens: list[str] = []
+    result = provider.generate(ask("hello"), tokens.append, threading.Event())
+    assert result.stopped in {"done", "max_tokens"} and tokens
+    provider.set_threads(provider.n_threads)
+    assert gpt.model.thread_count() == provider.n_threads

@@ -181,6 +181,16 @@ class Gpt4AllProvider:
             self._system, self._system_past = "", 0
             report(1.0, f"{self.model.model_id} is loaded")
 
+    def set_threads(self, n_threads: int) -> None:
+        """Decode with ``n_threads`` CPU threads from the next token on (1 while the microphone is live).
+
+        Deliberately not under the generation lock: it only sets a number the
+        backend reads for each batch, so a running reply slows down at once.
+        """
+        gpt = self._gpt
+        if gpt is not None and n_threads >= 1:
+            gpt.model.set_thread_count(n_threads)
+
     def close(self) -> None:
         """Free the model (idempotent)."""
         with self._lock:

@@ -206,6 +206,13 @@ class Router:
         if local is not None:
             local.close()
 
+    def share_cpu(self, listening: bool) -> None:
+        """Decode with one thread while the microphone is live, so recognition keeps up; all after."""
+        local = self._local
+        setter = getattr(local, "set_threads", None)
+        if setter is not None:
+            setter(1 if listening else getattr(local, "n_threads", 2))
+
     def warm(self, system_prompt: str) -> float:
         """Pre-ingest a new persona's system prompt; 0.0 without a model."""
         return self._local.warm(system_prompt) if self._local is not None else 0.0

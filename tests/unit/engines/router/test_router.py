@@ -40,6 +40,7 @@ class FakeLocal:
         self.loaded = False
         self.warmed: list[str] = []
         self.closed = 0
+        self.threads: list[int] = []
 
     def load(self, progress: Callable[[float, str], None] | None = None) -> None:
         assert progress is not None
@@ -56,6 +57,11 @@ class FakeLocal:
     def close(self) -> None:
         self.closed += 1
         self.loaded = False
+
+    n_threads = 2
+
+    def set_threads(self, n_threads: int) -> None:
+        self.threads.append(n_threads)
 
     def generate(
         self, request: GenerationRequest, on_token: TokenSink, cancel: threading.Event
@@ -118,6 +124,15 @@ def test_start_prepares_the_bundled_model_loads_and_warms_with_progress(
         GenerationRequest("t", "sys", "tell me"), "DirectLocal", tokens.append, threading.Event()
     )
     assert result.text == "model says hi" and tokens == ["model says hi"]
+
+
+def test_the_microphone_gets_the_cpu_while_it_is_live(tmp_path: Path, bundled: Path) -> None:
+    router, made = make_router(tmp_path)
+    router.share_cpu(True)  # no model yet: nothing to tell
+    router.start(system_prompt="")
+    router.share_cpu(True)
+    router.share_cpu(False)
+    assert made[0].threads == [1, 2]
 
 
 def test_missing_bundled_model_leaves_reflex_only_with_a_banner(
