@@ -31,6 +31,7 @@ from aether_qt.engines.interaction.classifier import Classification, classify
 from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.interaction.states import Category, Degraded, Outcome
 from aether_qt.engines.interaction.timing import TimerSchedule
+from aether_qt.engines.router.prompt import estimate_tokens
 from aether_qt.events import PhraseShown, TokensStreamed, TurnBegan, TurnEnded, TurnStateChanged
 from aether_qt.gate_bus import GateOnBus
 from aether_qt.generation import FencedData, GenerationRequest, GenerationResult, Message, Route, TokenSink
@@ -56,6 +57,47 @@ STALL_S = 120.0  # no event and no timer for this long: the turn ends in Error, 
 Spawn = Callable[[Callable[[], None]], None]
 _MEMORY_TOOLS = {"memory.write.durable": "memory:fact", "memory.delete": "memory:topic"}
 _CHAT = frozenset({Category.DIRECT_LOCAL, Category.ACKNOWLEDGE})
+
+
+HISTORY_BUDGET_TOKENS = 192  # the history re-read before each reply: bounds a follow-up's first token
+MESSAGE_BUDGET_TOKENS = 64  # one earlier message at most (a long reply is cut, the gist stays)
+
+
+def history_window(
+    history: list[Message], *, budget: int = HISTORY_BUDGET_TOKENS, per_message: int = MESSAGE_BUDGET_TOKENS
+) -> tuple[Message, ...]:
+    """The most recent messages that fit ``budget`` estimated tokens, each cut to ``per_message``.
+
+    The local model re-reads the history before every reply (its cache keeps only
+    the system turn), so an unbounded history makes each follow-up slower: six
+    long replies cost seconds before the first token. Newest messages are kept
+    first; a user message is never kept without the reply that followed it.
+    """
+    kept: list[Message] = []
+    used = 0
+    for message in reversed(history):
+        text = message.text
+        if estimate_tokens(text) > per_message:
+            text = _cut_to_tokens(text, per_message)
+        cost = estimate_tokens(text)
+        if used + cost > budget:
+            break
+        kept.append(Message(message.role, text))
+        used += cost
+    while kept and kept[-1].role == "assistant":  # oldest kept is a reply whose question was dropped
+        kept.pop()
+    return tuple(reversed(kept))
+
+
+def _cut_to_tokens(text: str, tokens: int) -> str:
+    """``text`` shortened at a word boundary to about ``tokens`` estimated tokens, with an ellipsis."""
+    words, out = text.split(), ""
+    for word in words:
+        candidate = f"{out} {word}".strip()
+        if estimate_tokens(candidate + " …") > tokens:
+            break
+        out = candidate
+    return f"{out} …" if out else text[: tokens * 3]
 
 
 class MemoryPort(Protocol):
@@ -392,7 +434,7 @@ class Conductor:
             system_prompt=system,
             user_text=user_text,
             temperature=temperature,
-            history=tuple(self._history[-2 * self._history_turns :]),
+            history=history_window(self._history[-2 * self._history_turns :]),
             data=turn.data,
             max_tokens=turn.persona.max_tokens,
             interrupted_previous=self._interrupted,
