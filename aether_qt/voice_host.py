@@ -43,11 +43,11 @@ from aether_qt.engines.media.sentence_speech import SpeechQueue
 from aether_qt.engines.media.stt import SpeechRecognizer, SttModelMissing, Transcript, load_model
 from aether_qt.engines.media.tts import Speaker, SynthResult
 from aether_qt.engines.media.voices import VoiceSettings
-from aether_qt.engines.router.sentences import SentenceSplitter
 from aether_qt.events import Envelope, SpeechHeard, TokensStreamed, TurnBegan, TurnEnded, VoiceStateChanged
 from aether_qt.gate_bus import GateOnBus
 from aether_qt.policy.decisions import ActionRequest, Allow, Ask
 from aether_qt.policy.effects import Effectors
+from aether_qt.speech_chunks import SpeechChunker
 
 _log = logging.getLogger(__name__)
 SOURCE = "media"
@@ -121,7 +121,7 @@ class _Speech:
     """Which turns are spoken, and their sentence splitters (touched from the interaction thread)."""
 
     voiced: set[str] = field(default_factory=set)
-    splitters: dict[str, SentenceSplitter] = field(default_factory=dict)
+    splitters: dict[str, SpeechChunker] = field(default_factory=dict)
     streamed: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -344,7 +344,7 @@ class VoiceHost(QObject):
         if self._queue is not None and (payload.source == "voice" or self._speak_typed):
             with self._speech.lock:
                 self._speech.voiced.add(payload.turn_id)
-                self._speech.splitters[payload.turn_id] = SentenceSplitter()
+                self._speech.splitters[payload.turn_id] = SpeechChunker()
             self._queue.voice = self._voice()
 
     def _on_bus_tokens_streamed(self, env: Envelope) -> None:

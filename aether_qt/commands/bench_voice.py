@@ -81,20 +81,20 @@ class _FirstAudio:
     """Speaks the first streamed sentence of a turn and reports when its first sample plays."""
 
     def __init__(self, speaker: Any, clip_dir: Path) -> None:
-        from aether_qt.engines.router.sentences import SentenceSplitter
+        from aether_qt.speech_chunks import SpeechChunker
 
         self.speaker, self.clip_dir = speaker, clip_dir
-        self.splitter = SentenceSplitter()
+        self.splitter = SpeechChunker()
         self.clips: queue.Queue[Any] = queue.Queue()
         self.spoken = False
         self.lock = threading.Lock()
         self.count = 0
 
     def reset(self) -> None:
-        from aether_qt.engines.router.sentences import SentenceSplitter
+        from aether_qt.speech_chunks import SpeechChunker
 
         with self.lock:
-            self.splitter, self.spoken = SentenceSplitter(), False
+            self.splitter, self.spoken = SpeechChunker(), False
 
     def tokens(self, text: str, *, final: bool = False) -> None:
         with self.lock:

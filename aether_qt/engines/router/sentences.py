@@ -52,6 +52,7 @@ ABBREVIATIONS = frozenset(
         "dec.",
     }
 )
+_CLAUSE_BREAK = re.compile(r"[,;:](?=\s)|\s[—–-](?=\s)")
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)+$")
 _WORD_BEFORE = re.compile(r"(\S+)$")
 
@@ -98,6 +99,25 @@ class SentenceSplitter:
         self._buf = buf[start:]
         self._pos = max(i - start, 0)
         return [s.strip() for s in done if s.strip()]
+
+    def take_clause(self, min_words: int = 5) -> str | None:
+        """Cut the pending text at its last clause break (``,`` ``;`` ``:`` or a dash, then a space).
+
+        Speech uses it for the first words of a reply only, so audio starts
+        before a long first sentence ends. The clause must hold ``min_words``
+        words; ``None`` when there is no such break yet.
+        """
+        match = None
+        for found in _CLAUSE_BREAK.finditer(self._buf):
+            match = found
+        if match is None:
+            return None
+        clause = self._buf[: match.end()].strip()
+        if len(clause.split()) < min_words:
+            return None
+        self._buf = self._buf[match.end() :]
+        self._pos = 0
+        return clause
 
     def flush(self) -> list[str]:
         """End of stream: return whatever is left as a last sentence."""

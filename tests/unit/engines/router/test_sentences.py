@@ -58,3 +58,21 @@ def test_waiting_for_a_decision_does_not_rescan_forever() -> None:
     for _ in range(1000):
         assert s.feed("word ") == []
     assert s.feed("end. Next") == [("word " * 1000) + "end."]
+
+
+def test_a_clause_is_taken_at_its_last_break_once_it_is_long_enough() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("Well, the sea is wide, deep and old") == []
+    assert splitter.take_clause(min_words=3) == "Well, the sea is wide,"
+    assert splitter.feed(" and it never sleeps. Next") == ["deep and old and it never sleeps."]
+    assert splitter.flush() == ["Next"]
+
+
+def test_no_clause_without_a_break_or_with_too_few_words() -> None:
+    splitter = SentenceSplitter()
+    splitter.feed("Hi, there")
+    assert splitter.take_clause(min_words=5) is None
+    splitter.feed(" my old friend who sails")
+    assert splitter.take_clause(min_words=5) is None  # the only break leaves one word before it
+    assert splitter.feed(" - and more") == []
+    assert splitter.take_clause(min_words=5) == "Hi, there my old friend who sails -"
