@@ -438,10 +438,14 @@ class MemoryService:
     # ------------------------------------------------------------ user actions (panel, CLI)
 
     def user_add(
-        self, text: str, *, kind: Kind = Kind.NOTE, privacy: PrivacyClass = PrivacyClass.PRIVATE
+        self, text: str, *, kind: Kind | None = None, privacy: PrivacyClass = PrivacyClass.PRIVATE
     ) -> MemoryOutcome:
-        """The user adds a memory by hand (``memory.write.durable``; provenance ``user_confirmed``)."""
+        """The user adds a memory by hand (``memory.write.durable``; provenance ``user_confirmed``).
+
+        Without a ``kind`` it is guessed from the words (see :func:`kind_of`).
+        """
         store = self._require()
+        kind = kind or kind_of(text)
         retention = ret.retention_from_days(self._retention_days())
 
         def add(allow: Allow) -> tuple[MemoryItem, ...]:

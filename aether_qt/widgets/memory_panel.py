@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -58,6 +58,7 @@ SEARCH_DELAY_MS: Final = 250
 RELOAD_DELAY_MS: Final = 150
 LIST_LIMIT: Final = 500
 SEARCH_K: Final = 50
+WIDE_PX: Final = 900  # narrower than this (the side panel), the details go under the list
 FILTERS: Final = (
     ("All kinds", ""),
     ("Facts", Kind.FACT.value),
@@ -132,7 +133,7 @@ class MemoryPanel(QWidget):
         layout.addLayout(self._make_toolbar())
         self.add_row = AddRow()
         layout.addWidget(self.add_row)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
         self.table = MemoryTable()
         splitter.addWidget(self.table)
@@ -251,6 +252,14 @@ class MemoryPanel(QWidget):
             return False
         self.table.selectRow(ids.index(item_id))
         return True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Side by side when wide; the details under the list when narrow (the side panel)."""
+        wide = event.size().width() >= WIDE_PX
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+        super().resizeEvent(event)
 
     def refresh(self) -> None:
         """Reload the table (the search field's query and the kind filter) in the memory thread."""
