@@ -189,7 +189,7 @@ def _voice(
         effectors=runtime.effectors,
         bus=bus,
         submit=conversation.submit,
-        cancel_turn=conversation.conductor.cancel,  # type: ignore[arg-type]
+        interrupt=conversation.conductor.interrupt,
         busy=conversation.conductor.busy,
         stt_model=default_model_path(settings.get_as(SETTING_STT_MODEL, str, "") or None),
         clip_dir=paths.cache_dir / "speech",

@@ -257,6 +257,16 @@ class Conductor:
             turn.cancel.set()
             turn.inbox.put(fsm.Cancel(reason))
 
+    def interrupt(self) -> None:
+        """Barge-in: cancel the running turn as ``BargedIn``; with none running, the reply was being
+        spoken, so the next prompt still says the previous answer was cut off."""
+        with self._lock:
+            turn = self._current
+            if turn is None:
+                self._interrupted = True
+        if turn is not None:
+            self.cancel("barge_in")
+
     def run_turn(self, text: str, *, source: str = "typed", turn_id: str | None = None) -> TurnReport | None:
         """Run one turn to its end and return its report; None for empty input."""
         tid = turn_id or f"turn_{uuid.uuid4().hex[:12]}"

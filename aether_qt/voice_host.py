@@ -134,7 +134,7 @@ class VoiceHost(QObject):
         effectors: start the capture under the permit.
         bus: where voice events go; turn events come from it.
         submit: starts a turn with the final transcript (``Conversation.submit``).
-        cancel_turn: cancels the running turn with a reason (``Conductor.cancel``).
+        interrupt: barge-in on the conversation (``Conductor.interrupt``).
         busy: whether a turn is running (generating).
         stt_model: the vosk model folder (loaded in the media thread), or None: typed input only.
         clip_dir: where synthesised sentences go (the cache folder).
@@ -159,7 +159,7 @@ class VoiceHost(QObject):
         effectors: Effectors,
         bus: EventBus,
         submit: Callable[..., str | None],
-        cancel_turn: Callable[[str], None],
+        interrupt: Callable[[], None],
         busy: Callable[[], bool],
         stt_model: Path | None,
         clip_dir: Path,
@@ -172,7 +172,7 @@ class VoiceHost(QObject):
     ) -> None:
         super().__init__()
         self._gate, self._fx, self._bus = gate, effectors, bus
-        self._submit, self._cancel_turn, self._busy = submit, cancel_turn, busy
+        self._submit, self._interrupt, self._busy = submit, interrupt, busy
         self._voice, self.key, self._prefer = voice, key, backend
         self._speak, self._speak_typed = speak, speak_typed
         self._share_cpu = share_cpu
@@ -306,7 +306,7 @@ class VoiceHost(QObject):
         if self._queue is not None:
             self._queue.cancel()
         self.player.stop()
-        self._cancel_turn("barge_in")
+        self._interrupt()
         self.speaking = False
         return (time.perf_counter() - begun) * 1000
 

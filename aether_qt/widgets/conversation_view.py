@@ -25,6 +25,7 @@ from aether_qt.events import (
     Payload,
     PersonaActivated,
     PhraseShown,
+    SpeechHeard,
     TicketAnswered,
     TicketOpened,
     TokensStreamed,
@@ -145,6 +146,7 @@ class ConversationView(QWidget):
             TurnEnded: self._turn_ended,
             TicketOpened: self._ticket_opened,
             TicketAnswered: self._ticket_answered,
+            SpeechHeard: self._speech_heard,
         }
         if self._conversation is not None:
             self._handlers.update(turn_handlers)
@@ -204,6 +206,11 @@ class ConversationView(QWidget):
         self.transcript.begin_turn(payload.turn_id, payload.text, payload.source)
         self.current_turn = payload.turn_id
         self._set_state("Thinking")
+
+    def _speech_heard(self, env: Envelope) -> None:
+        assert isinstance(env.payload, SpeechHeard)
+        payload = env.payload
+        self.transcript.show_hearing(None if payload.final else payload.text)
 
     def _turn_state_changed(self, env: Envelope) -> None:
         assert isinstance(env.payload, TurnStateChanged)

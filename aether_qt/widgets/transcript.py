@@ -204,6 +204,7 @@ class Transcript(QScrollArea):
         self._layout.addWidget(self.empty)
         self._layout.addStretch(1)
         self.setWidget(holder)
+        self.hearing: QLabel | None = None  # the live partial transcript while the key is held
         self.flush_timer = QTimer(self)
         self.flush_timer.setSingleShot(True)
         self.flush_timer.setInterval(flush_ms)
@@ -243,6 +244,20 @@ class Transcript(QScrollArea):
     def end_turn(self, turn_id: str, *, outcome: str, final_state: str, reply: str, notice: str) -> None:
         """Finalise the turn's bubble (outcome label, notice)."""
         self._assistant(turn_id).finish(outcome=outcome, final_state=final_state, reply=reply, notice=notice)
+
+    def show_hearing(self, text: str | None) -> None:
+        """While push-to-talk is held: the words heard so far, live, on the user's side; None hides them."""
+        if text is None:
+            if self.hearing is not None:
+                self.hearing.hide()
+                self.hearing.setText("")
+            return
+        if self.hearing is None:
+            self.hearing = _plain_label("", name="transcript_hearing")
+            self.hearing.setStyleSheet(f"color: {MUTED}; font-style: italic; padding: 4px 10px;")
+            self._add_row(self.hearing, right=True)
+        self.hearing.setText(f"🎙 {text} …")
+        self.hearing.show()
 
     def add_card(self, card: ApprovalCard) -> None:
         """Show an approval card inline, after the newest message."""

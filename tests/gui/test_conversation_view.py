@@ -272,3 +272,19 @@ def test_without_a_conversation_the_view_says_so(qtbot: QtBot) -> None:
     assert view.send() is None
     assert view.cancel_turn() is False
     assert view.avatar.caption == "Conversation unavailable"
+
+
+def test_words_heard_while_the_key_is_held_show_live_and_go_when_final(
+    qtbot: QtBot, view: ConversationView, bus: EventBus
+) -> None:
+    from aether_qt.events import SpeechHeard
+
+    for text in ("안녕", "안녕하세요"):
+        bus.publish(SpeechHeard(text=text, final=False), source_layer="media", change_id=None)
+    qtbot.waitUntil(
+        lambda: view.transcript.hearing is not None and "안녕하세요" in view.transcript.hearing.text()
+    )
+    hearing = view.transcript.hearing
+    assert hearing is not None and hearing.isVisible()
+    bus.publish(SpeechHeard(text="안녕하세요", final=True), source_layer="media", change_id=None)
+    qtbot.waitUntil(lambda: not hearing.isVisible())

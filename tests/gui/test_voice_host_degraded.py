@@ -63,7 +63,7 @@ def make_host(
         effectors=runtime.effectors,
         bus=bus,
         submit=submit,
-        cancel_turn=lambda reason: submitted.append(f"cancel:{reason}"),
+        interrupt=lambda: submitted.append("interrupt"),
         busy=lambda: False,
         stt_model=model,
         clip_dir=tmp_path / "speech",

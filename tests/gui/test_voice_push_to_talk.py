@@ -175,6 +175,10 @@ def test_hold_to_talk_is_transcribed_answered_aloud_and_barge_in_cuts_it(
             assert ended and ended[-1][1] in ("Answered", "Cancelled")
         else:
             pytest.fail(f"the reply finished before barge-in could be tried: {app.said('PLAYING')}")
+        app.wait_for(lambda w: w[0] == "ENDED", timeout=60)
+        first_clip = min(at for at, words in app.seen if words[0] == "CLIP")
+        turn_ended = min(at for at, words in app.seen if words[0] == "ENDED")
+        assert first_clip < turn_ended, "the first sentence was spoken only after generation finished"
     finally:
         monitor.close()
 

@@ -210,3 +210,45 @@ def test_cancel_ends_the_turn_once_as_cancelled(
     assert report.outcome == "Cancelled"
     assert time.monotonic() - started < 5
     assert [e.kind for e in events].count("turn.did_end") == 1
+
+
+class RecordingSlowRouter(SlowRouter):
+    """A slow router that remembers whether each request said the previous answer was cut off."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        self.interrupted: list[bool] = []
+
+    def answer(
+        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+    ) -> tuple[Route, GenerationResult]:
+        self.interrupted.append(request.interrupted_previous)
+        return super().answer(request, category, on_token, cancel)
+
+
+def test_barge_in_during_a_turn_or_while_its_reply_is_spoken_is_told_to_the_next_prompt(
+    comp: Companion, tmp_path: Path
+) -> None:
+    router = RecordingSlowRouter(0.05)
+    conductor = build_conductor(
+        runtime=comp.runtime,
+        bus=comp.bus,
+        router=router,  # type: ignore[arg-type]
+        persona=load_default_persona(),
+        spawn=lambda job: threading.Thread(target=job, daemon=True).start(),
+        workdir=tmp_path,
+    )
+    first = conductor.run_turn("tell me about the sea")
+    assert first is not None and first.outcome == "Answered"
+    conductor.interrupt()  # idle: the reply was being spoken when the key went down
+    conductor.run_turn("and rivers?")
+    conductor.run_turn("and lakes?")
+    assert router.interrupted == [False, True, False]
+
+    router.delay = 5.0
+    threading.Timer(0.3, conductor.interrupt).start()  # during generation
+    cut = conductor.run_turn("tell me a long story")
+    assert cut is not None and cut.outcome == "Cancelled" and cut.final_state == "BargedIn"
+    router.delay = 0.05
+    conductor.run_turn("go on")
+    assert router.interrupted[-1] is True
