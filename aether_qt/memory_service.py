@@ -55,7 +55,8 @@ from aether_qt.engines.memory.store import MemoryStore
 from aether_qt.events import MemoryChanged, MemoryRecalled, MemoryStatusChanged
 from aether_qt.generation import FencedData
 from aether_qt.paths import AppPaths
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, Decision, Deny
+from aether_qt.policy.decisions import ActionRequest, Allow, Decision, Deny
+from aether_qt.user_acts import decide_as_user
 
 if TYPE_CHECKING:
     from aether_qt.engines.memory.index import VectorIndex
@@ -567,10 +568,7 @@ class MemoryService:
         return self._rt.gate.evaluate(request)
 
     def _user_decision(self, capability: str, resource: str) -> Decision:
-        decision = self._gate(ActionRequest(capability, resource, actor_persona=USER))
-        if isinstance(decision, Ask):  # the user's own click or command is the approval
-            decision = self._rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
-        return decision
+        return decide_as_user(self._rt.gate, capability, resource)  # the user's click or command approves
 
     def _live(self, item_id: str) -> MemoryItem:
         item = self._require().get(item_id)

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
-from aether_qt.commands.session import CommandError, decision_line, policy_runtime
+from aether_qt.commands.session import CommandError, policy_runtime, user_allow
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.audit_verify import VerifyReport
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, decision_as_dict
 
 EXIT_INTACT, EXIT_TAMPERED, EXIT_UNDECIDABLE = 0, 1, 2
 
@@ -81,11 +80,7 @@ def export(args: argparse.Namespace) -> int:
         with policy_runtime(args) as rt:
             if rt.audit is None:
                 raise CommandError(f"the audit log cannot be opened: {rt.audit_error or rt.keys_error}", 2)
-            decision = rt.gate.evaluate(ActionRequest("audit.export", str(out), actor_persona="user"))
-            if isinstance(decision, Ask):  # the user typed the command: that is the approval
-                decision = rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
-            if not isinstance(decision, Allow):
-                raise CommandError(f"export refused: {decision_line(decision_as_dict(decision))}")
+            decision = user_allow(rt, "audit.export", str(out), "export")
             try:
                 rt.effectors.write_export(
                     decision.permit, out, bundle_bytes(rt.audit), capability="audit.export"

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aether_qt.commands.output import fail
-from aether_qt.commands.session import CommandError, decision_line, policy_runtime
+from aether_qt.commands.session import CommandError, policy_runtime, user_allow
 from aether_qt.paths import resolve_paths
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, decision_as_dict
 
 if TYPE_CHECKING:
     from aether_qt.avatar.look import AvatarLook
@@ -85,11 +84,7 @@ def snapshot(args: argparse.Namespace) -> int:
     try:
         png, renderer = _render_png(args)
         with policy_runtime(args) as rt:
-            decision = rt.gate.evaluate(ActionRequest("files.create", str(out), actor_persona="user"))
-            if isinstance(decision, Ask):  # the user typed the command: that is the approval
-                decision = rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
-            if not isinstance(decision, Allow):
-                raise CommandError(f"snapshot refused: {decision_line(decision_as_dict(decision))}")
+            decision = user_allow(rt, "files.create", str(out), "snapshot")
             try:
                 rt.effectors.create_binary(decision.permit, out, png)
             except EffectError as exc:

@@ -15,9 +15,8 @@ import sys
 import time
 
 from aether_qt.commands.output import emit_json, fail
-from aether_qt.commands.session import CommandError, policy_runtime
+from aether_qt.commands.session import CommandError, policy_runtime, user_allow
 from aether_qt.engines.media.stt_models import CATALOG, SETTING_STT_MODEL, UnpackError, unpack
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, Deny
 from aether_qt.policy.effect_types import EffectError
 
 
@@ -49,12 +48,7 @@ def fetch(args: argparse.Namespace) -> int:
     url, sha256 = args.url or spec.url, (args.sha256 or spec.sha256).lower()
     try:
         with policy_runtime(args) as rt:
-            decision = rt.gate.evaluate(ActionRequest("model.download", url, actor_persona="user"))
-            if isinstance(decision, Ask):  # the user typed the command: that is the approval
-                decision = rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
-            if not isinstance(decision, Allow):
-                reason = decision.reason.value if isinstance(decision, Deny) else decision.kind
-                return fail(f"download refused: {reason} [audit {decision.audit_id}]")
+            decision = user_allow(rt, "model.download", url, "download")
             stt_dir = rt.paths.models_dir / "stt"
             stt_dir.mkdir(parents=True, exist_ok=True)
             archive = rt.effectors.download(

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
-from aether_qt.commands.session import CommandError, decision_line, policy_runtime
+from aether_qt.commands.session import CommandError, policy_runtime, user_allow
 from aether_qt.engines.persona.cards import CardError
 from aether_qt.engines.persona.cards_import import ImportResult, WriteOut, import_card, write_new_file
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.contracts import PermitError
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, Permit, decision_as_dict
+from aether_qt.policy.decisions import Permit
 from aether_qt.policy.effect_types import EffectError, canonical_path, inside_roots
 from aether_qt.policy.runtime import PolicyRuntime
 
@@ -116,9 +116,4 @@ def _gated_writer(args: argparse.Namespace) -> WriteOut:
 
 def _approved(rt: PolicyRuntime, capability: str, path: Path) -> Permit:
     """Evaluate ``capability`` on ``path`` for the user; answer an Ask with allow_once; the permit."""
-    decision = rt.gate.evaluate(ActionRequest(capability, str(path), actor_persona="user"))
-    if isinstance(decision, Ask):  # the user typed the command: that is the approval
-        decision = rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
-    if not isinstance(decision, Allow):
-        raise CommandError(f"not imported: {capability} refused: {decision_line(decision_as_dict(decision))}")
-    return decision.permit
+    return user_allow(rt, capability, str(path), f"not imported: {capability}").permit

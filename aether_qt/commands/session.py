@@ -11,6 +11,7 @@ from typing import Any
 
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
+from aether_qt.policy.decisions import Allow, decision_as_dict
 from aether_qt.policy.runtime import PolicyRuntime
 
 
@@ -41,6 +42,20 @@ def policy_runtime(args: argparse.Namespace) -> Iterator[PolicyRuntime]:
         yield runtime
     finally:
         runtime.close()
+
+
+def user_allow(rt: PolicyRuntime, capability: str, resource: str, what: str) -> Allow:
+    """The user's Allow for ``capability`` on ``resource`` (typing the command answers an Ask).
+
+    Raises:
+        CommandError: the gate refused; the message starts with ``what`` and names the decision.
+    """
+    from aether_qt.user_acts import decide_as_user
+
+    decision = decide_as_user(rt.gate, capability, resource)
+    if not isinstance(decision, Allow):
+        raise CommandError(f"{what} refused: {decision_line(decision_as_dict(decision))}")
+    return decision
 
 
 def absolute_resource(capability: str, resource: str) -> str:

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
-from aether_qt.commands.session import CommandError, decision_line, policy_runtime
+from aether_qt.commands.session import CommandError, policy_runtime, user_allow
 from aether_qt.paths import resolve_paths
-from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, decision_as_dict
 
 EXIT_USAGE = 2
 MIN_RATE, MAX_RATE = 80, 450  # words per minute, as in a persona's voice section
@@ -124,11 +123,7 @@ def speak(args: argparse.Namespace) -> int:
     try:
         wav, facts = _synthesize(args)
         with policy_runtime(args) as rt:
-            decision = rt.gate.evaluate(ActionRequest("files.create", str(out), actor_persona="user"))
-            if isinstance(decision, Ask):  # the user typed the command: that is the approval
-                decision = rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
-            if not isinstance(decision, Allow):
-                raise CommandError(f"speak refused: {decision_line(decision_as_dict(decision))}")
+            decision = user_allow(rt, "files.create", str(out), "speak")
             try:
                 rt.effectors.create_binary(decision.permit, out, wav)
             except EffectError as exc:

@@ -36,13 +36,6 @@ def runtime(tmp_path: Path) -> Iterator[PolicyRuntime]:
 
 
 @pytest.fixture
-def bus() -> Iterator[EventBus]:
-    bus = EventBus()
-    yield bus
-    bus.close()
-
-
-@pytest.fixture
 def seen(bus: EventBus) -> list[Envelope]:
     events: list[Envelope] = []
     bus.subscribe("*", events.append)
