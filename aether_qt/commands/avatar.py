@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aether_qt.commands.output import fail
-from aether_qt.commands.session import CommandError, policy_runtime, user_allow
+from aether_qt.commands.session import CommandError, create_binary_as_user
 from aether_qt.paths import resolve_paths
 
 if TYPE_CHECKING:
@@ -78,17 +78,10 @@ def _render_png(args: argparse.Namespace) -> tuple[bytes, str]:
 
 def snapshot(args: argparse.Namespace) -> int:
     """Render one frame for ``--state`` and write it to ``--out`` through the gate."""
-    from aether_qt.policy.effect_types import EffectError
-
     out = Path(args.out).expanduser().absolute()
     try:
         png, renderer = _render_png(args)
-        with policy_runtime(args) as rt:
-            decision = user_allow(rt, "files.create", str(out), "snapshot")
-            try:
-                rt.effectors.create_binary(decision.permit, out, png)
-            except EffectError as exc:
-                raise CommandError(f"snapshot failed: {exc}") from None
+        create_binary_as_user(args, out, png, "snapshot")
     except CommandError as exc:
         return fail(str(exc), exc.code)
     sys.stdout.write(f"wrote {out} ({renderer}, {len(png):,} bytes)\n")

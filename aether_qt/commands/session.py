@@ -58,6 +58,22 @@ def user_allow(rt: PolicyRuntime, capability: str, resource: str, what: str) -> 
     return decision
 
 
+def create_binary_as_user(args: argparse.Namespace, out: Path, data: bytes, what: str) -> None:
+    """Write ``data`` to the new file ``out`` through the gate (``files.create``) and an effector.
+
+    Raises:
+        CommandError: refused by the gate, or the effector failed (exists, outside the folders...).
+    """
+    from aether_qt.policy.effect_types import EffectError
+
+    with policy_runtime(args) as rt:
+        decision = user_allow(rt, "files.create", str(out), what)
+        try:
+            rt.effectors.create_binary(decision.permit, out, data)
+        except EffectError as exc:
+            raise CommandError(f"{what} failed: {exc}") from None
+
+
 def absolute_resource(capability: str, resource: str) -> str:
     """Make a path resource absolute (relative to the working folder); leave others alone."""
     cap = CAPABILITIES.get(capability)

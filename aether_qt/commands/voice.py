@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
-from aether_qt.commands.session import CommandError, policy_runtime, user_allow
+from aether_qt.commands.session import CommandError, create_binary_as_user
 from aether_qt.paths import resolve_paths
 
 EXIT_USAGE = 2
@@ -117,17 +117,10 @@ def _synthesize(args: argparse.Namespace) -> tuple[bytes, dict[str, Any]]:
 
 def speak(args: argparse.Namespace) -> int:
     """Synthesise ``TEXT`` and write the WAV to ``--out`` through the gate."""
-    from aether_qt.policy.effect_types import EffectError
-
     out = Path(args.out).expanduser().absolute()
     try:
         wav, facts = _synthesize(args)
-        with policy_runtime(args) as rt:
-            decision = user_allow(rt, "files.create", str(out), "speak")
-            try:
-                rt.effectors.create_binary(decision.permit, out, wav)
-            except EffectError as exc:
-                raise CommandError(f"speak failed: {exc}") from None
+        create_binary_as_user(args, out, wav, "speak")
     except CommandError as exc:
         return fail(str(exc), exc.code)
     if getattr(args, "json", False):

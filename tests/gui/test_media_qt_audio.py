@@ -204,7 +204,8 @@ class ClipSource(QObject):
 def test_player_and_mic_work_from_a_media_thread(
     qtbot: QtBot, qapp: object, monitor: MonitorRecorder, vmic: Path, speaker: Speaker, tmp_path: Path
 ) -> None:
-    clip = speaker.synthesize("Spoken from the media thread.", tmp_path / "thread.wav").result(30)
+    text = "Spoken from the media thread, slowly and at length, so that it is still playing when stopped."
+    clip = speaker.synthesize(text, tmp_path / "thread.wav").result(30)
     thread = QThread()
     thread.setObjectName("media-test")
     player, mic = ClipPlayer(), MicCapture()

@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QIODevice, QMetaObject, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QIODevice, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtMultimedia import QAudioDevice, QAudioFormat, QAudioSink, QAudioSource, QMediaDevices, QtAudio
 
 from aether_qt.engines.media.audio import (
@@ -36,6 +36,7 @@ from aether_qt.engines.media.audio import (
     resample,
     rms,
 )
+from aether_qt.qt_threads import queue_into_own_thread
 
 if TYPE_CHECKING:
     from aether_qt.engines.media.tts import SynthResult
@@ -101,12 +102,7 @@ class _OwnThread(QObject):
     """Queues a slot into the object's own thread when called from another one."""
 
     def _defer(self, slot: str, *, blocking: bool = False) -> bool:
-        own = self.thread()
-        if own is None or own.isCurrentThread() or not own.isRunning():
-            return False
-        kind = Qt.ConnectionType.BlockingQueuedConnection if blocking else Qt.ConnectionType.QueuedConnection
-        QMetaObject.invokeMethod(self, slot, kind)
-        return True
+        return queue_into_own_thread(self, slot, blocking=blocking)
 
 
 class MicCapture(_OwnThread):

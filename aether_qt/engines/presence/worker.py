@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from PySide6.QtCore import QMetaObject, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from aether_qt.bus import QtBusBridge
 from aether_qt.engines.presence.scheduler import PresenceScheduler, VisualParams
@@ -31,6 +31,7 @@ from aether_qt.events import (
     TurnEnded,
     TurnStateChanged,
 )
+from aether_qt.qt_threads import queue_into_own_thread
 
 _log = logging.getLogger(__name__)
 
@@ -134,12 +135,7 @@ class PresenceWorker(QObject):
 
     def _defer(self, slot: str, *, blocking: bool = False) -> bool:
         """Queue ``slot`` into the worker's thread when called from another; True if queued."""
-        own = self.thread()
-        if own is None or own.isCurrentThread() or not own.isRunning():
-            return False
-        kind = Qt.ConnectionType.BlockingQueuedConnection if blocking else Qt.ConnectionType.QueuedConnection
-        QMetaObject.invokeMethod(self, slot, kind)
-        return True
+        return queue_into_own_thread(self, slot, blocking=blocking)
 
     def _schedule(self) -> None:
         """Tick now and keep ticking, unless stopped or paused."""
