@@ -240,6 +240,7 @@ class VoiceHost(QObject):
             return
         self._speaker = speaker
         self._clip_dir.mkdir(parents=True, exist_ok=True)
+        self._prune_clips()  # left over by a run that did not stop cleanly
         self._queue = SpeechQueue(speaker=speaker, clip_dir=self._clip_dir, on_clip=self.sig_clip_ready.emit)
 
     def stop(self) -> None:
@@ -261,6 +262,14 @@ class VoiceHost(QObject):
         if self._speaker is not None:
             self._speaker.stop()
             self._speaker = None
+        self._prune_clips()
+
+    def _prune_clips(self) -> None:
+        """Delete the spoken sentences of this run (the cache folder holds no conversation afterwards)."""
+        if not self._clip_dir.is_dir():
+            return
+        for clip in self._clip_dir.glob("*.wav"):
+            clip.unlink(missing_ok=True)
 
     @property
     def in_window(self) -> InWindowBackend | None:

@@ -159,3 +159,19 @@ def test_without_speech_output_replies_stay_text(
         assert clips == [] and not voice.speaking and not (tmp_path / "speech").exists()
     finally:
         voice.stop()
+
+
+def test_spoken_sentences_do_not_outlive_the_run(
+    runtime: PolicyRuntime, bus: EventBus, tmp_path: Path, qtbot: QtBot
+) -> None:
+    clips = tmp_path / "speech"
+    clips.mkdir()
+    (clips / "left-over.wav").write_bytes(b"RIFF")
+    voice, _ = make_host(runtime, bus, tmp_path, model=None, speak=True)
+    voice.start()
+    try:
+        assert not list(clips.glob("*.wav"))  # a crashed run's clips are gone at start
+        (clips / "spoken.wav").write_bytes(b"RIFF")
+    finally:
+        voice.stop()
+    assert not list(clips.glob("*.wav"))
