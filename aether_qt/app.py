@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from aether_qt.bus import EventBus, QtBusBridge
@@ -30,6 +30,7 @@ from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
 from aether_qt.engines.router.router import Router
+from aether_qt.events import Envelope, ModelStatusChanged
 from aether_qt.memory_host import MemoryHost
 from aether_qt.memory_service import MemoryService
 from aether_qt.paths import HOME_ENV, AppPaths, resolve_paths
@@ -38,7 +39,7 @@ from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.presence_host import PresenceHost
 from aether_qt.storage.errors import StorageError
-from aether_qt.voice_host import InWindowKeys, VoiceHost
+from aether_qt.voice_host import InWindowKeys, VoiceHost  # imported up front: 170 ms not spent mid-reply
 from aether_qt.widgets.main_window import ChooseModel, MainWindow
 from aether_qt.widgets.memory_panel import MemoryPanel
 from aether_qt.widgets.tray import TrayIcon, state_pixmap
@@ -49,6 +50,16 @@ ORGANISATION = "Aether"
 APPLICATION = "aether"
 SETTINGS_FILE = "aether-qt.ini"
 EXIT_STORAGE = 2
+LATE_START_MS = 8000  # memory and voice start by then even if the model is still loading
+IDLE_CHECK_MS = 500
+IDLE_CHECKS = 2  # memory starts after a second without a running turn
+
+
+@dataclass(slots=True)
+class LateParts:
+    """What starts after the local model has loaded (memory's embedder, voice): filled in then."""
+
+    voice: VoiceHost | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +76,7 @@ class AppParts:
     personas: PersonaHost | None = None
     presence: PresenceHost | None = None
     memory: MemoryHost | None = None
-    voice: VoiceHost | None = None
+    late: LateParts | None = None
 
 
 def settings_for(paths: AppPaths, home: str | None) -> QSettings:
@@ -202,6 +213,62 @@ def _voice(
     )
 
 
+def _after_model(bridge: QtBusBridge, start: Callable[[], None]) -> None:
+    """Run ``start`` once in the GUI thread when the model is ready, missing or failed (or after a while)."""
+    done = False
+
+    def once() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            start()
+
+    def on_event(env: Envelope) -> None:
+        if isinstance(env.payload, ModelStatusChanged) and env.payload.status != "loading":
+            once()
+
+    bridge.sig_event_published.connect(on_event)
+    QTimer.singleShot(LATE_START_MS, once)
+
+
+def _when_idle(conversation: QtConversation, start: Callable[[], None]) -> None:
+    """Run ``start`` once no turn has been running for a second (checked twice a second).
+
+    The embedder's load holds the interpreter for a while: doing it while a reply
+    streams would make the window stutter, so memory waits for a quiet moment.
+    """
+    quiet = 0
+    timer = QTimer(conversation)
+    timer.setInterval(IDLE_CHECK_MS)
+
+    def check() -> None:
+        nonlocal quiet
+        quiet = 0 if conversation.conductor.busy() else quiet + 1
+        if quiet >= IDLE_CHECKS:
+            timer.stop()
+            timer.deleteLater()
+            start()
+
+    timer.timeout.connect(check)
+    timer.start()
+
+
+def _start_late(parts: AppParts, late: LateParts, personas: PersonaService) -> None:
+    """Start memory and voice (the embedder, the TTS engine, the vosk model, the hotkey)."""
+    if parts.memory is not None and parts.conversation is not None:
+        _when_idle(parts.conversation, parts.memory.start)
+    if parts.conversation is None or parts.bus is None:
+        return
+    voice = late.voice = _voice(parts.paths, parts.runtime, parts.bus, parts.conversation, personas)
+    if parts.presence is not None:
+        voice.player.sig_envelope_sampled.connect(parts.presence.worker.set_mouth_envelope)
+    voice.start()
+    if voice.in_window is not None:  # no global hotkey here: the focused window listens for the key
+        keys = InWindowKeys(voice.in_window)
+        keys.setParent(voice)
+        parts.app.installEventFilter(keys)
+
+
 def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConversation) -> ChooseModel:
     """The "Choose a model…" action: register the GGUF, remember it, load it on the router thread."""
 
@@ -231,9 +298,9 @@ def _shutdown(parts: AppParts) -> None:
     if parts.personas is not None:
         _log.info("shutdown: persona watcher")
         parts.personas.stop()
-    if parts.voice is not None:
+    if parts.late is not None and parts.late.voice is not None:
         _log.info("shutdown: voice (push-to-talk, microphone, speech)")
-        parts.voice.stop()
+        parts.late.voice.stop()
     if parts.conversation is not None:
         _log.info("shutdown: conversation (interaction and router threads, model)")
         parts.conversation.stop()
@@ -291,8 +358,6 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
             parts.window.banners.set_condition(
                 "no_opengl", "OpenGL is not available; the avatar is drawn without it."
             )
-        voice = _voice(paths, runtime, bus, conversation, service)
-        voice.player.sig_envelope_sampled.connect(presence.worker.set_mouth_envelope)
         parts = replace(
             parts,
             conversation=conversation,
@@ -300,18 +365,16 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
             personas=host,
             presence=presence,
             memory=memory,
-            voice=voice,
+            late=LateParts(),
         )
         service.start()  # publishes persona.did_activate to the widgets built above
         host.start()
-        memory.start()
         presence.start()
         conversation.start()
-        voice.start()
-        if voice.in_window is not None:  # no global hotkey here: the focused window listens for the key
-            keys = InWindowKeys(voice.in_window)
-            keys.setParent(voice)
-            app.installEventFilter(keys)
+        # memory (the embedder) and voice (TTS, audio devices, the vosk model, the X grab) start
+        # once the local model has loaded: on two cores, loading all at once delays the first answer
+        started = parts
+        _after_model(bridge, lambda: _start_late(started, started.late or LateParts(), service))
     except BaseException:
         runtime.close()
         raise

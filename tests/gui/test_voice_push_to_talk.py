@@ -37,7 +37,6 @@ def say(*parts):
     print(f"{time.monotonic():.3f}", *parts, flush=True)
 
 def ready(parts):
-    voice = parts.voice
     # the user allowed the microphone for this session in an approval card
     decision = parts.runtime.gate.evaluate(ActionRequest("media.mic", "microphone", actor_persona="user"))
     if isinstance(decision, Ask):
@@ -47,11 +46,12 @@ def ready(parts):
     bus.subscribe(TurnBegan.KIND, lambda e: say("TURN", e.payload.source, e.payload.turn_id))
     bus.subscribe(TurnEnded.KIND, lambda e: say("ENDED", e.payload.outcome, e.payload.final_state))
     bus.subscribe(VoiceStateChanged.KIND, lambda e: say("VOICE", e.payload.state))
-    voice.sig_clip_ready.connect(lambda clip: say("CLIP", clip.path))
-    voice.player.sig_clip_started.connect(lambda clip: say("PLAYING", clip.duration_s))
-    voice.player.sig_playback_finished.connect(lambda done: say("PLAYED", int(done)))
     def wait():
-        if voice.stt_ready and parts.conversation.model_ready():
+        voice = parts.late.voice  # voice starts once the model has loaded
+        if voice is not None and voice.stt_ready and parts.conversation.model_ready():
+            voice.sig_clip_ready.connect(lambda clip: say("CLIP", clip.path))
+            voice.player.sig_clip_started.connect(lambda clip: say("PLAYING", clip.duration_s))
+            voice.player.sig_playback_finished.connect(lambda done: say("PLAYED", int(done)))
             notes = [n.replace(" ", "_") for n in voice.backend_notes]
             say("READY", voice.backend.name if voice.backend else "-", *notes)
         else:
