@@ -22,7 +22,8 @@ from aether_qt.commands.output import emit_json, emit_pairs, emit_table, fail
 from aether_qt.commands.session import CommandError, policy_runtime
 from aether_qt.engines.memory.items import Kind, MemoryImportError, MemoryItem, UnknownMemoryError
 from aether_qt.engines.memory.recall import RecallHit
-from aether_qt.memory_service import MemoryOutcome, MemoryService
+from aether_qt.memory_edits import MemoryOutcome
+from aether_qt.memory_service import MemoryService
 from aether_qt.paths import resolve_paths
 from aether_qt.policy.effect_types import EffectError
 

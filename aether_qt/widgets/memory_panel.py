@@ -35,8 +35,9 @@ from PySide6.QtWidgets import (
 from aether_qt.bus import QtBusBridge
 from aether_qt.engines.memory.items import Kind, MemoryItem, PrivacyClass
 from aether_qt.events import Envelope, MemoryChanged, MemoryStatusChanged
+from aether_qt.memory_edits import MemoryOutcome
 from aether_qt.memory_host import MemoryHost
-from aether_qt.memory_service import MemoryOutcome, MemoryService
+from aether_qt.memory_service import MemoryService
 from aether_qt.widgets.memory_details import (
     LOADING,
     AddRow,
