@@ -5,12 +5,24 @@ priority of 0 or less, so merely importing this class (it registers itself
 as a subclass of ``KeyringBackend``) never changes the default backend that
 the real-keyring tests expect. Tests install it explicitly with
 ``keyring.set_keyring(MemoryKeyring())`` or pass it to ``KeyStore``.
+
+:func:`no_keyring` and :func:`key_file_runtime` are the "no usable keyring,
+keys in the opt-in file" setup most integration and GUI tests share.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import keyring
 import keyring.backend
+import keyring.backends.fail
 import keyring.errors
+
+from aether_qt.paths import resolve_paths
+from aether_qt.policy.runtime import PolicyRuntime
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -42,3 +54,25 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
     def delete_password(self, service: str, username: str) -> None:
         self._maybe_fail("delete", username)
         self.entries.pop((service, username), None)
+
+
+@contextmanager
+def no_keyring() -> Iterator[None]:
+    """The fail keyring backend for the block: a runtime then needs the opt-in key file."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+@contextmanager
+def key_file_runtime(home: Path) -> Iterator[PolicyRuntime]:
+    """A policy runtime for ``home`` with its keys in the opt-in key file (never the user's keyring)."""
+    with no_keyring():
+        runtime = PolicyRuntime.open(resolve_paths(home), allow_key_file=True)
+        try:
+            yield runtime
+        finally:
+            runtime.close()

@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.backends.fail
 import pytest
 from conftest import in_desktop_env
 from fake_conversation import TOKENS, FakeConversation
+from keyring_support import no_keyring
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
@@ -39,12 +38,8 @@ MakeWindow = Callable[..., MainWindow]
 @pytest.fixture
 def fail_keyring() -> Iterator[None]:
     """No usable keyring: the runtime must use the opt-in key file."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    try:
+    with no_keyring():
         yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 def open_runtime(home: Path) -> PolicyRuntime:

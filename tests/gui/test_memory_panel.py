@@ -14,9 +14,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import pytest
+from keyring_support import no_keyring
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
@@ -43,12 +42,8 @@ MakePanel = Callable[[MemoryHost], MemoryPanel]
 
 @pytest.fixture
 def fail_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    try:
+    with no_keyring():
         yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

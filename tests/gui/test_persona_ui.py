@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.backends.fail
 import pytest
 from conftest import in_desktop_env
 from fake_conversation import FakeConversation
+from keyring_support import key_file_runtime
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
@@ -24,7 +23,6 @@ from aether_qt.avatar.factory import make_avatar
 from aether_qt.avatar.view import AvatarView
 from aether_qt.bus import EventBus, QtBusBridge
 from aether_qt.events import Payload, PersonaActivated, PersonaFailed, PersonaRecovered, PostureChanged
-from aether_qt.paths import resolve_paths
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.widgets.banners import PERSONA_ERROR
 from aether_qt.widgets.conversation_view import ConversationView
@@ -95,14 +93,8 @@ def face_centre_colour(avatar: AvatarView) -> str:
 
 @pytest.fixture
 def runtime(home: Path) -> Iterator[PolicyRuntime]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    rt = PolicyRuntime.open(resolve_paths(home), allow_key_file=True)
-    try:
+    with key_file_runtime(home) as rt:
         yield rt
-    finally:
-        rt.close()
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

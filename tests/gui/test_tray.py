@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import pytest
 from fake_conversation import TOKENS, FakeConversation
+from keyring_support import key_file_runtime
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from aether_qt.bus import QtBusBridge
-from aether_qt.paths import resolve_paths
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.widgets.main_window import MainWindow
@@ -24,14 +22,8 @@ from aether_qt.widgets.tray import STATE_COLOURS, TrayIcon, state_pixmap, tray_s
 
 @pytest.fixture
 def runtime(home: Path) -> Iterator[PolicyRuntime]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    rt = PolicyRuntime.open(resolve_paths(home), allow_key_file=True)
-    try:
+    with key_file_runtime(home) as rt:
         yield rt
-    finally:
-        rt.close()
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

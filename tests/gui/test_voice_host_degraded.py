@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import pytest
+from keyring_support import key_file_runtime
 from pytestqt.qtbot import QtBot
 
 from aether_qt.bus import EventBus
@@ -19,7 +18,6 @@ from aether_qt.companion import gate_on_bus
 from aether_qt.engines.media import tts
 from aether_qt.engines.media.stt import default_model_path
 from aether_qt.events import Envelope, TicketOpened, TokensStreamed, TurnBegan, TurnEnded, VoiceStateChanged
-from aether_qt.paths import resolve_paths
 from aether_qt.policy.decisions import Allow, ApprovalChoice
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.voice_host import LIVE_MIC, VoiceHost
@@ -27,12 +25,8 @@ from aether_qt.voice_host import LIVE_MIC, VoiceHost
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[PolicyRuntime]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    rt = PolicyRuntime.open(resolve_paths(tmp_path / "home"), allow_key_file=True)
-    yield rt
-    rt.close()
-    keyring.set_keyring(previous)
+    with key_file_runtime(tmp_path / "home") as rt:
+        yield rt
 
 
 @pytest.fixture

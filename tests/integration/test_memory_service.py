@@ -11,15 +11,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import pytest
+from keyring_support import key_file_runtime
 
 from aether_qt.bus import EventBus
 from aether_qt.engines.memory.items import Kind, MemoryImportError, PrivacyClass, UnknownMemoryError
 from aether_qt.events import Envelope, MemoryChanged
 from aether_qt.memory_service import MemoryService, kind_of
-from aether_qt.paths import resolve_paths
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.storage.sql import execute
@@ -27,14 +25,8 @@ from aether_qt.storage.sql import execute
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyRuntime]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    rt = PolicyRuntime.open(resolve_paths(tmp_path_factory.mktemp("mem") / "home"), allow_key_file=True)
-    try:
+    with key_file_runtime(tmp_path_factory.mktemp("mem") / "home") as rt:
         yield rt
-    finally:
-        rt.close()
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import numpy as np
 import numpy.typing as npt
 import pytest
+from keyring_support import no_keyring
 
 from aether_qt.companion import Companion
 from aether_qt.engines.interaction.fsm import REPLY_MEMORY_DRAFT
@@ -34,10 +33,8 @@ MIRA = "remember that my sister's name is Mira"
 
 @pytest.fixture(autouse=True)
 def _no_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
+    with no_keyring():
+        yield
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import pytest
+from keyring_support import key_file_runtime
 
 from aether_qt.bus import EventBus
 from aether_qt.companion import build_conductor
@@ -18,7 +17,6 @@ from aether_qt.engines.persona.errors import PersonaError
 from aether_qt.engines.persona.registry import MINIMUM_TRUST, shipped_personas_dir
 from aether_qt.events import Envelope, PersonaActivated, PersonaFailed, PersonaRecovered
 from aether_qt.generation import GenerationRequest, GenerationResult, Route, Tier, TokenSink
-from aether_qt.paths import resolve_paths
 from aether_qt.persona_service import SETTING_ACTIVE, PersonaService
 from aether_qt.policy.capabilities import Mode
 from aether_qt.policy.runtime import PolicyRuntime
@@ -26,14 +24,8 @@ from aether_qt.policy.runtime import PolicyRuntime
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[PolicyRuntime]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    rt = PolicyRuntime.open(resolve_paths(tmp_path / "home"), allow_key_file=True)
-    try:
+    with key_file_runtime(tmp_path / "home") as rt:
         yield rt
-    finally:
-        rt.close()
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture
