@@ -102,6 +102,7 @@ class MemoryService(UserEdits):
         self._index: VectorIndex | None = None
         self._recall: Recall | None = None
         self._status = MemoryStatusChanged(state="starting", progress=0.0, message="memory is starting")
+        self._fts_reason = "no vector index"  # why recall is text-only, when it is
 
     # ------------------------------------------------------------ lifecycle
 
@@ -181,7 +182,7 @@ class MemoryService(UserEdits):
 
     def _status_now(self) -> MemoryStatusChanged:
         if self._recall is not None and self._recall.fts_only:
-            reason = getattr(self, "_fts_reason", "no vector index")
+            reason = self._fts_reason
             return self._set_status("fts_only", 1.0, f"Memory recall uses text search only: {reason}")
         return self._set_status("ready", 1.0, "")
 
@@ -343,9 +344,7 @@ class MemoryService(UserEdits):
         now = self._rt.clock.wall_ms()
         key = _topic_key(topic)
         if key is not None:
-            by_claim = [
-                item for item in store.list(limit=10_000) if (c := claim_of(item.text)) and c[0] == key
-            ]
+            by_claim = store.reader.by_claim(key, now)
             if by_claim:
                 return by_claim
         assert self._recall is not None

@@ -118,9 +118,8 @@ class _Listener(QObject):
 
 @dataclass
 class _Speech:
-    """Which turns are spoken, and their sentence splitters (touched from the interaction thread)."""
+    """The spoken turns' chunkers (a turn is spoken iff it has one), touched from the interaction thread."""
 
-    voiced: set[str] = field(default_factory=set)
     splitters: dict[str, SpeechChunker] = field(default_factory=dict)
     streamed: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -352,7 +351,6 @@ class VoiceHost(QObject):
         assert isinstance(payload, TurnBegan)
         if self._queue is not None and (payload.source == "voice" or self._speak_typed):
             with self._speech.lock:
-                self._speech.voiced.add(payload.turn_id)
                 self._speech.splitters[payload.turn_id] = SpeechChunker()
             self._queue.voice = self._voice()
 
@@ -372,11 +370,9 @@ class VoiceHost(QObject):
         assert isinstance(payload, TurnEnded)
         with self._speech.lock:
             splitter = self._speech.splitters.pop(payload.turn_id, None)
-            voiced = payload.turn_id in self._speech.voiced
             streamed = payload.turn_id in self._speech.streamed
-            self._speech.voiced.discard(payload.turn_id)
             self._speech.streamed.discard(payload.turn_id)
-        if not voiced or splitter is None or payload.outcome == "Cancelled":
+        if splitter is None or payload.outcome == "Cancelled":
             return
         if streamed:
             rest = splitter.flush()

@@ -97,6 +97,16 @@ class MemoryReader:
                 found[item.seq] = item
         return found
 
+    def by_claim(self, claim_key: str, now_ms: int) -> list[MemoryItem]:
+        """Live items making a claim about ``claim_key`` ("sister name"), newest first."""
+        rows = execute(
+            self._db,
+            f"SELECT {COLUMNS} FROM memory_items m WHERE m.claim_key = ? AND {LIVE_CONDITION} "
+            "ORDER BY m.seq DESC",
+            (claim_key, *self._live(now_ms)),
+        ).fetchall()
+        return [item_from_row(row) for row in rows]
+
     def listing(self, kind: Kind | None, now_ms: int, *, limit: int, offset: int) -> list[MemoryItem]:
         """Live items, newest first, optionally of one kind."""
         where = LIVE_CONDITION + ("" if kind is None else " AND m.kind = ?")

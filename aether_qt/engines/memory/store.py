@@ -332,16 +332,10 @@ class MemoryStore:
         """The newest live item making the same claim with a different value."""
         if claim is None:
             return None
-        rows = execute(
-            self._db,
-            f"SELECT m.id, m.text FROM memory_items m WHERE m.claim_key = ? AND {ret.LIVE_CONDITION} "
-            "ORDER BY m.seq DESC",
-            (claim[0], now, self.session_id),
-        ).fetchall()
-        for item_id, text in rows:
-            other = claim_of(str(text))
+        for item in self.reader.by_claim(claim[0], now):
+            other = claim_of(item.text)
             if other is not None and other[1] != claim[1]:
-                return str(item_id)
+                return item.id
         return None
 
     def _duplicate_of(
