@@ -9,7 +9,6 @@ guard. Nothing here is a module-level global.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -22,26 +21,29 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from aether_qt.bus import EventBus, QtBusBridge
 from aether_qt.companion import SETTING_MODEL, build_conductor, build_memory, chosen_model, gate_on_bus
-from aether_qt.conversation import Conversation
-from aether_qt.conversation_host import QtConversation
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import Envelope, ModelStatusChanged
+from aether_qt.core.paths import HOME_ENV, AppPaths, resolve_paths
 from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
 from aether_qt.engines.router.router import Router
-from aether_qt.events import Envelope, ModelStatusChanged
-from aether_qt.memory_host import MemoryHost
-from aether_qt.memory_service import MemoryService
-from aether_qt.paths import HOME_ENV, AppPaths, resolve_paths
-from aether_qt.persona_host import PersonaHost
-from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.presence_host import PresenceHost
+from aether_qt.services.interaction.host import QtConversation
+from aether_qt.services.memory.host import MemoryHost
+from aether_qt.services.memory.service import MemoryService
+from aether_qt.services.persona.host import PersonaHost
+from aether_qt.services.persona.service import PersonaService
+from aether_qt.services.presence.host import PresenceHost
+from aether_qt.services.voice.host import (  # imported up front: 170 ms not spent mid-reply
+    InWindowKeys,
+    VoiceHost,
+)
 from aether_qt.storage.errors import StorageError
-from aether_qt.voice_host import InWindowKeys, VoiceHost  # imported up front: 170 ms not spent mid-reply
 from aether_qt.widgets.main_window import ChooseModel, MainWindow
-from aether_qt.widgets.memory_panel import MemoryPanel
+from aether_qt.widgets.memory.panel import MemoryPanel
+from aether_qt.widgets.ports import Conversation
 from aether_qt.widgets.tray import TrayIcon, state_pixmap
 
 _log = logging.getLogger(__name__)
@@ -53,6 +55,19 @@ EXIT_STORAGE = 2
 LATE_START_MS = 8000  # memory and voice start by then even if the model is still loading
 IDLE_CHECK_MS = 500
 IDLE_CHECKS = 2  # memory starts after a second without a running turn
+
+
+@dataclass(frozen=True, slots=True)
+class AppOptions:
+    """How to start the desktop app (the command line's top-level options).
+
+    Attributes:
+        home: keep all state in this folder (``None``: ``$AETHER_HOME`` or the platform folders).
+        allow_key_file: if no keyring works, keep the keys in a 0600 file (shown as "keys on disk").
+    """
+
+    home: str | None = None
+    allow_key_file: bool = False
 
 
 @dataclass(slots=True)
@@ -313,11 +328,11 @@ def _shutdown(parts: AppParts) -> None:
         parts.runtime.guard.disable()  # the process is ending; nothing acts after this point
 
 
-def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | None = None) -> int:
+def run_app(options: AppOptions, *, on_ready: Callable[[AppParts], None] | None = None) -> int:
     """Run the desktop app until the user quits; return the process exit code.
 
     Args:
-        args: parsed command line (``home``, ``allow_key_file``).
+        options: where the state lives and whether a key file may stand in for the keyring.
         on_ready: called once everything is built, before the event loop starts.
 
     Returns:
@@ -325,10 +340,10 @@ def run_app(args: argparse.Namespace, *, on_ready: Callable[[AppParts], None] | 
     """
     import qasync  # lazy: only the desktop app needs the asyncio bridge
 
-    home: str | None = getattr(args, "home", None)
+    home = options.home
     paths = resolve_paths(home)
     app = _make_application()
-    runtime = _open_runtime(paths, bool(getattr(args, "allow_key_file", False)))
+    runtime = _open_runtime(paths, options.allow_key_file)
     if runtime is None:
         return EXIT_STORAGE
     try:

@@ -249,7 +249,8 @@ def _voice(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from aether_qt.commands import bench, doctor
+    from aether_qt.commands import doctor
+    from aether_qt.commands.bench import suites as bench
 
     d = sub.add_parser("doctor", help="what works on this machine and what does not")
     d.add_argument("--json", action="store_true")
@@ -290,9 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="aether: %(levelname)s: %(message)s")
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        from aether_qt.app import run_app
+        from aether_qt.app import AppOptions, run_app
 
-        return run_app(args)
+        return run_app(AppOptions(home=args.home, allow_key_file=args.allow_key_file))
     try:
         return handler(args)
     except KeyboardInterrupt:

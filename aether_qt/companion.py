@@ -14,17 +14,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aether_qt.bus import EventBus
-from aether_qt.conductor import Conductor, Spawn
+from aether_qt.core.bus import EventBus
+from aether_qt.core.paths import AppPaths
 from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.router import ModelStatus, Router
-from aether_qt.gate_bus import GateOnBus
-from aether_qt.memory_service import MemoryService
-from aether_qt.paths import AppPaths
-from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.tools import PendingActions, ToolRunner
+from aether_qt.services.gate.gate_on_bus import GateOnBus
+from aether_qt.services.interaction.conductor import Conductor, Spawn
+from aether_qt.services.interaction.tools import PendingActions, ToolRunner
+from aether_qt.services.memory.service import MemoryService
+from aether_qt.services.persona.service import PersonaService
 
 _log = logging.getLogger(__name__)
 SETTING_MODEL = "router.model_id"

@@ -23,23 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from desktop_support import DESKTOP_ENV, in_ci, in_desktop_env
 
 TESTS_DIR = Path(__file__).resolve().parent
 GUI_DIR = TESTS_DIR / "gui"
-DESKTOP_ENV = "AETHER_DESKTOP_ENV"
 
 # QThreads that could not be stopped are kept alive here: destroying a running QThread
 # aborts the interpreter, which would take the whole test run down with it.
 _UNSTOPPABLE_THREADS: list[Any] = []
-
-
-def in_desktop_env() -> bool:
-    """True inside ``scripts/with-desktop.sh`` (``make test``)."""
-    return os.environ.get(DESKTOP_ENV) == "1"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

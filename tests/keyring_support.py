@@ -21,7 +21,7 @@ import keyring.backend
 import keyring.backends.fail
 import keyring.errors
 
-from aether_qt.paths import resolve_paths
+from aether_qt.core.paths import resolve_paths
 from aether_qt.policy.runtime import PolicyRuntime
 
 

@@ -29,9 +29,9 @@ from aether_qt.avatar.look import (
     rest_frame,
 )
 from aether_qt.avatar.painter_avatar import PainterAvatar
+from aether_qt.core.events import PersonaActivated
+from aether_qt.core.turn_labels import STATE_WORDS
 from aether_qt.engines.presence.frame import BehaviorFrame, Behaviour
-from aether_qt.events import PersonaActivated
-from aether_qt.turn_labels import STATE_WORDS
 
 UNTRUSTED_TOOLTIP: Final = "Imported persona: its text is untrusted content"
 DEFAULT_NAME: Final = "Aether"

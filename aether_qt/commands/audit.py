@@ -16,7 +16,7 @@ from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
 from aether_qt.commands.session import CommandError, policy_runtime, user_allow
-from aether_qt.paths import resolve_paths
+from aether_qt.core.paths import resolve_paths
 from aether_qt.policy.audit_verify import VerifyReport
 
 EXIT_INTACT, EXIT_TAMPERED, EXIT_UNDECIDABLE = 0, 1, 2

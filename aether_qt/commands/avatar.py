@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from aether_qt.commands.output import fail
 from aether_qt.commands.session import CommandError, create_binary_as_user
-from aether_qt.paths import resolve_paths
+from aether_qt.core.paths import resolve_paths
 
 if TYPE_CHECKING:
     from aether_qt.avatar.look import AvatarLook

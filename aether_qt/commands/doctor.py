@@ -16,7 +16,7 @@ from typing import Any
 
 from aether_qt import __version__
 from aether_qt.commands.output import emit_json
-from aether_qt.paths import AppPaths, migrations_dir, resolve_paths
+from aether_qt.core.paths import AppPaths, migrations_dir, resolve_paths
 
 Check = dict[str, Any]
 

@@ -17,15 +17,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aether_qt.bus import EventBus
 from aether_qt.commands.output import emit_json, emit_pairs, emit_table, fail
 from aether_qt.commands.session import CommandError, policy_runtime
-from aether_qt.engines.memory.items import Kind, MemoryImportError, MemoryItem, UnknownMemoryError
+from aether_qt.core.bus import EventBus
+from aether_qt.core.paths import resolve_paths
+from aether_qt.engines.memory.items import (
+    Kind,
+    MemoryImportError,
+    MemoryItem,
+    MemoryOutcome,
+    UnknownMemoryError,
+)
 from aether_qt.engines.memory.recall import RecallHit
-from aether_qt.memory_edits import MemoryOutcome
-from aether_qt.memory_service import MemoryService
-from aether_qt.paths import resolve_paths
 from aether_qt.policy.effect_types import EffectError
+from aether_qt.services.memory.service import MemoryService
 
 PREVIEW = 70
 
@@ -199,7 +204,7 @@ def forget(args: argparse.Namespace) -> int:
 
     def run() -> int:
         with _memory(args, vectors=True) as memory:
-            return _outcome(args, memory.user_forget(args.id, now=args.now))
+            return _outcome(args, memory.edits.forget(args.id, now=args.now))
 
     return _guarded(run)
 
@@ -209,7 +214,7 @@ def export(args: argparse.Namespace) -> int:
 
     def run() -> int:
         with _memory(args, vectors=False) as memory:
-            return _outcome(args, memory.user_export(Path(args.file)))
+            return _outcome(args, memory.edits.export_file(Path(args.file)))
 
     return _guarded(run)
 
@@ -219,6 +224,6 @@ def import_(args: argparse.Namespace) -> int:
 
     def run() -> int:
         with _memory(args, vectors=True) as memory:
-            return _outcome(args, memory.user_import(Path(args.file)))
+            return _outcome(args, memory.edits.import_file(Path(args.file)))
 
     return _guarded(run)

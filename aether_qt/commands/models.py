@@ -13,8 +13,8 @@ import sys
 from typing import Any
 
 from aether_qt.commands.output import emit_json, emit_table, fail
-from aether_qt.generation import ModelInfo
-from aether_qt.paths import resolve_paths
+from aether_qt.core.generation import ModelInfo
+from aether_qt.core.paths import resolve_paths
 
 EXIT_BAD_MODEL = 2
 
@@ -79,8 +79,8 @@ def add(args: argparse.Namespace) -> int:
 def use(args: argparse.Namespace) -> int:
     """``aether models use ID``: answer with this registered model from the next start on."""
     from aether_qt.companion import SETTING_MODEL
+    from aether_qt.core.paths import migrations_dir
     from aether_qt.engines.router.models import find_model
-    from aether_qt.paths import migrations_dir
     from aether_qt.storage.database import close_database, open_database
     from aether_qt.storage.errors import StorageError
     from aether_qt.storage.settings import SettingsStore

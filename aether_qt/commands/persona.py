@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, emit_table, fail
+from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.engines.persona.compiled import CompiledPersona
 from aether_qt.engines.persona.compiler import load_and_compile
 from aether_qt.engines.persona.errors import PersonaError
@@ -26,7 +27,6 @@ from aether_qt.engines.persona.registry import (
     list_personas,
     user_personas_dir,
 )
-from aether_qt.paths import AppPaths, resolve_paths
 
 EXIT_INVALID = 1
 EXIT_STORAGE = 2
@@ -78,7 +78,7 @@ def _paths(args: argparse.Namespace) -> AppPaths:
 
 def _active_id(paths: AppPaths) -> tuple[str, str]:
     """(active persona id, problem text or "") read from the settings table."""
-    from aether_qt.paths import migrations_dir
+    from aether_qt.core.paths import migrations_dir
     from aether_qt.storage.database import close_database, open_database
     from aether_qt.storage.errors import StorageError
     from aether_qt.storage.settings import SettingsStore
@@ -160,7 +160,7 @@ def check(args: argparse.Namespace) -> int:
 
 def use(args: argparse.Namespace) -> int:
     """``aether persona use ID``: make a persona active (it must exist and compile)."""
-    from aether_qt.paths import migrations_dir
+    from aether_qt.core.paths import migrations_dir
     from aether_qt.storage.database import close_database, open_database
     from aether_qt.storage.errors import StorageError
     from aether_qt.storage.settings import SettingsStore

@@ -24,10 +24,10 @@ from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
 from aether_qt.commands.session import CommandError, policy_runtime, user_allow
+from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.persona.cards import CardError
 from aether_qt.engines.persona.cards_import import ImportResult, WriteOut, import_card, write_new_file
 from aether_qt.engines.persona.registry import user_personas_dir
-from aether_qt.paths import resolve_paths
 from aether_qt.policy.contracts import PermitError
 from aether_qt.policy.decisions import Permit
 from aether_qt.policy.effect_types import EffectError, canonical_path, inside_roots

@@ -219,7 +219,7 @@ def approvals_list(args: argparse.Namespace) -> int:
 def approvals_answer(args: argparse.Namespace) -> int:
     """Answer a pending ticket; an allowed pending action (a turn's `write`...) runs now, once."""
     from aether_qt.companion import Companion
-    from aether_qt.paths import resolve_paths
+    from aether_qt.core.paths import resolve_paths
     from aether_qt.storage.errors import StorageError
 
     try:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aether_qt.paths import resolve_paths
+from aether_qt.core.paths import resolve_paths
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.decisions import Allow, decision_as_dict
 from aether_qt.policy.runtime import PolicyRuntime
@@ -50,7 +50,7 @@ def user_allow(rt: PolicyRuntime, capability: str, resource: str, what: str) -> 
     Raises:
         CommandError: the gate refused; the message starts with ``what`` and names the decision.
     """
-    from aether_qt.user_acts import decide_as_user
+    from aether_qt.services.gate.user_acts import decide_as_user
 
     decision = decide_as_user(rt.gate, capability, resource)
     if not isinstance(decision, Allow):

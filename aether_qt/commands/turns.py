@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from aether_qt.commands.output import emit_json, fail
 from aether_qt.commands.session import CommandError
 from aether_qt.companion import Companion
-from aether_qt.conductor import TurnReport
+from aether_qt.core.events import Envelope, PhraseShown, TokensStreamed
+from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.router.router import ModelStatus
-from aether_qt.events import Envelope, PhraseShown, TokensStreamed
-from aether_qt.paths import resolve_paths
+from aether_qt.services.interaction.conductor import TurnReport
 
 
 def _progress(status: ModelStatus) -> None:

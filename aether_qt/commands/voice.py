@@ -23,7 +23,7 @@ from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
 from aether_qt.commands.session import CommandError, create_binary_as_user
-from aether_qt.paths import resolve_paths
+from aether_qt.core.paths import resolve_paths
 
 EXIT_USAGE = 2
 MIN_RATE, MAX_RATE = 80, 450  # words per minute, as in a persona's voice section

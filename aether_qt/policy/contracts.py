@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from aether_qt.core.errors import ExplainedError
 from aether_qt.policy.decisions import Permit
 
 
-class PolicyError(Exception):
+class PolicyError(ExplainedError):
     """Base of every error raised by the policy layer. Never carries a secret."""
 
 

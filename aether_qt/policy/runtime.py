@@ -16,7 +16,7 @@ from typing import Any
 
 import peewee
 
-from aether_qt.paths import AppPaths, migrations_dir
+from aether_qt.core.paths import AppPaths, migrations_dir
 from aether_qt.policy.approvals import TicketStore
 from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint
 from aether_qt.policy.audit_chain import AuditLog

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import peewee
 
+from aether_qt.core.errors import ExplainedError
 
-class StorageError(Exception):
+
+class StorageError(ExplainedError):
     """Base of every storage error.
 
     Attributes:

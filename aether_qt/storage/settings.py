@@ -17,7 +17,7 @@ from typing import TypeAlias, TypeVar
 
 import peewee
 
-from aether_qt.events import looks_secret
+from aether_qt.core.events import looks_secret
 from aether_qt.storage.errors import StorageError, translate_sqlite_error
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"

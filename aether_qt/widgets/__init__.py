@@ -2,7 +2,7 @@
 
 Widgets live on the GUI thread. They never import engines: the composition root
 (:mod:`aether_qt.app`) passes them the policy runtime, the
-:class:`~aether_qt.conversation.Conversation` and the bus bridge as keyword-only
+:class:`~aether_qt.widgets.ports.Conversation` and the bus bridge as keyword-only
 arguments, and they talk only to what they were given. Bus events reach them
-through :class:`~aether_qt.bus.QtBusBridge`, queued to the GUI thread.
+through :class:`~aether_qt.core.bus.QtBusBridge`, queued to the GUI thread.
 """

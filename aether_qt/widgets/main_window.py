@@ -1,7 +1,7 @@
 """The main window: posture banners on top, the conversation, and the trust centre beside it.
 
 The conversation view is the centre; the trust centre is a side panel the user
-can hide (Ctrl+T). Bus events arrive through the :class:`~aether_qt.bus.QtBusBridge`
+can hide (Ctrl+T). Bus events arrive through the :class:`~aether_qt.core.bus.QtBusBridge`
 queued to the GUI thread: approvals and grants refresh the trust centre at once,
 model status drives the "no model" banner and the status bar. The window also
 polls the policy runtime on a timer, because approval tickets may be opened by
@@ -24,7 +24,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolButton, QVBoxLayout, QWidget
 
-from aether_qt.events import (
+from aether_qt.core.events import (
     AuditAppended,
     DecisionMade,
     Envelope,
@@ -41,15 +41,15 @@ from aether_qt.events import (
     TicketOpened,
     VoiceStateChanged,
 )
-from aether_qt.widgets.banners import BannerArea
-from aether_qt.widgets.conversation_view import ConversationView
+from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
-from aether_qt.widgets.trust_centre import Confirm, TrustCentre, ask_user
+from aether_qt.widgets.trust.banners import BannerArea
+from aether_qt.widgets.trust.centre import Confirm, TrustCentre, ask_user
 
 if TYPE_CHECKING:
-    from aether_qt.bus import QtBusBridge
-    from aether_qt.conversation import Conversation
+    from aether_qt.core.bus import QtBusBridge
     from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.widgets.ports import Conversation
 
 REFRESH_MS = 2000
 SOON_MS = 60

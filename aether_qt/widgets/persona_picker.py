@@ -14,12 +14,13 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QWidget
+
+from aether_qt.engines.persona.registry import PersonaChoice
 
 log = logging.getLogger(__name__)
 
@@ -30,29 +31,6 @@ UNTRUSTED_TIP: Final = (
     "only narrow what Aether may do."
 )
 ID_ROLE: Final = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass(frozen=True, slots=True)
-class PersonaChoice:
-    """One persona the user can pick, as the persona service lists it.
-
-    Attributes:
-        persona_id: the persona's id (its file name without ``.yaml``).
-        name: display name; may be empty for a file that does not load.
-        tagline: one short line under the name.
-        trusted: False for a persona imported from a character card.
-        ok: whether the file compiles; a broken one is listed but cannot be chosen.
-        error: why it does not load (``path:line:col: reason``); empty when ``ok``.
-        active: whether it is the persona in use now.
-    """
-
-    persona_id: str
-    name: str
-    tagline: str
-    trusted: bool
-    ok: bool
-    error: str
-    active: bool
 
 
 ListPersonas = Callable[[], Sequence[PersonaChoice]]

@@ -5,7 +5,7 @@ It shows only the reply of the turn it started (matched by the turn id
 matched by the turn's ``quick_talk`` source). A small avatar beside the title follows
 the active persona and the turn's state. Enter sends, Esc hides it. Tokens
 are coalesced like in the transcript: at most one repaint every
-:data:`~aether_qt.widgets.transcript.FLUSH_MS` milliseconds.
+:data:`~aether_qt.widgets.conversation.transcript.FLUSH_MS` milliseconds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QToolButton, QVBoxLayout, QWidget
 
 from aether_qt.avatar.factory import make_avatar
-from aether_qt.events import (
+from aether_qt.core.events import (
     Envelope,
     PersonaActivated,
     PhraseShown,
@@ -26,13 +26,13 @@ from aether_qt.events import (
     TurnEnded,
     TurnStateChanged,
 )
-from aether_qt.turn_labels import describe_outcome, describe_state
-from aether_qt.widgets.message_input import MessageInput
-from aether_qt.widgets.transcript import FLUSH_MS, REPLY_SHOWN_CHARS, shortened
+from aether_qt.core.turn_labels import describe_outcome, describe_state
+from aether_qt.widgets.conversation.message_input import MessageInput
+from aether_qt.widgets.conversation.transcript import FLUSH_MS, REPLY_SHOWN_CHARS, shortened
 
 if TYPE_CHECKING:
-    from aether_qt.bus import QtBusBridge
-    from aether_qt.conversation import Conversation
+    from aether_qt.core.bus import QtBusBridge
+    from aether_qt.widgets.ports import Conversation
 
 SOURCE: Final = "quick_talk"
 WIDTH: Final = 380

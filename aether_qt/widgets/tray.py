@@ -4,7 +4,7 @@ The icon is drawn with QPainter (no image files): blue when idle, green while
 listening, violet while thinking, teal while speaking, amber when approvals are
 pending (needs attention), grey while side effects are paused, red when the policy
 layer is degraded. The turn state comes from the bus (through the
-:class:`~aether_qt.bus.QtBusBridge`), approvals and posture from the main window.
+:class:`~aether_qt.core.bus.QtBusBridge`), approvals and posture from the main window.
 A left click toggles quick talk (the main window when there is no conversation).
 Closing the main window keeps the tray (DESIGN.md §11).
 """
@@ -17,15 +17,15 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from aether_qt.events import Envelope, TurnBegan, TurnEnded, TurnStateChanged, VoiceStateChanged
-from aether_qt.turn_labels import activity_for
+from aether_qt.core.events import Envelope, TurnBegan, TurnEnded, TurnStateChanged, VoiceStateChanged
+from aether_qt.core.turn_labels import activity_for
 from aether_qt.widgets.quick_talk import QuickTalk
 
 if TYPE_CHECKING:
-    from aether_qt.bus import QtBusBridge
-    from aether_qt.conversation import Conversation
+    from aether_qt.core.bus import QtBusBridge
     from aether_qt.policy.runtime import PolicyRuntime
     from aether_qt.widgets.main_window import MainWindow
+    from aether_qt.widgets.ports import Conversation
 
 STATE_COLOURS: Final[dict[str, str]] = {
     "idle": "#3d8bfd",
@@ -55,7 +55,7 @@ def tray_state(pending: int, flags: list[str], activity: str = "idle") -> str:
     Args:
         pending: approvals waiting for the user.
         flags: posture flags shown as banners.
-        activity: what the current turn does (see :func:`~aether_qt.turn_labels.activity_for`).
+        activity: what the current turn does (see :func:`~aether_qt.core.turn_labels.activity_for`).
     """
     if DEGRADED_FLAGS.intersection(flags):
         return "degraded"

@@ -9,8 +9,8 @@ from PySide6.QtGui import QColor, QImage
 
 from aether_qt.avatar.look import rest_frame
 from aether_qt.avatar.view import AvatarView
+from aether_qt.core.events import PersonaActivated
 from aether_qt.engines.presence.frame import BehaviorFrame, Behaviour
-from aether_qt.events import PersonaActivated
 
 AETHER_PALETTE = (
     ("primary", "#7fb7ff"),

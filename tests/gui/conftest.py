@@ -17,7 +17,7 @@ import pytest
 from fake_conversation import FakeConversation
 from PySide6.QtGui import QImage
 
-from aether_qt.bus import EventBus, QtBusBridge
+from aether_qt.core.bus import EventBus, QtBusBridge
 
 DESKTOP_ENV = "AETHER_DESKTOP_ENV"
 

@@ -1,6 +1,6 @@
-"""A :class:`~aether_qt.conversation.Conversation` test double for widget tests.
+"""A :class:`~aether_qt.widgets.ports.Conversation` test double for widget tests.
 
-On ``submit`` it publishes, on a real :class:`~aether_qt.bus.EventBus`, the event
+On ``submit`` it publishes, on a real :class:`~aether_qt.core.bus.EventBus`, the event
 sequence the conductor documents, one event per ``step_ms`` tick of a QTimer (so it
 is asynchronous like the real one)::
 
@@ -21,8 +21,8 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QTimer
 
-from aether_qt.bus import EventBus
-from aether_qt.events import (
+from aether_qt.core.bus import EventBus
+from aether_qt.core.events import (
     ModelStatusChanged,
     Payload,
     PhraseShown,

@@ -20,16 +20,16 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from aether_qt.app import _conversation
-from aether_qt.bus import EventBus, QtBusBridge
-from aether_qt.conversation_host import QtConversation
-from aether_qt.events import Envelope, TokensStreamed, TurnEnded, TurnStateChanged
-from aether_qt.paths import resolve_paths
-from aether_qt.persona_service import PersonaService
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import Envelope, TokensStreamed, TurnEnded, TurnStateChanged
+from aether_qt.core.paths import resolve_paths
 from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.widgets.approvals import ApprovalCard
+from aether_qt.services.interaction.host import QtConversation
+from aether_qt.services.persona.service import PersonaService
+from aether_qt.widgets.conversation.transcript import AssistantBubble
 from aether_qt.widgets.main_window import MainWindow
-from aether_qt.widgets.transcript import AssistantBubble
+from aether_qt.widgets.trust.approval_card import ApprovalCard
 
 
 @dataclass
@@ -146,9 +146,8 @@ def test_approval_card_deny_writes_nothing(qtbot: QtBot, stack: Stack) -> None:
 APP_SCRIPT = r"""
 import sys
 from PySide6.QtCore import QTimer
-from aether_qt.app import run_app
-from aether_qt.cli import build_parser
-from aether_qt.events import TurnEnded
+from aether_qt.app import AppOptions, run_app
+from aether_qt.core.events import TurnEnded
 
 def ready(parts):
     replies = []
@@ -170,7 +169,7 @@ def ready(parts):
             QTimer.singleShot(50, wait)
     QTimer.singleShot(0, go)
 
-sys.exit(run_app(build_parser().parse_args(["--home", sys.argv[1], "--allow-key-file"]), on_ready=ready))
+sys.exit(run_app(AppOptions(home=sys.argv[1], allow_key_file=True), on_ready=ready))
 """
 
 

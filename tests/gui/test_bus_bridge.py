@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import EventBus, QtBusBridge
-from aether_qt.events import Envelope, PostureChanged
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import Envelope, PostureChanged
 
 
 class Publisher(QObject):

@@ -17,12 +17,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import EventBus, QtBusBridge
-from aether_qt.events import TokensStreamed, TurnBegan
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import TokensStreamed, TurnBegan
 from aether_qt.policy.decisions import ApprovalChoice
-from aether_qt.widgets.approvals import CHOICES
-from aether_qt.widgets.conversation_view import ConversationView
-from aether_qt.widgets.message_input import LONG_PASTE_CHARS
+from aether_qt.widgets.conversation.message_input import LONG_PASTE_CHARS
+from aether_qt.widgets.conversation.view import ConversationView
+from aether_qt.widgets.trust.approval_card import CHOICES
 
 REPLY = "".join(TOKENS)
 ONE_MB = 1024 * 1024
@@ -277,7 +277,7 @@ def test_without_a_conversation_the_view_says_so(qtbot: QtBot) -> None:
 def test_words_heard_while_the_key_is_held_show_live_and_go_when_final(
     qtbot: QtBot, view: ConversationView, bus: EventBus
 ) -> None:
-    from aether_qt.events import SpeechHeard
+    from aether_qt.core.events import SpeechHeard
 
     for text in ("안녕", "안녕하세요"):
         bus.publish(SpeechHeard(text=text, final=False), source_layer="media", change_id=None)

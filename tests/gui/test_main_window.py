@@ -15,22 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import in_desktop_env
+from desktop_support import in_desktop_env
 from fake_conversation import TOKENS, FakeConversation
 from keyring_support import no_keyring
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QColor, QImage
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import EventBus, QtBusBridge
-from aether_qt.paths import resolve_paths
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.paths import resolve_paths
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.contracts import AuditRow
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.widgets.banners import banner_colours
+from aether_qt.widgets.conversation.transcript import TRANSCRIPT_BACKGROUND
 from aether_qt.widgets.main_window import MainWindow
-from aether_qt.widgets.transcript import TRANSCRIPT_BACKGROUND
+from aether_qt.widgets.trust.banners import banner_colours
 
 MakeWindow = Callable[..., MainWindow]
 
@@ -350,16 +350,14 @@ RUN_APP = textwrap.dedent(
     """
     import sys
     from PySide6.QtCore import QTimer
-    from aether_qt.cli import build_parser
-    from aether_qt.app import run_app
+        from aether_qt.app import AppOptions, run_app
 
     def ready(parts):
         parts.runtime.gate.pause(True)  # one audited row, so a shutdown checkpoint is due
         parts.runtime.gate.pause(False)
         QTimer.singleShot(300, parts.app.quit)
 
-    args = build_parser().parse_args(["--home", sys.argv[1], "--allow-key-file"])
-    sys.exit(run_app(args, on_ready=ready))
+    sys.exit(run_app(AppOptions(home=sys.argv[1], allow_key_file=True), on_ready=ready))
     """
 )
 
@@ -391,14 +389,12 @@ def test_run_app_reports_a_broken_database_and_exits_2(home: Path) -> None:
         import sys
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication, QMessageBox
-        from aether_qt.cli import build_parser
-        import aether_qt.app as app
+                import aether_qt.app as app
 
         def critical(parent, title, text):  # a modal box would wait for a user
             print("BOX:", title, "|", text.replace("\\n", " "))
         QMessageBox.critical = critical
-        args = build_parser().parse_args(["--home", sys.argv[1], "--allow-key-file"])
-        sys.exit(app.run_app(args))
+        sys.exit(app.run_app(app.AppOptions(home=sys.argv[1], allow_key_file=True)))
         """
     )
     env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}

@@ -21,15 +21,15 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import EventBus, QtBusBridge
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import MemoryStatusChanged
+from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.memory.items import Kind, MemoryItem, PrivacyClass
-from aether_qt.events import MemoryStatusChanged
-from aether_qt.memory_host import MemoryHost
-from aether_qt.memory_service import MemoryService
-from aether_qt.paths import resolve_paths
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.memory.host import MemoryHost
+from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.sql import execute
-from aether_qt.widgets.memory_panel import MemoryPanel
+from aether_qt.widgets.memory.panel import MemoryPanel
 
 REPO = Path(__file__).resolve().parents[2]
 MIRA = "my sister's name is Mira"
@@ -82,10 +82,10 @@ def host(start_memory: StartMemory) -> MemoryHost:
     """A started memory holding four memories, newest first: Lena (contradicts Mira), bike, tea, Mira."""
     host = start_memory()
     svc = host.service
-    svc.user_add(MIRA, kind=Kind.FACT)
-    svc.user_add(TEA, kind=Kind.PREFERENCE, privacy=PrivacyClass.PUBLIC)
-    svc.user_add(BIKE, kind=Kind.NOTE, privacy=PrivacyClass.SENSITIVE)
-    svc.user_add(LENA, kind=Kind.FACT)
+    svc.edits.add(MIRA, kind=Kind.FACT)
+    svc.edits.add(TEA, kind=Kind.PREFERENCE, privacy=PrivacyClass.PUBLIC)
+    svc.edits.add(BIKE, kind=Kind.NOTE, privacy=PrivacyClass.SENSITIVE)
+    svc.edits.add(LENA, kind=Kind.FACT)
     return host
 
 
@@ -347,7 +347,7 @@ def test_a_memory_gone_behind_the_panel_is_an_error_in_the_status_line(
     panel = make_panel(host)
     mira = item_with(host, MIRA)
     select(qtbot, panel, mira.id)
-    host.service.user_forget(mira.id)  # the CLI, say; the panel has not reloaded yet
+    host.service.edits.forget(mira.id)  # the CLI, say; the panel has not reloaded yet
     panel.details.editor.setText("my sister's name is Mirabel")
     message = finish(qtbot, panel, panel.details.save_button.click)
     assert message == "Could not save the memory: that memory is gone (forgotten or expired)"
@@ -386,7 +386,7 @@ def test_a_change_made_elsewhere_shows_up_and_keeps_the_selection_and_typing(
     panel.details.editor.selectAll()
     qtbot.keyClicks(panel.details.editor, "I like oolong")  # not saved yet
     with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
-        host.service.user_add("the plumber comes on Thursday")  # published on the bus, bridged here
+        host.service.edits.add("the plumber comes on Thursday")  # published on the bus, bridged here
     assert shown_texts(panel)[0] == "the plumber comes on Thursday"
     assert panel.selected_id() == tea.id
     assert panel.details.editor.text() == "I like oolong"
@@ -457,7 +457,7 @@ def test_text_search_only_shows_the_banner_with_its_reason(
     qtbot: QtBot, start_memory: StartMemory, make_panel: MakePanel
 ) -> None:
     host = start_memory(load_embedder=False)
-    host.service.user_add(TEA, kind=Kind.PREFERENCE)
+    host.service.edits.add(TEA, kind=Kind.PREFERENCE)
     panel = make_panel(host)
     assert panel.banner.isVisible() and not panel.banner.progress.isVisible()
     text = panel.banner.text.text()
@@ -506,7 +506,7 @@ def test_screenshot_shows_a_memory_with_its_provenance(
     dentist = {"kind": "fact", "text": "the dentist is Dr Okafor on Elm Street", "privacy_class": "private"}
     backup = tmp_path / "old-laptop.json"
     backup.write_text(json.dumps({"format": 1, "items": [dentist]}), encoding="utf-8")
-    host.service.user_import(backup)
+    host.service.edits.import_file(backup)
     panel = make_panel(host)
     select(qtbot, panel, item_with(host, LENA).id)
     panel.table.setFocus()

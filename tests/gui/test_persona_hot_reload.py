@@ -21,14 +21,14 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from aether_qt.app import _conversation
-from aether_qt.bus import EventBus, QtBusBridge
-from aether_qt.conversation_host import QtConversation
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import Envelope, PersonaActivated, PersonaFailed, TurnEnded
+from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.persona.registry import shipped_personas_dir
-from aether_qt.events import Envelope, PersonaActivated, PersonaFailed, TurnEnded
-from aether_qt.paths import resolve_paths
-from aether_qt.persona_host import PersonaHost
-from aether_qt.persona_service import PersonaService
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.interaction.host import QtConversation
+from aether_qt.services.persona.host import PersonaHost
+from aether_qt.services.persona.service import PersonaService
 from aether_qt.widgets.main_window import MainWindow
 
 

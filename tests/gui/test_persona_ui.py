@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import in_desktop_env
+from desktop_support import in_desktop_env
 from fake_conversation import FakeConversation
 from keyring_support import key_file_runtime
 from PySide6.QtCore import QPoint, QSettings, Qt
@@ -21,13 +21,14 @@ from pytestqt.qtbot import QtBot
 
 from aether_qt.avatar.factory import make_avatar
 from aether_qt.avatar.view import AvatarView
-from aether_qt.bus import EventBus, QtBusBridge
-from aether_qt.events import Payload, PersonaActivated, PersonaFailed, PersonaRecovered, PostureChanged
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import Payload, PersonaActivated, PersonaFailed, PersonaRecovered, PostureChanged
+from aether_qt.engines.persona.registry import PersonaChoice
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.widgets.banners import PERSONA_ERROR
-from aether_qt.widgets.conversation_view import ConversationView
+from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.main_window import MainWindow
-from aether_qt.widgets.persona_picker import UNTRUSTED_MARK, PersonaChoice, PersonaPicker
+from aether_qt.widgets.persona_picker import UNTRUSTED_MARK, PersonaPicker
+from aether_qt.widgets.trust.banners import PERSONA_ERROR
 
 AETHER_PALETTE = (
     ("primary", "#7fb7ff"),

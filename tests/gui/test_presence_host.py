@@ -10,11 +10,11 @@ from pytestqt.qtbot import QtBot
 
 from aether_qt.avatar.factory import make_avatar
 from aether_qt.avatar.view import AvatarView
-from aether_qt.bus import EventBus, QtBusBridge
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import TurnStateChanged
 from aether_qt.engines.persona.registry import MINIMUM_TRUST
 from aether_qt.engines.presence.frame import BehaviorFrame, Behaviour
-from aether_qt.events import TurnStateChanged
-from aether_qt.presence_host import PresenceHost
+from aether_qt.services.presence.host import PresenceHost
 
 
 @pytest.fixture

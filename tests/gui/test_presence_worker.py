@@ -12,12 +12,8 @@ import pytest
 from PySide6.QtCore import QObject, QThread, Slot
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import EventBus, QtBusBridge
-from aether_qt.engines.presence.frame import BehaviorFrame, Behaviour
-from aether_qt.engines.presence.mapping import TINTS
-from aether_qt.engines.presence.scheduler import PresenceScheduler, VisualParams
-from aether_qt.engines.presence.worker import PresenceWorker
-from aether_qt.events import (
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import (
     ModelStatusChanged,
     PersonaActivated,
     PostureChanged,
@@ -26,6 +22,10 @@ from aether_qt.events import (
     TurnEnded,
     TurnStateChanged,
 )
+from aether_qt.engines.presence.frame import BehaviorFrame, Behaviour
+from aether_qt.engines.presence.mapping import TINTS
+from aether_qt.engines.presence.scheduler import PresenceScheduler, VisualParams
+from aether_qt.engines.presence.worker import PresenceWorker
 from aether_qt.policy.contracts import SystemClock
 
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import EventBus, QtBusBridge
+from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.widgets.quick_talk import QuickTalk
 
 REPLY = "".join(TOKENS)

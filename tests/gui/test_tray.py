@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import QtBusBridge
+from aether_qt.core.bus import QtBusBridge
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.widgets.main_window import MainWindow

@@ -13,14 +13,21 @@ import pytest
 from keyring_support import key_file_runtime
 from pytestqt.qtbot import QtBot
 
-from aether_qt.bus import EventBus
 from aether_qt.companion import gate_on_bus
+from aether_qt.core.bus import EventBus
+from aether_qt.core.events import (
+    Envelope,
+    TicketOpened,
+    TokensStreamed,
+    TurnBegan,
+    TurnEnded,
+    VoiceStateChanged,
+)
 from aether_qt.engines.media import tts
 from aether_qt.engines.media.stt import default_model_path
-from aether_qt.events import Envelope, TicketOpened, TokensStreamed, TurnBegan, TurnEnded, VoiceStateChanged
 from aether_qt.policy.decisions import Allow, ApprovalChoice
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.voice_host import LIVE_MIC, VoiceHost
+from aether_qt.services.voice.host import LIVE_MIC, VoiceHost
 
 
 @pytest.fixture

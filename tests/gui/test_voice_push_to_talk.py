@@ -28,9 +28,8 @@ from aether_qt.engines.media.audio import array_to_pcm, read_wav_16k
 APP_SCRIPT = r"""
 import sys, time
 from PySide6.QtCore import QTimer
-from aether_qt.app import run_app
-from aether_qt.cli import build_parser
-from aether_qt.events import SpeechHeard, TurnBegan, TurnEnded, VoiceStateChanged
+from aether_qt.app import AppOptions, run_app
+from aether_qt.core.events import SpeechHeard, TurnBegan, TurnEnded, VoiceStateChanged
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask
 
 def say(*parts):
@@ -65,7 +64,7 @@ def ready(parts):
             QTimer.singleShot(100, quit_on_stdin)
     QTimer.singleShot(100, quit_on_stdin)
 
-sys.exit(run_app(build_parser().parse_args(["--home", sys.argv[1], "--allow-key-file"]), on_ready=ready))
+sys.exit(run_app(AppOptions(home=sys.argv[1], allow_key_file=True), on_ready=ready))
 """
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from aether_qt.core.paths import migrations_dir
 from aether_qt.engines.memory.index import VectorIndex
 from aether_qt.engines.memory.items import Kind, Provenance
 from aether_qt.engines.memory.recall import Recall, as_fenced
 from aether_qt.engines.memory.store import MemoryStore
-from aether_qt.paths import migrations_dir
 from aether_qt.policy.contracts import FakeClock
 from aether_qt.storage.database import close_database, open_database
 
@@ -34,7 +34,7 @@ def recall(tmp_path: Path, real_embedder: object) -> Iterator[tuple[MemoryStore,
     clock = FakeClock()
     store = MemoryStore(db, clock=clock, embedder=real_embedder, session_id="s")  # type: ignore[arg-type]
     index = VectorIndex(tmp_path / "memory.faiss", real_embedder.dim, model_id=real_embedder.model_id)  # type: ignore[attr-defined]
-    index.load_or_rebuild(store)
+    index.load_or_rebuild(store.reader)
     store.attach_index(index)
     engine = Recall(store, index, real_embedder, clock)  # type: ignore[arg-type]
     yield store, engine

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from keyring_support import key_file_runtime
 
-from aether_qt.bus import EventBus
+from aether_qt.core.bus import EventBus
+from aether_qt.core.events import Envelope, MemoryChanged
 from aether_qt.engines.memory.items import Kind, MemoryImportError, PrivacyClass, UnknownMemoryError
-from aether_qt.events import Envelope, MemoryChanged
-from aether_qt.memory_service import MemoryService, kind_of
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.memory.service import MemoryService, kind_of
 from aether_qt.storage.sql import execute
 
 
@@ -64,19 +64,19 @@ def last_audit(runtime: PolicyRuntime) -> tuple[str, str, str, str]:
 def test_user_edit_privacy_and_forget_are_gated_audited_and_published(
     memory: MemoryService, runtime: PolicyRuntime, changes: list[MemoryChanged]
 ) -> None:
-    added = memory.user_add("my dentist is Dr Rao", kind=Kind.FACT)
+    added = memory.edits.add("my dentist is Dr Rao", kind=Kind.FACT)
     [item] = added.items
     assert item.provenance.source == "user_confirmed" and item.retention == "days:30"
 
-    edited = memory.user_edit(item.id, "my dentist is Dr Rao in Leeds")
+    edited = memory.edits.edit(item.id, "my dentist is Dr Rao in Leeds")
     assert edited.ok and last_audit(runtime) == ("memory.write.durable", f"memory:{item.id}", "allow", "user")
     assert memory.get(item.id) is not None and memory.get(item.id).text == "my dentist is Dr Rao in Leeds"  # type: ignore[union-attr]
     assert memory.search("Leeds").hits[0].item_id == item.id
 
-    memory.user_set_privacy(item.id, PrivacyClass.SENSITIVE)
+    memory.edits.set_privacy(item.id, PrivacyClass.SENSITIVE)
     assert memory.get(item.id).privacy is PrivacyClass.SENSITIVE  # type: ignore[union-attr]
 
-    forgotten = memory.user_forget(item.id)
+    forgotten = memory.edits.forget(item.id)
     assert forgotten.ok and last_audit(runtime) == ("memory.delete", f"memory:{item.id}", "allow", "user")
     assert memory.get(item.id) is None
     assert [c.change for c in changes] == ["added", "edited", "privacy", "forgotten"]
@@ -92,22 +92,22 @@ def test_unknown_ids_and_empty_text_fail_before_asking_the_gate(
     assert runtime.audit is not None
     before = len(runtime.audit.rows())
     with pytest.raises(UnknownMemoryError):
-        memory.user_forget("no-such-id")
+        memory.edits.forget("no-such-id")
     with pytest.raises(UnknownMemoryError):
-        memory.user_edit("no-such-id", "text")
-    [item] = memory.user_add("a note to keep").items
+        memory.edits.edit("no-such-id", "text")
+    [item] = memory.edits.add("a note to keep").items
     with pytest.raises(ValueError, match="empty"):
-        memory.user_edit(item.id, "   ")
+        memory.edits.edit(item.id, "   ")
     assert len(runtime.audit.rows()) == before + 1  # only the add was decided
 
 
 def test_under_observer_the_users_own_forget_is_an_answered_ask(
     memory: MemoryService, runtime: PolicyRuntime
 ) -> None:
-    [item] = memory.user_add("my locker code is on a sticky note").items
+    [item] = memory.edits.add("my locker code is on a sticky note").items
     runtime.set_preset(Preset.OBSERVER)
     try:
-        outcome = memory.user_forget(item.id, now=True)
+        outcome = memory.edits.forget(item.id, now=True)
     finally:
         runtime.set_preset(Preset.ASSISTANT)
     assert outcome.ok and memory.get(item.id) is None
@@ -137,7 +137,7 @@ def test_episodes_are_session_memories_and_end_with_the_session(memory: MemorySe
 
 
 def test_recall_is_gated_by_memory_read(memory: MemoryService, runtime: PolicyRuntime) -> None:
-    memory.user_add("my bike is a blue Brompton")
+    memory.edits.add("my bike is a blue Brompton")
     runtime.gate.pause(True)
     try:
         result, fenced = memory.recall_for_turn("Brompton", turn_id="t3", persona_id="aether")
@@ -151,7 +151,7 @@ def test_recall_is_gated_by_memory_read(memory: MemoryService, runtime: PolicyRu
 def test_the_sweep_expires_past_retention_and_purges_old_tombstones(
     memory: MemoryService, runtime: PolicyRuntime
 ) -> None:
-    [old] = memory.user_add("a memory that ran out").items
+    [old] = memory.edits.add("a memory that ran out").items
     execute(runtime.database, "UPDATE memory_items SET expires_at_ms = 1 WHERE id = ?", (old.id,))
     assert memory.get(old.id) is None  # reads hide it before the sweep runs
     expired, _ = memory.maintain(grace_s=3600.0)
@@ -168,11 +168,11 @@ def test_a_malformed_import_names_the_entry_and_writes_nothing(memory: MemorySer
     good = {"text": "fine", "kind": "note", "privacy_class": "private"}
     bad.write_text(json.dumps({"format": 1, "items": [good, {"id": "e2", "kind": "fact"}]}))
     with pytest.raises(MemoryImportError, match=r"entry 1 \(id e2\)"):
-        memory.user_import(bad)
+        memory.edits.import_file(bad)
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(MemoryImportError, match="the file"):
-        memory.user_import(broken)
+        memory.edits.import_file(broken)
     assert len(memory.list_items(limit=10_000)) == before
 
 

@@ -19,13 +19,13 @@ import pytest
 from keyring_support import no_keyring
 
 from aether_qt.companion import Companion
+from aether_qt.core.generation import GenerationRequest, GenerationResult, Route, TokenSink
+from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.engines.interaction.fsm import REPLY_MEMORY_DRAFT
 from aether_qt.engines.memory.index import INDEX_FILE
 from aether_qt.engines.router.prompt import build_prompt
-from aether_qt.generation import GenerationRequest, GenerationResult, Route, TokenSink
-from aether_qt.memory_service import MemoryService
-from aether_qt.paths import AppPaths, resolve_paths
 from aether_qt.policy.capabilities import Preset
+from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.sql import execute
 
 MIRA = "remember that my sister's name is Mira"

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from keyring_support import key_file_runtime
 
-from aether_qt.bus import EventBus
 from aether_qt.companion import build_conductor
-from aether_qt.conductor import Conductor, TurnReport
+from aether_qt.core.bus import EventBus
+from aether_qt.core.events import Envelope, PersonaActivated, PersonaFailed, PersonaRecovered
+from aether_qt.core.generation import GenerationRequest, GenerationResult, Route, Tier, TokenSink
 from aether_qt.engines.persona.errors import PersonaError
 from aether_qt.engines.persona.registry import MINIMUM_TRUST, shipped_personas_dir
-from aether_qt.events import Envelope, PersonaActivated, PersonaFailed, PersonaRecovered
-from aether_qt.generation import GenerationRequest, GenerationResult, Route, Tier, TokenSink
-from aether_qt.persona_service import SETTING_ACTIVE, PersonaService
 from aether_qt.policy.capabilities import Mode
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.interaction.conductor import Conductor, TurnReport
+from aether_qt.services.persona.service import SETTING_ACTIVE, PersonaService
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_nothing_loads_means_the_minimum_trust_persona(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bus, _ = events
-    monkeypatch.setattr("aether_qt.persona_service.find_persona", lambda *_a, **_k: None)
+    monkeypatch.setattr("aether_qt.services.persona.service.find_persona", lambda *_a, **_k: None)
     service = PersonaService(runtime=runtime, bus=bus, user_dir=tmp_path / "personas")
     assert service.start() is MINIMUM_TRUST
     assert service.path is None

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QIODevice, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtMultimedia import QAudioDevice, QAudioFormat, QAudioSink, QAudioSource, QMediaDevices, QtAudio
 
+from aether_qt.core.qt_threads import queue_into_own_thread
 from aether_qt.engines.media.audio import (
     SAMPLE_RATE,
     WavError,
@@ -36,7 +37,6 @@ from aether_qt.engines.media.audio import (
     resample,
     rms,
 )
-from aether_qt.qt_threads import queue_into_own_thread
 
 if TYPE_CHECKING:
     from aether_qt.engines.media.tts import SynthResult

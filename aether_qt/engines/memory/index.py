@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from aether_qt.engines.memory.rows import MemoryReader
-    from aether_qt.engines.memory.store import MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +129,14 @@ class VectorIndex:
         self._version = version
         self.save()
 
-    def load_or_rebuild(self, store: MemoryStore, progress: Progress = _no_progress) -> str:
-        """Load the persisted index, or rebuild it from ``store`` when missing, stale or corrupt.
+    def load_or_rebuild(self, reader: MemoryReader, progress: Progress = _no_progress) -> str:
+        """Load the persisted index, or rebuild it from ``reader`` when missing, stale or corrupt.
 
         Blocking (seconds for 100k items): call it on the memory engine's thread.
 
         Returns:
             ``"loaded"`` or ``"rebuilt (<reason>)"`` (also kept in :attr:`last_load`).
         """
-        reader = store.reader
         reason = self._try_load(reader)
         if reason:
             log.info("rebuilding the memory index: %s", reason)

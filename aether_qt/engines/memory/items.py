@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
+from aether_qt.core.errors import ExplainedError
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -126,8 +128,12 @@ class MemoryItem:
     tags: str = ""
 
 
-class MemoryStoreError(Exception):
+class MemoryStoreError(ExplainedError):
     """Base class of memory errors the user can be told about."""
+
+
+class MemoryUnavailableError(MemoryStoreError):
+    """Memory cannot be used (the store is not started); the message is for the user."""
 
 
 class UnknownMemoryError(MemoryStoreError, KeyError):
@@ -201,3 +207,24 @@ def claim_of(text: str) -> tuple[str, str] | None:
             if key and value:
                 return key, value
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryOutcome:
+    """What a gated memory operation did.
+
+    Attributes:
+        ok: the change was made.
+        summary: one sentence for the transcript or the command line.
+        decision: ``allow``, ``ask``, ``draft``, ``deny`` or ``needs_upgrade``.
+        audit_id: the audit row of the gate's decision.
+        items: the items written, changed or forgotten.
+        ticket_id: the approval ticket when the decision was ``ask`` from a conversation.
+    """
+
+    ok: bool
+    summary: str
+    decision: str
+    audit_id: str
+    items: tuple[MemoryItem, ...] = ()
+    ticket_id: str = ""

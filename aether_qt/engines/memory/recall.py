@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aether_qt.core.generation import FencedData
 from aether_qt.engines.memory.items import (
     USER_CONFIRMED,
     Kind,
@@ -42,7 +43,6 @@ from aether_qt.engines.memory.items import (
     TextEmbedder,
 )
 from aether_qt.engines.memory.stopwords import STOP_WORDS
-from aether_qt.generation import FencedData
 from aether_qt.policy.contracts import Clock
 
 if TYPE_CHECKING:

@@ -150,3 +150,45 @@ MINIMUM_TRUST_DATA: Final[dict[str, Any]] = {
 
 MINIMUM_TRUST: Final[CompiledPersona] = compile_persona(MINIMUM_TRUST_DATA, source_path="<built-in>")
 """Used when no persona file loads."""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonaChoice:
+    """One persona the user can pick (the persona picker's row).
+
+    Attributes:
+        persona_id: the persona's id (its file name without ``.yaml``).
+        name: display name; may be empty for a file that does not load.
+        tagline: one short line under the name.
+        trusted: False for a persona imported from a character card.
+        ok: whether the file compiles; a broken one is listed but cannot be chosen.
+        error: why it does not load (``path:line:col: reason``); empty when ``ok``.
+        active: whether it is the persona in use now.
+    """
+
+    persona_id: str
+    name: str
+    tagline: str
+    trusted: bool
+    ok: bool
+    error: str
+    active: bool
+
+
+def persona_choices(user_dir: Path | None, active_id: str) -> list[PersonaChoice]:
+    """Every persona file for the picker (broken ones with their error); ``active_id`` is marked."""
+    out = []
+    for entry in list_personas(user_dir):
+        summary = entry.summary
+        out.append(
+            PersonaChoice(
+                persona_id=entry.persona_id,
+                name=summary.name if summary else entry.path.name,
+                tagline=summary.tagline if summary else "",
+                trusted=summary.trusted if summary else True,
+                ok=entry.ok,
+                error=str(entry.error) if entry.error else "",
+                active=entry.ok and entry.persona_id == active_id,
+            )
+        )
+    return out

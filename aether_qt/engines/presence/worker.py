@@ -2,7 +2,7 @@
 
 The composition root creates a :class:`PresenceWorker`, moves it to a QThread
 named "presence", connects ``QThread.started`` to :meth:`PresenceWorker.start`
-and a :class:`~aether_qt.bus.QtBusBridge` with :meth:`PresenceWorker.attach_bridge`.
+and a :class:`~aether_qt.core.bus.QtBusBridge` with :meth:`PresenceWorker.attach_bridge`.
 Bus events reach :meth:`PresenceWorker._on_bus_event_published` queued into the
 presence thread, so the scheduler is only ever touched there. Each tick emits
 the newest :class:`~aether_qt.engines.presence.frame.BehaviorFrame`; the avatar
@@ -19,9 +19,8 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from aether_qt.bus import QtBusBridge
-from aether_qt.engines.presence.scheduler import PresenceScheduler, VisualParams
-from aether_qt.events import (
+from aether_qt.core.bus import QtBusBridge
+from aether_qt.core.events import (
     Envelope,
     ModelStatusChanged,
     PersonaActivated,
@@ -31,7 +30,8 @@ from aether_qt.events import (
     TurnEnded,
     TurnStateChanged,
 )
-from aether_qt.qt_threads import queue_into_own_thread
+from aether_qt.core.qt_threads import queue_into_own_thread
+from aether_qt.engines.presence.scheduler import PresenceScheduler, VisualParams
 
 _log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aether_qt.core.generation import GenerationRequest, GenerationResult, ModelInfo, ProviderError, TokenSink
 from aether_qt.engines.router.gguf import ModelFileError, read_header
 from aether_qt.engines.router.prompt import CONTEXT_MARGIN, build_prompt, fit_context, system_block
-from aether_qt.generation import GenerationRequest, GenerationResult, ModelInfo, ProviderError, TokenSink
 
 ProgressSink = Callable[[float, str], None]
 # Sampling settings the bindings default to for chat; temperature comes from the request.
@@ -102,7 +102,7 @@ class _Stream:
 
 
 class Gpt4AllProvider:
-    """A :class:`~aether_qt.generation.Provider` running one local GGUF with gpt4all.
+    """A :class:`~aether_qt.core.generation.Provider` running one local GGUF with gpt4all.
 
     One generation at a time (a lock); :meth:`load`, :meth:`warm` and
     :meth:`generate` are called from the router thread.

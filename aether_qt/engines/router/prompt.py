@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from aether_qt.generation import FencedData, GenerationRequest, Message, ProviderError
+from aether_qt.core.generation import FencedData, GenerationRequest, Message, ProviderError
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 DATA_RULE = (

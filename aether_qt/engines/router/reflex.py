@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aether_qt.generation import GenerationRequest, GenerationResult, TokenSink
+from aether_qt.core.generation import GenerationRequest, GenerationResult, TokenSink
 
 NO_MODEL_REPLY = (
     "No local model is loaded, so I can only give short built-in answers right now. "
@@ -98,7 +98,7 @@ ACK_REPLY = "Okay."
 
 
 class ReflexProvider:
-    """A :class:`~aether_qt.generation.Provider` that needs no model.
+    """A :class:`~aether_qt.core.generation.Provider` that needs no model.
 
     Args:
         model_ready: tells whether a local model is ready; when it is, an

@@ -17,11 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from aether_qt.engines.router import models
-from aether_qt.engines.router.gguf import ModelFileError
-from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
-from aether_qt.engines.router.reflex import ReflexProvider
-from aether_qt.generation import (
+from aether_qt.core.generation import (
     GenerationRequest,
     GenerationResult,
     ModelInfo,
@@ -31,6 +27,10 @@ from aether_qt.generation import (
     Tier,
     TokenSink,
 )
+from aether_qt.engines.router import models
+from aether_qt.engines.router.gguf import ModelFileError
+from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
+from aether_qt.engines.router.reflex import ReflexProvider
 
 ACKNOWLEDGE = (
     "Acknowledge"  # engines.interaction.states.Category.ACKNOWLEDGE (engines do not import each other)

@@ -14,7 +14,7 @@ import keyring.backends.null
 import pytest
 from keyring_support import MemoryKeyring
 
-from aether_qt.paths import AppPaths, resolve_paths
+from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.policy.capabilities import Mode, Preset
 from aether_qt.policy.contracts import AuditEntry, AuditWriteError, FakeClock
 from aether_qt.policy.decisions import ActionRequest, Allow, Deny, DenyReason

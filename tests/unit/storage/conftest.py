@@ -9,7 +9,7 @@ from pathlib import Path
 import peewee
 import pytest
 
-from aether_qt.paths import migrations_dir
+from aether_qt.core.paths import migrations_dir
 from aether_qt.storage.database import close_database, open_database
 
 FIXED_MS = 1_700_000_000_123  # 2023-11-14T22:13:20.123Z

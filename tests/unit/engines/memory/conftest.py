@@ -9,8 +9,8 @@ import peewee
 import pytest
 from memory_support import HashEmbedder
 
+from aether_qt.core.paths import migrations_dir
 from aether_qt.engines.memory.store import MemoryStore
-from aether_qt.paths import migrations_dir
 from aether_qt.policy.contracts import FakeClock
 from aether_qt.storage.database import close_database, open_database
 

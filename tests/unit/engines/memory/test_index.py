@@ -26,7 +26,7 @@ def _index(tmp_path: Path, embedder: HashEmbedder) -> VectorIndex:
 
 def _filled(tmp_path: Path, store: MemoryStore, embedder: HashEmbedder) -> VectorIndex:
     index = _index(tmp_path, embedder)
-    assert index.load_or_rebuild(store) == "rebuilt (missing)"
+    assert index.load_or_rebuild(store.reader) == "rebuilt (missing)"
     store.attach_index(index)
     for text in TEXTS:
         store.add(text)
@@ -50,7 +50,7 @@ def test_search_finds_the_written_item(tmp_path: Path, store: MemoryStore, embed
 def test_persisted_index_loads_when_fresh(tmp_path: Path, store: MemoryStore, embedder: HashEmbedder) -> None:
     _filled(tmp_path, store, embedder)
     again = _index(tmp_path, embedder)
-    assert again.load_or_rebuild(store) == "loaded"
+    assert again.load_or_rebuild(store.reader) == "loaded"
     assert again.count == 4
 
 
@@ -59,7 +59,8 @@ def test_missing_file_is_rebuilt(tmp_path: Path, store: MemoryStore, embedder: H
     index.path.unlink()
     again = _index(tmp_path, embedder)
     seen: list[tuple[int, int]] = []
-    assert again.load_or_rebuild(store, lambda done, total: seen.append((done, total))) == "rebuilt (missing)"
+    outcome = again.load_or_rebuild(store.reader, lambda done, total: seen.append((done, total)))
+    assert outcome == "rebuilt (missing)"
     assert again.count == 4
     assert seen[0] == (0, 4) and seen[-1] == (4, 4)
     assert again.path.is_file() and again.sidecar.is_file()
@@ -69,15 +70,15 @@ def test_corrupt_file_is_rebuilt(tmp_path: Path, store: MemoryStore, embedder: H
     index = _filled(tmp_path, store, embedder)
     index.path.write_bytes(b"this is not a faiss index" * 10)
     again = _index(tmp_path, embedder)
-    assert again.load_or_rebuild(store).startswith("rebuilt (corrupt")
+    assert again.load_or_rebuild(store.reader).startswith("rebuilt (corrupt")
     assert again.count == 4
-    assert _index(tmp_path, embedder).load_or_rebuild(store) == "loaded"  # the rebuild was persisted
+    assert _index(tmp_path, embedder).load_or_rebuild(store.reader) == "loaded"  # the rebuild was persisted
 
 
 def test_corrupt_sidecar_is_rebuilt(tmp_path: Path, store: MemoryStore, embedder: HashEmbedder) -> None:
     index = _filled(tmp_path, store, embedder)
     index.sidecar.write_text("{not json")
-    assert _index(tmp_path, embedder).load_or_rebuild(store).startswith("rebuilt (unreadable sidecar")
+    assert _index(tmp_path, embedder).load_or_rebuild(store.reader).startswith("rebuilt (unreadable sidecar")
 
 
 @pytest.mark.parametrize(
@@ -90,7 +91,7 @@ def test_stale_sidecar_is_rebuilt(
     index = _filled(tmp_path, store, embedder)
     meta = json.loads(index.sidecar.read_text())
     index.sidecar.write_text(json.dumps(meta | change))
-    assert _index(tmp_path, embedder).load_or_rebuild(store) == "rebuilt (stale)"
+    assert _index(tmp_path, embedder).load_or_rebuild(store.reader) == "rebuilt (stale)"
 
 
 def test_write_missed_by_the_index_makes_it_stale(
@@ -100,7 +101,7 @@ def test_write_missed_by_the_index_makes_it_stale(
     store.attach_index(None)  # e.g. the app crashed before saving the index
     store.add("a write the index never saw")
     again = _index(tmp_path, embedder)
-    assert again.load_or_rebuild(store) == "rebuilt (stale)"
+    assert again.load_or_rebuild(store.reader) == "rebuilt (stale)"
     assert again.count == 5
 
 
@@ -108,7 +109,7 @@ def test_size_mismatch_is_corrupt(tmp_path: Path, store: MemoryStore, embedder: 
     index = _filled(tmp_path, store, embedder)
     meta = json.loads(index.sidecar.read_text())
     index.sidecar.write_text(json.dumps(meta | {"count": 99}))
-    assert _index(tmp_path, embedder).load_or_rebuild(store) == "rebuilt (corrupt: size mismatch)"
+    assert _index(tmp_path, embedder).load_or_rebuild(store.reader) == "rebuilt (corrupt: size mismatch)"
 
 
 def test_forget_and_purge_remove_vectors(tmp_path: Path, store: MemoryStore, embedder: HashEmbedder) -> None:
@@ -118,12 +119,12 @@ def test_forget_and_purge_remove_vectors(tmp_path: Path, store: MemoryStore, emb
     assert index.count == 3
     assert cat.seq not in [s for s, _ in index.search(embedder.embed([cat.text])[0], 10)]
     index.save()
-    assert _index(tmp_path, embedder).load_or_rebuild(store) == "loaded"  # forget kept it in sync
+    assert _index(tmp_path, embedder).load_or_rebuild(store.reader) == "loaded"  # forget kept it in sync
     tea = next(i for i in store.list() if "tea" in i.text)
     store.forget(tea.id, now=True)
     rebuilt = _index(tmp_path, embedder)
     rebuilt.discard_files()
-    rebuilt.load_or_rebuild(store)
+    rebuilt.load_or_rebuild(store.reader)
     assert rebuilt.count == 2
 
 

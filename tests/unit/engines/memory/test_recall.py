@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from memory_support import HashEmbedder
 
+from aether_qt.core.generation import FencedData
 from aether_qt.engines.memory.index import VectorIndex
 from aether_qt.engines.memory.items import Kind, PrivacyClass, Provenance
 from aether_qt.engines.memory.recall import Recall, as_fenced, fts_query, query_terms
 from aether_qt.engines.memory.store import MemoryStore
-from aether_qt.generation import FencedData
 from aether_qt.policy.contracts import FakeClock
 from aether_qt.storage.sql import execute
 
@@ -68,7 +68,7 @@ def _wired(
 ) -> tuple[MemoryStore, VectorIndex, Recall]:
     store = MemoryStore(db, clock=clock, embedder=embedder, session_id="s")
     index = VectorIndex(tmp_path / "memory.faiss", embedder.dim, model_id=embedder.model_id)
-    index.load_or_rebuild(store)
+    index.load_or_rebuild(store.reader)
     store.attach_index(index)
     return store, index, Recall(store, index, embedder, clock)
 

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from gguf_builder import write
 
-from aether_qt.engines.router import models
-from aether_qt.engines.router.router import ModelStatus, Router, choose_route
-from aether_qt.generation import (
+from aether_qt.core.generation import (
     GenerationRequest,
     GenerationResult,
     ModelInfo,
@@ -19,6 +17,8 @@ from aether_qt.generation import (
     Tier,
     TokenSink,
 )
+from aether_qt.engines.router import models
+from aether_qt.engines.router.router import ModelStatus, Router, choose_route
 
 
 class FakeClock:

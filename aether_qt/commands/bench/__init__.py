@@ -1,0 +1,1 @@
+"""``aether bench``: one module per benchmark suite; :mod:`.suites` runs the chosen one."""

@@ -1,0 +1,56 @@
+"""``aether bench``: measured numbers, printed as a table and as JSON.
+
+Benchmarks are never part of the test suite; they run on demand (``make
+bench``) against a throw-away home so they never touch the user's state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aether_qt.commands.output import emit_json
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if value < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def print_table(title: str, rows: list[tuple[str, Any, str]]) -> None:
+    """Print ``(metric, value, target)`` rows under a title."""
+    sys.stdout.write(f"\n{title}\n")
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(_fmt(r[1])) for r in rows)
+    for metric, value, target in rows:
+        sys.stdout.write(f"  {metric.ljust(width)}  {_fmt(value).rjust(vwidth)}  {target}\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen benchmark suite in a temporary home (or ``--home``)."""
+    from aether_qt.commands.bench.avatar import run_avatar_bench
+    from aether_qt.commands.bench.memory import run_memory_bench
+    from aether_qt.commands.bench.policy import run_policy_bench
+    from aether_qt.commands.bench.turn import run_turn_bench
+    from aether_qt.commands.bench.voice import run_voice_bench
+
+    suites: dict[str, Callable[..., dict[str, Any]]] = {
+        "policy": run_policy_bench,
+        "turn": run_turn_bench,
+        "avatar": run_avatar_bench,
+        "memory": run_memory_bench,
+        "voice": run_voice_bench,
+    }
+    with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
+        home = Path(args.home) if args.home else Path(tmp)
+        result = suites[args.suite](home, quick=args.quick)
+    if args.json:
+        emit_json(result)
+    else:
+        print_table(f"aether bench {args.suite}", result["table"])
+    return 0

@@ -1,0 +1,566 @@
+"""The conductor runs turns: the interaction FSM driving the gate, the tools and the router.
+
+One turn is a small event loop over a queue: the pure FSM
+(:mod:`aether_qt.engines.interaction.fsm`) decides, the conductor performs its
+effects (policy requests through the gate, tool calls through the effectors,
+generation on the router's thread) and feeds the results back as events. Timers
+come from :class:`~aether_qt.engines.interaction.timing.TimerSchedule` on the
+injected clock, so an acknowledgement is shown by 800 ms, a second one by
+2000 ms and progress by 4000 ms whenever the answer has not started.
+
+``run_turn`` blocks; the app calls it in the interaction thread and the command
+line in its main thread. ``spawn`` runs generation jobs on the router thread.
+Every step is published on the bus (the events :class:`aether_qt.widgets.ports.Conversation` lists).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aether_qt.core.bus import EventBus
+from aether_qt.core.events import PhraseShown, TokensStreamed, TurnBegan, TurnEnded, TurnStateChanged
+from aether_qt.core.generation import (
+    FencedData,
+    GenerationRequest,
+    GenerationResult,
+    Message,
+    Route,
+    TokenSink,
+)
+from aether_qt.engines.interaction import fsm
+from aether_qt.engines.interaction.classifier import Classification, classify
+from aether_qt.engines.interaction.phrases import DefaultPersona
+from aether_qt.engines.interaction.states import Category, Degraded, Outcome
+from aether_qt.engines.interaction.timing import TimerSchedule
+from aether_qt.engines.router.prompt import estimate_tokens
+from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
+from aether_qt.policy.contracts import Clock
+from aether_qt.policy.decisions import (
+    ActionRequest,
+    Allow,
+    ApprovalChoice,
+    Ask,
+    Decision,
+    Deny,
+    decision_as_dict,
+)
+from aether_qt.services.gate.gate_on_bus import GateOnBus
+from aether_qt.services.interaction.tools import PendingActions, ToolCall, ToolResult, ToolRunner
+
+if TYPE_CHECKING:
+    from aether_qt.engines.memory.recall import RecallResult
+
+_log = logging.getLogger(__name__)
+SOURCE = "L1"
+STALL_S = 120.0  # no event and no timer for this long: the turn ends in Error, never hangs
+Spawn = Callable[[Callable[[], None]], None]
+_MEMORY_TOOLS = {"memory.write.durable": "memory:fact", "memory.delete": "memory:topic"}
+_CHAT = frozenset({Category.DIRECT_LOCAL, Category.ACKNOWLEDGE})
+
+
+HISTORY_BUDGET_TOKENS = 192  # the history re-read before each reply: bounds a follow-up's first token
+MESSAGE_BUDGET_TOKENS = 64  # one earlier message at most (a long reply is cut, the gist stays)
+
+
+def history_window(
+    history: list[Message], *, budget: int = HISTORY_BUDGET_TOKENS, per_message: int = MESSAGE_BUDGET_TOKENS
+) -> tuple[Message, ...]:
+    """The most recent messages that fit ``budget`` estimated tokens, each cut to ``per_message``.
+
+    The local model re-reads the history before every reply (its cache keeps only
+    the system turn), so an unbounded history makes each follow-up slower: six
+    long replies cost seconds before the first token. Newest messages are kept
+    first; a user message is never kept without the reply that followed it.
+    """
+    kept: list[Message] = []
+    used = 0
+    for message in reversed(history):
+        text = message.text
+        if estimate_tokens(text) > per_message:
+            text = _cut_to_tokens(text, per_message)
+        cost = estimate_tokens(text)
+        if used + cost > budget:
+            break
+        kept.append(Message(message.role, text))
+        used += cost
+    while kept and kept[-1].role == "assistant":  # oldest kept is a reply whose question was dropped
+        kept.pop()
+    return tuple(reversed(kept))
+
+
+def _cut_to_tokens(text: str, tokens: int) -> str:
+    """``text`` shortened at a word boundary to about ``tokens`` estimated tokens, with an ellipsis."""
+    words, out = text.split(), ""
+    for word in words:
+        candidate = f"{out} {word}".strip()
+        if estimate_tokens(candidate + " …") > tokens:
+            break
+        out = candidate
+    return f"{out} …" if out else text[: tokens * 3]
+
+
+class MemoryPort(Protocol):
+    """What the conductor needs from L2 (:class:`~aether_qt.services.memory.service.MemoryService`)."""
+
+    @property
+    def started(self) -> bool:
+        """Whether memory can be used."""
+        ...
+
+    def recall_for_turn(
+        self, query: str, *, turn_id: str, persona_id: str
+    ) -> tuple[RecallResult, tuple[FencedData, ...]]:
+        """Memories for this turn's prompt (gated, within the recall deadline)."""
+        ...
+
+    def record_episode(self, text: str, *, turn_id: str, persona_id: str) -> object:
+        """Keep an answered turn as a session episode (gated)."""
+        ...
+
+
+class RouterPort(Protocol):
+    """What the conductor needs from the router engine."""
+
+    def model_ready(self) -> bool:
+        """Whether the local model answers."""
+        ...
+
+    def answer(
+        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+    ) -> tuple[Route, GenerationResult]:
+        """Route and generate one reply (blocking; run on the router thread)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Generated:
+    route: Route
+    result: GenerationResult
+
+
+@dataclass
+class TurnReport:
+    """Everything ``aether say --json`` prints about one turn."""
+
+    turn_id: str
+    text: str
+    category: str
+    persona_id: str = ""
+    persona_hash: str = ""
+    final_state: str = ""
+    outcome: str = ""
+    state_trace: list[str] = field(default_factory=list)
+    decision: dict[str, Any] | None = None
+    audit_id: str = ""
+    ticket_id: str = ""
+    route: dict[str, str] = field(default_factory=dict)
+    reply: str = ""
+    phrases: list[dict[str, str]] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    tool: str = ""
+    recalled: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float | None] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("t_first_state_ms", "t_ack_ms", "t_first_token_ms", "t_done_ms")
+        )
+    )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class _Turn:
+    """Mutable state of the running turn (owned by the thread running it)."""
+
+    report: TurnReport
+    classification: Classification
+    schedule: TimerSchedule
+    persona: DefaultPersona
+    inbox: queue.Queue[object] = field(default_factory=queue.Queue)
+    model: fsm.TurnModel = field(default_factory=fsm.TurnModel)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    allow: Allow | None = None
+    data: tuple[FencedData, ...] = ()
+    streamed: list[str] = field(default_factory=list)
+    last_phrase: str = ""
+    action: ActionRequest | None = None
+    change_id: str = ""
+
+
+class Conductor:
+    """Runs one turn at a time (see the module docstring).
+
+    Args:
+        gate: the gate, publishing on the bus.
+        tools: performs allowed tool calls.
+        pending: tool calls waiting for approval.
+        router: routes and generates replies.
+        persona: the persona, or a callable returning the active one: it is called once at the
+            start of each turn, so a persona swap never lands in the middle of a reply.
+        bus: where turn events go.
+        clock: monotonic time for the turn clock.
+        spawn: runs a generation job on the router thread.
+        workdir: relative paths in commands are resolved against it.
+        on_boundary: called after each turn ends (a safe point to apply a pending persona swap).
+        memory: L2, for recall into chat prompts, episodes and the memory tools; None: no memory.
+    """
+
+    def __init__(
+        self,
+        *,
+        gate: GateOnBus,
+        tools: ToolRunner,
+        pending: PendingActions,
+        router: RouterPort,
+        persona: DefaultPersona | Callable[[], DefaultPersona],
+        bus: EventBus,
+        clock: Clock,
+        spawn: Spawn,
+        workdir: Path,
+        history_turns: int = 6,
+        on_boundary: Callable[[], None] | None = None,
+        memory: MemoryPort | None = None,
+    ) -> None:
+        self._memory = memory
+        self._gate, self._tools, self._pending, self._router = gate, tools, pending, router
+        self._persona_source: Callable[[], DefaultPersona] = (
+            persona if callable(persona) else (lambda: persona)  # type: ignore[assignment,return-value]
+        )
+        self._bus, self._clock, self._spawn = bus, clock, spawn
+        self._workdir, self._history_turns = workdir, history_turns
+        self._on_boundary = on_boundary
+        self._history: list[Message] = []
+        self._interrupted = False
+        self._lock = threading.Lock()
+        self._current: _Turn | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def busy(self) -> bool:
+        """Whether a turn is running (a persona swap waits for its end)."""
+        with self._lock:
+            return self._current is not None
+
+    def cancel(self, reason: fsm.CancelReason = "user") -> None:
+        """Cancel the running turn (thread-safe); nothing when idle."""
+        with self._lock:
+            turn = self._current
+        if turn is not None:
+            turn.cancel.set()
+            turn.inbox.put(fsm.Cancel(reason))
+
+    def interrupt(self) -> None:
+        """Barge-in: cancel the running turn as ``BargedIn``; with none running, the reply was being
+        spoken, so the next prompt still says the previous answer was cut off."""
+        with self._lock:
+            turn = self._current
+            if turn is None:
+                self._interrupted = True
+        if turn is not None:
+            self.cancel("barge_in")
+
+    def run_turn(self, text: str, *, source: str = "typed", turn_id: str | None = None) -> TurnReport | None:
+        """Run one turn to its end and return its report; None for empty input."""
+        tid = turn_id or f"turn_{uuid.uuid4().hex[:12]}"
+        persona = self._persona_source()  # the turn keeps this persona to its end
+        classification = classify(text, turn_id=tid, persona=persona.persona_id, home=str(Path.home()))
+        if classification is None:
+            return None
+        report = TurnReport(
+            turn_id=tid,
+            text=classification.text,
+            category=classification.category.value,
+            persona_id=persona.persona_id,
+            persona_hash=persona.content_hash,
+        )
+        turn = _Turn(report, classification, TimerSchedule(clock=self._clock), persona)
+        turn.action = self._action(classification)
+        turn.change_id = turn.action.change_id if turn.action is not None else f"chg_{uuid.uuid4().hex}"
+        with self._lock:
+            self._current = turn
+        try:
+            self._publish(turn, TurnBegan(turn_id=tid, text=classification.text, source=source))
+            if classification.notice:
+                report.notices.append(classification.notice)
+                self._publish(turn, PhraseShown(turn_id=tid, pool="notice", text=classification.notice))
+            degraded = (
+                Degraded.NONE if self._memory is not None and self._memory.started else Degraded.NO_MEMORY
+            )
+            self._feed(turn, fsm.TurnBegin(turn_id=tid, text=classification.text, degraded=degraded))
+            self._feed(turn, fsm.Classified(classification.category, turn.action))
+            self._loop(turn)
+        finally:
+            with self._lock:
+                self._current = None
+            if self._on_boundary is not None:
+                self._on_boundary()
+        return report
+
+    def answer(
+        self, ticket_id: str, choice: ApprovalChoice, scope: str | None = None
+    ) -> tuple[Decision, ToolResult | None]:
+        """Answer a ticket through the gate; an allowed pending call runs here, exactly once.
+
+        Raises:
+            TicketError: unknown or already answered ticket.
+        """
+        decision = self._gate.answer(ticket_id, choice, scope)
+        if not isinstance(decision, Allow):
+            if decision.kind in ("draft", "deny"):
+                self._pending.drop(ticket_id)
+            return decision, None
+        call = self._pending.take(ticket_id)
+        if call is None:
+            return decision, None
+        result = self._tools.run(decision, call)
+        self._pending.finish(ticket_id, result)
+        self._bus.publish(
+            PhraseShown(turn_id="", pool="result", text=result.summary),
+            source_layer=SOURCE,
+            change_id=None,
+        )
+        return decision, result
+
+    # ------------------------------------------------------------------ the loop
+
+    def _loop(self, turn: _Turn) -> None:
+        while not turn.model.ended:
+            timeout = turn.schedule.timeout_s()
+            try:
+                item = turn.inbox.get(timeout=STALL_S if timeout is None else timeout)
+            except queue.Empty:
+                due = turn.schedule.due()
+                if not due and timeout is None:
+                    self._feed(turn, fsm.Fault("the turn stopped making progress"))
+                for timer in due:
+                    self._feed(turn, timer)
+                continue
+            self._on_item(turn, item)
+
+    def _on_item(self, turn: _Turn, item: object) -> None:
+        if isinstance(item, _Token):
+            if not turn.streamed:
+                turn.report.timings["t_first_token_ms"] = round(turn.schedule.elapsed_ms(), 1)
+                self._feed(turn, fsm.FirstToken())
+            turn.streamed.append(item.text)
+            self._publish(turn, TokensStreamed(turn_id=turn.report.turn_id, text=item.text))
+        elif isinstance(item, _Generated):
+            turn.report.route = {
+                "tier": item.route.tier.value,
+                "provider": item.route.provider,
+                "model": item.route.model,
+            }
+            result = item.result
+            if result.stopped == "error":
+                self._feed(turn, fsm.GenerationFailed(result.error))
+            elif result.stopped != "cancelled":
+                self._feed(turn, fsm.GenerationDone(result.stopped))
+        elif isinstance(item, fsm.Cancel | fsm.PolicyDecided | fsm.ToolDone | fsm.Fault):
+            self._feed(turn, item)
+
+    def _feed(self, turn: _Turn, event: fsm.Event) -> None:
+        turn.model, effects = fsm.transition(turn.model, event)
+        for effect in effects:
+            self._perform(turn, effect)
+
+    # ------------------------------------------------------------------ effects
+
+    def _perform(self, turn: _Turn, effect: fsm.Effect) -> None:
+        tid = turn.report.turn_id
+        if isinstance(effect, fsm.EnterState):
+            if turn.report.timings["t_first_state_ms"] is None:
+                turn.report.timings["t_first_state_ms"] = round(turn.schedule.elapsed_ms(), 1)
+            self._publish(turn, TurnStateChanged(tid, effect.state.value, turn.schedule.elapsed_ms()))
+        elif isinstance(effect, fsm.ShowThinking):
+            self._publish(turn, TurnStateChanged(tid, "Thinking", turn.schedule.elapsed_ms()))
+        elif isinstance(effect, fsm.ShowPhrase):
+            self._show_phrase(turn, effect.pool)
+        elif isinstance(effect, fsm.RequestPolicy):
+            self._request_policy(turn, effect.action)
+        elif isinstance(effect, fsm.RunTool):
+            self._run_tool(turn, effect.action)
+        elif isinstance(effect, fsm.StartGeneration):
+            self._start_generation(turn, effect)
+        elif isinstance(effect, fsm.CancelGeneration):
+            turn.cancel.set()
+        elif isinstance(effect, fsm.EndTurn):
+            self._end(turn, effect)
+
+    def _show_phrase(self, turn: _Turn, pool: fsm.PhrasePool) -> None:
+        text = turn.persona.pools.pick(pool, turn_seed=turn.report.turn_id)
+        if pool in ("ack", "ack2") and turn.report.timings["t_ack_ms"] is None:
+            turn.report.timings["t_ack_ms"] = round(turn.schedule.elapsed_ms(), 1)
+        turn.report.phrases.append({"pool": pool, "text": text})
+        turn.last_phrase = text
+        self._publish(turn, PhraseShown(turn_id=turn.report.turn_id, pool=pool, text=text))
+
+    def _request_policy(self, turn: _Turn, action: ActionRequest) -> None:
+        decision = self._gate.evaluate(action)
+        turn.report.decision = decision_as_dict(decision)
+        turn.report.audit_id = decision.audit_id
+        reason, ticket = "", ""
+        if isinstance(decision, Allow):
+            turn.allow = decision
+        elif isinstance(decision, Ask):
+            ticket = turn.report.ticket_id = decision.ticket.ticket_id
+            self._pending.put(
+                ticket, self._call(turn, action), turn_id=turn.report.turn_id, now_ms=self._clock.wall_ms()
+            )
+        elif isinstance(decision, Deny):
+            reason = decision.reason.value
+        turn.inbox.put(fsm.PolicyDecided(decision.kind, reason, ticket))  # type: ignore[arg-type]
+
+    def _run_tool(self, turn: _Turn, action: ActionRequest) -> None:
+        if turn.allow is None:
+            turn.inbox.put(fsm.Fault("tool run without an Allow"))
+            return
+        result = self._tools.run(turn.allow, self._call(turn, action))
+        turn.report.tool = result.summary
+        turn.data = (result.data,) if result.data is not None else ()
+        turn.inbox.put(fsm.ToolDone(result.ok, result.summary))
+
+    def _start_generation(self, turn: _Turn, effect: fsm.StartGeneration) -> None:
+        system = turn.persona.system_prompt
+        if effect.draft:
+            system += "\nOnly write a draft for the user to review; do not claim that anything was done."
+        user_text, temperature = turn.classification.text, turn.persona.temperature
+        if effect.with_tool_result:
+            # The excerpt line makes the reply use the file whatever the model says; the model adds a comment.
+            turn.inbox.put(_Token(f"{turn.report.tool}\n\n"))
+            user_text += "\n\n(Answer from the data above in one or two sentences.)"
+            temperature = 0.3
+        else:
+            self._recall(turn)
+        request = GenerationRequest(
+            turn_id=turn.report.turn_id,
+            system_prompt=system,
+            user_text=user_text,
+            temperature=temperature,
+            history=history_window(self._history[-2 * self._history_turns :]),
+            data=turn.data,
+            max_tokens=turn.persona.max_tokens,
+            interrupted_previous=self._interrupted,
+        )
+        category = turn.classification.category.value
+        inbox, cancel = turn.inbox, turn.cancel
+
+        def job() -> None:
+            try:
+                route, result = self._router.answer(request, category, lambda t: inbox.put(_Token(t)), cancel)
+            except Exception as exc:  # a bug in a provider must end the turn, not hang it
+                _log.exception("generation failed")
+                inbox.put(fsm.Fault(f"generation failed: {type(exc).__name__}"))
+                return
+            inbox.put(_Generated(route, result))
+
+        self._spawn(job)
+
+    def _end(self, turn: _Turn, effect: fsm.EndTurn) -> None:
+        turn.schedule.cancel()
+        report, model = turn.report, turn.model
+        report.reply = effect.reply or "".join(turn.streamed).strip() or turn.last_phrase
+        if effect.notice:
+            report.notices.append(effect.notice)
+        report.outcome = effect.outcome.value
+        report.final_state = model.state.value
+        report.state_trace = [s.value for s in model.trace]
+        report.timings["t_done_ms"] = round(turn.schedule.elapsed_ms(), 1)
+        self._interrupted = effect.outcome is Outcome.CANCELLED and model.state.value == "BargedIn"
+        if effect.outcome is Outcome.ANSWERED and report.reply:
+            self._history += [Message("user", report.text), Message("assistant", report.reply)]
+        self._publish(
+            turn,
+            TurnEnded(
+                turn_id=report.turn_id,
+                outcome=report.outcome,
+                final_state=report.final_state,
+                reply=report.reply,
+                notice=" ".join(report.notices),
+            ),
+        )
+        if effect.outcome is Outcome.ANSWERED and turn.classification.category in _CHAT:
+            self._episode(turn)
+
+    # ------------------------------------------------------------------ memory
+
+    def _recall(self, turn: _Turn) -> None:
+        """Put memories relevant to the user's words into the prompt, fenced as data with their source."""
+        if self._memory is None or not self._memory.started:
+            return
+        try:
+            result, fenced = self._memory.recall_for_turn(
+                turn.classification.text, turn_id=turn.report.turn_id, persona_id=turn.persona.persona_id
+            )
+        except Exception:  # memory trouble must not cost the user their answer
+            _log.exception("memory recall failed")
+            return
+        turn.data = (*turn.data, *fenced)
+        turn.report.recalled = [
+            {
+                "id": hit.item_id,
+                "text": hit.text,
+                "kind": hit.kind.value,
+                "privacy": hit.privacy.value,
+                "source": hit.provenance.source,
+                "trust": hit.provenance.trust,
+                "turn_id": hit.provenance.turn_id,
+                "audit_id": hit.provenance.audit_id,
+                "score": round(hit.score, 5),
+            }
+            for hit in result.hits
+        ]
+        if result.timed_out:
+            turn.report.notices.append("memory_miss")
+
+    def _episode(self, turn: _Turn) -> None:
+        if self._memory is None or not self._memory.started:
+            return
+        try:
+            self._memory.record_episode(
+                turn.report.text, turn_id=turn.report.turn_id, persona_id=turn.persona.persona_id
+            )
+        except Exception:
+            _log.exception("the turn was not kept as an episode")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _action(self, classification: Classification) -> ActionRequest | None:
+        action = classification.action
+        if action is None:
+            return None
+        if action.capability in _MEMORY_TOOLS:  # the audit log names the act, never the memory's words
+            return dataclasses.replace(action, resource=_MEMORY_TOOLS[action.capability])
+        cap = CAPABILITIES.get(action.capability)
+        if (
+            cap is not None
+            and cap.resource_kind is ResourceKind.PATH
+            and not Path(action.resource).is_absolute()
+        ):
+            action = dataclasses.replace(action, resource=str(self._workdir / action.resource))
+        return action
+
+    def _call(self, turn: _Turn, action: ActionRequest) -> ToolCall:
+        """The tool call for ``action``; a memory call carries the user's words as its payload."""
+        payload = turn.classification.payload
+        original = turn.classification.action
+        if action.capability in _MEMORY_TOOLS and original is not None:
+            payload = original.resource
+        return ToolCall(action.capability, action.resource, payload, turn.report.turn_id)
+
+    def _publish(self, turn: _Turn, payload: Any) -> None:
+        self._bus.publish(payload, source_layer=SOURCE, change_id=turn.change_id, turn_id=turn.report.turn_id)

@@ -1,0 +1,229 @@
+"""Running an allowed action through the effectors, and remembering actions that wait for approval.
+
+The reflex classifier proposes a :class:`ToolCall`; the gate decides; only an
+``Allow`` reaches :meth:`ToolRunner.run`, which calls the one effector that
+matches the capability with the decision's permit. File text read for the
+model comes back as :class:`~aether_qt.core.generation.FencedData` (untrusted), so
+it is fenced as data in the prompt. An ``Ask`` stores the call in
+:class:`PendingActions` keyed by its ticket; answering the ticket runs it
+exactly once.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import peewee
+
+from aether_qt.core.generation import FencedData
+from aether_qt.engines.memory.items import MemoryStoreError
+from aether_qt.policy.contracts import PermitError
+from aether_qt.policy.decisions import Allow
+from aether_qt.policy.effect_types import EffectError
+from aether_qt.policy.effects import Effectors
+from aether_qt.storage.errors import StorageError
+from aether_qt.storage.sql import execute
+
+READ_BUDGET = 24_000  # bytes of a file handed to a small model
+LIST_BUDGET = 60  # folder entries named in a reply
+EXCERPT_CHARS = 240  # characters of a read file quoted in the reply itself
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """An action to perform: capability, resource and, for writes, the text (or the memory)."""
+
+    capability: str
+    resource: str
+    payload: str = ""
+    turn_id: str = ""
+
+
+class MemoryTools(Protocol):
+    """What the memory tools need of L2 (:class:`~aether_qt.services.memory.service.MemoryService`)."""
+
+    def remember(self, allow: Allow, text: str, *, turn_id: str) -> MemoryOutcomeLike:
+        """Keep ``text`` as a durable memory under ``allow``."""
+        ...
+
+    def forget_topic(self, allow: Allow, topic: str) -> MemoryOutcomeLike:
+        """Tombstone the memories ``topic`` names under ``allow``."""
+        ...
+
+
+class MemoryOutcomeLike(Protocol):
+    """The part of a memory outcome a tool result needs."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the change was made."""
+        ...
+
+    @property
+    def summary(self) -> str:
+        """One sentence for the transcript."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What an action did, in words for the transcript, and data for the model."""
+
+    ok: bool
+    summary: str
+    data: FencedData | None = None
+
+
+class ToolRunner:
+    """Performs allowed tool calls through the effectors (and memory, when there is one)."""
+
+    def __init__(self, *, effectors: Effectors, memory: MemoryTools | None = None) -> None:
+        self._fx = effectors
+        self._memory = memory
+
+    def run(self, allow: Allow, call: ToolCall) -> ToolResult:
+        """Perform ``call`` with ``allow``'s permit; effector errors become a failed result."""
+        if call.capability in ("memory.write.durable", "memory.delete"):
+            return self._memory_call(allow, call)
+        handler = _HANDLERS.get(call.capability)
+        if handler is None:
+            return ToolResult(False, f"I can't perform {call.capability} yet.")
+        try:
+            return handler(self._fx, allow, call)
+        except EffectError as exc:
+            return ToolResult(False, str(exc))
+
+    def _memory_call(self, allow: Allow, call: ToolCall) -> ToolResult:
+        if self._memory is None:
+            return ToolResult(False, "Memory is unavailable right now.")
+        try:
+            if call.capability == "memory.delete":
+                outcome = self._memory.forget_topic(allow, call.payload)
+            else:
+                outcome = self._memory.remember(allow, call.payload, turn_id=call.turn_id)
+        except (
+            EffectError,
+            PermitError,
+            MemoryStoreError,
+            StorageError,
+            ValueError,
+            peewee.DatabaseError,
+        ) as exc:
+            return ToolResult(False, f"Memory could not be changed: {exc}")
+        return ToolResult(outcome.ok, outcome.summary)
+
+
+def _read(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
+    text = fx.read_text(allow.permit, Path(call.resource), max_bytes=READ_BUDGET)
+    note = f" (the first {READ_BUDGET:,} bytes of {text.size:,})" if text.truncated else ""
+    excerpt = " ".join(text.text.split())
+    if len(excerpt) > EXCERPT_CHARS:
+        excerpt = excerpt[:EXCERPT_CHARS].rstrip() + "…"
+    return ToolResult(
+        True,
+        f"{text.path.name} says{note}: “{excerpt}”" if excerpt else f"{text.path.name} is empty.",
+        FencedData(source=f"file:{text.path}", text=text.text, trust="untrusted"),
+    )
+
+
+def _list(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
+    entries = fx.list_dir(allow.permit, Path(call.resource))
+    names = [f"{e.name}/" if e.is_dir else e.name for e in entries[:LIST_BUDGET]]
+    more = f" and {len(entries) - LIST_BUDGET} more" if len(entries) > LIST_BUDGET else ""
+    listing = ", ".join(names) if names else "(empty)"
+    return ToolResult(True, f"{call.resource} holds {len(entries)} entries: {listing}{more}.")
+
+
+def _create(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
+    path = fx.create_file(allow.permit, Path(call.resource), call.payload)
+    return ToolResult(True, f"Wrote {len(call.payload):,} characters to {path}.")
+
+
+def _edit(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
+    path = fx.edit_file(allow.permit, Path(call.resource), call.payload)
+    return ToolResult(True, f"Replaced the contents of {path}.")
+
+
+def _delete(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
+    fx.delete_file(allow.permit, Path(call.resource))
+    return ToolResult(True, f"Deleted {call.resource}.")
+
+
+def _browse(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
+    fx.open_url(allow.permit, call.resource)
+    return ToolResult(True, f"Opened {call.resource} in your browser.")
+
+
+def _shell(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
+    result = fx.run_process(allow.permit, shlex.split(call.resource), timeout=30.0)
+    output = (result.stdout or result.stderr).strip()
+    return ToolResult(
+        result.returncode == 0,
+        f"`{call.resource}` exited with {result.returncode}.",
+        FencedData(source=f"process:{call.resource}", text=output[:READ_BUDGET]) if output else None,
+    )
+
+
+_HANDLERS = {
+    "files.read": _read,
+    "files.list": _list,
+    "files.create": _create,
+    "files.edit": _edit,
+    "files.delete": _delete,
+    "browser.open": _browse,
+    "shell.exec": _shell,
+}
+
+
+class PendingActions:
+    """Tool calls waiting for an approval, keyed by ticket id (table ``pending_actions``).
+
+    ``take`` marks a call done in the same statement that reads it, so a call
+    is handed out at most once even if two answers race.
+    """
+
+    def __init__(self, database: peewee.SqliteDatabase) -> None:
+        self._db = database
+
+    def put(self, ticket_id: str, call: ToolCall, *, turn_id: str, now_ms: int) -> None:
+        """Remember ``call`` for ``ticket_id``."""
+        execute(
+            self._db,
+            "INSERT OR REPLACE INTO pending_actions "
+            "(ticket_id, capability, resource, payload, turn_id, created_ms, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+            (ticket_id, call.capability, call.resource, call.payload, turn_id, now_ms),
+        )
+
+    def take(self, ticket_id: str) -> ToolCall | None:
+        """The pending call of ``ticket_id``, marked taken; None if unknown or already taken."""
+        with self._db.atomic():
+            row = execute(
+                self._db,
+                "SELECT capability, resource, payload, turn_id FROM pending_actions "
+                "WHERE ticket_id = ? AND state = 'pending'",
+                (ticket_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            execute(self._db, "UPDATE pending_actions SET state = 'taken' WHERE ticket_id = ?", (ticket_id,))
+        return ToolCall(capability=row[0], resource=row[1], payload=row[2], turn_id=row[3] or "")
+
+    def finish(self, ticket_id: str, result: ToolResult) -> None:
+        """Record the outcome of a taken call."""
+        execute(
+            self._db,
+            "UPDATE pending_actions SET state = ?, result = ? WHERE ticket_id = ?",
+            ("done" if result.ok else "failed", result.summary, ticket_id),
+        )
+
+    def drop(self, ticket_id: str) -> None:
+        """Forget a call whose ticket was denied or answered draft-only."""
+        execute(
+            self._db,
+            "UPDATE pending_actions SET state = 'dropped' WHERE ticket_id = ? AND state = 'pending'",
+            (ticket_id,),
+        )

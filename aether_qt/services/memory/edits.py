@@ -1,0 +1,238 @@
+"""The user's own edits of memory (the panel, ``aether memory``): each one a gate decision, audited.
+
+:class:`UserEdits` is what the user drives directly: add, correct, change
+privacy, forget, import and export. :class:`~.service.MemoryService` builds one
+and hands it its store, its lock and its change notifier (composition: it is
+``service.edits``). The user is the actor; an ``Ask`` is answered "allow once"
+because the click or the command is the approval
+(:func:`~aether_qt.services.gate.user_acts.decide_as_user`), and the change
+itself runs under the decision's permit (:meth:`Effectors.change_memory`).
+Audit resources name the item (``memory:<id>``), never its words.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aether_qt.engines.memory import retention as ret
+from aether_qt.engines.memory.export import draft_from_entry
+from aether_qt.engines.memory.items import (
+    USER_CONFIRMED,
+    Kind,
+    MemoryImportError,
+    MemoryItem,
+    MemoryOutcome,
+    PrivacyClass,
+    Provenance,
+    UnknownMemoryError,
+    claim_of,
+)
+from aether_qt.policy.decisions import Allow, Decision, Deny
+from aether_qt.services.gate.user_acts import decide_as_user
+
+if TYPE_CHECKING:
+    from aether_qt.engines.memory.store import MemoryStore
+    from aether_qt.policy.runtime import PolicyRuntime
+
+Changed = Callable[[str, Sequence[MemoryItem], str], None]
+"""Tells the bus what changed: ``(change, items, audit_id)``."""
+
+_PREFERENCE = ("i like ", "i love ", "i prefer ", "i hate ", "i don't like ", "i dislike ", "i enjoy ")
+
+
+def kind_of(text: str) -> Kind:
+    """A remembered sentence's kind: a claim ("my X is Y") is a fact, "I like …" a preference, else a note."""
+    if claim_of(text) is not None:
+        return Kind.FACT
+    return Kind.PREFERENCE if text.strip().lower().startswith(_PREFERENCE) else Kind.NOTE
+
+
+class UserEdits:
+    """The user's edits of one home's memory (see the module docstring).
+
+    Args:
+        runtime: the policy runtime (gate, effectors, clock).
+        store: the started store; raises :class:`MemoryUnavailableError` while memory is not usable.
+        lock: the memory service's lock, which serialises every change.
+        retention_days: the active persona's retention for new memories (None: forever).
+        changed: publishes what changed.
+    """
+
+    def __init__(
+        self,
+        *,
+        runtime: PolicyRuntime,
+        store: Callable[[], MemoryStore],
+        lock: threading.RLock,
+        retention_days: Callable[[], int | None],
+        changed: Changed,
+    ) -> None:
+        self._rt = runtime
+        self._require = store
+        self._lock = lock
+        self._retention_days = retention_days
+        self._changed = changed
+
+    def add(
+        self, text: str, *, kind: Kind | None = None, privacy: PrivacyClass = PrivacyClass.PRIVATE
+    ) -> MemoryOutcome:
+        """The user adds a memory by hand (``memory.write.durable``; provenance ``user_confirmed``).
+
+        Without a ``kind`` it is guessed from the words (see :func:`kind_of`).
+        """
+        store = self._require()
+        kind = kind or kind_of(text)
+        retention = ret.retention_from_days(self._retention_days())
+
+        def add(allow: Allow) -> tuple[MemoryItem, ...]:
+            prov = Provenance(USER_CONFIRMED, "", allow.audit_id, self._rt.clock.wall_ms(), USER_CONFIRMED)
+            return (
+                store.add(
+                    text, kind=kind, privacy=privacy, provenance=prov, retention=retention, salience=0.8
+                ),
+            )
+
+        return self._as_user("memory.write.durable", "memory:new", add, "added", "Remembered.")
+
+    def edit(self, item_id: str, text: str) -> MemoryOutcome:
+        """The user corrects a memory's text (``memory.write.durable`` on ``memory:<id>``).
+
+        Raises:
+            UnknownMemoryError: no live memory has this id (nothing asked, nothing written).
+            ValueError: the new text is empty.
+        """
+        store = self._require()
+        self._live(item_id)
+        if not text.strip():
+            raise ValueError("the memory text is empty")
+        return self._as_user(
+            "memory.write.durable",
+            f"memory:{item_id}",
+            lambda _a: (store.edit_text(item_id, text),),
+            "edited",
+            "Corrected.",
+        )
+
+    def set_privacy(self, item_id: str, privacy: PrivacyClass) -> MemoryOutcome:
+        """The user changes a memory's privacy class.
+
+        Raises:
+            UnknownMemoryError: no live memory has this id.
+        """
+        store = self._require()
+        self._live(item_id)
+        return self._as_user(
+            "memory.write.durable",
+            f"memory:{item_id}",
+            lambda _a: (store.set_privacy(item_id, PrivacyClass(privacy)),),
+            "privacy",
+            f"Privacy set to {PrivacyClass(privacy).value}.",
+        )
+
+    def forget(self, item_id: str, *, now: bool = False) -> MemoryOutcome:
+        """The user forgets a memory: tombstoned at once; ``now`` also purges its text and vector.
+
+        Raises:
+            UnknownMemoryError: no live memory has this id.
+        """
+        store = self._require()
+        self._live(item_id)
+
+        def forget(_allow: Allow) -> tuple[MemoryItem, ...]:
+            item = store.get(item_id)
+            if item is None or not store.forget(item_id, now=now):
+                raise UnknownMemoryError(item_id)
+            return (item,)
+
+        summary = "Forgotten and erased." if now else "Forgotten (erased for good after the grace period)."
+        return self._as_user(
+            "memory.delete", f"memory:{item_id}", forget, "purged" if now else "forgotten", summary
+        )
+
+    def import_file(self, path: Path) -> MemoryOutcome:
+        """Import an export file in one transaction (``memory.write.durable``); a bad entry rejects it all.
+
+        Raises:
+            MemoryImportError: the file is unreadable, not an export, or holds a malformed entry.
+        """
+        store = self._require()
+        entries = read_export_file(path)
+        now = self._rt.clock.wall_ms()
+        for i, entry in enumerate(entries):  # a malformed file is refused before the gate is asked
+            draft_from_entry(i, entry, now_ms=now)
+        return self._as_user(
+            "memory.write.durable",
+            f"import:{path.name}",
+            lambda _a: tuple(store.import_items(entries)),
+            "imported",
+            f"Imported {_count(len(entries))} from {path.name}.",
+        )
+
+    def export_file(self, path: Path) -> MemoryOutcome:
+        """Export every live memory as JSON through the gate (``memory.export``) and an effector."""
+        with self._lock:
+            entries = self._require().export()
+        data = json.dumps({"format": 1, "items": entries}, ensure_ascii=False, indent=2).encode("utf-8")
+        decision = self._user_decision("memory.export", str(path.expanduser().absolute()))
+        if not isinstance(decision, Allow):
+            return _refused(decision)
+        written = self._rt.effectors.write_export(decision.permit, path, data, capability="memory.export")
+        return MemoryOutcome(
+            True, f"Exported {_count(len(entries))} to {written}.", "allow", decision.audit_id
+        )
+
+    def _user_decision(self, capability: str, resource: str) -> Decision:
+        return decide_as_user(self._rt.gate, capability, resource)  # the user's click or command approves
+
+    def _live(self, item_id: str) -> MemoryItem:
+        item = self._require().get(item_id)
+        if item is None:
+            raise UnknownMemoryError(item_id)
+        return item
+
+    def _as_user(
+        self,
+        capability: str,
+        resource: str,
+        change: Callable[[Allow], tuple[MemoryItem, ...]],
+        kind: str,
+        summary: str,
+    ) -> MemoryOutcome:
+        with self._lock:
+            decision = self._user_decision(capability, resource)
+            if not isinstance(decision, Allow):
+                return _refused(decision)
+            items = self._rt.effectors.change_memory(
+                decision.permit, capability, resource, lambda: change(decision)
+            )
+        self._changed(kind, items, decision.audit_id)
+        return MemoryOutcome(True, summary, "allow", decision.audit_id, items)
+
+
+def _count(n: int) -> str:
+    return "1 memory" if n == 1 else f"{n:,} memories"
+
+
+def _refused(decision: Decision) -> MemoryOutcome:
+    reason = decision.reason.value if isinstance(decision, Deny) else decision.kind
+    return MemoryOutcome(False, f"Not allowed: {reason}.", decision.kind, decision.audit_id)
+
+
+def read_export_file(path: Path) -> list[object]:
+    """The entries of an export file (``{"format": 1, "items": [...]}`` or a bare list).
+
+    Raises:
+        MemoryImportError: unreadable, not JSON, or not an export (index -1 names the file itself).
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise MemoryImportError(-1, "", f"{path}: {exc}") from None
+    items = data.get("items") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise MemoryImportError(-1, "", f"{path}: not a memory export (expected a list of items)")
+    return items

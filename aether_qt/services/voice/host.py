@@ -1,0 +1,404 @@
+"""Voice in the desktop app: push-to-talk, streaming recognition, spoken replies and barge-in.
+
+:class:`VoiceHost` wires the media engine (:mod:`aether_qt.engines.media`) to
+the conversation:
+
+- **Push-to-talk.** A hotkey backend (X11 grab, pynput, or the window itself)
+  calls back on press and release. A press asks the gate for ``media.mic``
+  (the user is the actor); with an Allow the capture starts through
+  :meth:`Effectors.start_capture`, the state becomes ``listening`` (a banner
+  and the tray say the microphone is live) and partial transcripts go out on
+  the bus as they change. An Ask opens an approval card: allowing it for the
+  session makes the next press listen. The release stops the microphone, asks
+  vosk for its final result at once (no endpointer wait) and sends a non-empty
+  transcript down the same turn path as typed text (``source="voice"``).
+- **Speech out.** Tokens of voice turns (and of typed turns when
+  ``speak_typed`` is on) are split into sentences as they stream; each is
+  synthesised at once on the TTS thread and played in order; the played
+  audio's envelope drives the avatar's mouth.
+- **Barge-in.** A press while Aether speaks or generates cuts the audio and
+  the generation (the turn ends ``BargedIn``; the next prompt says the answer
+  was cut off) and starts listening.
+
+The microphone, the recognizer and the player live in the media QThread; the
+TTS engine has its own thread (:class:`~aether_qt.engines.media.tts.Speaker`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Signal, Slot
+from PySide6.QtGui import QKeyEvent, QKeySequence
+
+from aether_qt.core.bus import EventBus
+from aether_qt.core.events import (
+    Envelope,
+    SpeechHeard,
+    TokensStreamed,
+    TurnBegan,
+    TurnEnded,
+    VoiceStateChanged,
+)
+from aether_qt.core.qt_threads import WorkerThread
+from aether_qt.engines.media.hotkeys import DEFAULT_KEY, HotkeyBackend, InWindowBackend, open_backend
+from aether_qt.engines.media.qt_audio import ClipPlayer, MicCapture
+from aether_qt.engines.media.sentence_speech import SpeechQueue
+from aether_qt.engines.media.stt import SpeechRecognizer, SttModelMissing, Transcript, load_model
+from aether_qt.engines.media.tts import Speaker, SynthResult
+from aether_qt.engines.media.voices import VoiceSettings
+from aether_qt.policy.decisions import ActionRequest, Allow, Ask
+from aether_qt.policy.effects import Effectors
+from aether_qt.services.gate.gate_on_bus import GateOnBus
+from aether_qt.services.voice.speech_chunks import SpeechChunker
+
+_log = logging.getLogger(__name__)
+SOURCE = "media"
+MIC = "microphone"
+STOP_TIMEOUT_MS = 5000
+LIVE_MIC = "The microphone is live: release the push-to-talk key to send."
+
+
+class InWindowKeys(QObject):
+    """The in-window push-to-talk: the key held while an Aether window has focus (no auto-repeat)."""
+
+    def __init__(self, backend: InWindowBackend) -> None:
+        super().__init__()
+        self._backend = backend
+        sequence = QKeySequence.fromString(backend.key)
+        self._key = sequence[0].key() if not sequence.isEmpty() else None  # type: ignore[index]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Press and release of the push-to-talk key drive the backend; other events pass."""
+        if not isinstance(event, QKeyEvent) or event.key() != self._key:
+            return super().eventFilter(watched, event)
+        if not event.isAutoRepeat() and event.type() == QEvent.Type.KeyPress:
+            self._backend.tracker.press()
+        elif not event.isAutoRepeat() and event.type() == QEvent.Type.KeyRelease:
+            self._backend.tracker.release()
+        return True
+
+
+class _Listener(QObject):
+    """Lives in the media thread: loads the vosk model, feeds it captured audio, finishes on release."""
+
+    sig_partial_heard = Signal(str)
+    sig_final_heard = Signal(object)  # Transcript
+    sig_model_loaded = Signal(str)  # '' when ready, else why not
+
+    def __init__(self, model_path: Path) -> None:
+        super().__init__()
+        self._path = model_path
+        self._recognizer: SpeechRecognizer | None = None
+
+    @Slot()
+    def load(self) -> None:
+        try:
+            self._recognizer = SpeechRecognizer(load_model(self._path))
+        except SttModelMissing as exc:
+            self.sig_model_loaded.emit(str(exc))
+            return
+        self.sig_model_loaded.emit("")
+
+    @Slot()
+    def begin(self) -> None:
+        if self._recognizer is not None:
+            self._recognizer.start()
+
+    @Slot(bytes)
+    def feed(self, pcm: bytes) -> None:
+        if self._recognizer is None or not self._recognizer.active:
+            return
+        partial = self._recognizer.feed(pcm)
+        if partial is not None:
+            self.sig_partial_heard.emit(partial)
+
+    @Slot()
+    def end(self) -> None:
+        if self._recognizer is not None and self._recognizer.active:
+            self.sig_final_heard.emit(self._recognizer.finish())
+
+
+@dataclass
+class _Speech:
+    """The spoken turns' chunkers (a turn is spoken iff it has one), touched from the interaction thread."""
+
+    splitters: dict[str, SpeechChunker] = field(default_factory=dict)
+    streamed: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class VoiceHost(QObject):
+    """Owns the media thread, the hotkey backend and the TTS thread (see the module docstring).
+
+    Args:
+        gate: the gate, publishing on the bus (approval cards for ``media.mic``).
+        effectors: start the capture under the permit.
+        bus: where voice events go; turn events come from it.
+        submit: starts a turn with the final transcript (``Conversation.submit``).
+        interrupt: barge-in on the conversation (``Conductor.interrupt``).
+        busy: whether a turn is running (generating).
+        stt_model: the vosk model folder (loaded in the media thread), or None: typed input only.
+        clip_dir: where synthesised sentences go (the cache folder).
+        voice: the active persona's voice settings.
+        key: the push-to-talk key (an X keysym name).
+        backend: ``auto``, ``x11``, ``pynput`` or ``in-window``.
+        speak: speak replies at all (False: text only).
+        speak_typed: also speak replies to typed messages.
+        share_cpu: told True while the microphone is live (the router decodes with one thread).
+    """
+
+    sig_ptt_pressed = Signal()
+    sig_ptt_released = Signal()
+    sig_listen_started = Signal()
+    sig_listen_stopped = Signal()
+    sig_clip_ready = Signal(object)
+
+    def __init__(
+        self,
+        *,
+        gate: GateOnBus,
+        effectors: Effectors,
+        bus: EventBus,
+        submit: Callable[..., str | None],
+        interrupt: Callable[[], None],
+        busy: Callable[[], bool],
+        stt_model: Path | None,
+        clip_dir: Path,
+        voice: Callable[[], VoiceSettings] = VoiceSettings,
+        key: str = DEFAULT_KEY,
+        backend: str = "auto",
+        speak: bool = True,
+        speak_typed: bool = False,
+        share_cpu: Callable[[bool], None] = lambda _listening: None,
+    ) -> None:
+        super().__init__()
+        self._gate, self._fx, self._bus = gate, effectors, bus
+        self._submit, self._interrupt, self._busy = submit, interrupt, busy
+        self._voice, self.key, self._prefer = voice, key, backend
+        self._speak, self._speak_typed = speak, speak_typed
+        self._share_cpu = share_cpu
+        self._clip_dir = clip_dir
+        self.listening = False
+        self.speaking = False
+        self.backend: HotkeyBackend | None = None
+        self.backend_notes: list[str] = []
+        self.last_transcript: Transcript | None = None
+        self.pressed_at = 0.0
+        self._thread = WorkerThread("aether-media", stop_timeout_ms=STOP_TIMEOUT_MS, parent=self)
+        self.mic = MicCapture()
+        self.player = ClipPlayer()
+        self._listener = _Listener(stt_model) if stt_model is not None else None
+        self.stt_ready = False
+        self.stt_problem = "the speech model is loading" if stt_model else "no speech model is configured"
+        self._thread.adopt(self.mic, self.player, self._listener)
+        if self._listener is not None:
+            self.mic.sig_chunk_captured.connect(self._listener.feed)
+            self.sig_listen_started.connect(self._listener.begin)
+            self.sig_listen_stopped.connect(self._listener.end)
+            self._listener.sig_partial_heard.connect(self._on_listener_partial_heard)
+            self._listener.sig_final_heard.connect(self._on_listener_final_heard)
+            self._listener.sig_model_loaded.connect(self._on_listener_model_loaded)
+            self._thread.qthread.started.connect(self._listener.load)
+        self.sig_ptt_pressed.connect(self._on_ptt_pressed)
+        self.sig_ptt_released.connect(self._on_ptt_released)
+        self.sig_clip_ready.connect(self.player.enqueue)
+        self.player.sig_clip_started.connect(self._on_player_clip_started)
+        self.player.sig_playback_finished.connect(self._on_player_playback_finished)
+        self.mic.sig_error_occurred.connect(self._on_mic_error_occurred)
+        self._speaker: Speaker | None = None
+        self._queue: SpeechQueue | None = None
+        self._speech = _Speech()
+        self._subscriptions: list[Callable[[], None]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the media thread, the TTS thread and the push-to-talk backend."""
+        self._thread.start()
+        if self._speak:
+            self._start_speech()
+        self.backend, self.backend_notes = open_backend(
+            self.key, self.sig_ptt_pressed.emit, self.sig_ptt_released.emit, prefer=self._prefer
+        )
+        for kind, handler in (
+            (TurnBegan.KIND, self._on_bus_turn_began),
+            (TokensStreamed.KIND, self._on_bus_tokens_streamed),
+            (TurnEnded.KIND, self._on_bus_turn_ended),
+        ):
+            self._subscriptions.append(self._bus.subscribe(kind, handler))
+        if self._listener is None:
+            self._state("unavailable", f"Voice input is off ({self.stt_problem}); typing works.")
+
+    def _start_speech(self) -> None:
+        speaker = Speaker()
+        try:
+            speaker.start()
+        except Exception as exc:  # no espeak-ng: replies stay text only
+            _log.warning("speech output is off: %s", exc)
+            return
+        self._speaker = speaker
+        self._clip_dir.mkdir(parents=True, exist_ok=True)
+        self._prune_clips()  # left over by a run that did not stop cleanly
+        self._queue = SpeechQueue(speaker=speaker, clip_dir=self._clip_dir, on_clip=self.sig_clip_ready.emit)
+
+    def stop(self) -> None:
+        """Stop listening and speaking, the backend and both threads (idempotent)."""
+        for unsubscribe in self._subscriptions:
+            unsubscribe()
+        self._subscriptions.clear()
+        if self.backend is not None:
+            self.backend.stop()
+            self.backend = None
+        if self._queue is not None:
+            self._queue.cancel()
+        if self._thread.running:
+            self.mic.stop()
+            self.player.stop()
+        self._thread.stop()
+        if self._speaker is not None:
+            self._speaker.stop()
+            self._speaker = None
+        self._prune_clips()
+
+    def _prune_clips(self) -> None:
+        """Delete the spoken sentences of this run (the cache folder holds no conversation afterwards)."""
+        if not self._clip_dir.is_dir():
+            return
+        for clip in self._clip_dir.glob("*.wav"):
+            clip.unlink(missing_ok=True)
+
+    @property
+    def in_window(self) -> InWindowBackend | None:
+        """The in-window backend when no global hotkey works (the window feeds it)."""
+        return self.backend if isinstance(self.backend, InWindowBackend) else None
+
+    # ------------------------------------------------------------------ push-to-talk
+
+    @Slot()
+    def _on_ptt_pressed(self) -> None:
+        self.pressed_at = time.perf_counter()
+        if self.speaking or self._busy():
+            self.barge_in()
+        if not self.stt_ready:
+            self._state("unavailable", f"Voice input is off ({self.stt_problem}); typing works.")
+            return
+        decision = self._gate.evaluate(ActionRequest("media.mic", MIC, actor_persona="user"))
+        if isinstance(decision, Ask):
+            self._state("idle", "Allow the microphone in the approval card, then hold the key again.")
+            return
+        if not isinstance(decision, Allow):
+            self._state("idle", f"The microphone is not allowed ({decision.kind}).")
+            return
+        self.sig_listen_started.emit()  # the recognizer starts before the first chunk arrives
+        self._fx.start_capture(decision.permit, self.mic.start)
+        self.listening = True
+        self._share_cpu(True)
+        self._state("listening", LIVE_MIC)
+
+    @Slot()
+    def _on_ptt_released(self) -> None:
+        if not self.listening:
+            return
+        self.listening = False
+        self._share_cpu(False)
+        self.mic.stop()  # blocks until the last audio is handed to the recognizer
+        self.sig_listen_stopped.emit()
+        self._state("idle", "")
+
+    def barge_in(self) -> float:
+        """Cut audio and generation now; return the milliseconds it took."""
+        begun = time.perf_counter()
+        if self._queue is not None:
+            self._queue.cancel()
+        self.player.stop()
+        self._interrupt()
+        self.speaking = False
+        return (time.perf_counter() - begun) * 1000
+
+    @Slot(str)
+    def _on_listener_model_loaded(self, problem: str) -> None:
+        self.stt_ready, self.stt_problem = not problem, problem
+        if problem:
+            self._state("unavailable", f"Voice input is off ({problem}); typing works.")
+        else:
+            self._state("idle", "")
+
+    @Slot(str)
+    def _on_listener_partial_heard(self, text: str) -> None:
+        self._bus.publish(SpeechHeard(text=text, final=False), source_layer=SOURCE, change_id=None)
+
+    @Slot(object)
+    def _on_listener_final_heard(self, transcript: Transcript) -> None:
+        self.last_transcript = transcript
+        self._bus.publish(SpeechHeard(text=transcript.text, final=True), source_layer=SOURCE, change_id=None)
+        if transcript.text.strip():
+            self._submit(transcript.text, source="voice")
+        else:
+            self._state("idle", "I didn't catch that: hold the key while you speak.")
+
+    @Slot(str)
+    def _on_mic_error_occurred(self, message: str) -> None:
+        self.listening = False
+        self._state("idle", f"The microphone failed: {message}")
+
+    # ------------------------------------------------------------------ speech out
+
+    def _on_bus_turn_began(self, env: Envelope) -> None:
+        payload = env.payload
+        assert isinstance(payload, TurnBegan)
+        if self._queue is not None and (payload.source == "voice" or self._speak_typed):
+            with self._speech.lock:
+                self._speech.splitters[payload.turn_id] = SpeechChunker()
+            self._queue.voice = self._voice()
+
+    def _on_bus_tokens_streamed(self, env: Envelope) -> None:
+        payload = env.payload
+        assert isinstance(payload, TokensStreamed)
+        with self._speech.lock:
+            splitter = self._speech.splitters.get(payload.turn_id)
+            sentences = splitter.feed(payload.text) if splitter is not None else []
+            if splitter is not None:
+                self._speech.streamed.add(payload.turn_id)
+        for sentence in sentences:
+            self._say(sentence)
+
+    def _on_bus_turn_ended(self, env: Envelope) -> None:
+        payload = env.payload
+        assert isinstance(payload, TurnEnded)
+        with self._speech.lock:
+            splitter = self._speech.splitters.pop(payload.turn_id, None)
+            streamed = payload.turn_id in self._speech.streamed
+            self._speech.streamed.discard(payload.turn_id)
+        if splitter is None or payload.outcome == "Cancelled":
+            return
+        if streamed:
+            rest = splitter.flush()
+        else:  # a templated reply (a tool's summary, a phrase): nothing streamed, say the reply
+            rest = [*splitter.feed(payload.reply or payload.notice), *splitter.flush()]
+        for sentence in rest:
+            self._say(sentence)
+
+    def _say(self, sentence: str) -> None:
+        if self._queue is not None:
+            self._queue.submit(sentence)
+
+    @Slot(object)
+    def _on_player_clip_started(self, _clip: SynthResult) -> None:
+        if not self.speaking:
+            self.speaking = True
+            self._state("speaking", "")
+
+    @Slot(bool)
+    def _on_player_playback_finished(self, _completed: bool) -> None:
+        self.speaking = False
+        self._state("idle", "")
+
+    def _state(self, state: str, message: str) -> None:
+        payload = VoiceStateChanged(state=state, message=message)
+        self._bus.publish(payload, source_layer=SOURCE, change_id=None)

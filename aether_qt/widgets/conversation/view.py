@@ -1,0 +1,337 @@
+"""The conversation view: the avatar, the transcript and the input.
+
+It drives a :class:`~aether_qt.widgets.ports.Conversation` (submit, cancel, answer)
+and draws what the bus reports through a :class:`~aether_qt.core.bus.QtBusBridge`:
+``turn.did_begin`` adds the bubbles, ``turn.did_change_state`` updates the
+turn's label and the avatar, ``turn.did_show_phrase`` and
+``router.did_stream_tokens`` fill the reply, ``turn.did_end`` finalises it, and
+``approvals.did_open_ticket`` puts an approval card inline, and
+``persona.did_activate`` gives the header the persona's name, tagline and look.
+Every method returns at once; nothing here waits. Without a conversation it
+shows why (the header still follows the persona).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+
+from aether_qt.avatar.factory import make_avatar
+from aether_qt.core.events import (
+    Envelope,
+    Payload,
+    PersonaActivated,
+    PhraseShown,
+    SpeechHeard,
+    TicketAnswered,
+    TicketOpened,
+    TokensStreamed,
+    TurnBegan,
+    TurnEnded,
+    TurnStateChanged,
+)
+from aether_qt.core.turn_labels import describe_state
+from aether_qt.policy.approvals import TicketError
+from aether_qt.policy.decisions import ApprovalChoice
+from aether_qt.widgets.conversation.message_input import MessageInput
+from aether_qt.widgets.conversation.transcript import FLUSH_MS, Transcript
+from aether_qt.widgets.trust.approval_card import CHOICES, ApprovalCard, describe_decision
+
+if TYPE_CHECKING:
+    from aether_qt.core.bus import QtBusBridge
+    from aether_qt.widgets.ports import Conversation
+
+IDLE: Final = "Idle"
+UNAVAILABLE_TEXT: Final = (
+    "The conversation engine is not running in this window. Approvals, grants and the audit log "
+    "still work in the trust centre."
+)
+CHOICE_WORDS: Final = {choice.value: label for choice, label in CHOICES}
+
+
+def unavailable_page() -> QFrame:
+    """The calm placeholder shown instead of the transcript when there is no conversation."""
+    frame = QFrame()
+    frame.setObjectName("conversation_unavailable")
+    frame.setStyleSheet("QFrame#conversation_unavailable { background: #f3f4f6; border-radius: 8px; }")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(24, 24, 24, 24)
+    layout.addStretch(1)
+    title = QLabel("Conversation unavailable")
+    title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    title.setStyleSheet("font-size: 15pt; font-weight: 600; color: #1f2328;")
+    line = QLabel(UNAVAILABLE_TEXT)
+    line.setObjectName("unavailable_text")
+    line.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    line.setWordWrap(True)
+    line.setStyleSheet("color: #5f6670;")
+    layout.addWidget(title)
+    layout.addWidget(line)
+    layout.addStretch(2)
+    return frame
+
+
+class ConversationView(QWidget):
+    """Avatar on top, transcript in the middle, the input at the bottom.
+
+    Signals:
+        sig_state_changed(str): the newest turn's state (``Idle`` when no turn runs).
+        sig_ticket_answered(str, str): ticket id and a sentence about the decision.
+    """
+
+    sig_state_changed = Signal(str)
+    sig_ticket_answered = Signal(str, str)
+
+    def __init__(
+        self,
+        *,
+        conversation: Conversation | None,
+        bus_bridge: QtBusBridge | None,
+        flush_ms: int = FLUSH_MS,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("conversation_view")
+        self._conversation = conversation if bus_bridge is not None else None
+        self.current_turn: str | None = None
+        self.state = IDLE
+        self.held_text: str | None = None
+        self.avatar = make_avatar()
+        self.transcript = Transcript(flush_ms=flush_ms)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.transcript)
+        self.stack.addWidget(unavailable_page())
+        self.held = self._held_bar()
+        self.input = MessageInput()
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("send_button")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stop_button")
+        self.stop_button.setToolTip("Cancel the running turn (Esc)")
+        self.stop_button.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        self.header = QHBoxLayout()
+        self.header.setContentsMargins(0, 0, 0, 0)
+        self.header.setSpacing(8)
+        self.header.addWidget(self.avatar, 1)
+        layout.addLayout(self.header)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.held)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(self.input, 1)
+        row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.addLayout(row)
+        for button in (self.send_button, self.stop_button):
+            button.setFixedHeight(self.input.height())  # level with the one-line input
+        self.input.sig_send_requested.connect(self._on_input_send_requested)
+        self.input.sig_escape_pressed.connect(self._on_input_escape_pressed)
+        self.input.sig_long_paste_held.connect(self._on_input_long_paste_held)
+        self.send_button.clicked.connect(self._on_send_button_clicked)
+        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+        self._handlers: dict[type[Payload], Callable[[Envelope], None]] = {
+            PersonaActivated: self._persona_activated
+        }
+        turn_handlers: dict[type[Payload], Callable[[Envelope], None]] = {
+            TurnBegan: self._turn_began,
+            TurnStateChanged: self._turn_state_changed,
+            PhraseShown: self._phrase_shown,
+            TokensStreamed: self._tokens_streamed,
+            TurnEnded: self._turn_ended,
+            TicketOpened: self._ticket_opened,
+            TicketAnswered: self._ticket_answered,
+            SpeechHeard: self._speech_heard,
+        }
+        if self._conversation is not None:
+            self._handlers.update(turn_handlers)
+        else:
+            self._show_unavailable()
+        if bus_bridge is not None:
+            bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
+        self.setFocusProxy(self.input)
+
+    @property
+    def available(self) -> bool:
+        """Whether a conversation is connected."""
+        return self._conversation is not None
+
+    def add_header_widget(self, widget: QWidget) -> None:
+        """Put ``widget`` (the persona picker) on the right of the header, beside the avatar."""
+        self.header.addWidget(widget, 0, Qt.AlignmentFlag.AlignVCenter)
+
+    def running(self) -> bool:
+        """Whether a turn is running (begun and not yet ended)."""
+        return self.current_turn is not None
+
+    def send(self) -> str | None:
+        """Submit the typed text (and any held paste); ignore empty input. Returns the turn id."""
+        conversation = self._conversation
+        if conversation is None:
+            return None
+        typed = self.input.text()
+        held = self.held_text
+        text = held if held is not None and not typed.strip() else typed
+        if held is not None and typed.strip():
+            text = f"{typed}\n\n{held}"
+        if not text.strip():
+            return None
+        turn_id = conversation.submit(text, source="typed")
+        self.input.clear()
+        self._drop_held()
+        return turn_id
+
+    def cancel_turn(self) -> bool:
+        """Cancel the running turn; False (nothing done) when none runs."""
+        if self._conversation is None or not self.running():
+            return False
+        self._conversation.cancel()
+        return True
+
+    # ------------------------------------------------------------------ bus events
+
+    def _on_bridge_event_published(self, env: Envelope) -> None:
+        handler = self._handlers.get(type(env.payload))
+        if handler is not None:
+            handler(env)
+
+    def _turn_began(self, env: Envelope) -> None:
+        assert isinstance(env.payload, TurnBegan)
+        payload = env.payload
+        self.transcript.begin_turn(payload.turn_id, payload.text, payload.source)
+        self.current_turn = payload.turn_id
+        self._set_state("Thinking")
+
+    def _speech_heard(self, env: Envelope) -> None:
+        assert isinstance(env.payload, SpeechHeard)
+        payload = env.payload
+        self.transcript.show_hearing(None if payload.final else payload.text)
+
+    def _turn_state_changed(self, env: Envelope) -> None:
+        assert isinstance(env.payload, TurnStateChanged)
+        payload = env.payload
+        self.transcript.set_state(payload.turn_id, payload.state)
+        if payload.turn_id == self.current_turn:
+            self._set_state(payload.state)
+
+    def _phrase_shown(self, env: Envelope) -> None:
+        assert isinstance(env.payload, PhraseShown)
+        self.transcript.add_phrase(env.payload.turn_id, env.payload.text)
+
+    def _tokens_streamed(self, env: Envelope) -> None:
+        assert isinstance(env.payload, TokensStreamed)
+        self.transcript.append_tokens(env.payload.turn_id, env.payload.text)
+
+    def _turn_ended(self, env: Envelope) -> None:
+        assert isinstance(env.payload, TurnEnded)
+        payload = env.payload
+        self.transcript.end_turn(
+            payload.turn_id,
+            outcome=payload.outcome,
+            final_state=payload.final_state,
+            reply=payload.reply,
+            notice=payload.notice,
+        )
+        if payload.turn_id == self.current_turn:
+            self.current_turn = None
+            self._set_state(IDLE)
+
+    def _ticket_opened(self, env: Envelope) -> None:
+        assert isinstance(env.payload, TicketOpened)
+        card = ApprovalCard.from_event(env.payload, env.turn_id)
+        card.sig_choice_made.connect(self._on_card_choice_made)
+        self.transcript.add_card(card)
+
+    def _persona_activated(self, env: Envelope) -> None:
+        assert isinstance(env.payload, PersonaActivated)
+        self.avatar.set_persona(env.payload)
+
+    def _ticket_answered(self, env: Envelope) -> None:
+        assert isinstance(env.payload, TicketAnswered)
+        card = self.transcript.cards.get(env.payload.ticket_id)
+        if card is not None and not card.answered:
+            card.show_result(f"Answered: {CHOICE_WORDS.get(env.payload.choice, env.payload.choice)}")
+
+    # ------------------------------------------------------------------ state
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.avatar.set_state(state, describe_state(state))
+        self.stop_button.setVisible(self.running())
+        self.sig_state_changed.emit(state)
+
+    def _show_unavailable(self) -> None:
+        self.stack.setCurrentIndex(1)
+        self.input.setEnabled(False)
+        self.input.setPlaceholderText("Conversation unavailable")
+        self.send_button.setEnabled(False)
+        self.avatar.set_state("Unavailable", "Conversation unavailable")
+
+    def _held_bar(self) -> QFrame:
+        bar = QFrame()
+        bar.setObjectName("held_paste")
+        bar.setStyleSheet(
+            "QFrame#held_paste { background: #fff4d6; border-radius: 6px; }"
+            "QFrame#held_paste QLabel { color: #7a4f00; }"
+        )
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(10, 4, 6, 4)
+        self.held_label = QLabel("")
+        self.held_label.setObjectName("held_paste_text")
+        self.held_label.setWordWrap(True)
+        self.held_remove = QPushButton("Remove")
+        self.held_remove.clicked.connect(self._on_held_remove_clicked)
+        row.addWidget(self.held_label, 1)
+        row.addWidget(self.held_remove)
+        bar.hide()
+        return bar
+
+    def _drop_held(self) -> None:
+        self.held_text = None
+        self.held.hide()
+
+    # ------------------------------------------------------------------ slots
+
+    def _on_input_send_requested(self) -> None:
+        self.send()
+
+    def _on_send_button_clicked(self) -> None:
+        self.send()
+        self.input.setFocus()
+
+    def _on_stop_button_clicked(self) -> None:
+        self.cancel_turn()
+
+    def _on_input_escape_pressed(self) -> None:
+        self.cancel_turn()
+
+    def _on_input_long_paste_held(self, text: str) -> None:
+        self.held_text = text
+        size = len(text.encode("utf-8", errors="replace")) / (1024 * 1024)
+        self.held_label.setText(
+            f"Long text pasted ({len(text):,} characters, {size:.1f} MB). It is too long to edit here; "
+            "Enter sends it as it is, with anything you type."
+        )
+        self.held.show()
+
+    def _on_held_remove_clicked(self) -> None:
+        self._drop_held()
+        self.input.setFocus()
+
+    def _on_card_choice_made(self, ticket_id: str, choice: str) -> None:
+        card = self.transcript.cards.get(ticket_id)
+        if self._conversation is None or card is None:
+            return
+        try:
+            decision = self._conversation.answer(ticket_id, ApprovalChoice(choice))
+        except TicketError as exc:  # answered elsewhere meanwhile, or a scope that does not fit
+            text = f"Could not answer: {exc}"
+        else:
+            text = describe_decision(decision)
+        card.show_result(text)
+        self.sig_ticket_answered.emit(ticket_id, text)

@@ -1,0 +1,1 @@
+"""The memory panel: list, search, provenance details and the user's edits."""

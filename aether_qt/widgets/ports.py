@@ -1,0 +1,127 @@
+"""The ports of the widgets: what the UI needs from the services, as small protocols.
+
+Widgets never import a service (an import-linter contract says so). The
+composition root (:mod:`aether_qt.app`) builds the services and hands each
+widget objects that satisfy these protocols; the consumer owns its port, so a
+service can change its insides without the UI noticing, and widget tests drive
+the UI with plain test doubles.
+
+:class:`Conversation` is what the UI sees of a conversation: submit text,
+cancel, answer approvals; events on the bus. The real implementation
+(:class:`~aether_qt.services.interaction.host.QtConversation`) runs each turn in
+the interaction thread and generation in the router thread, and publishes, on
+the bus, for every turn: ``turn.did_begin`` -> ``turn.did_change_state``* ->
+``turn.did_show_phrase``* / ``router.did_stream_tokens``* -> exactly one
+``turn.did_end``; model loading as ``router.did_change_model_status``; and
+approvals as ``approvals.did_open_ticket`` (see :mod:`aether_qt.core.events`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from aether_qt.core.events import MemoryStatusChanged
+from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass
+from aether_qt.engines.memory.recall import RecallResult
+from aether_qt.policy.decisions import ApprovalChoice, Decision
+
+_T = TypeVar("_T")
+
+
+class Conversation(Protocol):
+    """The conversation as the UI drives it. Every method returns at once."""
+
+    def submit(self, text: str, *, source: str = "typed") -> str | None:
+        """Start a turn with ``text``; return its turn id, or None when ignored (empty input).
+
+        A turn already running is cancelled first (the new message wins).
+        """
+        ...
+
+    def cancel(self) -> None:
+        """Cancel the running turn (it ends ``Cancelled``); nothing when idle."""
+        ...
+
+    def answer(self, ticket_id: str, choice: ApprovalChoice) -> Decision:
+        """Answer an approval ticket; an allowed pending action runs exactly once."""
+        ...
+
+    def model_ready(self) -> bool:
+        """Whether a local model is loaded (else replies come from the reflex tier)."""
+        ...
+
+
+class MemoryEdits(Protocol):
+    """The user's own memory edits, each a gate decision (run in the memory thread)."""
+
+    def add(self, text: str, *, kind: Kind | None = None, privacy: PrivacyClass = ...) -> MemoryOutcome:
+        """Add a memory by hand."""
+        ...
+
+    def edit(self, item_id: str, text: str) -> MemoryOutcome:
+        """Correct a memory's text."""
+        ...
+
+    def set_privacy(self, item_id: str, privacy: PrivacyClass) -> MemoryOutcome:
+        """Change a memory's privacy class."""
+        ...
+
+    def forget(self, item_id: str, *, now: bool = False) -> MemoryOutcome:
+        """Forget a memory (``now``: erase its words at once)."""
+        ...
+
+    def import_file(self, path: Path) -> MemoryOutcome:
+        """Import an export file in one transaction."""
+        ...
+
+    def export_file(self, path: Path) -> MemoryOutcome:
+        """Export every live memory to ``path``."""
+        ...
+
+
+class Memory(Protocol):
+    """Memory as the panel's jobs use it, in the memory thread."""
+
+    @property
+    def status(self) -> MemoryStatusChanged:
+        """The last published status (starting, rebuilding, ready, text only, unavailable)."""
+        ...
+
+    @property
+    def edits(self) -> MemoryEdits:
+        """The user's own edits."""
+        ...
+
+    def list_items(
+        self, kind: Kind | None = None, *, limit: int = ..., offset: int = ...
+    ) -> list[MemoryItem]:
+        """Live memories, newest first."""
+        ...
+
+    def get(self, item_id: str) -> MemoryItem | None:
+        """One live memory, or None."""
+        ...
+
+    def search(self, query: str, *, k: int = ...) -> RecallResult:
+        """The best matches of ``query``."""
+        ...
+
+
+class MemoryJobs(Protocol):
+    """Runs the panel's jobs in the memory thread; replies come back in the GUI thread."""
+
+    @property
+    def service(self) -> Memory:
+        """The memory the jobs run against (read its status from the GUI thread)."""
+        ...
+
+    def call(
+        self,
+        job: Callable[[Memory], _T],
+        done: Callable[[_T], None] | None = ...,
+        failed: Callable[[Exception], None] | None = ...,
+    ) -> None:
+        """Run ``job(memory)`` in the memory thread; ``done(result)`` or ``failed(exc)`` then run here."""
+        ...

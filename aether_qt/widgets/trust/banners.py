@@ -1,0 +1,215 @@
+"""Posture banners: one area on top of the main window, most urgent condition first.
+
+A banner mirrors one :class:`~aether_qt.policy.runtime.PostureFlag` of the policy
+runtime, or a condition reported on the bus (no model, offline, voice unavailable
+...) and set with :meth:`BannerArea.set_condition`. Banners are never dismissed by
+the user: one clears only when its condition is gone (DESIGN.md §11). A banner
+may carry one action button (the "no model" banner offers "Choose a model…").
+
+The persona-error banner follows the persona events: ``persona.did_fail`` shows
+where the active persona's file broke and which persona stays in use;
+``persona.did_recover``, or the same persona activated again, clears it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from aether_qt.core.events import PersonaActivated, PersonaFailed, PersonaRecovered
+from aether_qt.policy.runtime import PostureFlag
+
+if TYPE_CHECKING:
+    from aether_qt.policy.runtime import PolicyRuntime
+
+# flag -> (background, text colour, short title)
+SEVERITY: Final[dict[str, tuple[str, str, str]]] = {
+    "audit_broken": ("#c62828", "#ffffff", "Audit broken"),
+    "policy_degraded": ("#ef6c00", "#ffffff", "Policy degraded"),
+    "keys_on_disk": ("#f9d34c", "#3a2f00", "Keys on disk"),
+    "paused": ("#f9d34c", "#3a2f00", "Paused"),
+    "no_model": ("#546e7a", "#ffffff", "No model"),
+    "offline": ("#78909c", "#ffffff", "Offline"),
+    "remote_active": ("#1565c0", "#ffffff", "Remote model"),
+    "microphone_live": ("#2e7d32", "#ffffff", "Microphone live"),
+    "voice_unavailable": ("#90a4ae", "#102027", "Voice unavailable"),
+    "persona_error": ("#b39ddb", "#1f1235", "Persona error"),
+    "no_opengl": ("#cfd8dc", "#263238", "No OpenGL"),
+}
+_FALLBACK: Final = ("#90a4ae", "#102027", "Notice")
+CONDITION_PRIORITY: Final = 10
+"""Conditions from the bus rank after the runtime's own flags (0..3)."""
+CONDITION_RANKS: Final[dict[str, int]] = {
+    "no_model": CONDITION_PRIORITY,
+    "offline": CONDITION_PRIORITY + 1,
+    "remote_active": CONDITION_PRIORITY + 2,
+    "microphone_live": CONDITION_PRIORITY + 3,
+    "voice_unavailable": CONDITION_PRIORITY + 4,
+    "persona_error": CONDITION_PRIORITY + 6,
+    "no_opengl": CONDITION_PRIORITY + 7,
+}
+"""DESIGN.md §11 order among bus conditions; an unknown one ranks just above the persona error."""
+UNKNOWN_RANK: Final = CONDITION_PRIORITY + 5
+PERSONA_ERROR: Final = "persona_error"
+ACTIONS: Final[dict[str, str]] = {"no_model": "Choose a model…"}
+
+
+def persona_error_text(failed: PersonaFailed, keeping: str) -> str:
+    """The persona-error sentence: where the file broke, why, and which persona stays in use."""
+    where = f"{failed.path}:{failed.line}:{failed.column}"
+    return f"Persona file broken: {where}: {failed.reason} — keeping {keeping or 'the last good persona'}"
+
+
+def banner_colours(flag: str) -> tuple[str, str]:
+    """Background and text colour of the banner for ``flag``."""
+    background, text, _ = SEVERITY.get(flag, _FALLBACK)
+    return background, text
+
+
+class Banner(QFrame):
+    """One coloured strip: a short title and the runtime's sentence."""
+
+    def __init__(self, flag: PostureFlag, *, action: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.flag = flag.flag
+        background, text, title = SEVERITY.get(flag.flag, _FALLBACK)
+        self.setObjectName(f"banner_{flag.flag}")
+        self.setStyleSheet(
+            f"QFrame#{self.objectName()} {{ background: {background}; border-radius: 6px; }}"
+            f"QLabel {{ color: {text}; background: transparent; }}"
+        )
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 7, 12, 7)
+        layout.setSpacing(10)
+        heading = QLabel(f"<b>{title}</b>")
+        heading.setTextFormat(Qt.TextFormat.RichText)
+        self.message = QLabel(flag.message)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # persona errors quote user files
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(heading)
+        layout.addWidget(self.message, 1)
+        self.action: QPushButton | None = None
+        if action:
+            self.action = QPushButton(action)
+            self.action.setObjectName(f"banner_action_{flag.flag}")
+            self.action.setStyleSheet(
+                f"QPushButton {{ color: {text}; background: transparent; border: 1px solid {text};"
+                " border-radius: 4px; padding: 3px 10px; }"
+            )
+            layout.addWidget(self.action)
+
+
+class BannerArea(QWidget):
+    """The stack of posture banners, rebuilt when the set of conditions changes.
+
+    Signals:
+        sig_posture_changed(list[str]): the flags now shown, most urgent first.
+        sig_action_requested(str): the action button of the banner for this flag was clicked.
+    """
+
+    sig_posture_changed = Signal(list)
+    sig_action_requested = Signal(str)
+
+    def __init__(self, *, runtime: PolicyRuntime, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runtime = runtime
+        self._conditions: dict[str, str] = {}
+        self._disabled_actions: dict[str, str] = {}  # flag -> why its action is unavailable
+        self._persona: tuple[str, str] | None = None  # the active persona's id and name
+        self._broken_persona: str | None = None  # id of the persona whose file failed ("" unknown)
+        self._shown: tuple[tuple[str, str], ...] = ()
+        self._banners: list[Banner] = []
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(10, 8, 10, 0)
+        self._layout.setSpacing(6)
+        self.refresh()
+
+    def flags(self) -> list[str]:
+        """The flags currently shown, most urgent first."""
+        return [flag for flag, _ in self._shown]
+
+    def banners(self) -> list[Banner]:
+        """The banner widgets currently shown, in order."""
+        return list(self._banners)
+
+    def banner(self, flag: str) -> Banner | None:
+        """The banner shown for ``flag``, if any."""
+        return next((b for b in self._banners if b.flag == flag), None)
+
+    def set_condition(self, flag: str, message: str | None) -> None:
+        """Show a banner for ``flag`` with ``message``, or clear it with ``None``; refreshes."""
+        if message is None:
+            self._conditions.pop(flag, None)
+        else:
+            self._conditions[flag] = message
+        self.refresh()
+
+    def persona_activated(self, persona: PersonaActivated) -> None:
+        """Remember the active persona; its activation clears its own error banner."""
+        self._persona = (persona.persona_id, persona.name or persona.persona_id)
+        if self._broken_persona in {persona.persona_id, ""}:
+            self._clear_persona_error()
+
+    def persona_failed(self, failed: PersonaFailed) -> None:
+        """Show the persona-error banner: the active persona's file broke, the last good one stays."""
+        persona_id, name = self._persona if self._persona is not None else ("", "")
+        self._broken_persona = persona_id
+        self.set_condition(PERSONA_ERROR, persona_error_text(failed, name))
+
+    def persona_recovered(self, recovered: PersonaRecovered) -> None:
+        """The broken persona file loads again: clear its banner."""
+        if self._broken_persona in {recovered.persona_id, ""}:
+            self._clear_persona_error()
+
+    def _clear_persona_error(self) -> None:
+        self._broken_persona = None
+        self.set_condition(PERSONA_ERROR, None)
+
+    def disable_action(self, flag: str, why: str) -> None:
+        """Keep the action button of ``flag``'s banner disabled, with ``why`` as its tooltip."""
+        self._disabled_actions[flag] = why
+        banner = self.banner(flag)
+        if banner is not None and banner.action is not None:
+            banner.action.setEnabled(False)
+            banner.action.setToolTip(why)
+
+    def refresh(self) -> None:
+        """Recompute the posture; rebuild only when a condition appeared or cleared."""
+        posture = list(self._runtime.posture())
+        known = {f.flag for f in posture}
+        posture += [
+            PostureFlag(flag, CONDITION_RANKS.get(flag, UNKNOWN_RANK), message)
+            for flag, message in self._conditions.items()
+            if flag not in known
+        ]
+        posture.sort(key=lambda f: f.priority)
+        wanted = tuple((f.flag, f.message) for f in posture)
+        if wanted == self._shown:
+            return
+        for old in self._banners:
+            self._layout.removeWidget(old)
+            old.hide()
+            old.deleteLater()
+        self._banners = [self._make_banner(flag) for flag in posture]
+        for banner in self._banners:
+            self._layout.addWidget(banner)
+        self._shown = wanted
+        self.setVisible(bool(posture))
+        self.sig_posture_changed.emit(self.flags())
+
+    def _make_banner(self, flag: PostureFlag) -> Banner:
+        banner = Banner(flag, action=ACTIONS.get(flag.flag, ""), parent=self)
+        if banner.action is not None:
+            banner.action.setProperty("flag", flag.flag)
+            banner.action.setEnabled(flag.flag not in self._disabled_actions)
+            banner.action.setToolTip(self._disabled_actions.get(flag.flag, ""))
+            banner.action.clicked.connect(self._on_banner_action_clicked)
+        return banner
+
+    def _on_banner_action_clicked(self) -> None:
+        sender = self.sender()
+        if isinstance(sender, QPushButton):
+            self.sig_action_requested.emit(str(sender.property("flag")))
