@@ -22,7 +22,8 @@ from aether_qt.engines.router.router import ModelStatus, Router
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.services.interaction.conductor import Conductor, Spawn
-from aether_qt.services.interaction.tools import PendingActions, ToolRunner
+from aether_qt.services.interaction.pending_actions import PendingActions
+from aether_qt.services.interaction.tools import ToolRunner
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.services.persona.service import PersonaService
 

@@ -53,7 +53,8 @@ from aether_qt.policy.decisions import (
     decision_as_dict,
 )
 from aether_qt.services.gate.gate_on_bus import GateOnBus
-from aether_qt.services.interaction.tools import PendingActions, ToolCall, ToolResult, ToolRunner
+from aether_qt.services.interaction.pending_actions import PendingActions
+from aether_qt.services.interaction.tools import ToolCall, ToolResult, ToolRunner
 
 if TYPE_CHECKING:
     from aether_qt.engines.memory.recall import RecallResult

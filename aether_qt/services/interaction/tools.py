@@ -1,12 +1,11 @@
-"""Running an allowed action through the effectors, and remembering actions that wait for approval.
+"""Running an allowed action through the effectors.
 
 The reflex classifier proposes a :class:`ToolCall`; the gate decides; only an
 ``Allow`` reaches :meth:`ToolRunner.run`, which calls the one effector that
 matches the capability with the decision's permit. File text read for the
 model comes back as :class:`~aether_qt.core.generation.FencedData` (untrusted), so
-it is fenced as data in the prompt. An ``Ask`` stores the call in
-:class:`PendingActions` keyed by its ticket; answering the ticket runs it
-exactly once.
+it is fenced as data in the prompt. A call that waits for an approval is kept
+by :class:`~aether_qt.services.interaction.pending_actions.PendingActions`.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from aether_qt.policy.decisions import Allow
 from aether_qt.policy.effect_types import EffectError
 from aether_qt.policy.effects import Effectors
 from aether_qt.storage.errors import StorageError
-from aether_qt.storage.sql import execute
 
 READ_BUDGET = 24_000  # bytes of a file handed to a small model
 LIST_BUDGET = 60  # folder entries named in a reply
@@ -176,54 +174,3 @@ _HANDLERS = {
     "browser.open": _browse,
     "shell.exec": _shell,
 }
-
-
-class PendingActions:
-    """Tool calls waiting for an approval, keyed by ticket id (table ``pending_actions``).
-
-    ``take`` marks a call done in the same statement that reads it, so a call
-    is handed out at most once even if two answers race.
-    """
-
-    def __init__(self, database: peewee.SqliteDatabase) -> None:
-        self._db = database
-
-    def put(self, ticket_id: str, call: ToolCall, *, turn_id: str, now_ms: int) -> None:
-        """Remember ``call`` for ``ticket_id``."""
-        execute(
-            self._db,
-            "INSERT OR REPLACE INTO pending_actions "
-            "(ticket_id, capability, resource, payload, turn_id, created_ms, state) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
-            (ticket_id, call.capability, call.resource, call.payload, turn_id, now_ms),
-        )
-
-    def take(self, ticket_id: str) -> ToolCall | None:
-        """The pending call of ``ticket_id``, marked taken; None if unknown or already taken."""
-        with self._db.atomic():
-            row = execute(
-                self._db,
-                "SELECT capability, resource, payload, turn_id FROM pending_actions "
-                "WHERE ticket_id = ? AND state = 'pending'",
-                (ticket_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            execute(self._db, "UPDATE pending_actions SET state = 'taken' WHERE ticket_id = ?", (ticket_id,))
-        return ToolCall(capability=row[0], resource=row[1], payload=row[2], turn_id=row[3] or "")
-
-    def finish(self, ticket_id: str, result: ToolResult) -> None:
-        """Record the outcome of a taken call."""
-        execute(
-            self._db,
-            "UPDATE pending_actions SET state = ?, result = ? WHERE ticket_id = ?",
-            ("done" if result.ok else "failed", result.summary, ticket_id),
-        )
-
-    def drop(self, ticket_id: str) -> None:
-        """Forget a call whose ticket was denied or answered draft-only."""
-        execute(
-            self._db,
-            "UPDATE pending_actions SET state = 'dropped' WHERE ticket_id = ? AND state = 'pending'",
-            (ticket_id,),
-        )
