@@ -212,7 +212,8 @@ def test_approval_card_appears_inline_and_deny_answers_it(
     assert "HIGH RISK" in card.title.text()
     assert card.resource.text() == "/home/user/Documents/plan.txt"
     assert "turn_1" in card.meta.text()
-    assert view.transcript.bubbles["turn_1"].state_label.text() == "Awaiting your approval"
+    label = view.transcript.bubbles["turn_1"].state_label  # the state event may land after the card
+    qtbot.waitUntil(lambda: label.text() == "Awaiting your approval", timeout=2000)
     with qtbot.waitSignal(view.sig_ticket_answered, timeout=1000) as blocker:
         qtbot.mouseClick(card.buttons[ApprovalChoice.DENY], Qt.MouseButton.LeftButton)
     assert fake.answers == [("tkt_7", ApprovalChoice.DENY)]
