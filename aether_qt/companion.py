@@ -21,7 +21,7 @@ from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.router import ModelStatus, Router
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.gate_on_bus import GateOnBus
-from aether_qt.services.interaction.conductor import Conductor, Spawn
+from aether_qt.services.interaction.conductor import Conductor, RouterPort, Spawn
 from aether_qt.services.interaction.pending_actions import PendingActions
 from aether_qt.services.interaction.tools import ToolRunner
 from aether_qt.services.memory.service import MemoryService
@@ -52,7 +52,7 @@ def build_conductor(
     *,
     runtime: PolicyRuntime,
     bus: EventBus,
-    router: Router,
+    router: RouterPort,
     persona: DefaultPersona | Callable[[], DefaultPersona],
     spawn: Spawn,
     workdir: Path,
@@ -125,8 +125,12 @@ class Companion:
         workdir: Path | None = None,
         install_guard: bool = True,
         with_memory: bool = True,
+        wrap_router: Callable[[Router], RouterPort] | None = None,
     ) -> Companion:
         """Open the policy runtime, load the model (unless told not to), start memory, build a conductor.
+
+        ``wrap_router`` wraps the router the conductor answers through (tests record
+        the requests it is given); by default the conductor uses the router itself.
 
         Raises:
             StorageError: the app database cannot be used.
@@ -147,7 +151,7 @@ class Companion:
             conductor = build_conductor(
                 runtime=runtime,
                 bus=bus,
-                router=router,
+                router=router if wrap_router is None else wrap_router(router),
                 persona=personas.turn_persona,
                 spawn=thread_spawn,
                 workdir=workdir or Path.cwd(),

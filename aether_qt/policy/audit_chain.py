@@ -24,9 +24,10 @@ import logging
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint, sign_checkpoint
 from aether_qt.policy.audit_records import (
@@ -83,7 +84,33 @@ class AuditHead:
     event_hash: str
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+class AuditConnection(Protocol):
+    """The part of :class:`sqlite3.Connection` the log uses.
+
+    Tests pass :meth:`AuditLog.open` a ``connect`` that wraps a real connection
+    to make statements fail; production uses :func:`connect_audit_db`.
+    """
+
+    @property
+    def in_transaction(self) -> bool:
+        """True while a transaction is open."""
+        ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> sqlite3.Cursor:
+        """Run one statement."""
+        ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        """Run one statement once for each set of parameters."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection."""
+        ...
+
+
+def connect_audit_db(path: Path) -> sqlite3.Connection:
+    """Open ``path`` for the log: WAL, ``synchronous=FULL``, autocommit (the log begins its transactions)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -100,7 +127,7 @@ class AuditLog:
     def __init__(
         self,
         *,
-        conn: sqlite3.Connection,
+        conn: AuditConnection,
         path: Path,
         log_id: str,
         keys: AuditKeys,
@@ -110,7 +137,7 @@ class AuditLog:
         head: AuditHead,
         last_ckpt: tuple[int, int],
     ) -> None:
-        self._conn: sqlite3.Connection | None = conn
+        self._conn: AuditConnection | None = conn
         self.path = path
         self.log_id = log_id
         self._keys = keys
@@ -134,8 +161,12 @@ class AuditLog:
         anchor_store: AnchorStore,
         clock: Clock,
         checkpoint_every: int = 256,
+        connect: Callable[[Path], AuditConnection] = connect_audit_db,
     ) -> AuditLog:
         """Open (creating if needed) the audit database at ``path``.
+
+        ``connect`` opens the database file; tests pass a wrapper around
+        :func:`connect_audit_db` to inject write failures.
 
         Raises:
             AuditKeyMismatchError: ``keys`` are not the keys of this log.
@@ -145,7 +176,7 @@ class AuditLog:
             raise ValueError("checkpoint_every must be >= 1")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            conn = _connect(path)
+            conn = connect(path)
         except sqlite3.Error as exc:
             raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
         try:
@@ -163,7 +194,7 @@ class AuditLog:
 
     @staticmethod
     def _prepare(
-        conn: sqlite3.Connection, keys: AuditKeys, clock: Clock
+        conn: AuditConnection, keys: AuditKeys, clock: Clock
     ) -> tuple[str, AuditHead, tuple[int, int]]:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -191,7 +222,7 @@ class AuditLog:
         return log_id, head, (ckpt[0], ckpt[1]) if ckpt else (0, 0)
 
     @staticmethod
-    def _create(conn: sqlite3.Connection, keys: AuditKeys, clock: Clock) -> None:
+    def _create(conn: AuditConnection, keys: AuditKeys, clock: Clock) -> None:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
@@ -229,7 +260,7 @@ class AuditLog:
         with self._lock:
             return self._head
 
-    def _require_conn(self) -> sqlite3.Connection:
+    def _require_conn(self) -> AuditConnection:
         if self._conn is None:
             raise AuditWriteError("audit log is closed")
         if not self._healthy:
@@ -302,7 +333,7 @@ class AuditLog:
                 self._after_checkpoint(checkpoint)
             return row_from_record(record)
 
-    def _insert_checkpoint(self, conn: sqlite3.Connection, head: AuditHead, kind: str) -> Checkpoint:
+    def _insert_checkpoint(self, conn: AuditConnection, head: AuditHead, kind: str) -> Checkpoint:
         checkpoint = sign_checkpoint(
             log_id=self.log_id,
             ckpt_no=self._ckpt_no + 1,
@@ -404,4 +435,11 @@ class AuditLog:
         return [Checkpoint(self.log_id, *values) for values in found]
 
 
-__all__ = ["BUNDLE_PREFIX", "AuditHead", "AuditKeyMismatchError", "AuditLog"]
+__all__ = [
+    "BUNDLE_PREFIX",
+    "AuditConnection",
+    "AuditHead",
+    "AuditKeyMismatchError",
+    "AuditLog",
+    "connect_audit_db",
+]

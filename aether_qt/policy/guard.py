@@ -43,10 +43,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aether_qt.policy.contracts import PolicyError
 
 _log = logging.getLogger(__name__)
+
+AuditHook = Callable[[str, tuple[Any, ...]], None]
+"""What :func:`sys.addaudithook` registers: called with each event and its arguments."""
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _WRITE_MODE_CHARS = frozenset("wax+")
@@ -238,6 +242,8 @@ class Guard:
         temp_dirs: temp folders also allowed (logged at DEBUG); default: the system's.
         on_violation: called with each :class:`Violation` before the hook raises,
             from whatever thread tripped it; its own exceptions are logged, not raised.
+        add_hook: registers the hook on :meth:`install` (default :func:`sys.addaudithook`;
+            tests pass a list's ``append``, since a registered hook can never be removed).
     """
 
     def __init__(
@@ -246,10 +252,12 @@ class Guard:
         *,
         temp_dirs: Sequence[Path] | None = None,
         on_violation: Callable[[Violation], None] | None = None,
+        add_hook: Callable[[AuditHook], None] = sys.addaudithook,
     ) -> None:
         chosen_temp = default_temp_dirs() if temp_dirs is None else tuple(temp_dirs)
         self._roots = make_roots(writable_roots, chosen_temp)
         self._on_violation = on_violation
+        self._add_hook = add_hook
         self._in_effector: contextvars.ContextVar[bool] = contextvars.ContextVar(
             f"aether_guard_effector_{id(self)}", default=False
         )
@@ -286,7 +294,7 @@ class Guard:
         """Register the hook (once) and enable it; also stop writing ``.pyc`` files."""
         sys.dont_write_bytecode = True
         if not self._installed:
-            sys.addaudithook(self._hook)
+            self._add_hook(self._hook)
             self._installed = True
         self.enabled = True
 

@@ -21,7 +21,7 @@ from keyring_support import MemoryKeyring
 
 from aether_qt.policy.audit_anchor import AnchorStore
 from aether_qt.policy.audit_bundle import export_bundle, verify_bundle
-from aether_qt.policy.audit_chain import AuditLog
+from aether_qt.policy.audit_chain import AuditLog, connect_audit_db
 from aether_qt.policy.audit_verify import verify_log
 from aether_qt.policy.contracts import AuditEntry, FakeClock, PolicyError
 from aether_qt.policy.keys import SERVICE, AuditKeys, KeyStore
@@ -60,7 +60,7 @@ def test_secrets_never_leak(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
             AuditEntry(actor="gate", capability="net.fetch", resource=f"https://x/{i}", decision="allow")
         )
     bundle = export_bundle(log, tmp_path / "bundle.json")
-    assert log._conn is not None
+    assert log.healthy  # still open: the WAL may hold rows not yet in audit.db
     wal = db.with_name("audit.db-wal")
     assert_clean(db.read_bytes() + (wal.read_bytes() if wal.exists() else b""), secrets, "audit.db (open)")
     log.close()
@@ -84,15 +84,19 @@ def test_secrets_never_leak(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
         keystore.load_keys(log_exists=True, allow_key_file=False)
     errors.append(info.value)
 
-    log = AuditLog.open(db, keys=keys, anchor_store=anchors, clock=FakeClock())
-    conn = log._conn
-    assert conn is not None
-    conn.execute("PRAGMA query_only = 1")
+    opened: list[sqlite3.Connection] = []
+
+    def read_only(path: Path) -> sqlite3.Connection:
+        conn = connect_audit_db(path)
+        opened.append(conn)
+        return conn
+
+    log = AuditLog.open(db, keys=keys, anchor_store=anchors, clock=FakeClock(), connect=read_only)
+    opened[0].execute("PRAGMA query_only = 1")  # every write now fails inside SQLite
     with pytest.raises(PolicyError) as info:
         log.append(AuditEntry(actor="gate", capability="x", resource="y", decision="allow"))
     errors.append(info.value)
-    log._conn = None
-    conn.close()
+    log.close()  # unhealthy: closes without a shutdown checkpoint
 
     reports = [
         verify_log(db, keys=keys, anchor=anchors.load()),

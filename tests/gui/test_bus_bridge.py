@@ -5,8 +5,21 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from pytestqt.qtbot import QtBot
 
-from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.bus import EventBus, Handler, QtBusBridge, Subscription
 from aether_qt.core.events import Envelope, PostureChanged
+
+
+class RecordingBus(EventBus):
+    """An event bus that keeps every subscription it hands out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscriptions: list[Subscription] = []
+
+    def subscribe(self, kind: str, handler: Handler) -> Subscription:
+        subscription = super().subscribe(kind, handler)
+        self.subscriptions.append(subscription)
+        return subscription
 
 
 class Publisher(QObject):
@@ -65,7 +78,7 @@ def test_publish_on_a_worker_thread_arrives_on_the_gui_thread(qtbot: QtBot) -> N
 
 
 def test_bridge_filters_by_kind_and_unsubscribes_when_destroyed(qtbot: QtBot) -> None:
-    bus = EventBus()
+    bus = RecordingBus()
     bridge = QtBusBridge(bus=bus, kind=PostureChanged.KIND)
     received: list[Envelope] = []
     receiver = Receiver()
@@ -76,7 +89,8 @@ def test_bridge_filters_by_kind_and_unsubscribes_when_destroyed(qtbot: QtBot) ->
         bus.publish(PostureChanged(flag="no_tts", active=True, message="text only"), source_layer="L3")
     assert [env.kind for env in received] == [PostureChanged.KIND]
 
-    subscription = bridge._subscription
+    [subscription] = bus.subscriptions  # the bridge's own
+    assert subscription.kind == PostureChanged.KIND
     bridge.deleteLater()
     qtbot.waitUntil(lambda: not subscription.active, timeout=2000)
     bus.publish(PostureChanged(flag="no_tts", active=False, message=""), source_layer="L3")  # must not raise

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ pytest.importorskip("gpt4all")
 from aether_qt.core.generation import GenerationRequest, Message, ModelInfo, ProviderError, Tier
 from aether_qt.engines.router import models
 from aether_qt.engines.router.gguf import ModelFileError
-from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
+from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider, open_gpt4all
 from aether_qt.engines.router.prompt import build_prompt, estimate_tokens
 from aether_qt.engines.router.router import Router
 
@@ -61,8 +62,19 @@ def bundled(models_dir: Path) -> ModelInfo:
 
 
 @pytest.fixture(scope="module")
-def provider(bundled: ModelInfo) -> Iterator[Gpt4AllProvider]:
-    p = Gpt4AllProvider(bundled, n_threads=2, n_ctx=2048, n_batch=128)
+def opened() -> list[Any]:
+    """The gpt4all models the shared provider opened (one)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def provider(bundled: ModelInfo, opened: list[Any]) -> Iterator[Gpt4AllProvider]:
+    def keep(path: Path, n_threads: int, n_ctx: int) -> Any:
+        gpt = open_gpt4all(path, n_threads, n_ctx)
+        opened.append(gpt)
+        return gpt
+
+    p = Gpt4AllProvider(bundled, n_threads=2, n_ctx=2048, n_batch=128, open_model=keep)
     steps: list[float] = []
     p.load(lambda f, _m: steps.append(f))
     assert p.loaded and steps[-1] == 1.0
@@ -230,7 +242,7 @@ def test_router_starts_the_real_model(models_dir: Path) -> None:
 
 TRUNCATED_PROBE = """
 import sys
-from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
+from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider, open_gpt4all
 from aether_qt.core.generation import ModelInfo, ProviderError
 info = ModelInfo(model_id="cut", path=sys.argv[1], sha256="", size_bytes=0, source="user")
 try:
@@ -263,9 +275,10 @@ def test_a_truncated_copy_is_a_clear_error_not_a_crash(
     assert "ProviderError:" in proc.stdout and "truncated" in proc.stdout and str(cut) in proc.stdout
 
 
-def test_one_decode_thread_while_listening_still_answers_and_is_restored(provider: Gpt4AllProvider) -> None:
-    gpt = provider._gpt
-    assert gpt is not None
+def test_one_decode_thread_while_listening_still_answers_and_is_restored(
+    provider: Gpt4AllProvider, opened: list[Any]
+) -> None:
+    [gpt] = opened
     provider.set_threads(1)
     assert gpt.model.thread_count() == 1
     tokens: list[str] = []

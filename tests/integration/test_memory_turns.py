@@ -10,7 +10,7 @@ and the assembled prompt are.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,9 @@ from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.engines.interaction.fsm import REPLY_MEMORY_DRAFT
 from aether_qt.engines.memory.index import INDEX_FILE
 from aether_qt.engines.router.prompt import build_prompt
+from aether_qt.engines.router.router import Router
 from aether_qt.policy.capabilities import Preset
+from aether_qt.services.interaction.conductor import RouterPort
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.sql import execute
 
@@ -42,25 +44,36 @@ def paths(tmp_path: Path) -> AppPaths:
     return resolve_paths(tmp_path / "home")
 
 
-def open_companion(paths: AppPaths, *, load_model: bool = True) -> Companion:
-    return Companion.open(paths, allow_key_file=True, install_guard=False, load_model=load_model)
+def open_companion(
+    paths: AppPaths, *, load_model: bool = True, wrap_router: Callable[[Router], RouterPort] | None = None
+) -> Companion:
+    return Companion.open(
+        paths, allow_key_file=True, install_guard=False, load_model=load_model, wrap_router=wrap_router
+    )
 
 
 class RecordingRouter:
     """The real router, remembering every request it was asked to answer."""
 
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
+    def __init__(self) -> None:
+        self.inner: RouterPort | None = None
         self.requests: list[GenerationRequest] = []
 
+    def wrap(self, inner: RouterPort) -> RecordingRouter:
+        """The ``wrap_router`` of :meth:`Companion.open`: answer through ``inner``."""
+        self.inner = inner
+        return self
+
     def model_ready(self) -> bool:
-        return self.inner.model_ready()  # type: ignore[attr-defined,no-any-return]
+        assert self.inner is not None
+        return self.inner.model_ready()
 
     def answer(
         self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
     ) -> tuple[Route, GenerationResult]:
+        assert self.inner is not None
         self.requests.append(request)
-        return self.inner.answer(request, category, on_token, cancel)  # type: ignore[attr-defined,no-any-return]
+        return self.inner.answer(request, category, on_token, cancel)
 
 
 def audit_rows(comp: Companion, capability: str) -> list[tuple[str, str, str]]:
@@ -91,9 +104,9 @@ def test_a_remembered_fact_is_recalled_with_provenance_after_a_restart(paths: Ap
         assert audit_rows(comp, "memory.write.durable") == [("allow", "memory:fact", "aether")]
         assert item.provenance.audit_id == report.audit_id
 
-    with open_companion(paths) as comp:  # quit and start again
-        recording = RecordingRouter(comp.router)
-        comp.conductor._router = recording  # the same conductor, its router observed
+    recording = RecordingRouter()
+    with open_companion(paths, wrap_router=recording.wrap) as comp:  # quit and start again
+        assert recording.inner is comp.router  # the conductor answers through the real router
         report = comp.conductor.run_turn("what's my sister's name?")
         assert report is not None and report.outcome == "Answered", report
         [hit] = [h for h in report.recalled if "Mira" in h["text"]]

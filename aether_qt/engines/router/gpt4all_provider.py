@@ -1,7 +1,7 @@
 """The local tier: a GGUF model run by gpt4all (llama.cpp on the CPU).
 
 Everything here blocks and runs in the router thread; only ``cancel`` is set
-from elsewhere. gpt4all is imported lazily in :meth:`Gpt4AllProvider.load`.
+from elsewhere. gpt4all is imported lazily in :func:`open_gpt4all`.
 
 Why not ``GPT4All.chat_session``: in gpt4all 2.8.2 it ingests the system
 prompt on the *first* ``generate`` (not on entry) and then keeps every turn in
@@ -101,11 +101,37 @@ class _Stream:
         return True
 
 
+def open_gpt4all(path: Path, n_threads: int, n_ctx: int) -> Any:
+    """Load the GGUF at ``path`` with gpt4all on the CPU (the default ``open_model``).
+
+    gpt4all is imported here, not at module level: it is heavy.
+
+    Raises:
+        ProviderError: the gpt4all package is not installed.
+        Exception: whatever gpt4all raises for a file it cannot load.
+    """
+    try:
+        from gpt4all import GPT4All
+    except ImportError as exc:
+        raise ProviderError("the gpt4all package is not installed (pip install gpt4all==2.8.2)") from exc
+    return GPT4All(
+        path.name,
+        model_path=str(path.parent),
+        allow_download=False,
+        device="cpu",
+        n_threads=n_threads,
+        n_ctx=n_ctx,
+        verbose=False,
+    )
+
+
 class Gpt4AllProvider:
     """A :class:`~aether_qt.core.generation.Provider` running one local GGUF with gpt4all.
 
     One generation at a time (a lock); :meth:`load`, :meth:`warm` and
-    :meth:`generate` are called from the router thread.
+    :meth:`generate` are called from the router thread. ``open_model(path,
+    n_threads, n_ctx)`` loads the checked file (default :func:`open_gpt4all`;
+    tests pass a scripted fake model).
 
     Attributes:
         name: ``"gpt4all"``.
@@ -123,12 +149,14 @@ class Gpt4AllProvider:
         n_ctx: int = 2048,
         n_batch: int = 128,
         clock: Callable[[], float] = time.perf_counter,
+        open_model: Callable[[Path, int, int], Any] = open_gpt4all,
     ) -> None:
         self.model = model
         self.n_threads = n_threads
         self.n_ctx = n_ctx
         self.n_batch = n_batch
         self._clock = clock
+        self._open_model = open_model
         self._lock = threading.Lock()
         self._gpt: Any = None  # gpt4all.GPT4All once loaded
         self._system = ""  # the system turn the context currently starts with
@@ -160,21 +188,9 @@ class Gpt4AllProvider:
                 raise ProviderError(f"cannot use model {self.model.model_id}: {exc}") from exc
             report(0.3, f"loading {path.name}")
             try:
-                from gpt4all import GPT4All
-            except ImportError as exc:
-                raise ProviderError(
-                    "the gpt4all package is not installed (pip install gpt4all==2.8.2)"
-                ) from exc
-            try:
-                gpt = GPT4All(
-                    path.name,
-                    model_path=str(path.parent),
-                    allow_download=False,
-                    device="cpu",
-                    n_threads=self.n_threads,
-                    n_ctx=self.n_ctx,
-                    verbose=False,
-                )
+                gpt = self._open_model(path, self.n_threads, self.n_ctx)
+            except ProviderError:
+                raise
             except Exception as exc:  # gpt4all raises bare Exception/RuntimeError/ValueError
                 raise ProviderError(f"gpt4all could not load {path}: {exc}") from exc
             self._gpt = gpt

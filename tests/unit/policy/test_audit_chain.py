@@ -12,7 +12,7 @@ import pytest
 from audit_support import random_keys
 
 from aether_qt.policy.audit_anchor import AnchorStore, AnchorWriteError, Checkpoint, parse_anchor
-from aether_qt.policy.audit_chain import AuditKeyMismatchError, AuditLog
+from aether_qt.policy.audit_chain import AuditKeyMismatchError, AuditLog, connect_audit_db
 from aether_qt.policy.audit_verify import verify_log
 from aether_qt.policy.canonical import genesis_hash
 from aether_qt.policy.contracts import AuditEntry, AuditSink, AuditWriteError, FakeClock
@@ -49,25 +49,42 @@ class FakeKeyStore:
 
 
 class BrokenConn:
-    """Wraps a connection; INSERTs (and optionally ROLLBACK) raise."""
+    """Wraps a real connection; once ``broken``, INSERTs (and optionally ROLLBACK) raise."""
 
     def __init__(self, conn: sqlite3.Connection, *, rollback_fails: bool = False) -> None:
-        self._conn = conn
-        self._rollback_fails = rollback_fails
+        self.conn = conn
+        self.rollback_fails = rollback_fails
+        self.broken = False
 
     @property
     def in_transaction(self) -> bool:
-        return self._conn.in_transaction
+        return self.conn.in_transaction
 
     def execute(self, sql: str, *args: Any) -> Any:
-        if sql.startswith("INSERT"):
+        if self.broken and sql.startswith("INSERT"):
             raise sqlite3.OperationalError("disk I/O error")
-        if sql == "ROLLBACK" and self._rollback_fails:
+        if self.broken and sql == "ROLLBACK" and self.rollback_fails:
             raise sqlite3.OperationalError("cannot rollback")
-        return self._conn.execute(sql, *args)
+        return self.conn.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        return self.conn.executemany(sql, *args)
 
     def close(self) -> None:
-        self._conn.close()
+        self.conn.close()
+
+
+class Connections:
+    """A ``connect`` for :meth:`AuditLog.open`: real connections, wrapped and kept for the test."""
+
+    def __init__(self, *, rollback_fails: bool = False) -> None:
+        self.rollback_fails = rollback_fails
+        self.opened: list[BrokenConn] = []
+
+    def __call__(self, path: Path) -> BrokenConn:
+        conn = BrokenConn(connect_audit_db(path), rollback_fails=self.rollback_fails)
+        self.opened.append(conn)
+        return conn
 
 
 @pytest.fixture
@@ -86,21 +103,34 @@ def clock() -> FakeClock:
 
 
 def open_log(
-    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, every: int = 4
+    tmp_path: Path,
+    keys: AuditKeys,
+    anchors: AnchorStore,
+    clock: FakeClock,
+    every: int = 4,
+    connect: Connections | None = None,
 ) -> AuditLog:
     return AuditLog.open(
-        tmp_path / "data" / "audit.db", keys=keys, anchor_store=anchors, clock=clock, checkpoint_every=every
+        tmp_path / "data" / "audit.db",
+        keys=keys,
+        anchor_store=anchors,
+        clock=clock,
+        checkpoint_every=every,
+        connect=connect or connect_audit_db,
     )
 
 
 def test_is_an_audit_sink_with_durable_settings(
     tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
 ) -> None:
-    log = open_log(tmp_path, keys, anchors, clock)
+    connections = Connections()
+    log = open_log(tmp_path, keys, anchors, clock, connect=connections)
     assert isinstance(log, AuditSink) and log.healthy
-    assert log._conn is not None
-    assert log._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert log._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    [conn] = connections.opened  # synchronous is a setting of the connection, not of the file
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    reader = sqlite3.connect(f"file:{log.path}?mode=ro", uri=True)
+    assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    reader.close()
     assert log.head().seq == 0 and log.head().event_hash == genesis_hash(log.log_id)
     assert log.public_key == keys.public_key and log.key_id == keys.key_id
     log.close()
@@ -180,10 +210,11 @@ def test_unrepresentable_entry_is_refused_but_log_stays_healthy(
 def test_write_failure_turns_the_log_unhealthy(
     tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, rollback_fails: bool
 ) -> None:
-    log = open_log(tmp_path, keys, anchors, clock)
+    connections = Connections(rollback_fails=rollback_fails)
+    log = open_log(tmp_path, keys, anchors, clock, connect=connections)
     log.append(entry(1))
-    assert log._conn is not None
-    log._conn = BrokenConn(log._conn, rollback_fails=rollback_fails)  # type: ignore[assignment]
+    [conn] = connections.opened
+    conn.broken = True
     with pytest.raises(AuditWriteError, match="audit row not committed: OperationalError"):
         log.append(entry(2))
     assert not log.healthy
@@ -200,14 +231,17 @@ def test_write_failure_turns_the_log_unhealthy(
 def test_checkpoint_failure_and_failed_shutdown_checkpoint(
     tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    log = open_log(tmp_path, keys, anchors, clock)
+    connections = Connections()
+    log = open_log(tmp_path, keys, anchors, clock, connect=connections)
     log.append(entry(1))
-    assert log._conn is not None
-    log._conn = BrokenConn(log._conn)  # type: ignore[assignment]
+    [conn] = connections.opened
+    conn.broken = True
     with caplog.at_level(logging.ERROR):
         log.close()
     assert "no shutdown checkpoint written" in caplog.text
-    assert log._conn is None
+    assert not log.healthy
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.conn.execute("SELECT 1")  # closed regardless
 
 
 def test_anchor_write_failure_marks_unhealthy_but_keeps_the_row(
@@ -295,9 +329,7 @@ def test_anchor_store_keeps_the_newest_copy(
     store.save(second)
     assert store.load() == second and keystore.text is not None
     # Rolling the file back is not enough: the keyring copy is newer.
-    AnchorStore(anchor_file=tmp_path / "a.json", keystore=None)._file.write_text(
-        (tmp_path / "a.json").read_text().replace('"ckpt_no":2', '"ckpt_no":1')
-    )
+    (tmp_path / "a.json").write_text((tmp_path / "a.json").read_text().replace('"ckpt_no":2', '"ckpt_no":1'))
     assert store.load() == second
     with caplog.at_level(logging.WARNING):
         store.save(first)
@@ -356,18 +388,32 @@ def test_parse_anchor_round_trip(keys: AuditKeys) -> None:
 
 
 def test_close_tolerates_a_concurrent_close(
-    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    keys: AuditKeys,
+    anchors: AnchorStore,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     log = open_log(tmp_path, keys, anchors, clock)
     log.append(entry(1))
-    conn = log._conn
-    assert conn is not None
+    real_checkpoint = log.checkpoint
+    raced: list[str] = []
 
     def racing_checkpoint(kind: str = "manual") -> Checkpoint:
-        log._conn = None  # another thread closed it meanwhile
-        conn.close()
-        raise AuditWriteError("audit log is closed")
+        if not raced:  # another thread's close() runs to the end just before our checkpoint
+            raced.append(kind)
+            log.close()
+        return real_checkpoint(kind)
 
     monkeypatch.setattr(log, "checkpoint", racing_checkpoint)
+    with caplog.at_level(logging.ERROR):
+        log.close()
+    assert raced == ["shutdown"]
+    assert "no shutdown checkpoint written: audit log is closed" in caplog.text
+    assert not log.healthy
+    with pytest.raises(AuditWriteError, match="closed"):
+        log.rows()
+    log = open_log(tmp_path, keys, anchors, clock)
+    assert [c.kind for c in log.checkpoints()] == ["shutdown"]  # the other close wrote it, once
     log.close()
-    assert log._conn is None

@@ -1,6 +1,6 @@
 """The guard's rules, tested in-process without installing the hook.
 
-The installed hook is exercised in subprocesses by ``tests/adversarial/test_guard.py``
+The installed hook is exercised in subprocesses by ``tests/adversarial/test_guard_attacks.py``
 (audit hooks cannot be removed).
 """
 
@@ -17,6 +17,7 @@ import pytest
 from aether_qt.policy.contracts import PolicyError
 from aether_qt.policy.guard import (
     WATCHED_EVENTS,
+    AuditHook,
     Guard,
     GuardRoots,
     GuardViolation,
@@ -204,13 +205,23 @@ def test_default_temp_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 
 # ---------------------------------------------------------------- the Guard object
-def test_guard_hook_rules(data: Path, outside: Path) -> None:
+@pytest.fixture
+def hooks(monkeypatch: pytest.MonkeyPatch) -> list[AuditHook]:
+    """Where ``Guard(add_hook=hooks.append)`` registers its hook: a real one could never be removed."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", sys.dont_write_bytecode)  # install() sets it
+    return []
+
+
+def test_guard_hook_rules(data: Path, outside: Path, hooks: list[AuditHook]) -> None:
     seen: list[Violation] = []
-    guard = Guard([data], temp_dirs=[], on_violation=seen.append)
+    guard = Guard([data], temp_dirs=[], on_violation=seen.append, add_hook=hooks.append)
     assert guard.roots.temp == ()
-    hook = guard._hook
+    guard.install()
+    [hook] = hooks
+    guard.disable()
     hook("open", (str(outside / "f"), "w", 0))  # not enabled: nothing happens
-    guard.enabled = True
+    guard.install()  # enabled again, still one hook
+    assert hooks == [hook]
     hook("open", (str(data / "f"), "w", 0))
     hook("compile", (None, "<x>"))
     with pytest.raises(GuardViolation, match="write outside the data folder") as caught:
@@ -235,36 +246,37 @@ def test_guard_hook_rules(data: Path, outside: Path) -> None:
     assert guard.violations == 2
 
 
-def test_guard_does_not_recurse_from_its_callback(data: Path, outside: Path) -> None:
+def test_guard_does_not_recurse_from_its_callback(data: Path, hooks: list[AuditHook]) -> None:
     calls: list[str] = []
 
     def callback(violation: Violation) -> None:
         calls.append(violation.event)
-        guard._hook("os.system", ("nested",))  # ignored while the hook runs
+        hooks[0]("os.system", ("nested",))  # ignored while the hook runs
 
-    guard = Guard([data], temp_dirs=[], on_violation=callback)
-    guard.enabled = True
+    Guard([data], temp_dirs=[], on_violation=callback, add_hook=hooks.append).install()
     with pytest.raises(GuardViolation):
-        guard._hook("os.system", ("true",))
+        hooks[0]("os.system", ("true",))
     assert calls == ["os.system"]
 
 
-def test_guard_without_callback_still_counts(data: Path) -> None:
-    guard = Guard([data], temp_dirs=[])
-    guard.enabled = True
+def test_guard_without_callback_still_counts(data: Path, hooks: list[AuditHook]) -> None:
+    guard = Guard([data], temp_dirs=[], add_hook=hooks.append)
+    guard.install()
     with pytest.raises(GuardViolation):
-        guard._hook("os.system", ("true",))
+        hooks[0]("os.system", ("true",))
     assert guard.violations == 1
 
 
-def test_guard_callback_failure_logs_the_event(data: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_guard_callback_failure_logs_the_event(
+    data: Path, hooks: list[AuditHook], caplog: pytest.LogCaptureFixture
+) -> None:
     def callback(violation: Violation) -> None:
         raise RuntimeError("banner broke")
 
-    guard = Guard([data], temp_dirs=[], on_violation=callback)
-    guard.enabled = True
+    guard = Guard([data], temp_dirs=[], on_violation=callback, add_hook=hooks.append)
+    guard.install()
     with pytest.raises(GuardViolation):
-        guard._hook("os.system", ("true",))
+        hooks[0]("os.system", ("true",))
     assert guard.violations == 1
     assert "guard violation callback failed for os.system" in caplog.text
 
@@ -281,17 +293,19 @@ def test_effector_context_is_per_thread(data: Path) -> None:
 
 def test_install_registers_once_and_stops_bytecode(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    guard = Guard([data], temp_dirs=[])
-    assert not guard.installed
-    hooks: list[object] = []
-    monkeypatch.setattr(sys, "addaudithook", hooks.append)  # a real hook could never be removed
+    hooks: list[AuditHook] = []
+    guard = Guard([data], temp_dirs=[], add_hook=hooks.append)
+    assert not guard.installed and hooks == []
     try:
         guard.install()
         guard.install()
         assert guard.enabled
         assert guard.installed
         assert sys.dont_write_bytecode is True
-        assert hooks == [guard._hook]
+        [hook] = hooks
+        with pytest.raises(GuardViolation):
+            hook("os.system", ("true",))  # the hook registered is this guard's
+        assert guard.violations == 1
     finally:
         guard.disable()
     assert not guard.enabled

@@ -125,10 +125,11 @@ def test_pause_and_degraded_gate_show_in_posture(paths: AppPaths, use_backend: A
         assert flags(rt) == ["keys_on_disk", "paused"]
         rt.gate.pause(False)
         assert rt.audit is not None
-        rt.audit._healthy = False  # the chain noticed a failed write
-        rt.audit.last_error = "disk full"
+        paths.anchor_file.unlink(missing_ok=True)
+        paths.anchor_file.mkdir()  # the chain's next anchor cannot be written
+        rt.audit.checkpoint()
         assert flags(rt)[0] == "audit_broken"
-        assert "disk full" in rt.posture()[0].message
+        assert "audit anchor not stored: AnchorWriteError: anchor file not written" in rt.posture()[0].message
 
 
 def test_ledger_is_rebuilt_from_the_audit_log_when_they_differ(paths: AppPaths, use_backend: Any) -> None:

@@ -231,7 +231,9 @@ def test_query_terms_are_capped() -> None:
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(st.text(max_size=60))
-def test_any_query_text_never_raises(wired: tuple[MemoryStore, VectorIndex, Recall], query: str) -> None:
+def test_any_query_text_never_raises(
+    wired: tuple[MemoryStore, VectorIndex, Recall], db: peewee.SqliteDatabase, query: str
+) -> None:
     store, _, recall = wired
     if not store.list():
         store.add('a AND b OR NEAR(c) "quoted" col:value ^start *star')
@@ -239,7 +241,7 @@ def test_any_query_text_never_raises(wired: tuple[MemoryStore, VectorIndex, Reca
     assert isinstance(result.hits, tuple)
     match = fts_query(query)
     if match:
-        execute(store.reader._db, "SELECT count(*) FROM memory_fts WHERE memory_fts MATCH ?", (match,))
+        execute(db, "SELECT count(*) FROM memory_fts WHERE memory_fts MATCH ?", (match,))
 
 
 def test_empty_query_returns_nothing(wired: tuple[MemoryStore, VectorIndex, Recall]) -> None:

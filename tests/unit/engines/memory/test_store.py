@@ -266,21 +266,13 @@ def test_import_rejects_a_non_object(store: MemoryStore) -> None:
 
 def test_import_failing_midway_writes_nothing(store: MemoryStore, db: peewee.SqliteDatabase) -> None:
     entries = [{"kind": "fact", "text": f"entry {i}", "privacy_class": "private"} for i in range(3)]
-
-    class Boom(Exception):
-        pass
-
-    original = store._insert  # inject a failure inside the transaction
-    calls = {"n": 0}
-
-    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise Boom
-        return original(*args, **kwargs)
-
-    store._insert = failing  # type: ignore[method-assign]
-    with pytest.raises(Boom):
+    execute(  # the third insert fails inside the transaction, as a full disk would
+        db,
+        "CREATE TEMP TRIGGER third_insert_fails BEFORE INSERT ON main.memory_items "
+        "WHEN (SELECT count(*) FROM main.memory_items) >= 2 "
+        "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    )
+    with pytest.raises(peewee.IntegrityError, match="injected failure"):
         store.import_items(entries)
     assert execute(db, "SELECT count(*) FROM memory_items").fetchone()[0] == 0
     assert _fts_rows(db, "entry") == []

@@ -156,8 +156,6 @@ def test_error_aggregate_and_helpers() -> None:
 def test_parser_exhaustion_and_odd_reader_errors_stay_persona_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
 
-    from aether_qt.engines.persona import loader
-
     def exhausted(*_args: object, **_kwargs: object) -> object:
         raise RecursionError
 
@@ -171,4 +169,10 @@ def test_parser_exhaustion_and_odd_reader_errors_stay_persona_errors(monkeypatch
     monkeypatch.setattr(yaml, "parse", odd)
     error = _error("a: 1\n")
     assert (error.line, error.column) == (0, 0) and error.reason == "invalid YAML: YAMLError"
-    assert loader._mark(None) == Mark(0, 0)
+
+    def unmarked(*_args: object, **_kwargs: object) -> object:
+        raise yaml.MarkedYAMLError(problem="no position known")  # neither problem_mark nor context_mark
+
+    monkeypatch.setattr(yaml, "parse", unmarked)
+    error = _error("a: 1\n")
+    assert (error.line, error.column) == (0, 0) and error.reason == "invalid YAML: no position known"

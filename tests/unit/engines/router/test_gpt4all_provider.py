@@ -54,9 +54,14 @@ def provider_with(
 ) -> tuple[Gpt4AllProvider, FakeLLM]:
     path = write(tmp_path / "m.gguf")
     info = ModelInfo(model_id="m", path=str(path), sha256="", size_bytes=0, source="user")
-    p = Gpt4AllProvider(info, n_ctx=n_ctx, clock=iter(float(i) for i in range(1000)).__next__)
     llm = FakeLLM(reply)
-    p._gpt = SimpleNamespace(model=llm, close=lambda: None)
+    p = Gpt4AllProvider(
+        info,
+        n_ctx=n_ctx,
+        clock=iter(float(i) for i in range(1000)).__next__,
+        open_model=lambda _path, _threads, _ctx: SimpleNamespace(model=llm, close=lambda: None),
+    )
+    p.load()
     return p, llm
 
 
@@ -126,6 +131,35 @@ def test_load_refuses_a_bad_file_before_gpt4all_sees_it(tmp_path: Path) -> None:
     with pytest.raises(ProviderError, match="truncated"):
         Gpt4AllProvider(info).load(lambda _f, m: steps.append(m))
     assert steps == ["checking bad.gguf"]
+
+
+def test_load_opens_the_checked_file_once_and_explains_a_failure(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.gguf")
+    info = ModelInfo(model_id="m", path=str(path), sha256="", size_bytes=0, source="user")
+    opened: list[tuple[Path, int, int]] = []
+
+    def open_model(model_path: Path, n_threads: int, n_ctx: int) -> SimpleNamespace:
+        opened.append((model_path, n_threads, n_ctx))
+        return SimpleNamespace(model=FakeLLM([]), close=lambda: None)
+
+    p = Gpt4AllProvider(info, n_threads=3, n_ctx=512, open_model=open_model)
+    steps: list[str] = []
+    p.load(lambda _f, m: steps.append(m))
+    p.load(lambda _f, m: steps.append(m))
+    assert opened == [(path, 3, 512)] and p.loaded
+    assert steps == ["checking m.gguf", "loading m.gguf", "m is loaded", "m is loaded"]
+
+    def unloadable(*_args: object) -> object:
+        raise RuntimeError("unsupported architecture")
+
+    with pytest.raises(ProviderError, match=r"gpt4all could not load .*m\.gguf: unsupported architecture"):
+        Gpt4AllProvider(info, open_model=unloadable).load()
+
+    def missing(*_args: object) -> object:
+        raise ProviderError("the gpt4all package is not installed")
+
+    with pytest.raises(ProviderError, match=r"^the gpt4all package is not installed$"):
+        Gpt4AllProvider(info, open_model=missing).load()
 
 
 def test_not_loaded(tmp_path: Path) -> None:
