@@ -350,7 +350,7 @@ RUN_APP = textwrap.dedent(
     """
     import sys
     from PySide6.QtCore import QTimer
-        from aether_qt.app import AppOptions, run_app
+    from aether_qt.app import AppOptions, run_app
 
     def ready(parts):
         parts.runtime.gate.pause(True)  # one audited row, so a shutdown checkpoint is due
@@ -389,7 +389,7 @@ def test_run_app_reports_a_broken_database_and_exits_2(home: Path) -> None:
         import sys
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication, QMessageBox
-                import aether_qt.app as app
+        import aether_qt.app as app
 
         def critical(parent, title, text):  # a modal box would wait for a user
             print("BOX:", title, "|", text.replace("\\n", " "))
