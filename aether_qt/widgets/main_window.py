@@ -44,7 +44,8 @@ from aether_qt.core.events import (
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.banners import BannerArea
-from aether_qt.widgets.trust.centre import Confirm, TrustCentre, ask_user
+from aether_qt.widgets.trust.centre import TrustCentre
+from aether_qt.widgets.trust.confirm import Confirm, ask_user
 
 if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge
