@@ -16,11 +16,11 @@ if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
 
 Answer = Callable[[str, ApprovalChoice], Decision]
-"""Answers a ticket: the conversation's ``answer`` (so a waiting turn resumes) or the gate's."""
+"""Answers a ticket: the conversation's ``answer`` (so a waiting turn resumes) or the policy controls'."""
 
 
 class ApprovalsTab(QWidget):
-    """Pending tickets as cards; answers go to ``answer`` (default ``runtime.gate.answer``).
+    """Pending tickets (read from the runtime) as cards; answers go to ``answer``.
 
     Signals:
         sig_ticket_answered(str, str): ticket id and a sentence about the decision.
@@ -28,12 +28,10 @@ class ApprovalsTab(QWidget):
 
     sig_ticket_answered = Signal(str, str)
 
-    def __init__(
-        self, *, runtime: PolicyRuntime, answer: Answer | None = None, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, *, runtime: PolicyRuntime, answer: Answer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._runtime = runtime
-        self._answer: Answer = answer or runtime.gate.answer
+        self._answer = answer
         self._ids: tuple[str, ...] | None = None
         self.cards: dict[str, ApprovalCard] = {}
         layout = QVBoxLayout(self)

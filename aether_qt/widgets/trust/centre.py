@@ -1,10 +1,13 @@
 """The trust centre: pending approvals, grants, the audit log and the permission preset.
 
 Each tab is its own module (``approvals_tab``, ``grants_tab``, ``audit_tab``,
-``permissions_tab``); this one assembles them. Every control calls the policy
-runtime it was given; nothing is decided in a widget. Tabs rebuild their views
-only when the data changed, so a :meth:`TrustCentre.refresh` keeps a user's
-selection and scroll position.
+``permissions_tab``); this one assembles them. The tabs read the policy
+runtime; every change (answer, revoke, revoke all, preset) goes through the
+:class:`~aether_qt.widgets.ports.PolicyControls` they were given, which audits
+it and publishes it on the bus; nothing is decided in a widget. Tabs rebuild
+their views only when the data changed, so a :meth:`TrustCentre.refresh` (after
+the user's own change at once, after a bus event in the main window) keeps a
+user's selection and scroll position.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from aether_qt.widgets.trust.permissions_tab import PermissionsTab
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.widgets.ports import PolicyControls
 
 
 class TrustCentre(QTabWidget):
-    """Approvals, Grants, Audit and Permissions, each a tab over the policy runtime.
+    """Approvals, Grants, Audit and Permissions, each a tab over the policy runtime and its controls.
+
+    Tickets are answered by ``answer`` when given (the conversation's, so a
+    waiting turn resumes), else by ``controls.answer``.
 
     Signals:
         sig_policy_changed(): something the user did changed grants, tickets or the preset.
@@ -37,6 +44,7 @@ class TrustCentre(QTabWidget):
         self,
         *,
         runtime: PolicyRuntime,
+        controls: PolicyControls,
         confirm: Confirm = ask_user,
         answer: Answer | None = None,
         parent: QWidget | None = None,
@@ -44,10 +52,10 @@ class TrustCentre(QTabWidget):
         super().__init__(parent)
         self.setObjectName("trust_centre")
         self.setDocumentMode(True)
-        self.approvals = ApprovalsTab(runtime=runtime, answer=answer)
-        self.grants = GrantsTab(runtime=runtime, confirm=confirm)
+        self.approvals = ApprovalsTab(runtime=runtime, answer=answer or controls.answer)
+        self.grants = GrantsTab(runtime=runtime, controls=controls, confirm=confirm)
         self.audit = AuditTab(runtime=runtime)
-        self.permissions = PermissionsTab(runtime=runtime, confirm=confirm)
+        self.permissions = PermissionsTab(runtime=runtime, controls=controls, confirm=confirm)
         self.addTab(self.approvals, "Approvals")
         self.addTab(self.grants, "Grants")
         self.addTab(self.audit, "Audit")

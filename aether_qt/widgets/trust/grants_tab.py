@@ -13,10 +13,13 @@ from aether_qt.widgets.trust.tables import fill_table, make_table
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.widgets.ports import PolicyControls
 
 
 class GrantsTab(QWidget):
-    """Active grants, with Revoke (selected) and Revoke all (after a confirmation).
+    """Active grants (read from the runtime), with Revoke (selected) and Revoke all (after a confirmation).
+
+    Revocations go through ``controls``, which audits and publishes them.
 
     Signals:
         sig_grants_revoked(int): how many grants were just revoked.
@@ -25,9 +28,17 @@ class GrantsTab(QWidget):
     sig_grants_revoked = Signal(int)
     HEADERS = ("Capability", "Scope", "Duration", "Persona", "Issued", "Issued by", "Grant")
 
-    def __init__(self, *, runtime: PolicyRuntime, confirm: Confirm, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        runtime: PolicyRuntime,
+        controls: PolicyControls,
+        confirm: Confirm,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._runtime = runtime
+        self._controls = controls
         self._confirm = confirm
         self._ids: list[str] | None = None
         layout = QVBoxLayout(self)
@@ -74,7 +85,7 @@ class GrantsTab(QWidget):
     def _on_revoke_clicked(self) -> None:
         chosen = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
         ids = [self.grant_ids()[r] for r in chosen if r < len(self.grant_ids())]
-        revoked = sum(1 for grant_id in ids if self._runtime.gate.revoke(grant_id))
+        revoked = sum(1 for grant_id in ids if self._controls.revoke(grant_id))
         self.refresh()
         self.sig_grants_revoked.emit(revoked)
 
@@ -82,6 +93,6 @@ class GrantsTab(QWidget):
         text = "Revoke every grant and void every outstanding permit? This is recorded in the audit log."
         if not self._confirm(self, "Revoke all grants", text):
             return
-        revoked = self._runtime.gate.revoke_all()
+        revoked = self._controls.revoke_all()
         self.refresh()
         self.sig_grants_revoked.emit(len(revoked))

@@ -14,6 +14,7 @@ from aether_qt.widgets.trust.tables import fill_table, make_table
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.widgets.ports import PolicyControls
 
 MODE_COLOURS = {
     "auto": "#2e7d32",
@@ -28,6 +29,8 @@ MODE_COLOURS = {
 class PermissionsTab(QWidget):
     """The preset selector and the capability matrix it implies.
 
+    The preset is read from the runtime and changed through ``controls`` (audited and published).
+
     Signals:
         sig_preset_changed(str): the preset now in force.
     """
@@ -35,9 +38,17 @@ class PermissionsTab(QWidget):
     sig_preset_changed = Signal(str)
     HEADERS = ("Capability", "Risk", "Mode", "What it does")
 
-    def __init__(self, *, runtime: PolicyRuntime, confirm: Confirm, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        runtime: PolicyRuntime,
+        controls: PolicyControls,
+        confirm: Confirm,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._runtime = runtime
+        self._controls = controls
         self._confirm = confirm
         self._shown: tuple[Preset, tuple[tuple[str, Mode], ...]] | None = None
         layout = QVBoxLayout(self)
@@ -86,7 +97,7 @@ class PermissionsTab(QWidget):
         if not self._confirm(self, "Change permission preset", text):
             self.refresh()
             return
-        revoked = self._runtime.set_preset(preset)
+        revoked = self._controls.set_preset(preset)
         self.note.setText(f"{preset.value} in force; {len(revoked)} grant(s) revoked.")
         self.refresh()
         self.sig_preset_changed.emit(preset.value)
