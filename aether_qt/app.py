@@ -43,7 +43,7 @@ from aether_qt.services.voice.host import (  # imported up front: 170 ms not spe
 from aether_qt.storage.errors import StorageError
 from aether_qt.widgets.main_window import ChooseModel, MainWindow
 from aether_qt.widgets.memory.panel import MemoryPanel
-from aether_qt.widgets.ports import Conversation
+from aether_qt.widgets.ports import Conversation, PolicyControls
 from aether_qt.widgets.tray import TrayIcon, state_pixmap
 
 _log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ def _build(
     runtime: PolicyRuntime,
     home: str | None,
     *,
+    controls: PolicyControls,
     conversation: Conversation | None = None,
     bus_bridge: QtBusBridge | None = None,
     choose_model: ChooseModel | None = None,
@@ -137,6 +138,7 @@ def _build(
     app.setQuitOnLastWindowClosed(not tray_available)
     window = MainWindow(
         runtime=runtime,
+        controls=controls,
         settings=settings_for(paths, home),
         keep_in_tray=tray_available,
         conversation=conversation,
@@ -150,7 +152,12 @@ def _build(
     tray: TrayIcon | None = None
     if tray_available:
         tray = TrayIcon(
-            runtime=runtime, window=window, conversation=conversation, bus_bridge=bus_bridge, parent=app
+            runtime=runtime,
+            controls=controls,
+            window=window,
+            conversation=conversation,
+            bus_bridge=bus_bridge,
+            parent=app,
         )
         tray.sig_quit_requested.connect(app.quit)
         tray.show()
@@ -360,6 +367,7 @@ def run_app(options: AppOptions, *, on_ready: Callable[[AppParts], None] | None 
             paths,
             runtime,
             home,
+            controls=gate_on_bus(runtime, bus),  # the trust centre and the tray change policy through it
             conversation=conversation,
             bus_bridge=bridge,
             choose_model=_model_chooser(paths, runtime, conversation),

@@ -39,13 +39,8 @@ def chosen_model(runtime: PolicyRuntime) -> str | None:
 
 
 def gate_on_bus(runtime: PolicyRuntime, bus: EventBus) -> GateOnBus:
-    """The runtime's gate, publishing its decisions on ``bus``."""
-
-    def audit_seq(audit_id: str) -> int | None:
-        row = runtime.audit.get(audit_id) if runtime.audit is not None else None
-        return row.seq if row is not None else None
-
-    return GateOnBus(gate=runtime.gate, tickets=runtime.tickets, bus=bus, audit_seq=audit_seq)
+    """The runtime's gate and policy controls, publishing their decisions and changes on ``bus``."""
+    return GateOnBus(runtime=runtime, bus=bus)
 
 
 def build_conductor(

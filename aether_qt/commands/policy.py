@@ -1,6 +1,9 @@
 """``aether policy|grants|approvals``: the gate from the command line.
 
-Every evaluation here is real and audited, exactly as in the app.
+Every evaluation here is real and audited, exactly as in the app. Policy
+changes (revoke, revoke all, preset, approved folders) go through the same
+gate-on-bus adapter as the app's, over a throw-away bus: each one is audited
+under its own change id, like a change made in the trust centre.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aether_qt.commands.output import emit_json, emit_pairs, emit_table, fail
 from aether_qt.commands.session import (
@@ -21,6 +24,10 @@ from aether_qt.commands.session import (
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.capabilities import CAPABILITIES, Preset, preset_matrix
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Grant, decision_as_dict
+
+if TYPE_CHECKING:
+    from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.services.gate.gate_on_bus import GateOnBus
 
 
 def _guarded(fn: Any) -> Any:
@@ -35,6 +42,14 @@ def _guarded(fn: Any) -> Any:
 
     wrapper.__doc__ = fn.__doc__
     return wrapper
+
+
+def _controls(runtime: PolicyRuntime) -> GateOnBus:
+    """The policy controls over ``runtime``, publishing on a throw-away bus (a command has no listener)."""
+    from aether_qt.core.bus import EventBus  # lazy: Qt is not needed to parse the command line
+    from aether_qt.services.gate.gate_on_bus import GateOnBus
+
+    return GateOnBus(runtime=runtime, bus=EventBus())
 
 
 def _when(ms: int | None) -> str:
@@ -111,7 +126,7 @@ def preset(args: argparse.Namespace) -> int:
                 chosen = Preset.parse(args.name)
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
-            revoked = rt.set_preset(chosen)
+            revoked = _controls(rt).set_preset(chosen)
         current = rt.preset()
     matrix = {cap: mode.value for cap, mode in preset_matrix(current).items()}
     if args.json:
@@ -140,7 +155,7 @@ def roots(args: argparse.Namespace) -> int:
                 current.append(path)
             elif args.op == "remove" and path in current:
                 current.remove(path)
-            rt.set_roots(tuple(current))
+            _controls(rt).set_roots(tuple(current))
     for root in current:
         sys.stdout.write(f"{root}\n")
     return 0
@@ -178,7 +193,7 @@ def grants_revoke(args: argparse.Namespace) -> int:
     with policy_runtime(args) as rt:
         if args.grant_id not in rt.ledger.snapshot():  # ended grants are known too
             raise CommandError(f"no grant {args.grant_id!r}")
-        changed = rt.gate.revoke(args.grant_id)
+        changed = _controls(rt).revoke(args.grant_id)
     sys.stdout.write(f"{'revoked' if changed else 'already revoked'}: {args.grant_id}\n")
     return 0
 
@@ -187,7 +202,7 @@ def grants_revoke(args: argparse.Namespace) -> int:
 def grants_revoke_all(args: argparse.Namespace) -> int:
     """Emergency: revoke every grant (audited as one cascade)."""
     with policy_runtime(args) as rt:
-        revoked = rt.gate.revoke_all()
+        revoked = _controls(rt).revoke_all()
     sys.stdout.write(f"revoked {len(revoked)} grant(s)\n")
     return 0
 

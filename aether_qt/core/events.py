@@ -190,6 +190,37 @@ class TicketAnswered(Payload):
 
 
 @dataclass(frozen=True, slots=True)
+class PresetChanged(Payload):
+    """The user switched the permission preset.
+
+    The grants its cascade ended follow as ``grants.did_revoke`` under the same change id.
+    """
+
+    KIND: ClassVar[str] = "policy.did_change_preset"
+    preset: str
+    previous: str
+    audit_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RootsChanged(Payload):
+    """The approved folders changed (their paths only); revocations follow under the same change id."""
+
+    KIND: ClassVar[str] = "policy.did_change_roots"
+    roots: tuple[str, ...]
+    audit_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PauseChanged(Payload):
+    """The user paused (``paused``) or resumed every side effect."""
+
+    KIND: ClassVar[str] = "policy.did_change_pause"
+    paused: bool
+    audit_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class PostureChanged(Payload):
     """A degraded-mode or trust flag turned on or off (DESIGN §13), for banners."""
 
@@ -363,6 +394,9 @@ ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     GrantRevoked,
     TicketOpened,
     TicketAnswered,
+    PresetChanged,
+    RootsChanged,
+    PauseChanged,
     PostureChanged,
     TurnBegan,
     TurnStateChanged,

@@ -16,6 +16,11 @@ Grant changes are audited first and applied to the ledger second, so the
 ledger always equals a replay of the audit log. Revocations are the one
 exception to "no audit, no change": they make the system safer, so they are
 applied even when the audit write fails (the gate is degraded by then).
+
+The user's controls (revoke, revoke all, preset, configuration, pause) take an
+optional ``change_id``: it is written on their audit row, so the row joins the
+change that the bus adapter publishes (DESIGN §3: a change id follows a change
+from its intent to its audit row).
 """
 
 from __future__ import annotations
@@ -369,7 +374,13 @@ class Gate:
 
     # ------------------------------------------------------------ cascades and controls
     def _cascade(
-        self, cause: str, predicate: Callable[[Grant], bool], extra: dict[str, Any], *, always: bool = True
+        self,
+        cause: str,
+        predicate: Callable[[Grant], bool],
+        extra: dict[str, Any],
+        *,
+        always: bool = True,
+        change_id: str = "",
     ) -> list[str]:
         at = self._clock.wall_ms()
         ids = self._ledger.matching(predicate)
@@ -382,32 +393,42 @@ class Gate:
                 "revoked_at_ms": at,
                 **extra,
             }
-            self._append(AuditEntry("user", "", "", "cascade", reason=cause, detail=detail))
+            entry = AuditEntry("user", "", "", "cascade", reason=cause, change_id=change_id, detail=detail)
+            self._append(entry)
         try:
             return self._ledger.revoke_many(ids, at_ms=at, cause=cause)
         except LedgerError:
             log.error("cascade %s could not be stored; the ledger is marked not intact", cause)
             return []
 
-    def revoke(self, grant_id: str) -> bool:
+    def revoke(self, grant_id: str, *, change_id: str = "") -> bool:
         """Revoke one grant (audited). Idempotent: False if it was unknown or already ended."""
         with self._lock:
             if self._ledger.get(grant_id) is None:
                 return False
             at = self._clock.wall_ms()
             detail = {"v": 1, "event": "grant_revoked", "cause": "revoked", "grant_ids": [grant_id]}
-            self._append(AuditEntry("user", "", "", "grant_revoked", detail={**detail, "revoked_at_ms": at}))
+            self._append(
+                AuditEntry(
+                    "user",
+                    "",
+                    "",
+                    "grant_revoked",
+                    change_id=change_id,
+                    detail={**detail, "revoked_at_ms": at},
+                )
+            )
             try:
                 return self._ledger.revoke(grant_id, at_ms=at)
             except LedgerError:
                 log.error("revocation of %s could not be stored; the ledger is marked not intact", grant_id)
                 return False
 
-    def revoke_all(self) -> list[str]:
+    def revoke_all(self, *, change_id: str = "") -> list[str]:
         """Emergency: revoke every grant and void every outstanding permit (audited)."""
         with self._lock:
             self._permits.clear()
-            return self._cascade("emergency", lambda _g: True, {})
+            return self._cascade("emergency", lambda _g: True, {}, change_id=change_id)
 
     def swap_persona(self, old: str, new: str) -> list[str]:
         """The active persona changed: end the old persona's once/task/session grants."""
@@ -416,7 +437,7 @@ class Gate:
                 "persona_swap", lambda g: g.persona == old and ephemeral(g), {"from": old, "to": new}
             )
 
-    def set_preset(self, preset: Preset) -> list[str]:
+    def set_preset(self, preset: Preset, *, change_id: str = "") -> list[str]:
         """Change the preset: end preset-issued and session grants (audited)."""
         with self._lock:
             old = self._config.preset
@@ -425,9 +446,10 @@ class Gate:
                 "preset_change",
                 lambda g: g.issued_by == "preset" or g.duration is Duration.SESSION,
                 {"from": old.value, "to": preset.value},
+                change_id=change_id,
             )
 
-    def update_config(self, config: PolicyConfig) -> list[str]:
+    def update_config(self, config: PolicyConfig, *, change_id: str = "") -> list[str]:
         """Replace the configuration; grants the preset issued on its own are ended (audited)."""
         with self._lock:
             old = self._config.preset
@@ -436,11 +458,12 @@ class Gate:
                 "config_change",
                 lambda g: g.issued_by == "preset",
                 {"from": old.value, "to": config.preset.value},
+                change_id=change_id,
             )
 
-    def pause(self, paused: bool) -> None:
+    def pause(self, paused: bool, *, change_id: str = "") -> None:
         """Pause or resume all side effects (audited)."""
         with self._lock:
             self._paused = paused
             detail = {"v": 1, "event": "pause", "paused": paused}
-            self._append(AuditEntry("user", "", "", "pause", detail=detail))
+            self._append(AuditEntry("user", "", "", "pause", change_id=change_id, detail=detail))

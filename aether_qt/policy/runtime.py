@@ -225,16 +225,19 @@ class PolicyRuntime:
                 _log.warning("ignoring unknown mode %r for %s in settings", mode, cap)
         return overrides
 
-    def set_preset(self, preset: Preset) -> list[str]:
-        """Persist and apply a preset; returns the grants revoked by the cascade."""
-        self.settings.set(SETTING_PRESET, preset.value)
-        return self.gate.set_preset(preset)
+    def set_preset(self, preset: Preset, *, change_id: str = "") -> list[str]:
+        """Persist and apply a preset; returns the grants revoked by the cascade.
 
-    def set_roots(self, roots: tuple[Path, ...]) -> list[str]:
-        """Persist approved folders and apply them (an audited config change)."""
+        ``change_id`` is written on the cascade's audit row (see :meth:`Gate.set_preset`).
+        """
+        self.settings.set(SETTING_PRESET, preset.value)
+        return self.gate.set_preset(preset, change_id=change_id)
+
+    def set_roots(self, roots: tuple[Path, ...], *, change_id: str = "") -> list[str]:
+        """Persist approved folders and apply them (an audited config change, stamped ``change_id``)."""
         self.settings.set(SETTING_ROOTS, [str(r) for r in roots])
         self.effectors = self._make_effectors()
-        return self.gate.update_config(self._config())
+        return self.gate.update_config(self._config(), change_id=change_id)
 
     def set_persona_defaults(self, persona_id: str, defaults: dict[str, Mode]) -> list[str]:
         """Apply a persona's proposed modes (they can only narrow; the gate uses the stricter)."""

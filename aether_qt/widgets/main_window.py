@@ -2,16 +2,21 @@
 
 The conversation view is the centre; the trust centre is a side panel the user
 can hide (Ctrl+T). Bus events arrive through the :class:`~aether_qt.core.bus.QtBusBridge`
-queued to the GUI thread: approvals and grants refresh the trust centre at once,
-model status drives the "no model" banner and the status bar. The window also
-polls the policy runtime on a timer, because approval tickets may be opened by
-another process (``aether policy evaluate`` in a terminal); each refresh is
-cheap when nothing changed. The persona picker sits in the conversation header
-when the app lists personas: picking one asks the persona service to switch,
-and the status bar says so until ``persona.did_activate`` arrives (the swap
-waits for a turn boundary). Geometry, splitter and panel state are remembered in
-the ``QSettings`` it is given. Closing the window hides it to the tray when the
-app keeps running there, and asks the app to quit otherwise.
+queued to the GUI thread: tickets, decisions, grants, preset and pause changes
+(published by the gate-on-bus adapter, whoever made them: the trust centre, the
+tray, a turn) refresh the banners and the trust centre, coalesced by a short
+single-shot timer; model status drives the "no model" banner and the status bar.
+Nothing polls. A change the user makes in the trust centre refreshes at once;
+one made by another process (``aether policy evaluate`` in a terminal) cannot be
+published here, so the window also refreshes when it is activated, and on F5;
+each refresh is cheap when nothing changed.
+
+The persona picker sits in the conversation header when the app lists
+personas: picking one asks the persona service to switch, and the status bar
+says so until ``persona.did_activate`` arrives (the swap waits for a turn
+boundary). Geometry, splitter and panel state are remembered in the
+``QSettings`` it is given. Closing the window hides it to the tray when the app
+keeps running there, and asks the app to quit otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolButton, QVBoxLayout, QWidget
 
@@ -32,10 +37,13 @@ from aether_qt.core.events import (
     GrantRevoked,
     MemoryStatusChanged,
     ModelStatusChanged,
+    PauseChanged,
     PersonaActivated,
     PersonaFailed,
     PersonaRecovered,
     PostureChanged,
+    PresetChanged,
+    RootsChanged,
     SpeechHeard,
     TicketAnswered,
     TicketOpened,
@@ -44,14 +52,14 @@ from aether_qt.core.events import (
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.banners import BannerArea
-from aether_qt.widgets.trust.centre import Confirm, TrustCentre, ask_user
+from aether_qt.widgets.trust.centre import TrustCentre
+from aether_qt.widgets.trust.confirm import Confirm, ask_user
 
 if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge
     from aether_qt.policy.runtime import PolicyRuntime
-    from aether_qt.widgets.ports import Conversation
+    from aether_qt.widgets.ports import Conversation, PolicyControls
 
-REFRESH_MS = 2000
 SOON_MS = 60
 KEY_GEOMETRY = "main_window/geometry"
 KEY_SPLITTER = "main_window/splitter"
@@ -68,7 +76,15 @@ ChoosePersona = Callable[[str], None]
 It raises ``ValueError`` (or ``OSError``) when the persona is gone or does not load; the
 window shows that sentence and keeps the active persona selected.
 """
-_POLICY_EVENTS: Final = (DecisionMade, GrantIssued, GrantRevoked, AuditAppended)
+_POLICY_EVENTS: Final = (
+    DecisionMade,
+    GrantIssued,
+    GrantRevoked,
+    AuditAppended,
+    PresetChanged,
+    RootsChanged,
+    PauseChanged,
+)
 NO_SWITCH_TEXT: Final = "Switching personas is not available in this session."
 
 
@@ -93,7 +109,10 @@ def model_status_text(status: ModelStatusChanged) -> str:
 
 
 class MainWindow(QMainWindow):
-    """The "Aether" window over one policy runtime and, when given, one conversation.
+    """The "Aether" window over one policy runtime, its controls and, when given, one conversation.
+
+    The runtime is read (tickets, grants, audit rows, posture); every change goes
+    through ``controls`` (:class:`~aether_qt.widgets.ports.PolicyControls`).
 
     Signals:
         sig_quit_requested(): Ctrl+Q, or the window was closed with no tray to keep the app.
@@ -109,10 +128,10 @@ class MainWindow(QMainWindow):
         self,
         *,
         runtime: PolicyRuntime,
+        controls: PolicyControls,
         settings: QSettings,
         keep_in_tray: bool = False,
         confirm: Confirm = ask_user,
-        refresh_ms: int = REFRESH_MS,
         conversation: Conversation | None = None,
         bus_bridge: QtBusBridge | None = None,
         choose_model: ChooseModel | None = None,
@@ -138,7 +157,7 @@ class MainWindow(QMainWindow):
         self.banners = BannerArea(runtime=runtime)
         self.conversation_view = ConversationView(conversation=conversation, bus_bridge=bus_bridge)
         answer = conversation.answer if conversation is not None else None
-        self.trust_centre = TrustCentre(runtime=runtime, confirm=confirm, answer=answer)
+        self.trust_centre = TrustCentre(runtime=runtime, controls=controls, confirm=confirm, answer=answer)
         self.memory_panel = memory_panel
         if memory_panel is not None:  # a tab of the side panel, with its own Ctrl+<n>
             self.trust_centre.addTab(memory_panel, "Memory")
@@ -162,14 +181,10 @@ class MainWindow(QMainWindow):
             bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
         self._add_shortcuts()
         self._restore_state()
-        self.timer = QTimer(self)
-        self.timer.setInterval(refresh_ms)
-        self.timer.timeout.connect(self._on_timer_timeout)
-        self.timer.start()
         self.soon = QTimer(self)  # coalesces bursts of policy events into one refresh
         self.soon.setSingleShot(True)
         self.soon.setInterval(SOON_MS)
-        self.soon.timeout.connect(self._on_timer_timeout)
+        self.soon.timeout.connect(self._on_soon_timeout)
         self.refresh()
 
     def _build_layout(self) -> None:
@@ -304,11 +319,10 @@ class MainWindow(QMainWindow):
         self._settings.sync()
 
     def shutdown(self) -> None:
-        """Stop the timers, save the geometry, wait for background work. Idempotent."""
+        """Stop the timers, save the geometry, stop background work. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        self.timer.stop()
         self.soon.stop()
         self.conversation_view.transcript.flush_timer.stop()
         self.save_state()
@@ -366,6 +380,12 @@ class MainWindow(QMainWindow):
             self.soon.start()
 
     # ------------------------------------------------------------------ events
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Refresh when the window becomes active: another process may have changed the policy."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Close (hide) the window; ask the app to quit unless it keeps running in the tray.
@@ -436,7 +456,7 @@ class MainWindow(QMainWindow):
         if flag == "no_model":
             self.choose_model_file()
 
-    def _on_timer_timeout(self) -> None:
+    def _on_soon_timeout(self) -> None:
         self.refresh()
 
     def _on_trust_centre_policy_changed(self) -> None:

@@ -6,6 +6,13 @@ widget objects that satisfy these protocols; the consumer owns its port, so a
 service can change its insides without the UI noticing, and widget tests drive
 the UI with plain test doubles.
 
+:class:`PolicyControls` is what the trust centre and the tray change in the
+policy layer: answer a ticket, revoke, revoke all, switch the preset, pause.
+The real implementation (:class:`~aether_qt.services.gate.gate_on_bus.GateOnBus`)
+audits each change through the gate and publishes it on the bus
+(``grants.did_revoke``, ``policy.did_change_preset``, ``policy.did_change_pause``
+...), which is how the window learns about changes instead of polling.
+
 :class:`Conversation` is what the UI sees of a conversation: submit text,
 cancel, answer approvals; events on the bus. The real implementation
 (:class:`~aether_qt.services.interaction.host.QtConversation`) runs each turn in
@@ -25,9 +32,38 @@ from typing import Protocol, TypeVar
 from aether_qt.core.events import MemoryStatusChanged
 from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass
 from aether_qt.engines.memory.recall import RecallResult
+from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.decisions import ApprovalChoice, Decision
 
 _T = TypeVar("_T")
+
+
+class PolicyControls(Protocol):
+    """The user's policy switches. Each change is audited, applied and published before it returns."""
+
+    def answer(self, ticket_id: str, choice: ApprovalChoice, scope: str | None = None) -> Decision:
+        """Answer an approval ticket through the gate.
+
+        Raises:
+            TicketError: unknown or already answered ticket.
+        """
+        ...
+
+    def revoke(self, grant_id: str) -> bool:
+        """Revoke one grant; False when it was unknown or had already ended."""
+        ...
+
+    def revoke_all(self) -> list[str]:
+        """Emergency: revoke every grant and void every outstanding permit; the ids revoked."""
+        ...
+
+    def set_preset(self, preset: Preset) -> list[str]:
+        """Persist and apply a permission preset; the grants its cascade revoked."""
+        ...
+
+    def pause(self, paused: bool) -> None:
+        """Pause (True) or resume every side effect."""
+        ...
 
 
 class Conversation(Protocol):

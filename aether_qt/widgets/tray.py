@@ -5,6 +5,8 @@ listening, violet while thinking, teal while speaking, amber when approvals are
 pending (needs attention), grey while side effects are paused, red when the policy
 layer is degraded. The turn state comes from the bus (through the
 :class:`~aether_qt.core.bus.QtBusBridge`), approvals and posture from the main window.
+Pause goes through the policy controls, which audit it and publish
+``policy.did_change_pause``.
 A left click toggles quick talk (the main window when there is no conversation).
 Closing the main window keeps the tray (DESIGN.md §11).
 """
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge
     from aether_qt.policy.runtime import PolicyRuntime
     from aether_qt.widgets.main_window import MainWindow
-    from aether_qt.widgets.ports import Conversation
+    from aether_qt.widgets.ports import Conversation, PolicyControls
 
 STATE_COLOURS: Final[dict[str, str]] = {
     "idle": "#3d8bfd",
@@ -108,6 +110,7 @@ class TrayIcon(QSystemTrayIcon):
         self,
         *,
         runtime: PolicyRuntime,
+        controls: PolicyControls,
         window: MainWindow,
         conversation: Conversation | None = None,
         bus_bridge: QtBusBridge | None = None,
@@ -115,6 +118,7 @@ class TrayIcon(QSystemTrayIcon):
     ) -> None:
         super().__init__(parent)
         self._runtime = runtime
+        self._controls = controls
         self._window = window
         self._has_conversation = conversation is not None and bus_bridge is not None
         self.state = ""
@@ -217,8 +221,8 @@ class TrayIcon(QSystemTrayIcon):
 
     def _on_pause_action_toggled(self, paused: bool) -> None:
         if paused != self._runtime.gate.paused:
-            self._runtime.gate.pause(paused)
-        self._window.refresh()  # the "paused" banner appears at once, not at the next tick
+            self._controls.pause(paused)
+        self._window.refresh()  # the "paused" banner appears at once, not after the bus event
         self.sig_pause_toggled.emit(paused)
 
     def _on_quit_action_triggered(self) -> None:

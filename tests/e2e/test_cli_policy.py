@@ -137,6 +137,33 @@ def test_preset_switch_narrows_and_is_remembered(cli: Cli) -> None:
     assert cli.json("policy", "preset")["preset"] == "Observer"
 
 
+def change_ids(cli: Cli, decision: str) -> list[tuple[str, str]]:
+    """(reason, change id) of the audit rows of ``decision`` (``grant_revoked``, ``cascade``), in order."""
+    con = sqlite3.connect(cli.home / "data" / "audit.db")
+    try:
+        rows = con.execute(
+            "SELECT reason, change_id FROM audit_log WHERE decision = ? ORDER BY seq", (decision,)
+        )
+        return rows.fetchall()
+    finally:
+        con.close()
+
+
+def test_policy_changes_go_through_the_gate_adapter_with_a_change_id(cli: Cli, docs: Path) -> None:
+    ask = cli.json("policy", "evaluate", "files.create", str(docs / "a.txt"))
+    cli.json("approvals", "answer", ask["ticket_id"], "always_scope")
+    (grant,) = cli.json("grants", "list")
+    cli.run("grants", "revoke", grant["grant_id"], check=True)
+    cli.run("grants", "revoke-all", check=True)
+    cli.json("policy", "preset", "operator")
+    cli.run("policy", "roots", "remove", str(docs), check=True)
+    ((_, revoked),) = change_ids(cli, "grant_revoked")
+    cascades = dict(change_ids(cli, "cascade"))  # the last row of each cause
+    changes = [revoked, cascades["emergency"], cascades["preset_change"], cascades["config_change"]]
+    assert all(change.startswith("chg_") for change in changes), changes
+    assert len(set(changes)) == 4  # one change each
+
+
 def test_unknown_capability_is_a_clear_error(cli: Cli) -> None:
     out = cli.run("policy", "evaluate", "files.explode", "/x")
     assert out.returncode == 1

@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from aether_qt.app import _conversation
+from aether_qt.companion import gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import Envelope, TokensStreamed, TurnEnded, TurnStateChanged
 from aether_qt.core.paths import resolve_paths
@@ -58,6 +59,7 @@ def stack(qtbot: QtBot, tmp_path: Path) -> Iterator[Stack]:
     conversation = _conversation(paths, runtime, bus, personas)
     window = MainWindow(
         runtime=runtime,
+        controls=gate_on_bus(runtime, bus),
         settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat),
         conversation=conversation,
         bus_bridge=QtBusBridge(bus=bus),

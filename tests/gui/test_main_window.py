@@ -18,16 +18,20 @@ import pytest
 from desktop_support import in_desktop_env
 from fake_conversation import TOKENS, FakeConversation
 from keyring_support import no_keyring
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
+from aether_qt.companion import gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import Envelope, GrantRevoked, PresetChanged
 from aether_qt.core.paths import resolve_paths
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.contracts import AuditRow
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.widgets.conversation.transcript import TRANSCRIPT_BACKGROUND
 from aether_qt.widgets.main_window import MainWindow
 from aether_qt.widgets.trust.banners import banner_colours
@@ -69,11 +73,28 @@ def settings_file(home: Path) -> QSettings:
 
 
 @pytest.fixture
-def make_window(qtbot: QtBot, runtime: PolicyRuntime, home: Path) -> Iterator[MakeWindow]:
+def controls(runtime: PolicyRuntime, bus: EventBus) -> GateOnBus:
+    """The policy controls the app hands the window: the gate-on-bus adapter over the test's bus."""
+    return gate_on_bus(runtime, bus)
+
+
+@pytest.fixture
+def published(bus: EventBus) -> list[Envelope]:
+    """Every envelope published on the test's bus."""
+    seen: list[Envelope] = []
+    bus.subscribe("*", seen.append)
+    return seen
+
+
+@pytest.fixture
+def make_window(
+    qtbot: QtBot, runtime: PolicyRuntime, controls: GateOnBus, home: Path
+) -> Iterator[MakeWindow]:
     made: list[MainWindow] = []
 
     def make(**kwargs: Any) -> MainWindow:
         kwargs.setdefault("confirm", lambda *_: True)
+        kwargs.setdefault("controls", controls)
         window = MainWindow(runtime=runtime, settings=settings_file(home), **kwargs)
         qtbot.addWidget(window)
         made.append(window)
@@ -95,6 +116,11 @@ def last_row(runtime: PolicyRuntime) -> AuditRow:
     return runtime.audit.rows()[-1]
 
 
+def repeating_timers(window: MainWindow) -> list[QTimer]:
+    """Timers of the window that fire again and again (a poll)."""
+    return [t for t in window.findChildren(QTimer) if t.isActive() and not t.isSingleShot()]
+
+
 def test_keys_on_disk_banner_is_shown_in_yellow(make_window: MakeWindow) -> None:
     window = make_window()
     window.show()
@@ -107,17 +133,45 @@ def test_keys_on_disk_banner_is_shown_in_yellow(make_window: MakeWindow) -> None
     assert banner_colours("policy_degraded")[0] == "#ef6c00"
 
 
-def test_pending_ticket_appears_as_card_on_the_timer(
-    qtbot: QtBot, make_window: MakeWindow, runtime: PolicyRuntime, docs: Path
+def test_ticket_opened_through_the_gate_on_bus_appears_without_a_poll(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    controls: GateOnBus,
+    bridge: QtBusBridge,
+    docs: Path,
 ) -> None:
-    window = make_window(refresh_ms=50)
+    window = make_window(bus_bridge=bridge)
+    assert repeating_timers(window) == []  # nothing polls the runtime
     panel = window.trust_centre.approvals
     assert panel.cards == {}
-    decision = ask(runtime, docs)  # as if `aether policy evaluate` ran in another process
+    decision = controls.evaluate(ActionRequest("files.create", str(docs / "x.txt"), turn_id="turn_42"))
+    assert isinstance(decision, Ask)  # as a turn's tool call would ask, in this process
     ticket_id = decision.ticket.ticket_id
     qtbot.waitUntil(lambda: ticket_id in panel.cards, timeout=3000)
     card = panel.cards[ticket_id]
     assert card.resource.text() == str(docs / "x.txt")
+    assert window.trust_centre.tabText(0) == "Approvals (1)"
+    assert "1 pending approval(s)" in window.summary.text()
+    assert repeating_timers(window) == []
+
+
+def test_ticket_opened_by_another_process_appears_when_the_window_is_activated(
+    qtbot: QtBot, make_window: MakeWindow, runtime: PolicyRuntime, docs: Path
+) -> None:
+    window = make_window()
+    other = QWidget()  # the terminal the user typed `aether policy evaluate` in
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitActive(other)
+    panel = window.trust_centre.approvals
+    ticket_id = ask(runtime, docs).ticket.ticket_id  # as if another process opened it
+    qtbot.wait(100)
+    assert ticket_id not in panel.cards  # no poll, and nothing on this process's bus
+    window.show()
+    window.activateWindow()  # the user comes back to the window
+    qtbot.waitActive(window)
+    qtbot.waitUntil(lambda: ticket_id in panel.cards, timeout=2000)
     assert window.trust_centre.tabText(0) == "Approvals (1)"
 
 
@@ -213,6 +267,92 @@ def test_preset_change_is_undone_when_not_confirmed(make_window: MakeWindow, run
     assert panel.preset_box.currentText() == "Assistant"
 
 
+def test_revoking_in_the_trust_centre_publishes_each_revocation(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    runtime: PolicyRuntime,
+    docs: Path,
+    published: list[Envelope],
+) -> None:
+    for name in ("a.txt", "b.txt"):
+        runtime.gate.answer(ask(runtime, docs, name).ticket.ticket_id, ApprovalChoice.ALLOW_SESSION)
+    window = make_window()
+    grants = window.trust_centre.grants
+    first = grants.grant_ids()[0]
+    grants.table.selectRow(0)
+    qtbot.mouseClick(grants.revoke_button, Qt.MouseButton.LeftButton)
+    revoked = [e for e in published if isinstance(e.payload, GrantRevoked)]
+    assert [e.payload for e in revoked] == [
+        GrantRevoked(grant_id=first, cause="revoked", audit_id=last_row(runtime).audit_id)
+    ]
+    assert last_row(runtime).change_id == revoked[0].change_id  # the audit row joins the change
+    published.clear()
+    second = grants.grant_ids()[0]
+    qtbot.mouseClick(grants.revoke_all_button, Qt.MouseButton.LeftButton)
+    revoked = [e for e in published if isinstance(e.payload, GrantRevoked)]
+    assert [(e.payload.grant_id, e.payload.cause) for e in revoked] == [(second, "emergency")]
+    assert revoked[0].payload.audit_id == last_row(runtime).audit_id
+
+
+def test_a_preset_change_in_the_trust_centre_is_one_published_change(
+    make_window: MakeWindow, runtime: PolicyRuntime, docs: Path, published: list[Envelope]
+) -> None:
+    runtime.gate.answer(ask(runtime, docs).ticket.ticket_id, ApprovalChoice.ALLOW_SESSION)
+    (grant,) = runtime.ledger.active()
+    window = make_window()
+    panel = window.trust_centre.permissions
+    published.clear()
+    panel.preset_box.setCurrentIndex(panel.preset_box.findData(Preset.OBSERVER.value))
+    kinds = [e.kind for e in published]
+    assert kinds == ["policy.did_change_preset", "grants.did_revoke", "audit.did_append"]
+    assert published[0].payload == PresetChanged(
+        preset="Observer", previous="Assistant", audit_id=last_row(runtime).audit_id
+    )
+    assert published[1].payload == GrantRevoked(
+        grant_id=grant.grant_id, cause="preset_change", audit_id=last_row(runtime).audit_id
+    )
+    assert len({e.change_id for e in published}) == 1
+
+
+def test_changes_made_elsewhere_reach_the_window_through_the_bus(
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    runtime: PolicyRuntime,
+    controls: GateOnBus,
+    bridge: QtBusBridge,
+    docs: Path,
+) -> None:
+    runtime.gate.answer(ask(runtime, docs).ticket.ticket_id, ApprovalChoice.ALLOW_SESSION)
+    window = make_window(bus_bridge=bridge)
+    grants = window.trust_centre.grants
+    assert len(grants.grant_ids()) == 1
+    controls.pause(True)  # e.g. from the tray
+    qtbot.waitUntil(lambda: "paused" in window.banners.flags(), timeout=2000)
+    assert "side effects paused" in window.summary.text()
+    controls.set_preset(Preset.OBSERVER)  # e.g. from `aether policy preset` run by the app
+    qtbot.waitUntil(
+        lambda: window.trust_centre.permissions.preset_box.currentText() == "Observer", timeout=2000
+    )
+    assert grants.grant_ids() == []  # the preset change ended the session grant
+    assert window.summary.text().startswith("Preset Observer")
+    controls.pause(False)
+    qtbot.waitUntil(lambda: "paused" not in window.banners.flags(), timeout=2000)
+    assert repeating_timers(window) == []
+
+
+def test_a_burst_of_policy_events_is_one_refresh(
+    qtbot: QtBot, make_window: MakeWindow, controls: GateOnBus, bridge: QtBusBridge, docs: Path
+) -> None:
+    window = make_window(bus_bridge=bridge)
+    refreshed: list[int] = []
+    window.sig_status_changed.connect(lambda pending, _flags: refreshed.append(pending))
+    for name in ("a.txt", "b.txt", "c.txt"):
+        controls.evaluate(ActionRequest("files.create", str(docs / name)))  # four events each
+    qtbot.waitUntil(lambda: len(window.trust_centre.approvals.cards) == 3, timeout=2000)
+    qtbot.wait(100)
+    assert refreshed == [3]
+
+
 def test_verify_reports_intact_for_an_anchored_home(
     qtbot: QtBot, qapp: Any, home: Path, fail_keyring: None
 ) -> None:
@@ -222,7 +362,12 @@ def test_verify_reports_intact_for_an_anchored_home(
     seed.set_roots((root,))
     seed.close()
     rt = open_runtime(home)
-    window = MainWindow(runtime=rt, settings=settings_file(home), confirm=lambda *_: True)
+    window = MainWindow(
+        runtime=rt,
+        controls=gate_on_bus(rt, EventBus()),
+        settings=settings_file(home),
+        confirm=lambda *_: True,
+    )
     qtbot.addWidget(window)
     try:
         audit = window.trust_centre.audit
@@ -350,7 +495,7 @@ RUN_APP = textwrap.dedent(
     """
     import sys
     from PySide6.QtCore import QTimer
-        from aether_qt.app import AppOptions, run_app
+    from aether_qt.app import AppOptions, run_app
 
     def ready(parts):
         parts.runtime.gate.pause(True)  # one audited row, so a shutdown checkpoint is due
@@ -389,7 +534,7 @@ def test_run_app_reports_a_broken_database_and_exits_2(home: Path) -> None:
         import sys
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication, QMessageBox
-                import aether_qt.app as app
+        import aether_qt.app as app
 
         def critical(parent, title, text):  # a modal box would wait for a user
             print("BOX:", title, "|", text.replace("\\n", " "))

@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from aether_qt.app import _conversation
+from aether_qt.companion import gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import Envelope, PersonaActivated, PersonaFailed, TurnEnded
 from aether_qt.core.paths import resolve_paths
@@ -63,6 +64,7 @@ def live(qtbot: QtBot, x11: str, tmp_path: Path) -> Iterator[Live]:
     conversation = _conversation(paths, runtime, bus, service)
     window = MainWindow(
         runtime=runtime,
+        controls=gate_on_bus(runtime, bus),
         settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat),
         conversation=conversation,
         bus_bridge=bridge,

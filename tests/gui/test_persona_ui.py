@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from aether_qt.avatar.factory import make_avatar
 from aether_qt.avatar.view import AvatarView
+from aether_qt.companion import gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import Payload, PersonaActivated, PersonaFailed, PersonaRecovered, PostureChanged
 from aether_qt.engines.persona.registry import PersonaChoice
@@ -116,6 +117,7 @@ def window(
 
 def make_window(qtbot: QtBot, runtime: PolicyRuntime, home: Path, **kwargs: Any) -> MainWindow:
     settings = QSettings(str(home / "config" / "aether-qt.ini"), QSettings.Format.IniFormat)
+    kwargs.setdefault("controls", gate_on_bus(runtime, EventBus()))  # policy events are not watched here
     made = MainWindow(runtime=runtime, settings=settings, confirm=lambda *_: True, **kwargs)
     qtbot.addWidget(made)
     made.resize(1120, 720)

@@ -13,9 +13,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
-from aether_qt.core.bus import QtBusBridge
+from aether_qt.companion import gate_on_bus
+from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.events import Envelope, PauseChanged
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.widgets.main_window import MainWindow
 from aether_qt.widgets.tray import STATE_COLOURS, TrayIcon, state_pixmap, tray_state
 
@@ -27,11 +30,21 @@ def runtime(home: Path) -> Iterator[PolicyRuntime]:
 
 
 @pytest.fixture
-def parts(qtbot: QtBot, runtime: PolicyRuntime, home: Path) -> Iterator[tuple[MainWindow, TrayIcon]]:
+def controls(runtime: PolicyRuntime, bus: EventBus) -> GateOnBus:
+    """The policy controls the app hands the window and the tray (the gate-on-bus adapter)."""
+    return gate_on_bus(runtime, bus)
+
+
+@pytest.fixture
+def parts(
+    qtbot: QtBot, runtime: PolicyRuntime, controls: GateOnBus, home: Path
+) -> Iterator[tuple[MainWindow, TrayIcon]]:
     settings = QSettings(str(home / "config" / "aether-qt.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(runtime=runtime, settings=settings, keep_in_tray=True, confirm=lambda *_: True)
+    window = MainWindow(
+        runtime=runtime, controls=controls, settings=settings, keep_in_tray=True, confirm=lambda *_: True
+    )
     qtbot.addWidget(window)
-    tray = TrayIcon(runtime=runtime, window=window)
+    tray = TrayIcon(runtime=runtime, controls=controls, window=window)
     try:
         yield window, tray
     finally:
@@ -100,11 +113,11 @@ def test_pause_from_the_menu_shows_the_banner_and_denies(
 
 
 def test_initial_state_counts_tickets_opened_before_the_tray(
-    qtbot: QtBot, parts: tuple[MainWindow, TrayIcon], runtime: PolicyRuntime, home: Path
+    qtbot: QtBot, parts: tuple[MainWindow, TrayIcon], runtime: PolicyRuntime, controls: GateOnBus, home: Path
 ) -> None:
     window, first = parts
     ask(runtime, home)
-    tray = TrayIcon(runtime=runtime, window=window)
+    tray = TrayIcon(runtime=runtime, controls=controls, window=window)
     assert tray.state == "attention"
     assert first.state == "idle"  # not refreshed yet
 
@@ -195,11 +208,17 @@ def test_tray_menu_opens_on_right_click_and_pauses(
 
 @pytest.fixture
 def talking(
-    qtbot: QtBot, runtime: PolicyRuntime, home: Path, fake: FakeConversation, bridge: QtBusBridge
+    qtbot: QtBot,
+    runtime: PolicyRuntime,
+    controls: GateOnBus,
+    home: Path,
+    fake: FakeConversation,
+    bridge: QtBusBridge,
 ) -> Iterator[tuple[MainWindow, TrayIcon]]:
     settings = QSettings(str(home / "config" / "aether-qt.ini"), QSettings.Format.IniFormat)
     window = MainWindow(
         runtime=runtime,
+        controls=controls,
         settings=settings,
         keep_in_tray=True,
         confirm=lambda *_: True,
@@ -207,7 +226,7 @@ def talking(
         bus_bridge=bridge,
     )
     qtbot.addWidget(window)
-    tray = TrayIcon(runtime=runtime, window=window, conversation=fake, bus_bridge=bridge)
+    tray = TrayIcon(runtime=runtime, controls=controls, window=window, conversation=fake, bus_bridge=bridge)
     qtbot.addWidget(tray.quick_talk)
     try:
         yield window, tray
@@ -258,6 +277,37 @@ def test_pending_ticket_on_the_bus_needs_attention(
     qtbot.waitUntil(lambda: tray.state == "attention", timeout=2000)
     fake.answer("tkt_5", ApprovalChoice.DENY)
     qtbot.waitUntil(lambda: tray.state == "idle", timeout=2000)
+
+
+def test_pause_from_the_menu_is_published_and_shows_the_banner(
+    talking: tuple[MainWindow, TrayIcon], runtime: PolicyRuntime, bus: EventBus
+) -> None:
+    window, tray = talking
+    seen: list[Envelope] = []
+    bus.subscribe(PauseChanged.KIND, seen.append)
+    tray.pause_action.trigger()
+    assert runtime.audit is not None
+    pause_row = runtime.audit.rows()[-1]
+    assert [e.payload for e in seen] == [PauseChanged(paused=True, audit_id=pause_row.audit_id)]
+    assert pause_row.detail["paused"] is True and pause_row.change_id == seen[0].change_id
+    assert "paused" in window.banners.flags()  # at once, not after the bus event
+    assert tray.state == "paused"
+    tray.pause_action.trigger()
+    assert [e.payload.paused for e in seen if isinstance(e.payload, PauseChanged)] == [True, False]
+    assert "paused" not in window.banners.flags()
+
+
+def test_pause_from_elsewhere_reaches_the_tray_through_the_bus(
+    qtbot: QtBot, talking: tuple[MainWindow, TrayIcon], controls: GateOnBus
+) -> None:
+    window, tray = talking
+    controls.pause(True)  # another surface (or the command line of this app) paused side effects
+    qtbot.waitUntil(tray.pause_action.isChecked, timeout=2000)
+    assert "paused" in window.banners.flags()
+    assert tray.state == "paused"
+    controls.pause(False)
+    qtbot.waitUntil(lambda: not tray.pause_action.isChecked(), timeout=2000)
+    assert tray.state == "idle"
 
 
 def test_left_click_toggles_quick_talk(qtbot: QtBot, talking: tuple[MainWindow, TrayIcon]) -> None:

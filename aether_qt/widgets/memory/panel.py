@@ -46,7 +46,7 @@ from aether_qt.widgets.memory.details import (
     error_text,
 )
 from aether_qt.widgets.ports import Memory, MemoryJobs
-from aether_qt.widgets.trust.centre import ask_user
+from aether_qt.widgets.trust.confirm import ask_user
 
 _log = logging.getLogger(__name__)
 

@@ -378,6 +378,23 @@ def test_revoke_all_voids_permits_and_grants(rig: Rig) -> None:
     assert isinstance(rig.gate.evaluate(ActionRequest("files.delete", f(rig))), Ask)
 
 
+def test_controls_write_their_change_id_on_the_audit_row(rig: Rig) -> None:
+    allow = rig.gate.evaluate(ActionRequest("notify.send", "x"))
+    assert isinstance(allow, Allow)
+    assert rig.gate.revoke(allow.grant.grant_id, change_id="chg_revoke")
+    assert (rig.sink.rows[-1].decision, rig.sink.rows[-1].change_id) == ("grant_revoked", "chg_revoke")
+    rig.gate.revoke_all(change_id="chg_all")
+    assert (rig.sink.rows[-1].reason, rig.sink.rows[-1].change_id) == ("emergency", "chg_all")
+    rig.gate.set_preset(Preset.OPERATOR, change_id="chg_preset")
+    assert (rig.sink.rows[-1].reason, rig.sink.rows[-1].change_id) == ("preset_change", "chg_preset")
+    rig.gate.update_config(rig.gate.config, change_id="chg_config")
+    assert (rig.sink.rows[-1].reason, rig.sink.rows[-1].change_id) == ("config_change", "chg_config")
+    rig.gate.pause(True, change_id="chg_pause")
+    assert (rig.sink.rows[-1].decision, rig.sink.rows[-1].change_id) == ("pause", "chg_pause")
+    rig.gate.pause(False)  # without one, the row has none (as before)
+    assert rig.sink.rows[-1].change_id == ""
+
+
 def test_session_grants_end_at_next_start(rig: Rig) -> None:
     session = rig.gate.evaluate(ActionRequest("notify.send", "x"))
     ask = rig.gate.evaluate(ActionRequest("files.delete", f(rig)))

@@ -110,8 +110,12 @@ def test_settings_drive_the_config(paths: AppPaths, use_backend: Any, tmp_path: 
         assert rt.preset() is Preset.OBSERVER
         root = tmp_path / "docs"
         root.mkdir()
-        rt.set_roots((root,))
+        rt.set_roots((root,), change_id="chg_roots")
         assert rt.settings.get(SETTING_ROOTS) == [str(root)]
+        assert rt.audit is not None
+        assert (rt.audit.rows()[-1].reason, rt.audit.rows()[-1].change_id) == ("config_change", "chg_roots")
+        rt.set_preset(Preset.OBSERVER, change_id="chg_preset")
+        assert (rt.audit.rows()[-1].reason, rt.audit.rows()[-1].change_id) == ("preset_change", "chg_preset")
     with PolicyRuntime.open(paths) as rt:
         assert rt.gate.config.preset is Preset.OBSERVER
         assert rt.gate.config.approved_roots == (root,)

@@ -1,0 +1,103 @@
+"""The trust centre's Permissions tab: the preset selector and the capability matrix it implies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from aether_qt.policy.capabilities import CAPABILITIES, Mode, Preset, preset_matrix
+from aether_qt.widgets.trust.approval_card import RISK_COLOURS
+from aether_qt.widgets.trust.confirm import Confirm
+from aether_qt.widgets.trust.tables import fill_table, make_table
+
+if TYPE_CHECKING:
+    from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.widgets.ports import PolicyControls
+
+MODE_COLOURS = {
+    "auto": "#2e7d32",
+    "task": "#00796b",
+    "ask": "#b26a00",
+    "draft": "#1565c0",
+    "deny": "#c62828",
+    "block": "#c62828",
+}
+
+
+class PermissionsTab(QWidget):
+    """The preset selector and the capability matrix it implies.
+
+    The preset is read from the runtime and changed through ``controls`` (audited and published).
+
+    Signals:
+        sig_preset_changed(str): the preset now in force.
+    """
+
+    sig_preset_changed = Signal(str)
+    HEADERS = ("Capability", "Risk", "Mode", "What it does")
+
+    def __init__(
+        self,
+        *,
+        runtime: PolicyRuntime,
+        controls: PolicyControls,
+        confirm: Confirm,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._runtime = runtime
+        self._controls = controls
+        self._confirm = confirm
+        self._shown: tuple[Preset, tuple[tuple[str, Mode], ...]] | None = None
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Permission preset:"))
+        self.preset_box = QComboBox()
+        for preset in Preset:
+            self.preset_box.addItem(preset.value, preset.value)
+        self.preset_box.currentIndexChanged.connect(self._on_preset_box_changed)
+        row.addWidget(self.preset_box)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        row.addWidget(self.note, 1)
+        layout.addLayout(row)
+        self.table = make_table(list(self.HEADERS))
+        layout.addWidget(self.table, 1)
+
+    def refresh(self) -> None:
+        """Show the persisted preset and its matrix (user overrides marked) when they changed."""
+        preset = self._runtime.preset()
+        self.preset_box.blockSignals(True)
+        self.preset_box.setCurrentIndex(self.preset_box.findData(preset.value))
+        self.preset_box.blockSignals(False)
+        overrides = self._runtime.user_overrides()
+        key = (preset, tuple(sorted(overrides.items())))
+        if key == self._shown:
+            return
+        self._shown = key
+        rows = []
+        for cap_id, mode in preset_matrix(preset).items():
+            chosen: Mode = overrides.get(cap_id, mode)
+            label = chosen.value + (" (your override)" if cap_id in overrides else "")
+            cap = CAPABILITIES[cap_id]
+            rows.append([cap_id, cap.risk.name.lower(), label, cap.description])
+        fill_table(self.table, rows, {1: RISK_COLOURS, 2: MODE_COLOURS})
+
+    def _on_preset_box_changed(self, index: int) -> None:
+        preset = Preset(str(self.preset_box.itemData(index)))
+        current = self._runtime.preset()
+        if preset is current:
+            return
+        text = (
+            f"Switch from {current.value} to {preset.value}? Session grants and grants the "
+            "preset issued are revoked; the change is recorded in the audit log."
+        )
+        if not self._confirm(self, "Change permission preset", text):
+            self.refresh()
+            return
+        revoked = self._controls.set_preset(preset)
+        self.note.setText(f"{preset.value} in force; {len(revoked)} grant(s) revoked.")
+        self.refresh()
+        self.sig_preset_changed.emit(preset.value)
