@@ -109,7 +109,12 @@ def _audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex.set_defaults(handler=cmd.export)
     pk = asub.add_parser("pubkey", help="print the audit log's Ed25519 public key (hex)")
     pk.set_defaults(handler=cmd.pubkey)
-    for q in (ve, ex, pk):
+    ack = asub.add_parser(
+        "acknowledge", help="accept a lost, replaced or rolled-back log: start a new, audited epoch"
+    )
+    ack.add_argument("--json", action="store_true")
+    ack.set_defaults(handler=cmd.acknowledge)
+    for q in (ve, ex, pk, ack):
         _add_common(q)
 
 

@@ -1,8 +1,11 @@
-"""``aether audit verify|export|pubkey``.
+"""``aether audit verify|acknowledge|export|pubkey``.
 
 ``verify`` exits 0 only when the log is intact **and** anchored, 1 when
-tampering is found, 2 when it cannot decide (unanchored, key missing or
-mismatched, unreadable database). ``export`` is itself a gated action
+tampering is found (including a log that was deleted, replaced or rolled back,
+or an anchor that is not valid), 2 when it cannot decide (unanchored, rows
+written after the last anchor by a session that did not close, key missing or
+mismatched, unreadable database). ``acknowledge`` is the audited way out of a
+lost or rolled-back log: it starts a new epoch that records what was lost. ``export`` is itself a gated action
 (``audit.export``): the user typing the command is the approval, recorded as
 an answered ticket, and the bundle is written by an effector.
 """
@@ -46,16 +49,16 @@ def report_dict(report: VerifyReport) -> dict[str, Any]:
 def verify(args: argparse.Namespace) -> int:
     """Verify the home's audit log, or an exported bundle with ``--bundle``."""
     from aether_qt.policy.audit_bundle import verify_bundle
-    from aether_qt.policy.runtime import verify_home
+    from aether_qt.policy.audit_home import verify_home
 
     if args.bundle:
         pubkey = bytes.fromhex(args.pubkey) if args.pubkey else None
         report = verify_bundle(Path(args.bundle), public_key=pubkey)
     else:
         paths = resolve_paths(args.home)
-        if not paths.audit_db.exists():
-            return fail(f"no audit log at {paths.audit_db}", EXIT_UNDECIDABLE)
         report = verify_home(paths, allow_key_file=args.allow_key_file)
+        if report.reason is None and report.rows_checked == 0 and not paths.audit_db.exists():
+            return fail(f"no audit log at {paths.audit_db}", EXIT_UNDECIDABLE)
     code = exit_code(report)
     if args.json:
         emit_json({**report_dict(report), "exit_code": code})
@@ -68,6 +71,25 @@ def verify(args: argparse.Namespace) -> int:
     if report.message:
         sys.stdout.write(f"{report.message}\n")
     return code
+
+
+def acknowledge(args: argparse.Namespace) -> int:
+    """Start a new epoch when the log does not extend its anchor (itself an audited row)."""
+    from aether_qt.policy.audit_epoch import AcknowledgeError
+    from aether_qt.policy.audit_epoch import acknowledge as start_epoch
+
+    paths = resolve_paths(args.home)
+    try:
+        done = start_epoch(paths.ensure(), allow_key_file=args.allow_key_file)
+    except AcknowledgeError as exc:
+        return fail(str(exc), EXIT_UNDECIDABLE)
+    if args.json:
+        emit_json(
+            {"acknowledged": done.done, "epoch": done.epoch, "summary": done.summary, "lost": done.lost}
+        )
+    else:
+        sys.stdout.write(done.summary + "\n")
+    return 0
 
 
 def export(args: argparse.Namespace) -> int:

@@ -55,7 +55,7 @@ def _check_schema(paths: AppPaths) -> Check:
 
 
 def _check_keyring(paths: AppPaths) -> Check:
-    from aether_qt.policy.runtime import keystore_for
+    from aether_qt.policy.audit_home import keystore_for
 
     status = keystore_for(paths).status()
     return {
@@ -67,7 +67,7 @@ def _check_keyring(paths: AppPaths) -> Check:
 
 
 def _check_audit(paths: AppPaths, allow_key_file: bool) -> Check:
-    from aether_qt.policy.runtime import verify_home
+    from aether_qt.policy.audit_home import verify_home
 
     report = verify_home(paths, allow_key_file=allow_key_file)
     return {

@@ -134,7 +134,7 @@ def verify_bundle(path: Path, *, public_key: bytes | None = None) -> VerifyRepor
     )
     try:
         for record in sorted(body["rows"], key=_seq_key):
-            if not walker.feed(record if isinstance(record, dict) else {}):
+            if not walker.feed_record(record if isinstance(record, dict) else {}):
                 break
         failure: Failure | None = walker.finish()
     finally:

@@ -1,12 +1,24 @@
-"""The append-only, sealed and signed audit log (``audit.db``, DESIGN.md §5).
+"""The append-only, chained and sealed audit log (``audit.db``, DESIGN.md §5).
 
-Each row is sealed three ways: ``event_hash`` chains it to the previous row
-(SHA-256 over the previous hash and the row's canonical bytes), ``record_hmac``
-binds it to this installation's secret HMAC key, and ``signature`` (Ed25519
-over the event hash) lets anyone holding the public key check it. Every
-``checkpoint_every`` rows, and at a clean shutdown, a signed checkpoint of the
-head is written to the ``checkpoints`` table and to the external
-:class:`~aether_qt.policy.audit_anchor.AnchorStore`.
+Each row is sealed twice: ``event_hash`` chains it to the previous row
+(SHA-256 over the previous hash and the row's canonical bytes) and
+``record_hmac`` binds it to this installation's secret HMAC key. Ed25519
+signatures go on checkpoints: every ``checkpoint_every`` rows, at a clean
+shutdown, at an export and on every anchor (see
+:mod:`aether_qt.policy.audit_anchor`), so any row is publicly verifiable
+through the chain up to a signed checkpoint with the public key alone, while an
+append costs a hash and a MAC instead of a signature. (Rows written by an
+earlier release carry a per-row signature; the verifier still checks it.)
+
+One writer at a time, across threads *and processes*: an append re-reads the
+head inside its ``BEGIN IMMEDIATE`` transaction, so a command-line process
+appending while the app runs chains onto the app's last row instead of
+colliding with it on ``seq``; SQLite's busy timeout makes the other wait.
+
+The anchor moves with the log: ``append(entry, anchor=True)`` (every Allow the
+gate returns) rewrites the anchor file at that row, and checkpoints, session
+starts and shutdowns update the keyring copy too. The anchor's verified point
+and grant digest come from the runtime's verification (:meth:`AuditLog.set_verified`).
 
 Durability: ``synchronous=FULL`` with WAL; each :meth:`AuditLog.append` is one
 transaction, committed before it returns. Any SQLite error turns the log
@@ -15,7 +27,8 @@ raises :class:`~aether_qt.policy.contracts.AuditWriteError`, so the gate
 denies the action and goes deny-all.
 
 Triggers reject UPDATE and DELETE on all three tables. ``open`` does not walk
-the chain; call :func:`~aether_qt.policy.audit_verify.verify_log` for that.
+the chain; :mod:`aether_qt.policy.audit_start` and
+:func:`~aether_qt.policy.audit_verify.verify_log` do.
 """
 
 from __future__ import annotations
@@ -25,15 +38,15 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint, sign_checkpoint
+from aether_qt.policy.audit_anchor import Anchor, AnchorStore, AnchorWriteError, Checkpoint, sign_checkpoint
 from aether_qt.policy.audit_records import (
     CHECKPOINT_COLUMNS,
     COLUMNS,
-    content_bytes,
+    content_bytes_from_db,
     record_from_db,
     row_from_record,
 )
@@ -120,8 +133,8 @@ def connect_audit_db(path: Path) -> sqlite3.Connection:
 class AuditLog:
     """The audit chain over one ``audit.db``; implements :class:`AuditSink`.
 
-    Thread-safe: one lock serialises appends, checkpoints and reads. Build it
-    with :meth:`open`.
+    Thread-safe (one lock serialises this process's appends, checkpoints and
+    reads) and process-safe (see the module docstring). Build it with :meth:`open`.
     """
 
     def __init__(
@@ -135,7 +148,6 @@ class AuditLog:
         clock: Clock,
         checkpoint_every: int,
         head: AuditHead,
-        last_ckpt: tuple[int, int],
     ) -> None:
         self._conn: AuditConnection | None = conn
         self.path = path
@@ -145,10 +157,12 @@ class AuditLog:
         self._clock = clock
         self._every = checkpoint_every
         self._head = head
-        self._ckpt_no, self._ckpt_seq = last_ckpt
         self._lock = threading.Lock()
         self._healthy = True
         self.last_error = ""
+        # what the anchor says beyond the head: set by the runtime after it verified the log
+        self._base = Anchor(log_id, keys.key_id, 1, 0, "", 0, True, 0, "", "", 0)
+        self._ckpt_no = 0  # the newest checkpoint this process has seen
 
     # ------------------------------------------------------------ opening
 
@@ -180,7 +194,7 @@ class AuditLog:
         except sqlite3.Error as exc:
             raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
         try:
-            log_id, head, last_ckpt = cls._prepare(conn, keys, clock)
+            log_id, head = cls._prepare(conn, keys, clock)
         except sqlite3.Error as exc:
             conn.close()
             raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
@@ -189,13 +203,11 @@ class AuditLog:
             raise
         return cls(
             conn=conn, path=path, log_id=log_id, keys=keys, anchor_store=anchor_store, clock=clock,
-            checkpoint_every=checkpoint_every, head=head, last_ckpt=last_ckpt,
+            checkpoint_every=checkpoint_every, head=head,
         )  # fmt: skip
 
     @staticmethod
-    def _prepare(
-        conn: AuditConnection, keys: AuditKeys, clock: Clock
-    ) -> tuple[str, AuditHead, tuple[int, int]]:
+    def _prepare(conn: AuditConnection, keys: AuditKeys, clock: Clock) -> tuple[str, AuditHead]:
         conn.execute("BEGIN IMMEDIATE")
         try:
             exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone()
@@ -209,17 +221,14 @@ class AuditLog:
         log_id = meta["log_id"]
         if meta["public_key"] != keys.public_key.hex():
             raise AuditKeyMismatchError(f"key_mismatch: the signing key is not the one of log {log_id}")
-        last = conn.execute(
-            "SELECT seq, event_hash, record_hmac FROM audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        if last is None:
-            head = AuditHead(0, genesis_hash(log_id))
-        else:
-            if not hmac_equal(record_hmac(keys.hmac_key, log_id, last[0], last[1]), last[2]):
+        head = _read_head(conn, log_id)
+        if head.seq:
+            stored = conn.execute("SELECT record_hmac FROM audit_log WHERE seq = ?", (head.seq,)).fetchone()[
+                0
+            ]
+            if not hmac_equal(record_hmac(keys.hmac_key, log_id, head.seq, head.event_hash), stored):
                 raise AuditKeyMismatchError(f"key_mismatch: the HMAC key is not the one of log {log_id}")
-            head = AuditHead(last[0], last[1])
-        ckpt = conn.execute("SELECT ckpt_no, seq FROM checkpoints ORDER BY ckpt_no DESC LIMIT 1").fetchone()
-        return log_id, head, (ckpt[0], ckpt[1]) if ckpt else (0, 0)
+        return log_id, head
 
     @staticmethod
     def _create(conn: AuditConnection, keys: AuditKeys, clock: Clock) -> None:
@@ -256,9 +265,25 @@ class AuditLog:
         return self._keys.public_key
 
     def head(self) -> AuditHead:
-        """The newest committed row."""
+        """The newest row this process has seen committed (another process may be further on)."""
         with self._lock:
             return self._head
+
+    def set_verified(self, *, epoch: int, verified_seq: int, verified_hash: str, grants_digest: str) -> None:
+        """What the next anchors say about verification (the runtime verified the log up to here)."""
+        with self._lock:
+            self._base = replace(
+                self._base,
+                epoch=epoch,
+                verified_seq=verified_seq,
+                verified_hash=verified_hash,
+                grants_digest=grants_digest,
+            )
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the anchors of this session carry."""
+        return self._base.epoch
 
     def _require_conn(self) -> AuditConnection:
         if self._conn is None:
@@ -279,64 +304,61 @@ class AuditLog:
 
     # ------------------------------------------------------------ writing
 
-    def append(self, entry: AuditEntry) -> AuditRow:
-        """Seal, sign and commit one row; return it once it is durable.
+    def append(self, entry: AuditEntry, *, anchor: bool = False) -> AuditRow:
+        """Seal and commit one row; return it once it is durable.
+
+        Args:
+            entry: what to record.
+            anchor: also move the anchor file to this row (the gate does for every Allow).
 
         Raises:
             AuditWriteError: the row was not committed (the log turns unhealthy,
                 except for an entry that cannot be canonicalised).
         """
+        try:
+            trace_text = canonical_text([dict(stage) for stage in entry.stage_trace])
+            detail_text = canonical_text(dict(entry.detail))
+        except PolicyError as exc:
+            raise AuditWriteError(f"audit entry not representable: {exc}") from exc
         with self._lock:
             conn = self._require_conn()
-            seq = self._head.seq + 1
-            record: dict[str, Any] = {
-                "seq": seq,
-                "audit_id": f"aud_{uuid.uuid4().hex}",
-                "ts_wall_ms": self._clock.wall_ms(),
-                "ts_mono_ns": self._clock.monotonic_ns(),
-                "actor": entry.actor,
-                "capability": entry.capability,
-                "resource": entry.resource,
-                "decision": entry.decision,
-                "reason": entry.reason,
-                "change_id": entry.change_id,
-                "turn_id": entry.turn_id,
-                "stage_trace": [dict(stage) for stage in entry.stage_trace],
-                "detail": dict(entry.detail),
-                "key_id": self._keys.key_id,
-            }
-            try:
-                canonical = content_bytes(record)
-            except PolicyError as exc:
-                raise AuditWriteError(f"audit entry not representable: {exc}") from exc
-            record["prev_hash"] = self._head.event_hash
-            record["event_hash"] = digest = event_hash(self._head.event_hash, canonical)
-            record["record_hmac"] = record_hmac(self._keys.hmac_key, self.log_id, seq, digest)
-            record["signature"] = self._keys.signing_key.sign(bytes.fromhex(digest)).signature.hex()
-            values = dict(record)
-            values["stage_trace"] = canonical_text(record["stage_trace"])
-            values["detail"] = canonical_text(record["detail"])
             checkpoint = None
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute(
-                    f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                    tuple(values[name] for name in COLUMNS),
-                )
+                conn.execute("BEGIN IMMEDIATE")  # the write lock across processes, then the head
+                head = _read_head(conn, self.log_id)
+                seq = head.seq + 1
+                values: list[Any] = [
+                    seq, f"aud_{uuid.uuid4().hex}", self._clock.wall_ms(), self._clock.monotonic_ns(),
+                    entry.actor, entry.capability, entry.resource, entry.decision, entry.reason,
+                    entry.change_id, entry.turn_id, trace_text, detail_text, self._keys.key_id,
+                ]  # fmt: skip
+                digest = event_hash(head.event_hash, content_bytes_from_db(values))
+                values += [
+                    head.event_hash,
+                    digest,
+                    record_hmac(self._keys.hmac_key, self.log_id, seq, digest),
+                    "",
+                ]
+                conn.execute(_INSERT_ROW, values)
                 if seq % self._every == 0:
                     checkpoint = self._insert_checkpoint(conn, AuditHead(seq, digest), "periodic")
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise self._fail("audit row not committed", exc) from exc
+            except ValueError as exc:  # a column of the stored head is not what the log writes
+                raise self._fail("audit head unreadable", exc) from exc
             self._head = AuditHead(seq, digest)
             if checkpoint is not None:
-                self._after_checkpoint(checkpoint)
-            return row_from_record(record)
+                self._vouch(self._head, keyring=True)
+            elif anchor:
+                self._vouch(self._head, keyring=False)
+            return row_from_record(record_from_db(tuple(values)))
 
     def _insert_checkpoint(self, conn: AuditConnection, head: AuditHead, kind: str) -> Checkpoint:
+        last = conn.execute("SELECT max(ckpt_no) FROM checkpoints").fetchone()[0] or 0
         checkpoint = sign_checkpoint(
             log_id=self.log_id,
-            ckpt_no=self._ckpt_no + 1,
+            ckpt_no=int(last) + 1,
             seq=head.seq,
             head_hash=head.event_hash,
             ts_wall_ms=self._clock.wall_ms(),
@@ -344,22 +366,54 @@ class AuditLog:
             signing_key=self._keys.signing_key,
             key_id=self._keys.key_id,
         )
-        conn.execute(
-            f"INSERT INTO checkpoints ({', '.join(CHECKPOINT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            tuple(getattr(checkpoint, name) for name in CHECKPOINT_COLUMNS),
-        )
+        conn.execute(_INSERT_CHECKPOINT, tuple(getattr(checkpoint, name) for name in CHECKPOINT_COLUMNS))
+        self._ckpt_no = checkpoint.ckpt_no  # used by the anchor once the transaction commits
         return checkpoint
 
-    def _after_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Record a committed checkpoint and push it to the external anchor."""
-        self._ckpt_no, self._ckpt_seq = checkpoint.ckpt_no, checkpoint.seq
+    def _vouch(self, head: AuditHead, *, keyring: bool, session_open: bool = True) -> None:
+        """Sign and store an anchor at ``head`` (caller holds the lock); a failure turns the log unhealthy."""
+        anchor = replace(
+            self._base, seq=head.seq, head_hash=head.event_hash, ckpt_no=self._ckpt_no,
+            session_open=session_open, ts_wall_ms=self._clock.wall_ms(),
+        ).signed(self._keys.signing_key)  # fmt: skip
         try:
-            self._anchors.save(checkpoint)
-        except PolicyError as exc:
+            self._anchors.save(
+                anchor, public_key=self.public_key, keyring=keyring, durable=keyring, holds=self._holds
+            )
+        except AnchorWriteError as exc:
             self._fail("audit anchor not stored", exc)
 
-    def checkpoint(self, kind: str = "manual") -> Checkpoint:
-        """Write a signed checkpoint of the head and store it as the external anchor.
+    def _holds(self, anchor: Anchor) -> bool:
+        """Whether the database still has the row ``anchor`` vouches for (caller holds the lock)."""
+        if self._conn is None:
+            return False
+        if anchor.seq == 0:
+            return anchor.head_hash == genesis_hash(self.log_id)
+        found = self._conn.execute("SELECT event_hash FROM audit_log WHERE seq = ?", (anchor.seq,)).fetchone()
+        return found is not None and found[0] == anchor.head_hash
+
+    def vouch(self, *, keyring: bool = True, session_open: bool = True) -> AuditHead:
+        """Move the anchor to the newest committed row (read from the database); return that row.
+
+        Raises:
+            AuditWriteError: the log is closed or unhealthy, or the head cannot be read.
+        """
+        with self._lock:
+            conn = self._require_conn()
+            try:
+                self._head = _read_head(conn, self.log_id)
+                self._ckpt_no = int(
+                    conn.execute("SELECT coalesce(max(ckpt_no), 0) FROM checkpoints").fetchone()[0]
+                )
+            except (sqlite3.Error, ValueError) as exc:
+                raise self._fail("audit head unreadable", exc) from exc
+            self._vouch(self._head, keyring=keyring, session_open=session_open)
+            if not self._healthy:
+                raise AuditWriteError(self.last_error)
+            return self._head
+
+    def checkpoint(self, kind: str = "manual", *, session_open: bool = True) -> Checkpoint:
+        """Write a signed checkpoint of the head and move the anchor (keyring too) to it.
 
         Raises:
             AuditWriteError: the checkpoint was not committed.
@@ -368,31 +422,51 @@ class AuditLog:
             conn = self._require_conn()
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                self._head = _read_head(conn, self.log_id)
                 checkpoint = self._insert_checkpoint(conn, self._head, kind)
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, ValueError) as exc:
                 raise self._fail("audit checkpoint not committed", exc) from exc
-            self._after_checkpoint(checkpoint)
+            self._vouch(self._head, keyring=True, session_open=session_open)
             return checkpoint
 
-    def close(self) -> None:
-        """Write a shutdown checkpoint (if rows were added since the last one) and close.
+    def close(self, *, session_open: bool = False) -> None:
+        """Write a shutdown checkpoint and the closing anchor, then close. Idempotent.
 
-        Idempotent. A failing shutdown checkpoint is recorded in
-        :attr:`last_error`; the connection is closed regardless.
+        Args:
+            session_open: another writer still runs on this home (its close will say so).
+
+        A failing shutdown checkpoint is recorded in :attr:`last_error`; the
+        connection is closed regardless.
         """
         if self._conn is None:
             return
         try:
-            if self._healthy and self._head.seq > self._ckpt_seq:
-                self.checkpoint("shutdown")
-        except AuditWriteError as exc:
+            if self._healthy:
+                self._close_anchor(session_open)
+        except (AuditWriteError, sqlite3.Error) as exc:
             _log.error("no shutdown checkpoint written: %s", exc)
         finally:
             with self._lock:
                 conn, self._conn = self._conn, None
                 if conn is not None:
                     conn.close()
+
+    def _close_anchor(self, session_open: bool) -> None:
+        """A shutdown checkpoint when rows came after the last one, else just the closing anchor."""
+        last = self._query("SELECT coalesce(max(seq), 0) FROM checkpoints", ())[0][0]
+        head = self._query("SELECT coalesce(max(seq), 0) FROM audit_log", ())[0][0]
+        if head > last:
+            self.checkpoint("shutdown", session_open=session_open)
+        else:
+            self.vouch(keyring=True, session_open=session_open)
+
+    def close_without_checkpoint(self) -> None:
+        """Close without writing anything (the log failed its start checks). Idempotent."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
 
     def sign_export(self, message: bytes) -> str:
         """Sign an export bundle body; only messages with the bundle prefix are signed.
@@ -407,12 +481,14 @@ class AuditLog:
 
     # ------------------------------------------------------------ reading
 
-    def _select(self, where: str, params: tuple[Any, ...]) -> list[AuditRow]:
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         with self._lock:
             if self._conn is None:
                 raise AuditWriteError("audit log is closed")
-            sql = f"SELECT {', '.join(COLUMNS)} FROM audit_log {where}"
-            found = self._conn.execute(sql, params).fetchall()
+            return list(self._conn.execute(sql, params).fetchall())
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[AuditRow]:
+        found = self._query(f"SELECT {', '.join(COLUMNS)} FROM audit_log {where}", params)
         return [row_from_record(record_from_db(values)) for values in found]
 
     def get(self, audit_id: str) -> AuditRow | None:
@@ -424,19 +500,42 @@ class AuditLog:
         """Rows with ``seq > after_seq`` in seq order (at most ``limit``; -1 = all)."""
         return self._select("WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
 
+    def grant_rows(self) -> list[AuditRow]:
+        """Every row whose detail may carry grant facts (issue, revoke, cascade, spend), in seq order."""
+        return self._select(f"WHERE {GRANT_ROWS_SQL} ORDER BY seq", ())
+
     def checkpoints(self) -> list[Checkpoint]:
         """All checkpoints in order."""
-        with self._lock:
-            if self._conn is None:
-                raise AuditWriteError("audit log is closed")
-            found = self._conn.execute(
-                f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM checkpoints ORDER BY ckpt_no"
-            ).fetchall()
+        found = self._query(f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM checkpoints ORDER BY ckpt_no", ())
         return [Checkpoint(self.log_id, *values) for values in found]
+
+
+GRANT_ROWS_SQL = (
+    """(instr(detail, '"grant_issued":') > 0 OR instr(detail, '"event":"grant_') > 0 """
+    """OR instr(detail, '"event":"cascade"') > 0)"""
+)
+_INSERT_ROW = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_INSERT_CHECKPOINT = f"INSERT INTO checkpoints ({', '.join(CHECKPOINT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _read_head(conn: AuditConnection, log_id: str) -> AuditHead:
+    """The newest row in the database (genesis when empty).
+
+    Raises:
+        ValueError: the stored seq or hash is not what the log writes.
+    """
+    last = conn.execute("SELECT seq, event_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    if last is None:
+        return AuditHead(0, genesis_hash(log_id))
+    seq, digest = last
+    if type(seq) is not int or type(digest) is not str or len(digest) != 64:
+        raise ValueError("the newest audit row is malformed")
+    return AuditHead(seq, digest)
 
 
 __all__ = [
     "BUNDLE_PREFIX",
+    "GRANT_ROWS_SQL",
     "AuditConnection",
     "AuditHead",
     "AuditKeyMismatchError",

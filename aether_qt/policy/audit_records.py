@@ -9,7 +9,8 @@ The canonical bytes hashed into the chain are built from a record.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring  # the string encoder canonical JSON uses (C-accelerated)
 from typing import Any
 
 from aether_qt.policy.canonical import canonical_json
@@ -31,6 +32,34 @@ def content_bytes(record: Mapping[str, Any]) -> bytes:
     ``stage_trace`` and ``detail`` are embedded as JSON values (not strings).
     """
     return canonical_json({name: record[name] for name in CONTENT_COLUMNS})
+
+
+def content_bytes_from_db(values: Sequence[Any]) -> bytes:
+    """The same bytes as :func:`content_bytes`, assembled from a row tuple in :data:`COLUMNS` order.
+
+    ``stage_trace`` and ``detail`` are taken as the stored JSON text, verbatim:
+    a stored text that is not the canonical one (re-spaced, re-ordered) gives
+    other bytes, hence another hash, so it is seen as the edit it is without
+    parsing any JSON. This is the verifier's fast path (and the writer's).
+
+    Raises:
+        ValueError: a column has the wrong type (an int where text belongs, ...).
+    """
+    seq, audit_id, wall, mono, actor, cap, resource, decision, reason, change, turn, trace, detail, key_id = (
+        values[:14]
+    )
+    if type(seq) is not int or type(wall) is not int or type(mono) is not int:
+        raise ValueError("an integer column holds something else")
+    texts = (audit_id, actor, cap, resource, decision, reason, change, turn, trace, detail, key_id)
+    if any(type(t) is not str for t in texts):
+        raise ValueError("a text column holds something else")
+    return (
+        f'{{"actor":{encode_basestring(actor)},"audit_id":{encode_basestring(audit_id)},'
+        f'"capability":{encode_basestring(cap)},"change_id":{encode_basestring(change)},'
+        f'"decision":{encode_basestring(decision)},"detail":{detail},"key_id":{encode_basestring(key_id)},'
+        f'"reason":{encode_basestring(reason)},"resource":{encode_basestring(resource)},"seq":{seq},'
+        f'"stage_trace":{trace},"ts_mono_ns":{mono},"ts_wall_ms":{wall},"turn_id":{encode_basestring(turn)}}}'
+    ).encode()
 
 
 def record_from_db(values: tuple[Any, ...], *, strict: bool = False) -> dict[str, Any]:
@@ -73,6 +102,7 @@ __all__ = [
     "CONTENT_COLUMNS",
     "SEAL_COLUMNS",
     "content_bytes",
+    "content_bytes_from_db",
     "record_from_db",
     "record_from_row",
     "row_from_record",

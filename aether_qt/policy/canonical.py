@@ -12,7 +12,8 @@ language must reproduce them exactly):
 * ``genesis = SHA-256("aether-audit-genesis-v1:" + log_id)`` (UTF-8), hex;
 * ``event_hash = SHA-256(bytes.fromhex(prev_hash) + canonical)``, hex;
 * ``record_hmac = HMAC-SHA256(key, log_id_utf8 + seq_u64_be + bytes.fromhex(event_hash))``, hex;
-* row ``signature = Ed25519(bytes.fromhex(event_hash))``, hex of the 64-byte signature.
+* row ``signature``: empty since format 2 (rows are signed through checkpoints);
+  rows of format 1 carry ``Ed25519(bytes.fromhex(event_hash))``, hex of the 64-byte signature.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def hmac_message(log_id: str, seq: int, event_hash_hex: str) -> bytes:
 
 def record_hmac(key: bytes, log_id: str, seq: int, event_hash_hex: str) -> str:
     """Hex ``HMAC-SHA256(key, log_id || seq || event_hash)``."""
-    return hmac.new(key, hmac_message(log_id, seq, event_hash_hex), hashlib.sha256).hexdigest()
+    return hmac.digest(key, hmac_message(log_id, seq, event_hash_hex), "sha256").hex()
 
 
 def hmac_equal(a: str, b: str) -> bool:

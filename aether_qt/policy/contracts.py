@@ -81,8 +81,11 @@ class AuditSink(Protocol):
         """False once a write failed or the chain is known broken."""
         ...
 
-    def append(self, entry: AuditEntry) -> AuditRow:
+    def append(self, entry: AuditEntry, *, anchor: bool = False) -> AuditRow:
         """Seal and commit one row; return it only after it is durable.
+
+        ``anchor``: the row is an Allow the caller is about to act on, so the
+        external anchor moves to it (no silent tail loss).
 
         Raises:
             AuditWriteError: the row was not committed.

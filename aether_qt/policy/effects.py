@@ -354,6 +354,29 @@ class Effectors:
         return target
 
 
+def set_aside_own_file(path: Path, suffix: str, *, roots: tuple[Path, ...]) -> Path:
+    """Rename one of the app's own files (and its SQLite ``-wal``/``-shm``) to ``<name>.<suffix>``.
+
+    Used to keep a tampered audit log for inspection when a new epoch begins;
+    no permit is needed because the file is the app's own, but it must lie in
+    ``roots`` (the app's data folder).
+
+    Raises:
+        OutsideRootsError: ``path`` is outside ``roots``.
+        OSError: the rename failed.
+    """
+    resolved = path.resolve()
+    if not any(resolved.is_relative_to(root.resolve()) for root in roots):
+        raise OutsideRootsError("only the app's own files can be set aside")
+    target = resolved.with_name(f"{resolved.name}.{suffix}")
+    for extra in ("-wal", "-shm"):
+        side = resolved.with_name(resolved.name + extra)
+        if side.exists():
+            os.replace(side, target.with_name(target.name + extra))
+    os.replace(resolved, target)
+    return target
+
+
 def _entry(item: os.DirEntry[str]) -> DirEntry:
     is_dir = item.is_dir(follow_symlinks=False)
     size = None if is_dir else item.stat(follow_symlinks=False).st_size

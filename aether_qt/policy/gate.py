@@ -201,9 +201,9 @@ class Gate:
     def _entry(self, ev: Evaluation, decision: str, reason: str, detail: dict[str, Any]) -> AuditEntry:
         return ev.entry(decision, reason, detail, preset=self._config.preset.value)
 
-    def _append(self, entry: AuditEntry) -> AuditRow | None:
+    def _append(self, entry: AuditEntry, *, anchor: bool = False) -> AuditRow | None:
         try:
-            return self._audit.append(entry)
+            return self._audit.append(entry, anchor=anchor)
         except AuditWriteError:
             self._degraded = True
             log.error("audit write failed: the policy gate now denies every side effect")
@@ -235,7 +235,7 @@ class Gate:
         facts: dict[str, Any] = {"grant_id": grant.grant_id, "permit_id": permit_id}
         if issued:
             facts["grant_issued"] = grant_facts(grant)
-        row = self._append(self._entry(ev, "allow", "", {**facts, **detail}))
+        row = self._append(self._entry(ev, "allow", "", {**facts, **detail}), anchor=True)
         if row is None:
             return self._unaudited(ev)
         if issued:

@@ -128,17 +128,26 @@ def replay(rows: Iterable[AuditRow]) -> LedgerState:
     """
     state = LedgerState()
     for row in rows:
-        detail = row.detail
-        issued = detail.get("grant_issued")
-        if isinstance(issued, dict):
-            state.add(grant_from_facts(issued, audit_ref=row.audit_id))
-        event = detail.get("event")
-        if event in ("grant_revoked", "cascade"):
-            for grant_id in detail["grant_ids"]:
-                state.end(grant_id, int(detail["revoked_at_ms"]), str(detail["cause"]))
-        elif event == "grant_spent":
-            state.end(str(detail["grant_id"]), int(detail["spent_at_ms"]), "spent")
+        apply_row(state, row)
     return state
+
+
+def apply_row(state: LedgerState, row: AuditRow) -> None:
+    """Apply one audit row's grant facts to ``state`` (rows without grant facts change nothing).
+
+    Raises:
+        KeyError, TypeError, ValueError: the row says it carries grant facts but they are malformed.
+    """
+    detail = row.detail
+    issued = detail.get("grant_issued")
+    if isinstance(issued, dict):
+        state.add(grant_from_facts(issued, audit_ref=row.audit_id))
+    event = detail.get("event")
+    if event in ("grant_revoked", "cascade"):
+        for grant_id in detail["grant_ids"]:
+            state.end(grant_id, int(detail["revoked_at_ms"]), str(detail["cause"]))
+    elif event == "grant_spent":
+        state.end(str(detail["grant_id"]), int(detail["spent_at_ms"]), "spent")
 
 
 def float_or_none(value: Any) -> float | None:

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import json
 import logging
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,12 +308,29 @@ class KeyStore:
         )
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``, created 0600 and fsynced.
+@contextmanager
+def private_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created 0600) for the ``with`` block.
 
-    A temp file next to ``path`` is written and fsynced, then ``os.replace``
-    swaps it in and the folder is fsynced, so a crash leaves the old or the
-    new content, never a mix.
+    Processes of the same home take it before they compare and replace a
+    shared file (the audit anchor), so two writers never move it backwards.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def write_private_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Atomically replace ``path`` with ``data``, created 0600 (and fsynced when ``durable``).
+
+    A temp file next to ``path`` is written (and fsynced), then ``os.replace``
+    swaps it in (and the folder is fsynced), so a crash of the process leaves
+    the old or the new content, never a mix; ``durable`` extends that to a crash
+    of the machine.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -319,10 +339,13 @@ def write_private_file(path: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    if not durable:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

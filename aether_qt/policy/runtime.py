@@ -18,16 +18,19 @@ import peewee
 
 from aether_qt.core.paths import AppPaths, migrations_dir
 from aether_qt.policy.approvals import TicketStore
-from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint
+from aether_qt.policy.audit_anchor import Anchor, AnchorReading
 from aether_qt.policy.audit_chain import AuditLog
+from aether_qt.policy.audit_home import anchor_store_for, home_in_use, keystore_for
+from aether_qt.policy.audit_start import StartCheck, check_at_start, check_missing
 from aether_qt.policy.audit_verify import VerifyReport, verify_log
 from aether_qt.policy.capabilities import DEFAULT_PRESET, Mode, Preset
 from aether_qt.policy.contracts import AuditEntry, AuditRow, AuditWriteError, Clock, SystemClock
 from aether_qt.policy.effects import Effectors
 from aether_qt.policy.gate import Gate, PolicyConfig
+from aether_qt.policy.grant_state import LedgerState
 from aether_qt.policy.grants import GrantLedger
 from aether_qt.policy.guard import Guard
-from aether_qt.policy.keys import AuditKeys, KeyStatus, KeyStore, KeysUnavailableError, install_namespace
+from aether_qt.policy.keys import AuditKeys, KeyStatus, KeysUnavailableError
 from aether_qt.storage.database import close_database, open_database
 from aether_qt.storage.settings import SettingsStore
 
@@ -50,7 +53,7 @@ class UnavailableAudit:
         """Always False."""
         return False
 
-    def append(self, entry: AuditEntry) -> AuditRow:
+    def append(self, entry: AuditEntry, *, anchor: bool = False) -> AuditRow:
         """Always raises :class:`AuditWriteError` with the reason."""
         raise AuditWriteError(self.reason)
 
@@ -69,17 +72,6 @@ def default_roots() -> tuple[Path, ...]:
     return (Path.home() / "Documents",)
 
 
-def keystore_for(paths: AppPaths) -> KeyStore:
-    """The key store of one installation (namespaced by its config folder)."""
-    return KeyStore(namespace=install_namespace(paths.config_dir), key_file=paths.key_file)
-
-
-def anchor_store_for(paths: AppPaths, keystore: KeyStore) -> AnchorStore:
-    """Anchor kept in the keyring (when usable) and in the config folder."""
-    usable = keystore.status().usable
-    return AnchorStore(anchor_file=paths.anchor_file, keystore=keystore if usable else None)
-
-
 class PolicyRuntime:
     """The assembled policy layer of one home. Build it with :meth:`open`; call :meth:`close`.
 
@@ -94,8 +86,11 @@ class PolicyRuntime:
         effectors: the only code that acts on the outside world.
     """
 
-    def __init__(self, *, paths: AppPaths, clock: Clock, allow_key_file: bool | None = None) -> None:
+    def __init__(
+        self, *, paths: AppPaths, clock: Clock, allow_key_file: bool | None = None, sole_writer: bool = False
+    ) -> None:
         self.paths = paths.ensure()
+        self._sole_writer = sole_writer
         self.clock = clock
         self.database: peewee.SqliteDatabase = open_database(
             paths.app_db, migrations=migrations_dir(), backups_dir=paths.backups_dir
@@ -111,6 +106,7 @@ class PolicyRuntime:
         self.keys_error = ""
         self.audit_error = ""
         self.audit: AuditLog | None = None
+        self.audit_check: StartCheck | None = None
         self._open_audit()
         self.key_status: KeyStatus = self.keystore.status()
         self.ledger = GrantLedger(self.database, clock=clock)
@@ -118,9 +114,10 @@ class PolicyRuntime:
         sink: Any = (
             self.audit if self.audit is not None else UnavailableAudit(self.audit_error or self.keys_error)
         )
-        if self.audit is not None and not self.ledger.verify_against(self.audit.rows()):
-            _log.warning("grant ledger differs from the audit log; rebuilding it from the log")
-            self.ledger.rebuild_from_audit(self.audit.rows())
+        verified = self.audit_check.grant_rows if self.audit_check is not None else ()
+        if self.audit is not None and not self.ledger.verify_against(verified):
+            _log.warning("grant ledger differs from the verified audit rows; rebuilding it from them")
+            self.ledger.rebuild_from_audit(verified)
         self.gate = Gate(
             audit=sink, ledger=self.ledger, tickets=self.tickets, config=self._config(), clock=clock
         )
@@ -139,25 +136,52 @@ class PolicyRuntime:
 
     @classmethod
     def open(
-        cls, paths: AppPaths, *, allow_key_file: bool | None = None, clock: Clock | None = None
+        cls,
+        paths: AppPaths,
+        *,
+        allow_key_file: bool | None = None,
+        clock: Clock | None = None,
+        sole_writer: bool = False,
     ) -> PolicyRuntime:
         """Open every part of the policy layer for ``paths``.
+
+        Args:
+            paths: the home.
+            allow_key_file: the user opts in to keys in a 0600 file when no keyring works.
+            clock: time (a fake one in tests).
+            sole_writer: the caller holds the home's instance lock (the app): no other
+                writer can be alive, so an anchor that says a session is open means a crash.
 
         Raises:
             StorageError: the app database cannot be used (locked, corrupt, newer schema...).
         """
-        return cls(paths=paths, clock=clock or SystemClock(), allow_key_file=allow_key_file)
+        return cls(
+            paths=paths, clock=clock or SystemClock(), allow_key_file=allow_key_file, sole_writer=sole_writer
+        )
 
     # ------------------------------------------------------------------ opening
 
+    def _others_alive(self) -> bool:
+        """Another writer (the app) holds this home, so its session is legitimately open."""
+        return not self._sole_writer and home_in_use(self.paths)
+
     def _open_audit(self) -> None:
-        log_exists = self.paths.audit_db.exists()
+        log_exists = self.paths.audit_db.exists() or self.paths.anchor_file.exists()
         try:
             self.keys = self.keystore.load_keys(log_exists=log_exists, allow_key_file=self.allow_key_file)
         except KeysUnavailableError as exc:
             self.keys_error = str(exc)
             _log.warning("audit keys unavailable: %s", exc)
             return
+        reading = self.anchor_store.read(public_key=self.keys.public_key, key_id=self.keys.key_id)
+        if not self.paths.audit_db.exists():
+            missing = check_missing(reading)
+            if missing is not None:  # never a fresh log over the evidence that there was one
+                self._refuse(missing)
+                return
+            check = StartCheck("", "", grants_digest=LedgerState().digest)
+        else:
+            check = None
         try:
             self.audit = AuditLog.open(
                 self.paths.audit_db, keys=self.keys, anchor_store=self.anchor_store, clock=self.clock
@@ -165,23 +189,52 @@ class PolicyRuntime:
         except AuditWriteError as exc:
             self.audit_error = str(exc)
             _log.warning("audit log unavailable: %s", exc)
+            return
+        if check is None:
+            check = check_at_start(
+                self.paths.audit_db, keys=self.keys, reading=reading, live=self._others_alive()
+            )
+        if not check.ok:
+            self.audit.close_without_checkpoint()
+            self.audit = None
+            self._refuse(check)
+            return
+        self.audit_check = check
+        self.audit.set_verified(
+            epoch=check.epoch,
+            verified_seq=check.verified_seq,
+            verified_hash=check.verified_hash,
+            grants_digest=check.grants_digest,
+        )
+
+    def _refuse(self, check: StartCheck) -> None:
+        """The log does not extend its anchor (or failed verification): the gate stays deny-all."""
+        self.audit_check = check
+        self.audit_error = f"{check.message}. Run `aether audit acknowledge` to start a new epoch."
+        _log.error("%s", self.audit_error)
 
     def _record_start(self) -> None:
         """Audit the start of a session: preset, where the keys live (never the keys)."""
         if self.audit is None:
             return
-        detail = {
+        check = self.audit_check
+        detail: dict[str, Any] = {
             "event": "session_start",
             "preset": self.preset().value,
             "keys": self.keys.source if self.keys else "none",
             "keyring_backend": self.keystore.status().backend,
+            "epoch": self.audit.epoch,
+            "verified_through": check.verified_seq if check else 0,
         }
+        if check is not None and (check.unclean or check.tail):
+            detail["previous_session"] = {"closed": not check.unclean, "rows_after_anchor": check.tail}
         try:
             self.audit.append(
                 AuditEntry(
                     actor="system", capability="", resource="", decision="session_start", detail=detail
                 )
             )
+            self.audit.vouch(keyring=True, session_open=True)
         except AuditWriteError as exc:
             _log.warning("session start not audited: %s", exc)
 
@@ -257,7 +310,11 @@ class PolicyRuntime:
     def posture(self) -> list[PostureFlag]:
         """Conditions the UI must show, most urgent first."""
         flags: list[PostureFlag] = []
-        if self.audit is None or not self.audit.healthy or self.gate.degraded:
+        if self.audit_check is not None and not self.audit_check.ok:
+            flags.append(
+                PostureFlag("audit_broken", 0, f"{self.audit_error} Every action is denied until then.")
+            )
+        elif self.audit is None or not self.audit.healthy or self.gate.degraded:
             why = self.audit_error or self.keys_error or (self.audit.last_error if self.audit else "")
             flags.append(
                 PostureFlag("audit_broken", 0, f"Audit log unavailable, every action is denied. {why}")
@@ -272,21 +329,55 @@ class PolicyRuntime:
 
     # ------------------------------------------------------------------ audit
 
-    def anchor(self) -> Checkpoint | None:
-        """The newest external anchor of this home's audit log."""
-        return self.anchor_store.load()
+    def anchors(self) -> AnchorReading:
+        """The anchor copies of this home, checked against its keys (nothing without keys)."""
+        if self.keys is None:
+            return AnchorReading(None)
+        return self.anchor_store.read(public_key=self.keys.public_key, key_id=self.keys.key_id)
+
+    def anchor(self) -> Anchor | None:
+        """The newest valid external anchor of this home's audit log."""
+        return self.anchors().anchor
 
     def verify(self) -> VerifyReport:
-        """Verify this home's audit log against its keys and anchor."""
-        return verify_log(self.paths.audit_db, keys=self.keys, anchor=self.anchor())
+        """Verify this home's audit log in full, from inside the running writer (the app or a command)."""
+        if self.audit is not None:
+            try:
+                self.audit.vouch(keyring=False)  # the newest rows are this session's own
+            except AuditWriteError as exc:
+                _log.warning("anchor not moved before verification: %s", exc)
+        reading = self.anchors()
+        return verify_log(
+            self.paths.audit_db,
+            keys=self.keys,
+            anchor=reading.anchor,
+            invalid_anchors=reading.invalid,
+            live=True,
+        )
+
+    def _verify_session(self) -> None:
+        """Verify this session's rows (and any other writer's) before the closing anchor vouches for them."""
+        if self.audit is None or self.keys is None:
+            return
+        check = check_at_start(self.paths.audit_db, keys=self.keys, reading=self.anchors(), live=True)
+        if not check.ok:
+            _log.error("the audit log failed verification at shutdown: %s", check.message)
+            return
+        self.audit.set_verified(
+            epoch=check.epoch,
+            verified_seq=check.verified_seq,
+            verified_hash=check.verified_hash,
+            grants_digest=check.grants_digest,
+        )
 
     def close(self) -> None:
-        """Write the shutdown checkpoint, close the databases, disarm the guard. Idempotent."""
+        """Verify the session, write the shutdown checkpoint and anchor, close the databases. Idempotent."""
         if self.guard is not None:
             self.guard.disable()  # audit hooks cannot be removed; a disabled guard does nothing
         if self.audit is not None:
+            self._verify_session()
             try:
-                self.audit.close()
+                self.audit.close(session_open=self._others_alive())
             except AuditWriteError as exc:
                 _log.warning("shutdown checkpoint not written: %s", exc)
             self.audit = None
@@ -298,14 +389,3 @@ class PolicyRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def verify_home(paths: AppPaths, *, allow_key_file: bool = False) -> VerifyReport:
-    """Verify a home's audit log without opening it for writing (for ``doctor`` and ``audit verify``)."""
-    keystore = keystore_for(paths)
-    keys: AuditKeys | None
-    try:
-        keys = keystore.load_keys(log_exists=True, allow_key_file=allow_key_file or paths.key_file.exists())
-    except KeysUnavailableError:
-        keys = None
-    return verify_log(paths.audit_db, keys=keys, anchor=anchor_store_for(paths, keystore).load())

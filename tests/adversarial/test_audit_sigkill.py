@@ -4,9 +4,13 @@ A forked child (imports already done, so a kill costs milliseconds) opens the
 audit log with the opt-in key file, appends audited decisions in a loop and
 writes ``seq audit_id`` to a pipe after each ``append`` returns. The parent
 kills it with SIGKILL after a random delay, then checks with plain sqlite3 that
-the database opens and ``PRAGMA integrity_check`` is ok, that ``verify_log``
-finds the chain intact (anchored, or unanchored before the first checkpoint),
-and that every acknowledged audit id is present. The next child continues on
+the database opens and ``PRAGMA integrity_check`` is ok, that every
+acknowledged audit id is present, and that ``verify_log`` finds the chain
+sound but, with no live writer, never says *intact*: the rows written after the
+last anchor (or none, if the kill came right after it) cannot be vouched for
+(``unvouched_tail`` / ``unclosed_session``; ``unanchored`` before the first
+checkpoint). Deleting the newest rows after the kill (an attacker hiding what
+the crashed session did) is never intact either. The next child continues on
 the same database, so recovery after a kill is exercised too. A fresh home is
 started every ``_PER_HOME`` kills to keep each verification short.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import random
 import select
+import shutil
 import signal
 import sqlite3
 import time
@@ -25,7 +30,7 @@ import keyring.backends.fail
 import pytest
 from audit_support import entry
 
-from aether_qt.policy.audit_anchor import AnchorStore
+from aether_qt.policy.audit_anchor import Anchor, AnchorStore
 from aether_qt.policy.audit_chain import AuditLog
 from aether_qt.policy.audit_verify import verify_log
 from aether_qt.policy.contracts import SystemClock
@@ -78,7 +83,9 @@ def _kill_once(home: Path, rng: random.Random) -> list[str]:
     return [line.split()[1] for line in lines]
 
 
-def _check_home(home: Path, keys: AuditKeys, acknowledged: set[str]) -> None:
+def _check_home(
+    home: Path, keys: AuditKeys, acknowledged: set[str], rng: random.Random, tmp_path: Path
+) -> None:
     db = home / "audit.db"
     if not db.exists():
         assert not acknowledged
@@ -93,9 +100,37 @@ def _check_home(home: Path, keys: AuditKeys, acknowledged: set[str]) -> None:
     finally:
         conn.close()
     assert acknowledged <= present, f"lost acknowledged rows: {sorted(acknowledged - present)[:5]}"
-    anchor = AnchorStore(anchor_file=home / "anchor.json", keystore=None).load()
+    anchor = AnchorStore(anchor_file=home / "anchor.json", keystore=None).load(
+        public_key=keys.public_key, key_id=keys.key_id
+    )
     report = verify_log(db, keys=keys, anchor=anchor)
-    assert report.intact or (report.status, report.reason) == ("undecidable", "unanchored"), report
+    assert (report.status, report.reason) in NOT_VOUCHED, report
+    if anchor is not None:  # the chain itself is sound: only the tail's completeness is unknown
+        assert verify_log(db, keys=keys, anchor=anchor, live=True).intact
+    if len(present) > 2 and rng.random() < 0.2:
+        _cut_newest(db, tmp_path, keys, anchor, rng.randrange(1, len(present)))
+
+
+NOT_VOUCHED = {
+    ("undecidable", "unvouched_tail"),
+    ("undecidable", "unclosed_session"),
+    ("undecidable", "unanchored"),
+}
+
+
+def _cut_newest(db: Path, scratch: Path, keys: AuditKeys, anchor: Anchor | None, rows: int) -> None:
+    """On a copy: delete the newest ``rows`` rows as an attacker would; never intact."""
+    copy = scratch / "cut.db"
+    shutil.copy(db, copy)
+    conn = sqlite3.connect(copy, isolation_level=None)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")
+    last = conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0]
+    conn.execute("DELETE FROM audit_log WHERE seq > ?", (last - rows,))
+    conn.close()
+    report = verify_log(copy, keys=keys, anchor=anchor)
+    assert not report.intact, report
+    copy.unlink()
 
 
 def _run(tmp_path: Path, kills: int, seed: int) -> int:
@@ -114,7 +149,7 @@ def _run(tmp_path: Path, kills: int, seed: int) -> int:
         acked = _kill_once(home, rng)
         acknowledged.update(acked)
         total_acked += len(acked)
-        _check_home(home, keys, acknowledged)
+        _check_home(home, keys, acknowledged, rng, tmp_path)
     return total_acked
 
 

@@ -11,7 +11,9 @@ tamper                                                     first_bad_seq    reas
 none (untouched copy)                                      -                intact
 edit a payload field of row 10                             10               content_hash_mismatch
 edit row 10 and recompute the SHA-256 chain (no HMAC key)  10               hmac_mismatch
-same from row 1 (every HMAC and signature fails)           1                hmac_mismatch
+  ... checked with the public key only                     1                signature_invalid (rows 1..16
+                                                                            do not match checkpoint #1)
+same from row 1 (every HMAC fails, checkpoints disagree)   1                hmac_mismatch
 delete middle row 20 (triggers dropped)                    20               seq_gap
 swap the seq of rows 5 and 9                               5                content_hash_mismatch
 replace row 20 by row 20 of another install's log          20               prev_hash_mismatch
@@ -23,9 +25,10 @@ restore old.db, then keep writing to it                    40               roll
 replace the HMAC key in the keyring                        1                key_mismatch (undecidable)
 replace the Ed25519 seed in the keyring                    1                key_mismatch (undecidable)
 replace the public key in ``meta``                         1                key_mismatch (undecidable)
-forge the anchor file (bad signature)                      -                signature_invalid
-anchor of another log                                      -                rollback
-delete audit.db entirely                                   1                truncated
+delete only the newest checkpoint the anchor knew           -                truncated
+forge the anchor file (bad signature, or another key's)    -                anchor_invalid
+anchor of another log                                      -                replaced
+delete audit.db entirely                                   1                missing
 no anchor at all                                           -                unanchored (undecidable)
 =========================================================  ===============  ======================
 
@@ -97,8 +100,8 @@ def original(tmp_path_factory: pytest.TempPathFactory) -> Original:
     fill(folder / "audit.db", keys, anchors, 1, 20)
     shutil.copy(folder / "audit.db", folder / "old.db")
     fill(folder / "audit.db", keys, anchors, 21, 20)
-    anchor = anchors.load()
-    assert anchor is not None and anchor.ckpt_no == 4 and anchor.seq == 40
+    anchor = anchors.load(public_key=keys.public_key, key_id=keys.key_id)
+    assert anchor is not None and anchor.ckpt_no == 4 and anchor.seq == 40 and not anchor.session_open
     return Original(folder, keys, keystore, backend, anchor)
 
 
@@ -186,8 +189,8 @@ def test_edit_and_recompute_chain_without_hmac_key(
     report = check(copy, original)
     assert (report.status, report.first_bad_seq, report.reason) == ("tampered", 10, "hmac_mismatch")
     # Without the HMAC key the signatures still catch it.
-    report = check(copy, original, keys=None)
-    assert (report.first_bad_seq, report.reason) == (10, "signature_invalid")
+    report = check(copy, original, keys=None)  # the public key alone: the signed checkpoint at 16 disagrees
+    assert (report.first_bad_seq, report.reason) == (1, "signature_invalid")
 
 
 def test_recompute_whole_chain_is_not_mistaken_for_a_wrong_key(
@@ -278,14 +281,15 @@ def test_restore_older_copy(copy: Path, original: Original) -> None:
 def test_restore_older_copy_then_keep_writing(copy: Path, original: Original) -> None:
     shutil.copy(original.folder / "old.db", copy)
     anchors = AnchorStore(anchor_file=copy.parent / "anchor.json", keystore=None)
-    anchors.save(original.anchor)
+    anchors.save(original.anchor, public_key=original.keys.public_key)
     log = AuditLog.open(
         copy, keys=original.keys, anchor_store=anchors, clock=FakeClock(), checkpoint_every=16
     )
     for i in range(100, 125):
         log.append(entry(i))
     log.close()
-    assert anchors.load() == original.anchor  # the anchor never moves back
+    kept = anchors.load(public_key=original.keys.public_key, key_id=original.keys.key_id)
+    assert kept == original.anchor  # the anchor never moves back
     report = check(copy, original)
     assert (report.status, report.first_bad_seq, report.reason) == ("tampered", 40, "rollback")
 
@@ -321,24 +325,45 @@ def test_replace_public_key_in_meta(sql: sqlite3.Connection, copy: Path, origina
     assert (report.status, report.first_bad_seq, report.reason) == ("undecidable", 1, "key_mismatch")
 
 
-def test_forged_anchor(copy: Path, original: Original) -> None:
-    forged = Anchor(**{**original.anchor.to_json(), "seq": 30})
-    report = check(copy, original, anchor=forged)
-    assert (report.status, report.first_bad_seq, report.reason) == ("tampered", None, "signature_invalid")
+def planted(tmp_path: Path, original: Original, data: object) -> VerifyReport:
+    """Verify the untouched copy with ``data`` written as the anchor file."""
+    anchors = AnchorStore(anchor_file=tmp_path / "anchor.json", keystore=None)
+    (tmp_path / "anchor.json").write_text(json.dumps(data))
+    reading = anchors.read(public_key=original.keys.public_key, key_id=original.keys.key_id)
+    return verify_log(
+        tmp_path / "audit.db", keys=original.keys, anchor=reading.anchor, invalid_anchors=reading.invalid
+    )
+
+
+def test_forged_anchor(copy: Path, original: Original, tmp_path: Path) -> None:
+    forged = {**original.anchor.to_json(), "seq": 10**9}  # unsigned edit: a huge seq
+    report = planted(tmp_path, original, forged)
+    assert (report.status, report.first_bad_seq, report.reason) == ("tampered", None, "anchor_invalid")
+    assert "not signed by this installation's key" in report.message
+
+
+def test_another_installations_anchor(copy: Path, original: Original, tmp_path: Path) -> None:
+    other_keys = random_keys()
+    other = tmp_path / "other"
+    anchors = AnchorStore(anchor_file=other / "anchor.json", keystore=None)
+    fill(other / "audit.db", other_keys, anchors, 1, 3)
+    report = planted(tmp_path, original, json.loads((other / "anchor.json").read_text()))
+    assert (report.status, report.reason) == ("tampered", "anchor_invalid")
 
 
 def test_anchor_of_another_log(copy: Path, original: Original, tmp_path: Path) -> None:
     other = tmp_path / "other"
     anchors = AnchorStore(anchor_file=other / "anchor.json", keystore=None)
     fill(other / "audit.db", original.keys, anchors, 1, 3)
-    report = check(copy, original, anchor=anchors.load())
-    assert (report.status, report.first_bad_seq, report.reason) == ("tampered", None, "rollback")
+    other_anchor = anchors.load(public_key=original.keys.public_key, key_id=original.keys.key_id)
+    report = check(copy, original, anchor=other_anchor)
+    assert (report.status, report.first_bad_seq, report.reason) == ("tampered", None, "replaced")
 
 
 def test_database_deleted(copy: Path, original: Original) -> None:
     copy.unlink()
     report = check(copy, original)
-    assert (report.status, report.first_bad_seq, report.reason) == ("tampered", 1, "truncated")
+    assert (report.status, report.first_bad_seq, report.reason) == ("tampered", 1, "missing")
     report = check(copy, original, anchor=None)
     assert (report.status, report.reason) == ("undecidable", None)
 

@@ -53,7 +53,7 @@ WRITE_FLAGS = frozenset({"O_WRONLY", "O_RDWR", "O_CREAT", "O_APPEND", "O_TRUNC"}
 # Modules allowed to write files (only under the app's data/config/cache folders;
 # the runtime guard enforces the folder). Each entry says what it writes.
 OWN_DATA_WRITERS: dict[str, str] = {
-    "aether_qt/policy/keys.py": "the opt-in 0600 key file in the config folder",
+    "aether_qt/policy/keys.py": "the opt-in 0600 key file, the audit anchor and its lock (config folder)",
     "aether_qt/core/bus.py": "the opt-in JSONL event log, refused outside the data folder",
     "aether_qt/engines/router/models.py": "the prepared bundled model and models.json, in data/models/",
     "aether_qt/engines/persona/cards_import.py": "imported card personas in data/personas/",

@@ -24,6 +24,7 @@ class FakeSink:
 
     def __init__(self) -> None:
         self.rows: list[AuditRow] = []
+        self.anchored: list[AuditEntry] = []  # entries the gate asked to anchor (its Allows)
         self.fail = False
         self._seq = itertools.count(1)
 
@@ -31,9 +32,11 @@ class FakeSink:
     def healthy(self) -> bool:
         return not self.fail
 
-    def append(self, entry: AuditEntry) -> AuditRow:
+    def append(self, entry: AuditEntry, *, anchor: bool = False) -> AuditRow:
         if self.fail:
             raise AuditWriteError("disk full")
+        if anchor:
+            self.anchored.append(entry)
         seq = next(self._seq)
         row = AuditRow(
             seq=seq,
@@ -70,11 +73,11 @@ class FlakySink(FakeSink):
     def healthy(self) -> bool:
         return True
 
-    def append(self, entry: AuditEntry) -> AuditRow:
+    def append(self, entry: AuditEntry, *, anchor: bool = False) -> AuditRow:
         if self.fail_next > 0:
             self.fail_next -= 1
             raise AuditWriteError("transient")
-        return super().append(entry)
+        return super().append(entry, anchor=anchor)
 
 
 def open_db(path: Path) -> peewee.SqliteDatabase:

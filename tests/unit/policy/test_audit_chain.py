@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from audit_support import random_keys
 
-from aether_qt.policy.audit_anchor import AnchorStore, AnchorWriteError, Checkpoint, parse_anchor
+from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint
 from aether_qt.policy.audit_chain import AuditKeyMismatchError, AuditLog, connect_audit_db
 from aether_qt.policy.audit_verify import verify_log
 from aether_qt.policy.canonical import genesis_hash
 from aether_qt.policy.contracts import AuditEntry, AuditSink, AuditWriteError, FakeClock
-from aether_qt.policy.keys import AuditKeys, KeysUnavailableError
+from aether_qt.policy.keys import AuditKeys
 
 
 def entry(i: int = 0, **detail: Any) -> AuditEntry:
@@ -28,24 +28,6 @@ def entry(i: int = 0, **detail: Any) -> AuditEntry:
         stage_trace=({"stage": "scope", "outcome": "pass"},),
         detail={"i": i, **detail},
     )
-
-
-class FakeKeyStore:
-    """Just the anchor entry of a KeyStore; ``fail`` makes it raise."""
-
-    def __init__(self) -> None:
-        self.text: str | None = None
-        self.fail = False
-
-    def get_anchor_text(self) -> str | None:
-        if self.fail:
-            raise KeysUnavailableError("keyring locked")
-        return self.text
-
-    def set_anchor_text(self, text: str) -> None:
-        if self.fail:
-            raise KeysUnavailableError("keyring locked")
-        self.text = text
 
 
 class BrokenConn:
@@ -154,7 +136,9 @@ def test_append_get_rows_head(
     assert log.rows(after_seq=0, limit=2) == rows[:2]
     assert log.head().seq == 6 and log.head().event_hash == rows[-1].event_hash
     assert [c.seq for c in log.checkpoints()] == [4]  # every 4 rows
-    assert anchors.load() == log.checkpoints()[0]
+    anchor = anchors.load(public_key=keys.public_key, key_id=keys.key_id)
+    assert anchor is not None and (anchor.seq, anchor.head_hash) == (4, log.checkpoints()[0].head_hash)
+    assert rows[0].signature == ""  # rows are signed through checkpoints, not one by one
     log.close()
     log.close()  # idempotent
     assert not log.healthy
@@ -176,7 +160,8 @@ def test_close_writes_a_shutdown_checkpoint_only_when_needed(
     manual = log.checkpoint()
     assert (manual.ckpt_no, manual.kind, manual.seq) == (3, "manual", 5)
     log.close()
-    report = verify_log(log.path, keys=keys, anchor=anchors.load())
+    anchor = anchors.load(public_key=keys.public_key, key_id=keys.key_id)
+    report = verify_log(log.path, keys=keys, anchor=anchor)
     assert report.intact, report
 
 
@@ -309,63 +294,6 @@ def test_sign_export_only_signs_bundles(
 # ---------------------------------------------------------------- anchors
 
 
-def make_checkpoint(keys: AuditKeys, ckpt_no: int, log_id: str = "log1") -> Checkpoint:
-    from aether_qt.policy.audit_anchor import sign_checkpoint
-
-    return sign_checkpoint(
-        log_id=log_id, ckpt_no=ckpt_no, seq=ckpt_no * 4, head_hash="ab" * 32, ts_wall_ms=5,
-        kind="periodic", signing_key=keys.signing_key, key_id=keys.key_id,
-    )  # fmt: skip
-
-
-def test_anchor_store_keeps_the_newest_copy(
-    tmp_path: Path, keys: AuditKeys, caplog: pytest.LogCaptureFixture
-) -> None:
-    keystore = FakeKeyStore()
-    store = AnchorStore(anchor_file=tmp_path / "a.json", keystore=keystore)  # type: ignore[arg-type]
-    assert store.load() is None
-    first, second = make_checkpoint(keys, 1), make_checkpoint(keys, 2)
-    store.save(first)
-    store.save(second)
-    assert store.load() == second and keystore.text is not None
-    # Rolling the file back is not enough: the keyring copy is newer.
-    (tmp_path / "a.json").write_text((tmp_path / "a.json").read_text().replace('"ckpt_no":2', '"ckpt_no":1'))
-    assert store.load() == second
-    with caplog.at_level(logging.WARNING):
-        store.save(first)
-    assert "not moving the audit anchor back" in caplog.text
-    store.save(second)  # the same checkpoint again is fine
-    other = make_checkpoint(keys, 1, log_id="log2")
-    with caplog.at_level(logging.WARNING):
-        store.save(other)
-    assert "replacing the audit anchor of another log" in caplog.text
-    assert second.signature_ok(keys.public_key)
-    assert not second.signature_ok(random_keys().public_key)
-    assert not Checkpoint(**{**second.to_json(), "signature": "zz"}).signature_ok(keys.public_key)
-
-
-def test_anchor_store_survives_bad_copies(
-    tmp_path: Path, keys: AuditKeys, caplog: pytest.LogCaptureFixture
-) -> None:
-    keystore = FakeKeyStore()
-    store = AnchorStore(anchor_file=tmp_path / "a.json", keystore=keystore)  # type: ignore[arg-type]
-    (tmp_path / "a.json").write_text("{broken")
-    keystore.text = "[]"
-    with caplog.at_level(logging.WARNING):
-        assert store.load() is None
-    assert "malformed" in caplog.text
-    keystore.fail = True
-    (tmp_path / "a.json").unlink()
-    (tmp_path / "a.json").mkdir()
-    with caplog.at_level(logging.WARNING):
-        assert store.load() is None
-    assert "unreadable" in caplog.text and "not read from the keyring" in caplog.text
-    (tmp_path / "a.json").rmdir()
-    with caplog.at_level(logging.WARNING):
-        store.save(make_checkpoint(keys, 1))
-    assert store.last_error.startswith("anchor not stored in the keyring")
-
-
 @pytest.mark.parametrize(
     "data",
     [[], {"log_id": "x"}, {**dict.fromkeys(("log_id", "head_hash", "key_id", "kind", "signature"), "s"),
@@ -376,15 +304,6 @@ def test_anchor_store_survives_bad_copies(
 def test_checkpoint_parsing_rejects_malformed(data: object) -> None:
     with pytest.raises(ValueError):
         Checkpoint.from_json(data)
-
-
-def test_parse_anchor_round_trip(keys: AuditKeys) -> None:
-    ckpt = make_checkpoint(keys, 3)
-    from aether_qt.policy.canonical import canonical_text
-
-    assert parse_anchor(canonical_text(ckpt.to_json())) == ckpt
-    with pytest.raises(AnchorWriteError.__mro__[1]):
-        raise AnchorWriteError("x")
 
 
 def test_close_tolerates_a_concurrent_close(
@@ -400,11 +319,11 @@ def test_close_tolerates_a_concurrent_close(
     real_checkpoint = log.checkpoint
     raced: list[str] = []
 
-    def racing_checkpoint(kind: str = "manual") -> Checkpoint:
+    def racing_checkpoint(kind: str = "manual", **options: Any) -> Checkpoint:
         if not raced:  # another thread's close() runs to the end just before our checkpoint
             raced.append(kind)
             log.close()
-        return real_checkpoint(kind)
+        return real_checkpoint(kind, **options)
 
     monkeypatch.setattr(log, "checkpoint", racing_checkpoint)
     with caplog.at_level(logging.ERROR):

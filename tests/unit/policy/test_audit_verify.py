@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from audit_support import random_keys
 
-from aether_qt.policy import audit_verify
-from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint, sign_checkpoint
+from aether_qt.policy import audit_walker
+from aether_qt.policy.audit_anchor import Anchor, AnchorStore, Checkpoint, sign_checkpoint
 from aether_qt.policy.audit_chain import AuditLog
 from aether_qt.policy.audit_records import record_from_row
 from aether_qt.policy.audit_verify import ChainWalker, Failure, check_anchor, check_checkpoints, verify_log
@@ -31,22 +31,29 @@ def build(
 
 
 def walk(
-    log: AuditLog, keys: AuditKeys | None, records: list[dict[str, Any]]
+    log: AuditLog, keys: AuditKeys | None, records: list[dict[str, Any]], wanted: set[int] | None = None
 ) -> tuple[ChainWalker, Failure | None]:
     walker = ChainWalker(
         log_id=log.log_id,
         key_id=log.key_id,
         public_key=log.public_key,
         hmac_key=keys.hmac_key if keys else None,
-        wanted={len(records)},
+        wanted=wanted or {len(records)},
     )
     try:
         for record in records:
-            if not walker.feed(record):
+            if not walker.feed_record(record):
                 break
         return walker, walker.finish()
     finally:
         walker.close()
+
+
+def legacy(records: list[dict[str, Any]], keys: AuditKeys) -> list[dict[str, Any]]:
+    """The records as format 1 wrote them: each row signed on its own."""
+    for record in records:
+        record["signature"] = keys.signing_key.sign(bytes.fromhex(record["event_hash"])).signature.hex()
+    return records
 
 
 @pytest.fixture
@@ -71,6 +78,7 @@ def test_walker_row_failures(
     tmp_path: Path, keys: AuditKeys, change: dict[str, Any], reason: str, seq: int
 ) -> None:
     log, records = build(tmp_path, keys, 5)
+    records = legacy(records, keys)
     records[2] = {**records[2], **change}
     _, failure = walk(log, keys, records)
     assert failure is not None and (failure.reason, failure.seq) == (reason, seq)
@@ -103,7 +111,7 @@ def test_hmac_failing_everywhere_plus_a_bad_signature_is_not_a_key_mismatch(
     log, records = build(tmp_path, keys, 3)
     for record in records:
         record["record_hmac"] = "00" * 32
-    records[2]["signature"] = "00" * 64
+    records[2]["signature"] = "00" * 64  # a format-1 signature that does not verify
     _, failure = walk(log, keys, records)
     assert failure is not None and (failure.reason, failure.seq) == ("hmac_mismatch", 1)
     log.close()
@@ -113,10 +121,11 @@ def test_hmac_failing_everywhere_plus_a_bad_signature_is_not_a_key_mismatch(
 def test_batched_parallel_signature_checks(
     tmp_path: Path, keys: AuditKeys, monkeypatch: pytest.MonkeyPatch, cpus: int
 ) -> None:
-    monkeypatch.setattr(audit_verify, "_BATCH", 8)
-    monkeypatch.setattr(audit_verify, "_PARALLEL_MIN", 4)
+    monkeypatch.setattr(audit_walker, "_BATCH", 8)
+    monkeypatch.setattr(audit_walker, "_PARALLEL_MIN", 4)
     monkeypatch.setattr(os, "cpu_count", lambda: cpus)
     log, records = build(tmp_path, keys, 30)
+    records = legacy(records, keys)  # rows of format 1 carry their own signatures
     walker, failure = walk(log, keys, records)
     assert failure is None and walker.rows_checked == 30 and walker.hashes[30] == records[-1]["event_hash"]
     records[20]["signature"] = records[19]["signature"]
@@ -144,17 +153,43 @@ def test_checkpoint_checks(tmp_path: Path, keys: AuditKeys) -> None:
     forged = ckpt(4, records[3]["event_hash"], signer=random_keys())
     failure = check_checkpoints([forged], walker=walker, **common)
     assert failure is not None and failure.reason == "signature_invalid"
+    # Rows that do not match the signed checkpoint covering them: named from the interval's start.
     failure = check_checkpoints([ckpt(4, "ab" * 32)], walker=walker, **common)
+    assert failure is not None and (failure.reason, failure.seq) == ("signature_invalid", 1)
+    # A v1 anchor (a checkpoint) present in the database but different from it.
+    legacy_ckpt = ckpt(4, records[3]["event_hash"], ckpt_no=1)
+    legacy_anchor = Anchor.from_json(legacy_ckpt.to_json())
+    other = Checkpoint(**{**legacy_ckpt.to_json(), "ts_wall_ms": 2})
+    checks: dict[str, Any] = {"log_id": log.log_id, "walker": walker, "live": False}
+    failure = check_anchor(legacy_anchor, [other], **checks)
     assert failure is not None and (failure.reason, failure.seq) == ("rollback", 4)
-    # Anchor present in the database but different from it.
-    anchor = ckpt(4, records[3]["event_hash"], ckpt_no=1)
-    other = Checkpoint(**{**anchor.to_json(), "ts_wall_ms": 2})
-    failure = check_anchor(anchor, [other], walker=walker, **common)
-    assert failure is not None and (failure.reason, failure.seq) == ("rollback", 4)
+    failure = check_anchor(legacy_anchor, [], **checks)
+    assert failure is not None and (failure.reason, failure.seq) == ("truncated", None)
     # Anchor past the end while the database holds a newer-numbered checkpoint: truncated.
-    far = ckpt(9, "ab" * 32, ckpt_no=1)
-    failure = check_anchor(far, [ckpt(4, records[3]["event_hash"], ckpt_no=2)], walker=walker, **common)
+    far = Anchor.from_json(ckpt(9, "ab" * 32, ckpt_no=1).to_json())
+    failure = check_anchor(far, [ckpt(4, records[3]["event_hash"], ckpt_no=2)], **checks)
     assert failure is not None and (failure.reason, failure.seq) == ("truncated", 5)
+    log.close()
+
+
+def test_rows_after_the_anchor_or_an_open_session_are_never_intact_without_a_live_writer(
+    tmp_path: Path, keys: AuditKeys
+) -> None:
+    log, records = build(tmp_path, keys, 6)
+    walker, _ = walk(log, keys, records, wanted={3, 6})
+    at3 = Anchor(log.log_id, keys.key_id, 1, 3, records[2]["event_hash"], 0, False, 3, "", "", 1)
+    failure = check_anchor(at3, [], log_id=log.log_id, walker=walker, live=False)
+    assert failure is not None and (failure.reason, failure.seq) == ("unvouched_tail", 4)
+    assert check_anchor(at3, [], log_id=log.log_id, walker=walker, live=True) is None
+    at6_open = Anchor(log.log_id, keys.key_id, 1, 6, records[5]["event_hash"], 0, True, 6, "", "", 1)
+    failure = check_anchor(at6_open, [], log_id=log.log_id, walker=walker, live=False)
+    assert failure is not None and (failure.reason, failure.seq) == ("unclosed_session", 7)
+    assert check_anchor(at6_open, [], log_id=log.log_id, walker=walker, live=True) is None
+    closed = Anchor(log.log_id, keys.key_id, 1, 6, records[5]["event_hash"], 0, False, 6, "", "", 1)
+    assert check_anchor(closed, [], log_id=log.log_id, walker=walker, live=False) is None
+    replaced = Anchor("another", keys.key_id, 1, 6, records[5]["event_hash"], 0, False, 6, "", "", 1)
+    failure = check_anchor(replaced, [], log_id=log.log_id, walker=walker, live=False)
+    assert failure is not None and failure.reason == "replaced"
     log.close()
 
 

@@ -15,6 +15,7 @@ import pytest
 from keyring_support import MemoryKeyring
 
 from aether_qt.core.paths import AppPaths, resolve_paths
+from aether_qt.policy.audit_home import verify_home
 from aether_qt.policy.capabilities import Mode, Preset
 from aether_qt.policy.contracts import AuditEntry, AuditWriteError, FakeClock
 from aether_qt.policy.decisions import ActionRequest, Allow, Deny, DenyReason
@@ -25,7 +26,6 @@ from aether_qt.policy.runtime import (
     PolicyRuntime,
     UnavailableAudit,
     default_roots,
-    verify_home,
 )
 
 
@@ -80,7 +80,10 @@ def test_opt_in_key_file_is_remembered_and_flagged(paths: AppPaths, use_backend:
     assert paths.key_file.stat().st_mode & 0o777 == 0o600
     with PolicyRuntime.open(paths) as rt:  # no flag: the opt-in was remembered
         assert rt.allow_key_file and rt.keys is not None
-        assert verify_home(paths).status == "intact"
+        assert (
+            verify_home(paths).reason == "unclosed_session"
+        )  # a writer is open: its tail is not vouched yet
+    assert verify_home(paths).status == "intact"
 
 
 def test_unopenable_audit_database_is_a_degraded_mode(paths: AppPaths, use_backend: Any) -> None:
@@ -173,7 +176,7 @@ def test_a_failed_shutdown_checkpoint_is_logged_not_raised(
     rt = PolicyRuntime.open(paths, allow_key_file=True)
     assert rt.audit is not None
 
-    def broken_close() -> None:
+    def broken_close(**_options: Any) -> None:
         raise AuditWriteError("disk full")
 
     rt.audit.close = broken_close  # type: ignore[method-assign]
@@ -204,7 +207,7 @@ def test_an_unwritable_session_start_is_logged_and_the_gate_still_opens(
 
     use_backend(keyring.backends.fail.Keyring())
 
-    def full_disk(self: AuditLog, entry: AuditEntry) -> Any:
+    def full_disk(self: AuditLog, entry: AuditEntry, **_options: Any) -> Any:
         raise AuditWriteError("database or disk is full")
 
     monkeypatch.setattr(AuditLog, "append", full_disk)
