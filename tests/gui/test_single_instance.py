@@ -19,6 +19,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -201,7 +202,7 @@ def db_openers(db: Path) -> set[int]:
 def session_starts(home: Path) -> int:
     """How many times a policy runtime was opened on ``home`` (its ``session_start`` audit rows)."""
     uri = f"file:{resolve_paths(home).audit_db}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as db:
+    with closing(sqlite3.connect(uri, uri=True)) as db:
         (count,) = db.execute("SELECT count(*) FROM audit_log WHERE decision = 'session_start'").fetchone()
     return int(count)
 
@@ -214,21 +215,18 @@ def test_a_second_start_raises_the_hidden_window_and_exits_0(
     first.command("hide")
     first.wait_for("the window hidden", lambda s: not s["visible"], 10)
 
-    began = time.monotonic()
-    done = second_start(home, app_env)
-    took = time.monotonic() - began
+    done = second_start(home, app_env)  # within SECOND_START_TIMEOUT_S: most of it is importing the app
     assert done.returncode == 0, done.stderr
     assert "already running" in done.stderr
     assert "Traceback" not in done.stderr
-    first.wait_for("the window shown again", shown, 5)
-    assert took < 10, f"the second start took {took:.1f} s"
+    first.wait_for("the window shown again", shown, 10)
     assert db_openers(resolve_paths(home).app_db) == {first.proc.pid}, "one aether.db writer"
 
     first.command("minimise:1")
     first.wait_for("the window minimised", lambda s: bool(s["minimised"]), 10)
     done = second_start(home, app_env)
     assert done.returncode == 0, done.stderr
-    first.wait_for("the window un-minimised", shown, 5)
+    first.wait_for("the window un-minimised", shown, 10)
 
     assert first.proc.poll() is None, "the first app keeps running"
     assert first.quit() == 0, first.output()
