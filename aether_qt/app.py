@@ -4,7 +4,9 @@
 event loop, opens the policy runtime, installs the runtime guard, builds the
 widgets (collaborators passed as keyword-only arguments) and, when the loop ends,
 shuts down in named stages: widgets, tray, policy runtime (shutdown checkpoint),
-guard. Nothing here is a module-level global.
+guard. Before all that it claims the home (:mod:`aether_qt.core.instance`): a
+second start on the same home raises the running window and exits without
+opening anything. Nothing here is a module-level global.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 from aether_qt.companion import SETTING_MODEL, build_conductor, build_memory, chosen_model, gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import Envelope, ModelStatusChanged
+from aether_qt.core.instance import HandedOver, InstanceServer, Owner, claim
 from aether_qt.core.paths import HOME_ENV, AppPaths, resolve_paths
 from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
 from aether_qt.engines.persona.registry import user_personas_dir
@@ -52,6 +55,7 @@ ORGANISATION = "Aether"
 APPLICATION = "aether"
 SETTINGS_FILE = "aether-qt.ini"
 EXIT_STORAGE = 2
+EXIT_NOT_ANSWERED = 1  # another app holds the home and did not raise its window
 LATE_START_MS = 8000  # memory and voice start by then even if the model is still loading
 IDLE_CHECK_MS = 500
 IDLE_CHECKS = 2  # memory starts after a second without a running turn
@@ -92,6 +96,7 @@ class AppParts:
     presence: PresenceHost | None = None
     memory: MemoryHost | None = None
     late: LateParts | None = None
+    instance: InstanceServer | None = None
 
 
 def settings_for(paths: AppPaths, home: str | None) -> QSettings:
@@ -306,8 +311,37 @@ def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConv
     return choose
 
 
+def _claim_home(paths: AppPaths) -> Owner | int:
+    """Take the home, or hand over to the app that holds it: an ``int`` is this start's exit code."""
+    try:
+        claimed = claim(paths.data_dir)
+    except OSError as exc:
+        _log.error("cannot lock the home: %s", exc)
+        _app = _make_application()  # the message box needs one
+        QMessageBox.critical(None, "Aether cannot start", f"Aether cannot open its data.\n\n{exc}")
+        return EXIT_STORAGE
+    if isinstance(claimed, Owner):
+        return claimed
+    who = f" (pid {claimed.pid})" if claimed.pid is not None else ""
+    if isinstance(claimed, HandedOver):
+        print(f"aether: already running for this home{who}; its window was raised", file=sys.stderr)
+        return 0
+    _log.error("another app holds this home%s and %s", who, claimed.reason)
+    _app = _make_application()
+    QMessageBox.critical(
+        None,
+        "Aether is already running",
+        f"Aether is already running for this home{who}, but {claimed.reason}.\n\n"
+        "If it is stuck, end that process and start Aether again.",
+    )
+    return EXIT_NOT_ANSWERED
+
+
 def _shutdown(parts: AppParts) -> None:
-    """Stop in stages: widgets (timer, geometry, workers), tray, runtime (checkpoint), guard."""
+    """Stop in stages: hand-over socket, widgets (timer, geometry, workers), tray, runtime, guard."""
+    if parts.instance is not None:
+        _log.info("shutdown: instance socket (a start from now on waits for the lock)")
+        parts.instance.close()
     _log.info("shutdown: widgets")
     parts.window.shutdown()
     parts.window.hide()
@@ -343,13 +377,27 @@ def run_app(options: AppOptions, *, on_ready: Callable[[AppParts], None] | None 
         on_ready: called once everything is built, before the event loop starts.
 
     Returns:
-        0 after a normal quit; 2 when the app's data cannot be opened.
+        0 after a normal quit or after handing over to the app already running on this home;
+        1 when that app did not answer; 2 when the app's data cannot be opened.
     """
+    paths = resolve_paths(options.home)
+    owner = _claim_home(paths)  # before the QApplication: a second start opens nothing
+    if isinstance(owner, int):
+        return owner
+    with owner.lock:  # held until everything is closed; the OS drops it if the process dies
+        return _run(options, paths, owner.socket_name, on_ready)
+
+
+def _run(
+    options: AppOptions, paths: AppPaths, socket_name: str, on_ready: Callable[[AppParts], None] | None
+) -> int:
+    """:func:`run_app` once this process owns the home."""
     import qasync  # lazy: only the desktop app needs the asyncio bridge
 
     home = options.home
-    paths = resolve_paths(home)
     app = _make_application()
+    instance = InstanceServer(name=socket_name)
+    instance.listen()  # a failure is logged; this app still runs, a second start is told so
     runtime = _open_runtime(paths, options.allow_key_file)
     if runtime is None:
         return EXIT_STORAGE
@@ -389,7 +437,9 @@ def run_app(options: AppOptions, *, on_ready: Callable[[AppParts], None] | None 
             presence=presence,
             memory=memory,
             late=LateParts(),
+            instance=instance,
         )
+        instance.sig_show_requested.connect(parts.window.bring_to_front)
         service.start()  # publishes persona.did_activate to the widgets built above
         host.start()
         presence.start()

@@ -254,6 +254,13 @@ class MainWindow(QMainWindow):
             self.trust_centre.setCurrentIndex(index)
             self.set_trust_centre_visible(True)
 
+    def bring_to_front(self) -> None:
+        """Show the window (from the tray, un-minimised, state otherwise kept), raise it and activate it."""
+        self.show()
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.raise_()
+        self.activateWindow()
+
     def set_trust_centre_visible(self, visible: bool) -> None:
         """Show or hide the trust-centre side panel."""
         self.panel_button.setChecked(visible)  # the toggled slot does the rest

@@ -177,10 +177,7 @@ class TrayIcon(QSystemTrayIcon):
 
     def show_window(self) -> None:
         """Bring the main window to the front."""
-        self._window.show()
-        self._window.setWindowState(self._window.windowState() & ~Qt.WindowState.WindowMinimized)
-        self._window.raise_()
-        self._window.activateWindow()
+        self._window.bring_to_front()
 
     def _on_show_action_triggered(self) -> None:
         self.show_window()
