@@ -119,7 +119,9 @@ def _make_application() -> QApplication:
 def _open_runtime(paths: AppPaths, allow_key_file: bool) -> PolicyRuntime | None:
     """The policy runtime, or ``None`` after telling the user why it cannot be opened."""
     try:
-        return PolicyRuntime.open(paths, allow_key_file=allow_key_file or None)
+        # the app holds the home's instance lock: no other writer is alive, so an anchor that
+        # says a session is open means the last one crashed
+        return PolicyRuntime.open(paths, allow_key_file=allow_key_file or None, sole_writer=True)
     except (StorageError, OSError) as exc:
         _log.error("cannot open the policy runtime: %s", exc)
         QMessageBox.critical(None, "Aether cannot start", f"Aether cannot open its data.\n\n{exc}")

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aether_qt.core.instance_lock import LOCK_FILE
 from aether_qt.core.paths import AppPaths
 from aether_qt.policy.audit_anchor import AnchorReading, AnchorStore
 from aether_qt.policy.audit_verify import VerifyReport, open_readonly, verify_log
 from aether_qt.policy.keys import AuditKeys, KeyStore, KeysUnavailableError, install_namespace
 
-INSTANCE_LOCK = "aether.lock"
+INSTANCE_LOCK = LOCK_FILE
 
 
 def keystore_for(paths: AppPaths) -> KeyStore:
