@@ -12,8 +12,9 @@ is not template (persona, history, data, user text) goes through
 by putting a space after their first character: ChatML and everything spelled
 ``<|…|>`` (Llama 3, Phi, Qwen, Command R, Granite) or ``<｜…｜>`` (DeepSeek),
 Gemma's ``<start_of_turn>``/``<end_of_turn>``/``<bos>``/``<eos>``, the
-SentencePiece ``<s>``/``</s>``/``<unk>``, Mistral's ``[INST]``/``[/INST]``/
-``[SYSTEM_PROMPT]``/``[TOOL_CALLS]``… and Llama 2's ``<<SYS>>``. So nobody can
+SentencePiece ``<s>``/``</s>``/``<unk>``, Qwen's ``<think>``/``<tool_call>``,
+Mistral's ``[INST]``/``[/INST]``/``[SYSTEM_PROMPT]``/``[TOOL_CALLS]``… and
+Llama 2's ``<<SYS>>``. So nobody can
 open a fake ``<|im_start|>system`` turn, whichever model reads the prompt. Data
 blocks are labelled with their source and trust, and :func:`fence` also breaks
 every ``<data`` and ``</data>`` inside their text, so a block can neither be
@@ -50,6 +51,7 @@ CONTEXT_MARGIN = 4  # gpt4all refuses prompts longer than n_ctx - 4
 _ANGLE_NAMES = (
     "s|bos|eos|pad|unk|mask|sep|cls|start_of_turn|end_of_turn|start_of_image|end_of_image"
     "|start_of_audio|end_of_audio|image|img|sys|system|user|assistant|endoftext|eot"
+    "|think|tool_call|tool_response|tools|function_call"
 )
 _BRACKET_NAMES = (
     "INST|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|TOOL_CONTENT|IMG|IMG_BREAK|IMG_END"

@@ -40,6 +40,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "phi": ("<|user|>", "<|assistant|>", "<|end|>", "<|system|>", "<|endoftext|>"),
     "deepseek": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"),
+    "qwen": ("<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response>", "<|vision_start|>"),
     "command_r": ("<|START_OF_TURN_TOKEN|>", "<|END_OF_TURN_TOKEN|>", "<|SYSTEM_TOKEN|>"),
 }
 TOKENS = tuple(dict.fromkeys(t for tokens in FAMILIES.values() for t in tokens))
