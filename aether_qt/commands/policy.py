@@ -220,13 +220,15 @@ def approvals_list(args: argparse.Namespace) -> int:
                 "persona": t.request.actor_persona,
                 "turn_id": t.request.turn_id or "-",
                 "opened": _when(t.created_wall_ms),
+                "taint": list(t.request.provenance_tags),
             }
             for t in rt.tickets.pending()
         ]
     if args.json:
         emit_json(rows)
     else:
-        emit_table(rows, ["ticket_id", "capability", "resource", "risk", "turn_id", "opened"])
+        table = [{**row, "taint": ", ".join(row["taint"]) or "-"} for row in rows]
+        emit_table(table, ["ticket_id", "capability", "resource", "risk", "turn_id", "opened", "taint"])
     return 0
 
 

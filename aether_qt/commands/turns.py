@@ -18,6 +18,7 @@ from aether_qt.companion import Companion
 from aether_qt.core.events import Envelope, PhraseShown, TokensStreamed
 from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.router.router import ModelStatus
+from aether_qt.policy.provenance import describe_source, taint_sentence
 from aether_qt.services.interaction.conductor import TurnReport
 
 
@@ -46,10 +47,18 @@ def companion(args: argparse.Namespace, *, quiet: bool) -> Iterator[Companion]:
         comp.close()
 
 
+def quote_caption(source: str) -> str:
+    """The label of a quote: where the words come from, and that they are data."""
+    return f"quoted from {describe_source(source)}: data, not Aether's words"
+
+
 def _stream_to_stdout(env: Envelope) -> None:
     payload = env.payload
     if isinstance(payload, TokensStreamed):
         sys.stdout.write(payload.text)
+        sys.stdout.flush()
+    elif isinstance(payload, PhraseShown) and payload.pool == "quote":  # data, labelled, not Aether's words
+        sys.stdout.write(f"[{quote_caption(payload.source)}]\n> {payload.text}\n\n")
         sys.stdout.flush()
     elif isinstance(payload, PhraseShown) and payload.pool in ("ack", "ack2", "progress", "notice", "result"):
         sys.stderr.write(f"[{payload.text}]\n")
@@ -64,6 +73,8 @@ def _print_report(report: TurnReport) -> None:
         )
     if report.tool:
         sys.stdout.write(f"tool: {report.tool}\n")
+    if report.taint:
+        sys.stdout.write(f"taint: {', '.join(report.taint)} ({taint_sentence(report.taint)})\n")
     route = report.route
     if route:
         sys.stdout.write(f"route: {route['tier']}/{route['provider']} {route.get('model', '')}\n")
@@ -79,6 +90,7 @@ def say(args: argparse.Namespace) -> int:
         with companion(args, quiet=args.json) as comp:
             if not args.json:
                 comp.bus.subscribe(TokensStreamed.KIND, _stream_to_stdout)
+                comp.bus.subscribe(PhraseShown.KIND, _stream_to_stdout)
             report = comp.conductor.run_turn(args.text, source="cli")
     except CommandError as exc:
         return fail(str(exc), exc.code)

@@ -177,6 +177,7 @@ class TicketOpened(Payload):
     resource: str
     risk: str
     audit_id: str
+    taint: tuple[str, ...] = ()  # the request's provenance tags: untrusted content in the model's context
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,12 +256,18 @@ class TurnStateChanged(Payload):
 
 @dataclass(frozen=True, slots=True)
 class PhraseShown(Payload):
-    """An acknowledgement, clarify, repair, progress or safety phrase was shown."""
+    """A phrase was shown: an acknowledgement, clarify, repair, progress, safety, notice or result.
+
+    Pool ``quote`` is different: ``text`` is an excerpt of untrusted data (a file
+    read) and ``source`` names it (``file:<path>``); it is shown as a labelled
+    quote, never as the assistant's words.
+    """
 
     KIND: ClassVar[str] = "turn.did_show_phrase"
     turn_id: str
     pool: str
     text: str
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

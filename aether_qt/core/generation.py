@@ -52,10 +52,18 @@ class FencedData:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One earlier message of the conversation."""
+    """One earlier message of the conversation.
 
-    role: str  # "user" or "assistant"
+    Attributes:
+        role: ``user`` or ``assistant``.
+        text: what was said (the assistant's own words, never a file's).
+        data: untrusted text shown in that turn (a file read): the prompt fences
+            it as data next to the message, never as the message's words.
+    """
+
+    role: str
     text: str
+    data: tuple[FencedData, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,11 @@ class ActionRequest:
         capability: dot id from :data:`~aether_qt.policy.capabilities.CAPABILITIES`.
         resource: a path, URL or literal (command, provider id, memory topic).
         actor_persona: id of the persona that proposed the action.
-        provenance_tags: taint markers of untrusted content in the model's
-            context (``file``, ``web``, ``clipboard``, ``card``); empty = clean.
+        provenance_tags: taint markers naming the untrusted content in the
+            model's context when the action was proposed (``file:<path>``,
+            ``web:<origin>``, ``card:<persona>``, ``memory:<id>``,
+            ``remote:<provider>``); empty = clean. See
+            :func:`~aether_qt.policy.evaluator.check_provenance`.
         intended_route: ``local`` or a remote provider id, for the privacy posture.
         task_id: groups the actions of one task (``task`` grants, silent upload).
     """
@@ -80,7 +83,7 @@ class StageResult:
     """One line of a decision's stage trace: which stage ran and what it found."""
 
     stage: str
-    outcome: str  # "pass" or the exit it took ("deny", "ask", "draft", "allow", ...)
+    outcome: str  # "pass", "taint" (pre.provenance: asked afresh) or the exit taken ("deny", "ask", ...)
     detail: str = ""
 
 
@@ -211,12 +214,19 @@ class ApprovalTicket:
     scope: str | None = None
 
 
-def decision_as_dict(decision: Decision) -> dict[str, Any]:
-    """A decision as plain data: kind, audit id, stage trace and the fields of its variant."""
+def decision_as_dict(decision: Decision, request: ActionRequest | None = None) -> dict[str, Any]:
+    """A decision as plain data: kind, audit id, stage trace, taint and the fields of its variant.
+
+    ``taint`` lists the provenance tags of the request decided: ``request``'s
+    when given, else the ticket's for an ``Ask``, else none known.
+    """
+    if request is None and isinstance(decision, Ask):
+        request = decision.ticket.request
     data: dict[str, Any] = {
         "decision": decision.kind,
         "audit_id": decision.audit_id,
         "trace": [{"stage": s.stage, "outcome": s.outcome, "detail": s.detail} for s in decision.trace],
+        "taint": list(request.provenance_tags) if request is not None else [],
     }
     if isinstance(decision, Allow):
         data.update(grant_id=decision.grant.grant_id, duration=decision.grant.duration.value)
@@ -226,6 +236,6 @@ def decision_as_dict(decision: Decision) -> dict[str, Any]:
         data.update(reason=decision.reason.value, message=decision.message)
     elif isinstance(decision, DraftOnly):
         data.update(source=decision.source)
-    elif isinstance(decision, NeedsUpgrade):
+    else:  # NeedsUpgrade, the last variant
         data.update(capability=decision.capability, suggested_preset=decision.suggested_preset)
     return data

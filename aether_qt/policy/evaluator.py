@@ -9,6 +9,15 @@ Mode precedence (stage 4): user override > persona default (which may only
 narrow the preset) > preset > system default (deny); High and Critical
 capabilities are then raised to at least ``ask``. Hardcoded blocks are
 pre-gates and come before all of it.
+
+Provenance taint (DESIGN.md §5, "Taint in production"): a request whose
+``provenance_tags`` name untrusted content in the model's context is never
+auto-allowed. Reads (:data:`TAINT_FREE_READS`) go on as usual; High and
+Critical capabilities, and anything that sends data off the machine, are
+denied; every other side effect needs a fresh answer from the user: its mode
+is raised to at least ``ask`` and no existing grant covers it
+(:attr:`Evaluation.fresh_consent`). The tags are in the stage trace
+(``pre.provenance``) and in the audit row's ``provenance`` fact.
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ CostCheck = Callable[[ActionRequest], str | None]
 _MAX_RESOURCE = 4096
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f]")  # C0 controls except tab and newline
 _PRESET_ORDER = (Preset.OBSERVER, Preset.ASSISTANT, Preset.OPERATOR, Preset.POWER_USER)
+TAINT_FREE_READS = frozenset({"files.read", "files.list", "memory.read"})
+"""Reads that a tainted context may still make: they change nothing and send nothing away."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,7 @@ class Evaluation:
     canonical: str = ""
     mode: Mode | None = None
     mode_source: str = ""
+    fresh_consent: bool = False  # tainted side effect: ask the user, whatever the grants say
     trace: list[StageResult] = field(default_factory=list)
 
     def note(self, stage: str, outcome: str = "pass", detail: str = "") -> None:
@@ -209,13 +221,9 @@ def check_postures(ev: Evaluation, config: PolicyConfig) -> Exit | None:
     if provider is not None and provider not in config.private_waivers:
         return ev.stop("pre.privacy", deny(DenyReason.PRIVACY_POSTURE, provider))
     ev.note("pre.privacy")
-    if request.provenance_tags:
-        tags = ",".join(request.provenance_tags)
-        if cap.risk >= Risk.HIGH:
-            return ev.stop("pre.provenance", deny(DenyReason.PROVENANCE_TAINT, tags))
-        if cap.risk is Risk.MEDIUM:
-            return ev.stop("pre.provenance", Exit("draft", source=f"provenance:{tags}"))
-    ev.note("pre.provenance", detail=",".join(request.provenance_tags))
+    tainted = check_provenance(ev, cap)
+    if tainted is not None:
+        return tainted
     if not config.keys_available and not config.allow_without_keys:
         return ev.stop("pre.keys", deny(DenyReason.KEYS_UNAVAILABLE))
     ev.note("pre.keys")
@@ -223,6 +231,25 @@ def check_postures(ev: Evaluation, config: PolicyConfig) -> Exit | None:
     if refusal is not None:
         return ev.stop("pre.cost", deny(DenyReason.COST_CAP, refusal))
     ev.note("pre.cost")
+    return None
+
+
+def check_provenance(ev: Evaluation, cap: Capability) -> Exit | None:
+    """Pre-gate: a side effect proposed while untrusted content is in the model's context.
+
+    Clean requests and :data:`TAINT_FREE_READS` pass. High and Critical
+    capabilities and those that send data remotely are denied. Any other
+    side effect goes on with :attr:`Evaluation.fresh_consent` set, which makes
+    it an ``Ask`` (stage 1 raises its mode, stage 5 ignores existing grants).
+    """
+    tags = ",".join(ev.request.provenance_tags)
+    if not tags or cap.id in TAINT_FREE_READS:
+        ev.note("pre.provenance", detail=tags)
+        return None
+    if cap.risk >= Risk.HIGH or cap.sends_remote:
+        return ev.stop("pre.provenance", deny(DenyReason.PROVENANCE_TAINT, tags))
+    ev.fresh_consent = True
+    ev.note("pre.provenance", "taint", tags)
     return None
 
 
@@ -239,6 +266,8 @@ def check_feature(ev: Evaluation, config: PolicyConfig) -> Exit | None:
     """Stage 1: the capability is enabled for preset x persona (else upgrade or deny)."""
     request = ev.request
     mode, source = resolve_mode(config, request.capability, request.actor_persona, config.preset)
+    if ev.fresh_consent and mode.strictness < Mode.ASK.strictness:
+        mode, source = Mode.ASK, source + "+taint"
     ev.mode, ev.mode_source = mode, source
     if mode is Mode.BLOCK:
         return ev.stop("1.feature", deny(DenyReason.HARD_BLOCK, source))

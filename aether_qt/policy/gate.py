@@ -159,14 +159,16 @@ class Gate:
     def _grant_stage(self, ev: Evaluation) -> Decision:
         request, mode = ev.request, ev.mode
         now = self._clock.monotonic_ns()
-        found = self._ledger.find_valid(
-            request.capability,
-            ev.canonical,
-            request.actor_persona,
-            request.task_id,
-            now,
-            include_preset=mode in (Mode.AUTO, Mode.TASK),
-        )
+        found = None
+        if not ev.fresh_consent:  # a tainted side effect is asked afresh, whatever was granted
+            found = self._ledger.find_valid(
+                request.capability,
+                ev.canonical,
+                request.actor_persona,
+                request.task_id,
+                now,
+                include_preset=mode in (Mode.AUTO, Mode.TASK),
+            )
         if found is not None:
             ev.note("5.grant", "allow", f"existing {found.grant_id}")
             return self._allow(ev, found, issued=False, detail={})

@@ -27,6 +27,7 @@ from aether_qt.core.events import (
     TurnStateChanged,
 )
 from aether_qt.core.turn_labels import describe_outcome, describe_state
+from aether_qt.policy.provenance import describe_source
 from aether_qt.widgets.conversation.message_input import MessageInput
 from aether_qt.widgets.conversation.transcript import FLUSH_MS, REPLY_SHOWN_CHARS, shortened
 
@@ -206,7 +207,9 @@ class QuickTalk(QWidget):
             self.state.setText(describe_state(payload.state))
             self.avatar.set_state(payload.state)
         elif isinstance(payload, PhraseShown) and not self._chunks:
-            self.reply.setPlaceholderText(payload.text)
+            quoted = payload.pool == "quote"  # a file's words: labelled as data, never Aether's own
+            label = f"[quoted from {describe_source(payload.source)}, data] " if quoted else ""
+            self.reply.setPlaceholderText(label + payload.text)
         elif isinstance(payload, TokensStreamed):
             self._chunks.append(payload.text)
             if not self.flush_timer.isActive():

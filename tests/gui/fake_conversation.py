@@ -196,6 +196,7 @@ class FakeConversation(QObject):
         resource: str = "/home/user/Documents/plan.txt",
         risk: str = "medium",
         turn_id: str | None = None,
+        taint: tuple[str, ...] = (),
     ) -> None:
         """Publish ``approvals.did_open_ticket`` as the gate would for an Ask."""
         turn = turn_id or self.turn_id
@@ -208,6 +209,7 @@ class FakeConversation(QObject):
             resource=resource,
             risk=risk,
             audit_id="aud_ask",
+            taint=taint,
         )
         self.bus.publish(payload, source_layer="L5", turn_id=turn)
 

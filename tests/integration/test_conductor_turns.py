@@ -92,7 +92,9 @@ def test_read_uses_the_file_and_is_audited(comp: Companion, docs: Path) -> None:
     assert report is not None
     assert report.decision is not None and report.decision["decision"] == "allow"
     assert audit_decision(comp, report.audit_id) == "allow"
-    assert "purple-42" in report.reply
+    [quote] = [p for p in report.phrases if p["pool"] == "quote"]  # shown as data, not as Aether's words
+    assert quote["text"] == "The launch code is purple-42." and quote["source"].endswith("notes.txt")
+    assert report.tool == "I read notes.txt." and report.taint == [quote["source"]]
     assert report.outcome == "Answered"
     assert report.route["provider"] == "gpt4all"
 

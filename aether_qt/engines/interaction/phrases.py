@@ -147,7 +147,9 @@ class DefaultPersona:
     """What one turn needs from the active persona (taken once, at the turn's start).
 
     ``content_hash`` identifies the compiled persona the turn used ("" for the
-    built-in default); ``temperature`` and ``max_tokens`` are its router settings.
+    built-in default); ``temperature`` and ``max_tokens`` are its router settings;
+    ``taint`` names it as untrusted content (``card:<id>`` for an imported
+    character card), so every request made while it is active carries the tag.
     """
 
     persona_id: str
@@ -157,6 +159,7 @@ class DefaultPersona:
     content_hash: str = ""
     temperature: float = 0.7
     max_tokens: int = 160
+    taint: tuple[str, ...] = ()
 
 
 DEFAULT_SYSTEM_PROMPT: Final = (

@@ -227,6 +227,7 @@ class GateOnBus:
                     resource=request.resource,
                     risk=decision.ticket.risk,
                     audit_id=decision.audit_id,
+                    taint=request.provenance_tags,
                 )
             )
         elif isinstance(decision, Allow) and decision.grant.audit_ref == decision.audit_id:

@@ -11,6 +11,13 @@ injected clock, so an acknowledgement is shown by 800 ms, a second one by
 ``run_turn`` blocks; the app calls it in the interaction thread and the command
 line in its main thread. ``spawn`` runs generation jobs on the router thread.
 Every step is published on the bus (the events :class:`aether_qt.widgets.ports.Conversation` lists).
+
+Taint (DESIGN.md §5): every request the conductor builds carries, as
+``provenance_tags``, the untrusted content in the model's context at that moment
+(the window of :class:`~aether_qt.services.interaction.history.ConversationHistory`
+and an imported card's persona), and the task id of that window. A file's text
+is shown to the user as a ``quote`` phrase with its source and given to the
+model only fenced as data, in this turn and in the history.
 """
 
 from __future__ import annotations
@@ -31,8 +38,8 @@ from aether_qt.core.generation import (
     FencedData,
     GenerationRequest,
     GenerationResult,
-    Message,
     Route,
+    Tier,
     TokenSink,
 )
 from aether_qt.engines.interaction import fsm
@@ -40,7 +47,6 @@ from aether_qt.engines.interaction.classifier import Classification, classify
 from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.interaction.states import Category, Degraded, Outcome
 from aether_qt.engines.interaction.timing import TimerSchedule
-from aether_qt.engines.router.prompt import estimate_tokens
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.contracts import Clock
 from aether_qt.policy.decisions import (
@@ -52,7 +58,9 @@ from aether_qt.policy.decisions import (
     Deny,
     decision_as_dict,
 )
+from aether_qt.policy.provenance import memory_is_trusted, memory_tag, remote_tag
 from aether_qt.services.gate.gate_on_bus import GateOnBus
+from aether_qt.services.interaction.history import ConversationHistory, Exchange
 from aether_qt.services.interaction.pending_actions import PendingActions
 from aether_qt.services.interaction.tools import ToolCall, ToolResult, ToolRunner
 
@@ -65,47 +73,6 @@ STALL_S = 120.0  # no event and no timer for this long: the turn ends in Error, 
 Spawn = Callable[[Callable[[], None]], None]
 _MEMORY_TOOLS = {"memory.write.durable": "memory:fact", "memory.delete": "memory:topic"}
 _CHAT = frozenset({Category.DIRECT_LOCAL, Category.ACKNOWLEDGE})
-
-
-HISTORY_BUDGET_TOKENS = 192  # the history re-read before each reply: bounds a follow-up's first token
-MESSAGE_BUDGET_TOKENS = 64  # one earlier message at most (a long reply is cut, the gist stays)
-
-
-def history_window(
-    history: list[Message], *, budget: int = HISTORY_BUDGET_TOKENS, per_message: int = MESSAGE_BUDGET_TOKENS
-) -> tuple[Message, ...]:
-    """The most recent messages that fit ``budget`` estimated tokens, each cut to ``per_message``.
-
-    The local model re-reads the history before every reply (its cache keeps only
-    the system turn), so an unbounded history makes each follow-up slower: six
-    long replies cost seconds before the first token. Newest messages are kept
-    first; a user message is never kept without the reply that followed it.
-    """
-    kept: list[Message] = []
-    used = 0
-    for message in reversed(history):
-        text = message.text
-        if estimate_tokens(text) > per_message:
-            text = _cut_to_tokens(text, per_message)
-        cost = estimate_tokens(text)
-        if used + cost > budget:
-            break
-        kept.append(Message(message.role, text))
-        used += cost
-    while kept and kept[-1].role == "assistant":  # oldest kept is a reply whose question was dropped
-        kept.pop()
-    return tuple(reversed(kept))
-
-
-def _cut_to_tokens(text: str, tokens: int) -> str:
-    """``text`` shortened at a word boundary to about ``tokens`` estimated tokens, with an ellipsis."""
-    words, out = text.split(), ""
-    for word in words:
-        candidate = f"{out} {word}".strip()
-        if estimate_tokens(candidate + " …") > tokens:
-            break
-        out = candidate
-    return f"{out} …" if out else text[: tokens * 3]
 
 
 class MemoryPort(Protocol):
@@ -173,6 +140,8 @@ class TurnReport:
     notices: list[str] = field(default_factory=list)
     tool: str = ""
     recalled: list[dict[str, Any]] = field(default_factory=list)
+    taint: list[str] = field(default_factory=list)
+    task_id: str = ""
     timings: dict[str, float | None] = field(
         default_factory=lambda: dict.fromkeys(
             ("t_first_state_ms", "t_ack_ms", "t_first_token_ms", "t_done_ms")
@@ -197,6 +166,11 @@ class _Turn:
     cancel: threading.Event = field(default_factory=threading.Event)
     allow: Allow | None = None
     data: tuple[FencedData, ...] = ()
+    shown: tuple[FencedData, ...] = ()  # untrusted data the turn showed (a file read): kept fenced in history
+    context: tuple[str, ...] = ()  # taint of the model's context: the window, the persona, this turn's data
+    window_sources: tuple[str, ...] = ()  # the untrusted content in the window when the turn began
+    picked_up: tuple[str, ...] = ()  # untrusted content this turn brought in (file, memories, remote reply)
+    remote: str = ""  # the remote provider that wrote the reply, if one did
     streamed: list[str] = field(default_factory=list)
     last_phrase: str = ""
     action: ActionRequest | None = None
@@ -243,9 +217,9 @@ class Conductor:
             persona if callable(persona) else (lambda: persona)  # type: ignore[assignment,return-value]
         )
         self._bus, self._clock, self._spawn = bus, clock, spawn
-        self._workdir, self._history_turns = workdir, history_turns
+        self._workdir = workdir
         self._on_boundary = on_boundary
-        self._history: list[Message] = []
+        self._history = ConversationHistory(turns=history_turns)
         self._interrupted = False
         self._lock = threading.Lock()
         self._current: _Turn | None = None
@@ -290,7 +264,10 @@ class Conductor:
             persona_hash=persona.content_hash,
         )
         turn = _Turn(report, classification, TimerSchedule(clock=self._clock), persona)
-        turn.action = self._action(classification)
+        self._taint(turn, *persona.taint, *self._history.taint())
+        turn.window_sources = self._history.sources()
+        report.task_id = self._history.task_id() or f"task_{uuid.uuid4().hex[:12]}"
+        turn.action = self._action(classification, tags=turn.context, task_id=report.task_id)
         turn.change_id = turn.action.change_id if turn.action is not None else f"chg_{uuid.uuid4().hex}"
         with self._lock:
             self._current = turn
@@ -330,11 +307,11 @@ class Conductor:
             return decision, None
         result = self._tools.run(decision, call)
         self._pending.finish(ticket_id, result)
-        self._bus.publish(
-            PhraseShown(turn_id="", pool="result", text=result.summary),
-            source_layer=SOURCE,
-            change_id=None,
-        )
+        shown = [PhraseShown(turn_id="", pool="result", text=result.summary)]
+        if result.quote and result.data is not None:
+            shown.append(PhraseShown(turn_id="", pool="quote", text=result.quote, source=result.data.source))
+        for payload in shown:
+            self._bus.publish(payload, source_layer=SOURCE, change_id=None)
         return decision, result
 
     # ------------------------------------------------------------------ the loop
@@ -366,6 +343,9 @@ class Conductor:
                 "provider": item.route.provider,
                 "model": item.route.model,
             }
+            if item.route.tier is Tier.REMOTE:
+                turn.remote = remote_tag(item.route.provider)
+                self._pick_up(turn, turn.remote)
             result = item.result
             if result.stopped == "error":
                 self._feed(turn, fsm.GenerationFailed(result.error))
@@ -412,7 +392,7 @@ class Conductor:
 
     def _request_policy(self, turn: _Turn, action: ActionRequest) -> None:
         decision = self._gate.evaluate(action)
-        turn.report.decision = decision_as_dict(decision)
+        turn.report.decision = decision_as_dict(decision, action)
         turn.report.audit_id = decision.audit_id
         reason, ticket = "", ""
         if isinstance(decision, Allow):
@@ -432,8 +412,19 @@ class Conductor:
             return
         result = self._tools.run(turn.allow, self._call(turn, action))
         turn.report.tool = result.summary
-        turn.data = (result.data,) if result.data is not None else ()
+        if result.data is not None:
+            turn.data = (result.data,)
+            if action.capability in fsm.MODEL_REPLY_CAPABILITIES and result.data.trust == "untrusted":
+                turn.shown = (result.data,)  # the model reads it now, and in the history later
+                self._pick_up(turn, result.data.source)
+            if result.quote:
+                self._show_quote(turn, result.quote, result.data.source)
         turn.inbox.put(fsm.ToolDone(result.ok, result.summary))
+
+    def _show_quote(self, turn: _Turn, quote: str, source: str) -> None:
+        """The data's words for the user: a labelled quote, never the assistant's own words."""
+        turn.report.phrases.append({"pool": "quote", "text": quote, "source": source})
+        self._publish(turn, PhraseShown(turn_id=turn.report.turn_id, pool="quote", text=quote, source=source))
 
     def _start_generation(self, turn: _Turn, effect: fsm.StartGeneration) -> None:
         system = turn.persona.system_prompt
@@ -441,8 +432,6 @@ class Conductor:
             system += "\nOnly write a draft for the user to review; do not claim that anything was done."
         user_text, temperature = turn.classification.text, turn.persona.temperature
         if effect.with_tool_result:
-            # The excerpt line makes the reply use the file whatever the model says; the model adds a comment.
-            turn.inbox.put(_Token(f"{turn.report.tool}\n\n"))
             user_text += "\n\n(Answer from the data above in one or two sentences.)"
             temperature = 0.3
         else:
@@ -452,7 +441,7 @@ class Conductor:
             system_prompt=system,
             user_text=user_text,
             temperature=temperature,
-            history=history_window(self._history[-2 * self._history_turns :]),
+            history=self._history.messages(),
             data=turn.data,
             max_tokens=turn.persona.max_tokens,
             interrupted_previous=self._interrupted,
@@ -483,7 +472,7 @@ class Conductor:
         report.timings["t_done_ms"] = round(turn.schedule.elapsed_ms(), 1)
         self._interrupted = effect.outcome is Outcome.CANCELLED and model.state.value == "BargedIn"
         if effect.outcome is Outcome.ANSWERED and report.reply:
-            self._history += [Message("user", report.text), Message("assistant", report.reply)]
+            self._history.add(self._exchange(turn))
         self._publish(
             turn,
             TurnEnded(
@@ -511,6 +500,8 @@ class Conductor:
             _log.exception("memory recall failed")
             return
         turn.data = (*turn.data, *fenced)
+        untrusted = [h for h in result.hits if not memory_is_trusted(h.provenance.source, h.provenance.trust)]
+        self._pick_up(turn, *(memory_tag(hit.item_id) for hit in untrusted))
         turn.report.recalled = [
             {
                 "id": hit.item_id,
@@ -538,12 +529,47 @@ class Conductor:
         except Exception:
             _log.exception("the turn was not kept as an episode")
 
+    # ------------------------------------------------------------------ taint
+
+    @staticmethod
+    def _taint(turn: _Turn, *tags: str) -> None:
+        """Untrusted content is in the model's context for this turn (a no-op for known tags)."""
+        turn.context = tuple(dict.fromkeys((*turn.context, *tags)))
+        turn.report.taint = list(turn.context)
+
+    def _pick_up(self, turn: _Turn, *tags: str) -> None:
+        """This turn brought untrusted content into the model's context."""
+        turn.picked_up = tuple(dict.fromkeys((*turn.picked_up, *tags)))
+        self._taint(turn, *tags)
+
+    def _exchange(self, turn: _Turn) -> Exchange:
+        """The answered turn as the history keeps it, with what it holds and what its reply came from."""
+        report = turn.report
+        written_by_model = bool(report.route) and report.route["tier"] != Tier.REFLEX.value
+        held = tuple(block.source for block in turn.shown)
+        derived = (*turn.window_sources, *turn.persona.taint, *turn.picked_up) if written_by_model else ()
+        action = turn.model.action
+        cap = CAPABILITIES.get(action.capability) if action is not None else None
+        return Exchange(
+            user=report.text,
+            reply=report.reply,
+            data=turn.shown,
+            sources=(*held, turn.remote) if turn.remote else held,
+            derived=tuple(dict.fromkeys(derived)),
+            task_id=report.task_id,
+            read=cap is not None and cap.reads_user_data and turn.allow is not None,
+        )
+
     # ------------------------------------------------------------------ helpers
 
-    def _action(self, classification: Classification) -> ActionRequest | None:
+    def _action(
+        self, classification: Classification, *, tags: tuple[str, ...], task_id: str
+    ) -> ActionRequest | None:
+        """The classifier's request, stamped with the context's taint and task, paths made absolute."""
         action = classification.action
         if action is None:
             return None
+        action = dataclasses.replace(action, provenance_tags=tags, task_id=task_id)
         if action.capability in _MEMORY_TOOLS:  # the audit log names the act, never the memory's words
             return dataclasses.replace(action, resource=_MEMORY_TOOLS[action.capability])
         cap = CAPABILITIES.get(action.capability)

@@ -4,8 +4,10 @@ The reflex classifier proposes a :class:`ToolCall`; the gate decides; only an
 ``Allow`` reaches :meth:`ToolRunner.run`, which calls the one effector that
 matches the capability with the decision's permit. File text read for the
 model comes back as :class:`~aether_qt.core.generation.FencedData` (untrusted), so
-it is fenced as data in the prompt. A call that waits for an approval is kept
-by :class:`~aether_qt.services.interaction.pending_actions.PendingActions`.
+it is fenced as data in the prompt; the excerpt shown to the user is a separate
+``quote``, never part of the summary (which the transcript shows as Aether's
+words). A call that waits for an approval is kept by
+:class:`~aether_qt.services.interaction.pending_actions.PendingActions`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aether_qt.policy.contracts import PermitError
 from aether_qt.policy.decisions import Allow
 from aether_qt.policy.effect_types import EffectError
 from aether_qt.policy.effects import Effectors
+from aether_qt.policy.provenance import file_tag
 from aether_qt.storage.errors import StorageError
 
 READ_BUDGET = 24_000  # bytes of a file handed to a small model
@@ -68,11 +71,19 @@ class MemoryOutcomeLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """What an action did, in words for the transcript, and data for the model."""
+    """What an action did, in words for the transcript, and data for the model.
+
+    Attributes:
+        ok: whether the action succeeded.
+        summary: one sentence in Aether's words (never the data's).
+        data: untrusted text for the model, fenced as data.
+        quote: an excerpt of ``data`` for the user, shown as a labelled quote.
+    """
 
     ok: bool
     summary: str
     data: FencedData | None = None
+    quote: str = ""
 
 
 class ToolRunner:
@@ -122,8 +133,9 @@ def _read(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
         excerpt = excerpt[:EXCERPT_CHARS].rstrip() + "…"
     return ToolResult(
         True,
-        f"{text.path.name} says{note}: “{excerpt}”" if excerpt else f"{text.path.name} is empty.",
-        FencedData(source=f"file:{text.path}", text=text.text, trust="untrusted"),
+        f"I read {text.path.name}{note}." if excerpt else f"{text.path.name} is empty.",
+        FencedData(source=file_tag(text.path), text=text.text, trust="untrusted"),
+        quote=excerpt,
     )
 
 

@@ -31,6 +31,7 @@ from aether_qt.engines.persona.errors import PersonaError
 from aether_qt.engines.persona.registry import MINIMUM_TRUST, find_persona
 from aether_qt.policy.capabilities import CAPABILITIES, Mode, preset_mode, stricter
 from aether_qt.policy.contracts import AuditEntry, AuditWriteError
+from aether_qt.policy.provenance import card_tag
 from aether_qt.policy.runtime import PolicyRuntime
 
 _log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ SOURCE = "L6"
 
 
 def turn_persona(persona: CompiledPersona) -> DefaultPersona:
-    """What one turn needs from a compiled persona."""
+    """What one turn needs from a compiled persona (an imported card's is tainted ``card:<id>``)."""
     return DefaultPersona(
         persona_id=persona.persona_id,
         name=persona.summary.name,
@@ -49,6 +50,7 @@ def turn_persona(persona: CompiledPersona) -> DefaultPersona:
         content_hash=persona.content_hash,
         temperature=persona.router.temperature,
         max_tokens=persona.router.max_tokens,
+        taint=() if persona.summary.trusted else (card_tag(persona.persona_id),),
     )
 
 

@@ -17,6 +17,7 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from aether_qt.core.turn_labels import describe_outcome, describe_state
+from aether_qt.policy.provenance import describe_source
 from aether_qt.widgets.trust.approval_card import ApprovalCard
 
 FLUSH_MS: Final = 30
@@ -89,8 +90,13 @@ class UserBubble(QFrame):
             layout.addWidget(caption)
 
 
+def quote_caption(source: str, *, home: str | None = None) -> str:
+    """The label above a quote: where the words come from, and that they are not Aether's."""
+    return f"Quoted from {describe_source(source, home=home)} — data, not Aether's words"
+
+
 class AssistantBubble(QFrame):
-    """Aether's side of one turn: its state, muted phrases, the streamed reply, a notice."""
+    """Aether's side of one turn: its state, muted phrases, quoted data, the streamed reply, a notice."""
 
     def __init__(self, *, turn_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +119,21 @@ class AssistantBubble(QFrame):
         self.phrases = _plain_label(name="turn_phrases")
         self.phrases.setStyleSheet(f"color: {MUTED}; font-style: italic;")
         self.phrases.hide()
+        self.quote = QFrame()
+        self.quote.setObjectName("turn_quote")
+        self.quote.setStyleSheet(
+            "QFrame#turn_quote { background: #f6f8fa; border-left: 3px solid #8c959f; border-radius: 4px; }"
+        )
+        quote_layout = QVBoxLayout(self.quote)
+        quote_layout.setContentsMargins(8, 4, 8, 6)
+        quote_layout.setSpacing(2)
+        self.quote_source = _plain_label(name="turn_quote_source")
+        self.quote_source.setStyleSheet(f"color: {MUTED}; font-size: 8pt; font-weight: 600;")
+        self.quote_text = _plain_label(name="turn_quote_text", selectable=True)
+        self.quote_text.setStyleSheet("font-family: monospace;")
+        quote_layout.addWidget(self.quote_source)
+        quote_layout.addWidget(self.quote_text)
+        self.quote.hide()
         self.reply = _plain_label(name="turn_reply", selectable=True)
         self.reply.hide()
         self.notice = _plain_label(name="turn_notice")
@@ -120,7 +141,7 @@ class AssistantBubble(QFrame):
             "color: #7a4f00; background: #fff4d6; border-radius: 6px; padding: 4px 6px;"
         )
         self.notice.hide()
-        for widget in (self.state_label, self.phrases, self.reply, self.notice):
+        for widget in (self.state_label, self.phrases, self.quote, self.reply, self.notice):
             layout.addWidget(widget)
 
     def reply_text(self) -> str:
@@ -139,6 +160,12 @@ class AssistantBubble(QFrame):
         current = self.phrases.text()
         self.phrases.setText(f"{current}\n{text}" if current else text)
         self.phrases.show()
+
+    def show_quote(self, text: str, source: str) -> None:
+        """Show untrusted data (a file's words) as a labelled quote, apart from the reply."""
+        self.quote_source.setText(quote_caption(source))
+        self.quote_text.setText(shortened(text))
+        self.quote.show()
 
     def append(self, text: str) -> bool:
         """Queue streamed text; True when the bubble became dirty (needs a flush)."""
@@ -232,6 +259,10 @@ class Transcript(QScrollArea):
     def add_phrase(self, turn_id: str, text: str) -> None:
         """Show an acknowledgement or progress phrase in the turn's bubble."""
         self._assistant(turn_id).add_phrase(text)
+
+    def add_quote(self, turn_id: str, text: str, *, source: str) -> None:
+        """Show data the turn read (a file's words) as a labelled quote in the turn's bubble."""
+        self._assistant(turn_id).show_quote(text, source)
 
     def append_tokens(self, turn_id: str, text: str) -> None:
         """Queue streamed reply text; the coalescing timer shows it."""

@@ -221,7 +221,11 @@ class ConversationView(QWidget):
 
     def _phrase_shown(self, env: Envelope) -> None:
         assert isinstance(env.payload, PhraseShown)
-        self.transcript.add_phrase(env.payload.turn_id, env.payload.text)
+        payload = env.payload
+        if payload.pool == "quote":  # a file's words: a labelled data block, never Aether's own
+            self.transcript.add_quote(payload.turn_id, payload.text, source=payload.source)
+        else:
+            self.transcript.add_phrase(payload.turn_id, payload.text)
 
     def _tokens_streamed(self, env: Envelope) -> None:
         assert isinstance(env.payload, TokensStreamed)

@@ -1,5 +1,9 @@
 """The approval card: one Ask decision, shown with what, where, how risky and which turn asked.
 
+A request made while untrusted content was in the model's context carries its
+taint, which the card says in words ("This was asked while Aether had text from
+file ~/x.txt in mind …").
+
 The same card appears in the trust centre's Approvals tab (built from a stored
 :class:`~aether_qt.policy.decisions.ApprovalTicket`) and inline in the
 conversation transcript (built from an ``approvals.did_open_ticket`` event). The
@@ -20,6 +24,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBut
 from aether_qt.core.events import TicketOpened
 from aether_qt.policy.capabilities import CAPABILITIES
 from aether_qt.policy.decisions import Allow, ApprovalChoice, ApprovalTicket, Decision, Deny, DraftOnly
+from aether_qt.policy.provenance import taint_sentence
 
 RISK_COLOURS: Final = {"low": "#2e7d32", "medium": "#b26a00", "high": "#c62828", "critical": "#7b1fa2"}
 CHOICES: Final = (
@@ -111,6 +116,13 @@ class ApprovalCard(QFrame):
         self.meta.setTextFormat(Qt.TextFormat.RichText)
         self.meta.setStyleSheet("color: #5f6670;")
         layout.addWidget(self.meta)
+        self.taint = QLabel(_taint_words(taint))
+        self.taint.setObjectName("approval_taint")
+        self.taint.setTextFormat(Qt.TextFormat.PlainText)
+        self.taint.setWordWrap(True)
+        self.taint.setStyleSheet("color: #7a4f00; background: #fff4d6; border-radius: 6px; padding: 4px 6px;")
+        self.taint.setVisible(bool(taint))
+        layout.addWidget(self.taint)
         self.buttons = self._add_buttons(layout, compact)
         self.result = QLabel("")
         self.result.setObjectName("approval_result")
@@ -146,6 +158,7 @@ class ApprovalCard(QFrame):
             resource=payload.resource,
             risk=payload.risk,
             turn_id=turn_id,
+            taint=payload.taint,
             compact=True,
             parent=parent,
         )
@@ -187,6 +200,17 @@ class ApprovalCard(QFrame):
         sender = self.sender()
         if isinstance(sender, QPushButton) and not self.answered:
             self.sig_choice_made.emit(self.ticket_id, str(sender.property("choice")))
+
+
+def _taint_words(taint: Sequence[str]) -> str:
+    """The taint in words: "This was asked while Aether had text from file ~/x.txt in mind: …"."""
+    sentence = taint_sentence(taint)
+    if not sentence:
+        return ""
+    return (
+        f"{sentence[0].upper()}{sentence[1:]}: text that could be giving orders. "
+        "Allow it only if you meant it yourself."
+    )
 
 
 def _escape(text: str) -> str:

@@ -38,6 +38,10 @@ def f(rig: Rig, name: str = "a.txt") -> str:
     return str(rig.roots[0] / name)
 
 
+def stages(decision: Ask | Allow) -> list[tuple[str, str, str]]:
+    return [(s.stage, s.outcome, s.detail) for s in decision.trace]
+
+
 def deny_reason(decision: object) -> DenyReason:
     assert isinstance(decision, Deny), decision
     return decision.reason
@@ -106,12 +110,39 @@ def test_privacy_posture_needs_waiver(tmp_path: Path) -> None:
 
 
 def test_provenance_taint(rig: Rig) -> None:
-    medium = rig.gate.evaluate(ActionRequest("files.create", f(rig), provenance_tags=("web",)))
-    assert isinstance(medium, DraftOnly) and medium.source == "provenance:web"
-    high = rig.gate.evaluate(ActionRequest("files.delete", f(rig), provenance_tags=("file",)))
-    assert deny_reason(high) is R.PROVENANCE_TAINT
-    low = rig.gate.evaluate(ActionRequest("files.read", f(rig), provenance_tags=("card",)))
+    medium = rig.gate.evaluate(ActionRequest("files.create", f(rig), provenance_tags=("web:https://x.com",)))
+    assert isinstance(medium, Ask) and medium.ticket.request.provenance_tags == ("web:https://x.com",)
+    assert ("pre.provenance", "taint", "web:https://x.com") in stages(medium)
+    assert rig.sink.rows[-1].detail["provenance"] == ["web:https://x.com"]
+    high = rig.gate.evaluate(ActionRequest("files.delete", f(rig), provenance_tags=("file:/a", "card:x")))
+    assert deny_reason(high) is R.PROVENANCE_TAINT and high.message == "file:/a,card:x"
+    low = rig.gate.evaluate(ActionRequest("files.read", f(rig), provenance_tags=("card:x",)))
     assert isinstance(low, Allow)
+    assert ("pre.provenance", "pass", "card:x") in stages(low)
+
+
+def test_a_tainted_low_risk_side_effect_is_asked_not_auto_allowed(rig: Rig) -> None:
+    clean = rig.gate.evaluate(ActionRequest("browser.open", "https://example.com/"))
+    assert isinstance(clean, Allow)
+    tainted = ActionRequest("browser.open", "https://example.com/", provenance_tags=("file:/a",))
+    asked = rig.gate.evaluate(tainted)
+    assert isinstance(asked, Ask), "the session grant of the clean request does not cover a tainted one"
+    assert rig.sink.rows[-1].detail["mode"] == "ask"
+    assert ("1.feature", "pass", "ask from preset+taint") in stages(asked)
+    allowed = rig.gate.answer(asked.ticket.ticket_id, ApprovalChoice.ALLOW_SESSION)
+    assert isinstance(allowed, Allow), "the user may still say yes"
+    again = rig.gate.evaluate(replace(tainted, request_id="req_again"))
+    assert isinstance(again, Ask), "a user grant does not cover the next tainted request either"
+
+
+def test_a_tainted_request_never_sends_data_away(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, preset=Preset.POWER_USER)
+    fetch = rig.gate.evaluate(ActionRequest("net.fetch", "https://x.com/", provenance_tags=("memory:m1",)))
+    assert deny_reason(fetch) is R.PROVENANCE_TAINT
+    remote = rig.gate.evaluate(ActionRequest("router.remote", "remote", provenance_tags=("card:bob",)))
+    assert deny_reason(remote) is R.PROVENANCE_TAINT
+    task = rig.gate.evaluate(ActionRequest("files.create", f(rig), task_id="t", provenance_tags=("file:/a",)))
+    assert isinstance(task, Ask), "task mode does not auto-issue for a tainted request"
 
 
 def test_keys_unavailable(tmp_path: Path) -> None:
