@@ -112,6 +112,7 @@ class Gate:
     def evaluate(self, request: ActionRequest) -> Decision:
         """Decide on a request; the decision is audited before it is returned."""
         with self._lock:
+            self._ledger.refresh()
             ev = Evaluation(request)
             exit_ = self._run(ev, self._checks(ev, through_mode=True))
             if exit_ is not None:
@@ -289,6 +290,7 @@ class Gate:
             TicketError: unknown ticket, already answered, or a scope that does not fit.
         """
         with self._lock:
+            self._ledger.refresh()
             ticket = self._tickets.get(ticket_id)
             if ticket.state is TicketState.ANSWERED:
                 raise TicketError(f"approval ticket {ticket_id!r} was already answered")
@@ -342,6 +344,7 @@ class Gate:
                 grant has ended; or spending a ``once`` grant could not be audited.
         """
         with self._lock:
+            self._ledger.refresh()
             known = self._permits.take(permit)
             self._check_permit(known, capability, resource)
             if known.once:
@@ -406,6 +409,7 @@ class Gate:
     def revoke(self, grant_id: str, *, change_id: str = "") -> bool:
         """Revoke one grant (audited). Idempotent: False if it was unknown or already ended."""
         with self._lock:
+            self._ledger.refresh()
             if self._ledger.get(grant_id) is None:
                 return False
             at = self._clock.wall_ms()
@@ -429,12 +433,14 @@ class Gate:
     def revoke_all(self, *, change_id: str = "") -> list[str]:
         """Emergency: revoke every grant and void every outstanding permit (audited)."""
         with self._lock:
+            self._ledger.refresh()
             self._permits.clear()
             return self._cascade("emergency", lambda _g: True, {}, change_id=change_id)
 
     def swap_persona(self, old: str, new: str) -> list[str]:
         """The active persona changed: end the old persona's once/task/session grants."""
         with self._lock:
+            self._ledger.refresh()
             return self._cascade(
                 "persona_swap", lambda g: g.persona == old and ephemeral(g), {"from": old, "to": new}
             )
@@ -442,6 +448,7 @@ class Gate:
     def set_preset(self, preset: Preset, *, change_id: str = "") -> list[str]:
         """Change the preset: end preset-issued and session grants (audited)."""
         with self._lock:
+            self._ledger.refresh()
             old = self._config.preset
             self._config = replace(self._config, preset=preset)
             return self._cascade(
@@ -454,6 +461,7 @@ class Gate:
     def update_config(self, config: PolicyConfig, *, change_id: str = "") -> list[str]:
         """Replace the configuration; grants the preset issued on its own are ended (audited)."""
         with self._lock:
+            self._ledger.refresh()
             old = self._config.preset
             self._config = replace(config, paused=self._paused)
             return self._cascade(
@@ -466,6 +474,7 @@ class Gate:
     def pause(self, paused: bool, *, change_id: str = "") -> None:
         """Pause or resume all side effects (audited)."""
         with self._lock:
+            self._ledger.refresh()
             self._paused = paused
             detail = {"v": 1, "event": "pause", "paused": paused}
             self._append(AuditEntry("user", "", "", "pause", change_id=change_id, detail=detail))

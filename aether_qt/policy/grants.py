@@ -120,14 +120,43 @@ class GrantLedger:
         self._clock = clock
         self._state = LedgerState()
         self._intact = True
+        self._generation = -1
+        self._load()
+
+    def _load(self) -> None:
+        """(Re)read every grant and the generation they belong to."""
         try:
-            rows = self._db.execute_sql(  # type: ignore[no-untyped-call]
-                f"SELECT {_COLUMNS} FROM grants ORDER BY rowid"
-            ).fetchall()
+            with self._db.atomic():
+                generation = self._read_generation()
+                rows = self._db.execute_sql(  # type: ignore[no-untyped-call]
+                    f"SELECT {_COLUMNS} FROM grants ORDER BY rowid"
+                ).fetchall()
+            state = LedgerState()
             for row in rows:
-                self._state.add(self._from_row(row), end_cause=row[12])
+                state.add(self._from_row(row), end_cause=row[12])
         except (*_DB_ERRORS, ValueError, TypeError):
             self._intact = False
+            return
+        self._state, self._generation = state, generation
+
+    def _read_generation(self) -> int:
+        row = self._db.execute_sql("SELECT value FROM ledger_generation WHERE id = 1").fetchone()  # type: ignore[no-untyped-call]
+        return int(row[0]) if row is not None else 0
+
+    def refresh(self) -> bool:
+        """Reload when another process changed the grants since; True if it did.
+
+        Costs one read of a one-row table; the gate calls it before each decision.
+        """
+        try:
+            current = self._read_generation()
+        except _DB_ERRORS:
+            self._intact = False
+            return False
+        if current == self._generation:
+            return False
+        self._load()
+        return True
 
     @property
     def intact(self) -> bool:
@@ -155,13 +184,21 @@ class GrantLedger:
     def _execute(self, writes: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
         try:
             with self._db.atomic():
+                others = self._read_generation() != self._generation  # another process wrote since
                 for sql, params in writes:
                     self._db.execute_sql(  # type: ignore[no-untyped-call]
                         sql, params
                     )
+                self._db.execute_sql(  # type: ignore[no-untyped-call]
+                    "UPDATE ledger_generation SET value = value + 1 WHERE id = 1"
+                )
+                generation = self._read_generation()
         except _DB_ERRORS as exc:
             self._intact = False
             raise LedgerError(f"grant table write failed: {type(exc).__name__}") from exc
+        # the caller updates the index next; if another process wrote before us, the next
+        # refresh() reloads everything instead of trusting an index that missed its change
+        self._generation = -1 if others else generation
 
     @staticmethod
     def _insert(grant: Grant, end_cause: str | None) -> tuple[str, tuple[Any, ...]]:

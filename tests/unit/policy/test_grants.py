@@ -229,3 +229,25 @@ def test_state_replaces_an_ended_record(clock: FakeClock) -> None:
     state.add(g, end_cause="revoked")
     state.add(g)
     assert list(state.active) == [g.grant_id] and state.records[g.grant_id].end_cause is None
+
+
+def test_a_grant_changed_by_another_process_is_seen_at_the_next_refresh(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Two ledgers on their own connections to one database, as the app and a command have."""
+    app = GrantLedger(open_db(tmp_path / "aether.db"), clock=clock)
+    cli = GrantLedger(open_db(tmp_path / "aether.db"), clock=clock)
+    sink = FakeSink()
+    g = app.issue(audited(sink, grant(clock)))
+    assert not app.refresh()  # its own change: nothing to reload
+    assert cli.get(g.grant_id) is None
+    assert cli.refresh() and cli.get(g.grant_id) == g
+    assert cli.revoke(g.grant_id, at_ms=5)
+    assert app.is_valid(g.grant_id, clock.monotonic_ns())  # stale until it looks
+    assert app.refresh()
+    assert not app.is_valid(g.grant_id, clock.monotonic_ns())
+    # A write made on top of another process's unseen change reloads at the next refresh.
+    g2 = cli.issue(audited(sink, grant(clock, resource_pattern="https://b.com")))
+    g3 = app.issue(audited(sink, grant(clock, resource_pattern="https://c.com")))
+    assert app.refresh()
+    assert app.get(g2.grant_id) is not None and app.get(g3.grant_id) is not None
