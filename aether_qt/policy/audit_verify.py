@@ -104,9 +104,14 @@ def check_checkpoints(
 ) -> Failure | None:
     """Check each checkpoint's signature and that the rows it covers are the ones it signed."""
     previous = walker.start_seq
+    last_seq = 0
     for ckpt in sorted(checkpoints, key=lambda c: c.ckpt_no):
         if ckpt.log_id != log_id or ckpt.key_id != key_id or not ckpt.signature_ok(public_key):
             return Failure(ckpt.seq, "signature_invalid", f"checkpoint {ckpt.ckpt_no} has a bad signature")
+        if ckpt.seq < last_seq:
+            message = f"checkpoint {ckpt.ckpt_no} goes back to row {ckpt.seq} after row {last_seq}"
+            return Failure(ckpt.seq, "rollback", message)
+        last_seq = ckpt.seq
         if ckpt.seq > walker.last_seq:
             first = walker.last_seq + 1
             return Failure(
