@@ -35,6 +35,7 @@ import pytest
 from keyring_support import no_keyring
 
 from aether_qt.core.paths import AppPaths, resolve_paths
+from aether_qt.policy.audit_home import verify_home
 from aether_qt.policy.capabilities import Mode
 from aether_qt.policy.decisions import (
     ActionRequest,
@@ -46,7 +47,7 @@ from aether_qt.policy.decisions import (
     DraftOnly,
     NeedsUpgrade,
 )
-from aether_qt.policy.runtime import PolicyRuntime, verify_home
+from aether_qt.policy.runtime import PolicyRuntime
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +110,8 @@ PATH_LABELS = (
     "credential_name",
 )
 URL_LABELS = ("web", "not_http")
+TAINT_FREE_READS = frozenset({"files.read", "files.list", "memory.read"})  # reading is not acting
+SENDS_REMOTE = frozenset({"net.fetch", "router.remote", "router.remote_private", "model.download"})
 
 Expected = tuple[str, str]  # (allow | ask | draft | deny | needs_upgrade, deny reason or "")
 
@@ -137,16 +140,15 @@ def expected(case: Case) -> Expected:
         return ("deny", "shell_in_consumer_preset")
     if cap == "router.remote_private":  # privacy posture: no provider was waived
         return ("deny", "privacy_posture")
-    if case.tainted and RISK[cap] in ("high", "critical"):
-        return ("deny", "provenance_taint")
-    if case.tainted and RISK[cap] == "medium":
-        return ("draft", "")
+    tainted = case.tainted and cap not in TAINT_FREE_READS
+    if tainted and (RISK[cap] in ("high", "critical") or cap in SENDS_REMOTE):
+        return ("deny", "provenance_taint")  # never acted on, never sent away while tainted
     mode = ASSISTANT[cap]
     narrowed = CAREFUL.get(cap) if case.persona == "careful" else None
     if narrowed is not None and STRICTNESS.index(narrowed) > STRICTNESS.index(mode):
         mode = narrowed
-    if RISK[cap] in ("high", "critical") and STRICTNESS.index(mode) < STRICTNESS.index("ask"):
-        mode = "ask"
+    if (RISK[cap] in ("high", "critical") or tainted) and STRICTNESS.index(mode) < STRICTNESS.index("ask"):
+        mode = "ask"  # a tainted side effect is asked afresh, whatever the preset or a grant says
     if mode == "deny":  # only a persona denies a capability that reaches stage 1 here: no preset helps
         return ("deny", "policy_deny")
     if cap in URL_CAPS and case.label == "not_http":
@@ -155,7 +157,7 @@ def expected(case: Case) -> Expected:
         return ("draft", "")
     if mode == "auto":
         return ("allow", "")  # the preset's session grant, issued in the warm-up
-    granted = cap == "files.create" and case.persona == "default" and case.label == "drafts"
+    granted = cap == "files.create" and case.persona == "default" and case.label == "drafts" and not tainted
     return ("allow", "") if granted else ("ask", "")
 
 
@@ -303,7 +305,7 @@ def test_ten_thousand_concurrent_evaluations_match_the_oracle(runtime: PolicyRun
     assert decisions.count(None) == 0
     assert mismatches == [], f"{len(mismatches)} mismatches, first: {mismatches[:5]}"
     wanted = Counter(expected(c)[0] for c in made)
-    assert len(wanted) == 4 and min(wanted.values()) > 500, f"a weak mix: {wanted}"
+    assert len(wanted) == 4 and min(wanted.values()) > 100, f"a weak mix: {wanted}"
 
     rows = runtime.audit.rows(after_seq=seq_before)
     assert len(rows) == TOTAL, "exactly one audit row per evaluation, nothing else"
