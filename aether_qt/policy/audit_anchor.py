@@ -41,13 +41,14 @@ import nacl.signing
 
 from aether_qt.policy.canonical import canonical_json
 from aether_qt.policy.contracts import PolicyError
-from aether_qt.policy.keys import KeyStore, KeysUnavailableError, private_lock, write_private_file
+from aether_qt.policy.keys import KeyStore, KeysUnavailableError, PrivateLock, write_record_in_place
 
 _log = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = b"aether-audit-checkpoint-v1:"
 ANCHOR_PREFIX = b"aether-audit-anchor-v2:"
 ANCHOR_FORMAT = "aether-audit-anchor-v2"
+RECORD_BYTES = 2048  # the anchor file is one record of this size, overwritten in place
 _CKPT_FIELDS = ("log_id", "ckpt_no", "seq", "head_hash", "ts_wall_ms", "key_id", "kind", "signature")
 _ANCHOR_INTS = ("epoch", "seq", "ckpt_no", "verified_seq", "ts_wall_ms")
 _ANCHOR_STRS = ("log_id", "key_id", "head_hash", "verified_hash", "grants_digest", "signature")
@@ -282,6 +283,8 @@ class AnchorStore:
         self._file = anchor_file
         self._keystore = keystore
         self._durable = durable
+        self._written: tuple[tuple[int, int, int], Anchor] | None = None  # (stat of the file, what we wrote)
+        self._file_lock = PrivateLock(anchor_file.with_name(anchor_file.name + ".lock"))
         self._lock = threading.Lock()
         self.last_error = ""
 
@@ -293,8 +296,26 @@ class AnchorStore:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """This process's threads, then other processes of the home (an advisory lock file)."""
-        with self._lock, private_lock(self._file.with_name(self._file.name + ".lock")):
+        with self._lock, self._file_lock:
             yield
+
+    def close(self) -> None:
+        """Release the lock file's descriptor (idempotent; a later save reopens it)."""
+        with self._lock:
+            self._file_lock.close()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            info = self._file.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def _own_copy(self) -> Anchor | None:
+        """What this store wrote last, if the file is still exactly that (no parse, no signature check)."""
+        if self._written is not None and self._written[0] == self._stat():
+            return self._written[1]
+        return None
 
     def _texts(self, *, keyring: bool = True) -> list[tuple[str, str]]:
         texts: list[tuple[str, str]] = []
@@ -364,7 +385,8 @@ class AnchorStore:
             AnchorWriteError: the anchor file could not be written.
         """
         with self._locked():
-            current = self.read(public_key=public_key, key_id=anchor.key_id, keyring=keyring).anchor
+            own = None if keyring else self._own_copy()
+            current = own or self.read(public_key=public_key, key_id=anchor.key_id, keyring=keyring).anchor
             same = current is not None and current.log_id == anchor.log_id
             if current is not None and same and current.order > anchor.order:
                 return False
@@ -378,10 +400,15 @@ class AnchorStore:
                 raise AnchorDivergedError(f"the log no longer holds row {current.seq} its anchor vouches for")
             text = canonical_json(anchor.to_json()).decode("utf-8")
             try:
-                write_private_file(self._file, text.encode("utf-8"), durable=durable and self._durable)
-            except OSError as exc:
+                write_record_in_place(
+                    self._file, text.encode("utf-8"), size=RECORD_BYTES, durable=durable and self._durable
+                )
+            except (OSError, ValueError) as exc:
+                self._written = None
                 self.last_error = f"anchor file not written: {type(exc).__name__}"
                 raise AnchorWriteError(self.last_error) from exc
+            stat = self._stat()
+            self._written = (stat, anchor) if stat is not None else None
             if keyring and self._keystore is not None:
                 try:
                     self._keystore.set_anchor_text(text)

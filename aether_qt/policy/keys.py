@@ -27,8 +27,6 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,20 +306,63 @@ class KeyStore:
         )
 
 
-@contextmanager
-def private_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (created 0600) for the ``with`` block.
+class PrivateLock:
+    """An exclusive advisory lock on a file (created 0600), taken for ``with`` blocks.
 
-    Processes of the same home take it before they compare and replace a
-    shared file (the audit anchor), so two writers never move it backwards.
+    Processes of the same home take it before they compare and replace a shared
+    file (the audit anchor), so two writers never move it backwards. The file
+    stays open between blocks (one ``flock`` call to take it, one to release).
+    Not for threads: callers serialise their own threads first.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._fd is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def write_record_in_place(path: Path, data: bytes, *, size: int, durable: bool) -> None:
+    """Overwrite ``path`` (created 0600) with ``data`` padded by spaces to exactly ``size`` bytes.
+
+    One ``pwrite`` at offset 0 of a record that never changes length: a killed
+    process leaves the old or the new record, and there is no rename, whose
+    journal flush costs more than everything else an anchored append does.
+    ``durable`` fsyncs it (a crash of the machine keeps it too).
+
+    Raises:
+        ValueError: ``data`` is longer than ``size``.
+        OSError: the file cannot be written.
+    """
+    if len(data) > size:
+        raise ValueError(f"a record of {len(data)} bytes does not fit in {size}")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.pwrite(fd, data.ljust(size, b" "), 0)
+        if os.fstat(fd).st_size != size:
+            os.ftruncate(fd, size)
+        if durable:
+            os.fsync(fd)
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        os.close(fd)
 
 
 def write_private_file(path: Path, data: bytes, *, durable: bool = True) -> None:

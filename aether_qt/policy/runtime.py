@@ -381,6 +381,7 @@ class PolicyRuntime:
             except AuditWriteError as exc:
                 _log.warning("shutdown checkpoint not written: %s", exc)
             self.audit = None
+        self.anchor_store.close()
         if not self.database.is_closed():
             close_database(self.database)
 

@@ -55,6 +55,7 @@ WRITE_FLAGS = frozenset({"O_WRONLY", "O_RDWR", "O_CREAT", "O_APPEND", "O_TRUNC"}
 OWN_DATA_WRITERS: dict[str, str] = {
     "aether_qt/policy/keys.py": "the opt-in 0600 key file, the audit anchor and its lock (config folder)",
     "aether_qt/core/bus.py": "the opt-in JSONL event log, refused outside the data folder",
+    "aether_qt/core/instance_lock.py": "the app's instance lock (one app per home) in the data folder",
     "aether_qt/engines/router/models.py": "the prepared bundled model and models.json, in data/models/",
     "aether_qt/engines/persona/cards_import.py": "imported card personas in data/personas/",
     "aether_qt/engines/memory/index.py": "the rebuildable faiss index and its sidecar in the cache folder",
