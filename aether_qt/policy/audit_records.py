@@ -50,16 +50,18 @@ def content_bytes_from_db(values: Sequence[Any]) -> bytes:
     )
     if type(seq) is not int or type(wall) is not int or type(mono) is not int:
         raise ValueError("an integer column holds something else")
-    texts = (audit_id, actor, cap, resource, decision, reason, change, turn, trace, detail, key_id)
-    if any(type(t) is not str for t in texts):
-        raise ValueError("a text column holds something else")
-    return (
-        f'{{"actor":{encode_basestring(actor)},"audit_id":{encode_basestring(audit_id)},'
-        f'"capability":{encode_basestring(cap)},"change_id":{encode_basestring(change)},'
-        f'"decision":{encode_basestring(decision)},"detail":{detail},"key_id":{encode_basestring(key_id)},'
-        f'"reason":{encode_basestring(reason)},"resource":{encode_basestring(resource)},"seq":{seq},'
-        f'"stage_trace":{trace},"ts_mono_ns":{mono},"ts_wall_ms":{wall},"turn_id":{encode_basestring(turn)}}}'
-    ).encode()
+    if type(trace) is not str or type(detail) is not str:  # embedded verbatim; the others are encoded
+        raise ValueError("a JSON column holds something else")
+    enc = encode_basestring
+    try:
+        return (
+            f'{{"actor":{enc(actor)},"audit_id":{enc(audit_id)},"capability":{enc(cap)},'
+            f'"change_id":{enc(change)},"decision":{enc(decision)},"detail":{detail},"key_id":{enc(key_id)},'
+            f'"reason":{enc(reason)},"resource":{enc(resource)},"seq":{seq},"stage_trace":{trace},'
+            f'"ts_mono_ns":{mono},"ts_wall_ms":{wall},"turn_id":{enc(turn)}}}'
+        ).encode()
+    except TypeError as exc:  # encode_basestring refuses anything but str
+        raise ValueError("a text column holds something else") from exc
 
 
 def record_from_db(values: tuple[Any, ...], *, strict: bool = False) -> dict[str, Any]:

@@ -245,9 +245,7 @@ def verify_log(
 def walk_db(conn: sqlite3.Connection, walker: ChainWalker) -> Failure | None:
     """Feed every row after the walker's start to it; the first row failure, if any."""
     try:
-        for values in db_rows(conn, walker.start_seq):
-            if not walker.feed_db(values):
-                break
+        walker.feed_db_rows(db_rows(conn, walker.start_seq))
         return walker.finish()
     finally:
         walker.close()
