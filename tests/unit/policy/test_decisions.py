@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
 from aether_qt.policy.decisions import (
+    RESERVED_ACTORS,
     ActionRequest,
+    Allow,
     ApprovalTicket,
     Deny,
     DenyReason,
     DraftOnly,
+    Duration,
+    Grant,
     NeedsUpgrade,
+    Permit,
     StageResult,
     decision_as_dict,
 )
@@ -34,3 +43,24 @@ def test_every_variant_keeps_its_fields() -> None:
     assert decision_as_dict(DraftOnly("aud_3", "preset"))["source"] == "preset"
     upgrade = decision_as_dict(NeedsUpgrade("shell.exec", "Operator", "aud_4"))
     assert (upgrade["capability"], upgrade["suggested_preset"]) == ("shell.exec", "Operator")
+
+    grant = Grant("grt_1", "files.read", "/x", "user", Duration.SESSION, "preset", "aud_5", 0)
+    permit = Permit("pmt_1", "files.read", "/x", "", "user", "grt_1", "aud_5", once=False, token="t")
+    allow = decision_as_dict(Allow(grant, permit, "aud_5"))
+    assert (allow["grant_id"], allow["duration"]) == ("grt_1", "session")
+    assert "t" not in allow.values() and "token" not in allow
+
+
+def test_an_unknown_variant_keeps_only_the_common_fields() -> None:
+    odd = SimpleNamespace(kind="odd", audit_id="aud_6", trace=())
+    assert decision_as_dict(odd) == {"decision": "odd", "audit_id": "aud_6", "trace": []}  # type: ignore[arg-type]
+
+
+def test_a_permit_never_shows_its_token() -> None:
+    permit = Permit("pmt_1", "files.read", "/x", "/t", "pip", "grt_1", "aud_1", once=True, token="s3cret")
+    assert "s3cret" not in repr(permit) and "pip" in repr(permit) and "/t" in repr(permit)
+
+
+@pytest.mark.parametrize("actor", ["", "user", "system", "assistant", "default", "gate"])
+def test_actor_ids_that_no_persona_may_take(actor: str) -> None:
+    assert actor in RESERVED_ACTORS
