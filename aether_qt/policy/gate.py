@@ -15,6 +15,11 @@ acting; every permit is single-use, and redeeming the permit of a ``once``
 grant spends the grant (audited as ``grant_spent``). An act that lasts (a
 microphone capture) asks :meth:`Gate.grant_live` while it goes on.
 
+The gate decides on real resources, but what it stores is redacted by its
+:class:`~aether_qt.policy.redaction.Redactor`: every audit row, and the
+resource patterns of grants, which are therefore matched against the redacted
+canonical resource (the same value always redacts the same way).
+
 Grant changes are audited first and applied to the ledger second, so the
 ledger always equals a replay of the audit log. Revocations are the one
 exception to "no audit, no change": they make the system safer, so they are
@@ -57,6 +62,7 @@ from aether_qt.policy.decisions import (
 from aether_qt.policy.evaluator import Evaluation, Exit, PolicyConfig, deny
 from aether_qt.policy.grants import GrantLedger, LedgerError, ephemeral, grant_facts, make_grant
 from aether_qt.policy.permits import PermitRegistry
+from aether_qt.policy.redaction import Redactor
 from aether_qt.policy.resolved_scope import ResolvedScope, ScopeCache
 from aether_qt.policy.scope import ScopeError, canonical_path_text, canonical_resource
 
@@ -81,9 +87,16 @@ class Gate:
         tickets: TicketStore,
         config: PolicyConfig,
         clock: Clock,
+        redactor: Redactor | None = None,
     ) -> None:
-        """Wire the gate and end the grants a previous process left (``session_start``)."""
+        """Wire the gate and end the grants a previous process left (``session_start``).
+
+        ``redactor`` keys what is stored (see the module docstring); without one a
+        random key is used, so grant patterns holding a redacted part do not outlive
+        the process.
+        """
         self._audit = audit
+        self._redactor = redactor or Redactor.ephemeral()
         self._ledger = ledger
         self._tickets = tickets
         self._config = config
@@ -111,6 +124,15 @@ class Gate:
     def paused(self) -> bool:
         """Whether side effects are paused."""
         return self._paused
+
+    @property
+    def redactor(self) -> Redactor:
+        """What turns a resource into its stored form (for the bus adapter and the event log)."""
+        return self._redactor
+
+    def redact(self, capability: str, resource: str) -> str:
+        """The stored and published form of ``resource`` (see :meth:`Redactor.resource`)."""
+        return self._redactor.resource(capability, resource)
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, request: ActionRequest) -> Decision:
@@ -178,7 +200,7 @@ class Gate:
         now = self._clock.monotonic_ns()
         found = self._ledger.find_valid(
             request.capability,
-            ev.canonical,
+            self.redact(request.capability, ev.canonical),
             request.actor_persona,
             request.task_id,
             now,
@@ -205,7 +227,7 @@ class Gate:
     ) -> Grant:
         return make_grant(
             capability=request.capability,
-            resource_pattern=pattern,
+            resource_pattern=self.redact(request.capability, pattern),
             persona=request.actor_persona,
             duration=duration,
             issued_by=issued_by,
@@ -222,7 +244,7 @@ class Gate:
 
     def _append(self, entry: AuditEntry) -> AuditRow | None:
         try:
-            return self._audit.append(entry)
+            return self._audit.append(self._redactor.entry(entry))
         except AuditWriteError:
             self._degraded = True
             log.error("audit write failed: the policy gate now denies every side effect")
