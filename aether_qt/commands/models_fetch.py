@@ -1,8 +1,9 @@
 """``aether models fetch NAME``: download a speech model through the gate, verify it, unpack it, use it.
 
-The download is the gated side effect ``model.download`` (the user typed the
-command: an Ask is answered "allow once" on their behalf, audited like any
-other answer); :meth:`Effectors.download` streams to a ``.part`` file, resumes
+The download is the gated side effect ``model.download`` of the URL into its
+destination archive (the user typed the command: an Ask is answered "allow
+once" on their behalf, audited like any other answer; the permit names the
+destination); :meth:`Effectors.download` streams to a ``.part`` file, resumes
 it after an interruption, and renames it into place only when the SHA-256
 matches the pinned one. The archive is then unpacked into ``<data>/models/stt``
 and becomes the speech model for voice input (setting ``voice.stt_model``).
@@ -48,13 +49,14 @@ def fetch(args: argparse.Namespace) -> int:
     url, sha256 = args.url or spec.url, (args.sha256 or spec.sha256).lower()
     try:
         with policy_runtime(args) as rt:
-            decision = user_allow(rt, "model.download", url, "download")
             stt_dir = rt.paths.models_dir / "stt"
+            dest = stt_dir / f"{spec.folder}.zip"
+            decision = user_allow(rt, "model.download", url, "download", target=str(dest))
             stt_dir.mkdir(parents=True, exist_ok=True)
             archive = rt.effectors.download(
                 decision.permit,
                 url,
-                stt_dir / f"{spec.folder}.zip",
+                dest,
                 sha256=sha256,
                 progress=_Progress(args.json),
             )

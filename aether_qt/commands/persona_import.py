@@ -3,16 +3,18 @@
 The card (SillyTavern V1/V2/V3 JSON, or a PNG with the card in a ``ccv3`` or
 ``chara`` text chunk) is parsed as data and written as a YAML persona that
 proposes only the Observer preset (DESIGN.md §5, §10). A malformed card exits
-1 with ``aether: FILE: problem`` and writes nothing.
+1 with ``aether: FILE: problem`` and writes nothing, before the gate is asked.
 
-By default the persona goes into the home's persona folder
-(``<data>/personas/<id>.yaml``, the app's own data: no gate; so does an
-``--out`` inside the data folder). Any other ``--out`` is a file the user
-chose, so the write is a gated action like ``aether audit export``:
-``persona.import`` and then ``files.create`` are evaluated for the path, the
-user typing the command is the approval (``allow_once``), and the file is
-written by :meth:`Effectors.create_file`. The ``persona.import`` permit
-is spent when the import is performed, so no unused grant is left behind.
+Every import is the gated, audited act ``persona.import`` on ``persona:<id>``,
+wherever it writes: the user typing the command is the approval of an Ask
+(``allow_once``, as for ``aether audit export``), and a refusal (Observer:
+``needs_upgrade``) exits 1 with ``aether: not imported: persona.import
+refused: ...`` and writes nothing. The permit is spent as the persona is
+written. By default the persona goes into the home's persona folder
+(``<data>/personas/<id>.yaml``, the app's own data, written directly; so does
+an ``--out`` inside the data folder). Any other ``--out`` is a file the user
+chose, so writing it is also ``files.create`` on that path, performed by
+:meth:`Effectors.create_file` (inside the approved folders only).
 """
 
 from __future__ import annotations
@@ -26,12 +28,20 @@ from aether_qt.commands.output import emit_json, fail
 from aether_qt.commands.session import CommandError, policy_runtime, user_allow
 from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.persona.cards import CardError
-from aether_qt.engines.persona.cards_import import ImportResult, WriteOut, import_card, write_new_file
+from aether_qt.engines.persona.cards_import import (
+    Approve,
+    ImportResult,
+    WriteOut,
+    import_card,
+    prepare_import,
+    write_new_file,
+)
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.policy.contracts import PermitError
 from aether_qt.policy.decisions import Permit
 from aether_qt.policy.effect_types import EffectError, canonical_path, inside_roots
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.gate.user_acts import USER
 
 EXIT_BAD_CARD = 1
 
@@ -60,13 +70,17 @@ def import_(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser().absolute() if getattr(args, "out", None) else None
     own_roots = [canonical_path(paths.data_dir)]
     own_data = out is not None and inside_roots(canonical_path(out), own_roots)
+    personas_dir = user_personas_dir(paths.data_dir)
     try:
-        result = import_card(
-            card,
-            personas_dir=user_personas_dir(paths.data_dir),
-            out=out,
-            write_out=_write_own if own_data else _gated_writer(args),
-        )
+        prepare_import(card, personas_dir=personas_dir)  # a bad card fails before the gate is asked
+        with policy_runtime(args) as rt:
+            result = import_card(
+                card,
+                personas_dir=personas_dir,
+                approve=_approver(rt),
+                out=out,
+                write_out=_write_own if own_data else _gated_writer(rt),
+            )
     except CardError as exc:
         return fail(f"not imported: {exc}", EXIT_BAD_CARD)
     except CommandError as exc:
@@ -96,24 +110,35 @@ def _write_own(path: Path, text: str) -> Path:
     return path
 
 
-def _gated_writer(args: argparse.Namespace) -> WriteOut:
-    """A ``write_out`` that opens the policy runtime and writes through the gate and an effector."""
+def _approver(rt: PolicyRuntime) -> Approve:
+    """An ``approve`` that asks the gate for ``persona.import`` as the user and spends the permit."""
+
+    def approve(persona_id: str) -> None:
+        resource = f"persona:{persona_id}"
+        permit = _approved(rt, "persona.import", resource)
+        try:
+            rt.gate.redeem(permit, "persona.import", resource, persona=USER)  # the import is performed now
+        except PermitError as exc:
+            raise CommandError(f"not imported: {exc}") from None
+
+    return approve
+
+
+def _gated_writer(rt: PolicyRuntime) -> WriteOut:
+    """A ``write_out`` for a file the user chose: ``files.create`` through the gate and an effector."""
 
     def write(path: Path, text: str) -> Path:
         if path.exists() or path.is_symlink():  # say so before asking the gate for anything
             raise CommandError(f"not imported: {path} already exists")
-        with policy_runtime(args) as rt:
-            import_permit = _approved(rt, "persona.import", path)
-            create_permit = _approved(rt, "files.create", path)
-            try:
-                rt.gate.redeem(import_permit, "persona.import", str(path))  # the import is performed now
-                return rt.effectors.create_file(create_permit, path, text)
-            except (EffectError, PermitError) as exc:
-                raise CommandError(f"not imported: {exc}") from None
+        create_permit = _approved(rt, "files.create", str(path))
+        try:
+            return rt.effectors.create_file(create_permit, path, text)
+        except (EffectError, PermitError) as exc:
+            raise CommandError(f"not imported: {exc}") from None
 
     return write
 
 
-def _approved(rt: PolicyRuntime, capability: str, path: Path) -> Permit:
-    """Evaluate ``capability`` on ``path`` for the user; answer an Ask with allow_once; the permit."""
-    return user_allow(rt, capability, str(path), f"not imported: {capability}").permit
+def _approved(rt: PolicyRuntime, capability: str, resource: str) -> Permit:
+    """Evaluate ``capability`` on ``resource`` for the user; answer an Ask with allow_once; the permit."""
+    return user_allow(rt, capability, resource, f"not imported: {capability}").permit

@@ -44,15 +44,17 @@ def policy_runtime(args: argparse.Namespace) -> Iterator[PolicyRuntime]:
         runtime.close()
 
 
-def user_allow(rt: PolicyRuntime, capability: str, resource: str, what: str) -> Allow:
+def user_allow(rt: PolicyRuntime, capability: str, resource: str, what: str, *, target: str = "") -> Allow:
     """The user's Allow for ``capability`` on ``resource`` (typing the command answers an Ask).
+
+    ``target`` (a download's destination) is bound into the permit.
 
     Raises:
         CommandError: the gate refused; the message starts with ``what`` and names the decision.
     """
     from aether_qt.services.gate.user_acts import decide_as_user
 
-    decision = decide_as_user(rt.gate, capability, resource)
+    decision = decide_as_user(rt.gate, capability, resource, target=target)
     if not isinstance(decision, Allow):
         raise CommandError(f"{what} refused: {decision_line(decision_as_dict(decision))}")
     return decision

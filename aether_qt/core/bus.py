@@ -76,11 +76,14 @@ class JsonlEventLog:
     """Appends one JSON line per envelope to a file inside the data folder.
 
     Off unless the user enables it. Secrets are redacted by
-    :func:`~aether_qt.core.events.envelope_to_json`. The file is opened lazily and
-    flushed after each line so a crash loses at most the line being written.
+    :func:`~aether_qt.core.events.envelope_to_json`, every text value also by
+    ``redact`` when given (the composition root passes the gate's redactor, so
+    the file holds a URL's query or a ``--token`` value only as a keyed hash).
+    The file is opened lazily and flushed after each line so a crash loses at
+    most the line being written.
     """
 
-    def __init__(self, *, path: Path, data_dir: Path) -> None:
+    def __init__(self, *, path: Path, data_dir: Path, redact: Callable[[str], str] | None = None) -> None:
         """Check that ``path`` lies inside ``data_dir``.
 
         Raises:
@@ -90,6 +93,7 @@ class JsonlEventLog:
         if not resolved.is_relative_to(data_dir.resolve()):
             raise ValueError(f"the event log {path} must be inside the data folder {data_dir}")
         self.path = resolved
+        self._redact = redact
         self._file: IO[str] | None = None
 
     def write(self, env: Envelope) -> None:
@@ -97,7 +101,7 @@ class JsonlEventLog:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._file = self.path.open("a", encoding="utf-8")
-        self._file.write(envelope_to_json(env) + "\n")
+        self._file.write(envelope_to_json(env, self._redact) + "\n")
         self._file.flush()
 
     def close(self) -> None:

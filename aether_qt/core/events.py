@@ -17,7 +17,7 @@ import dataclasses
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import PurePath
@@ -478,6 +478,24 @@ def to_jsonable(value: object) -> object:
     return _scalar_to_jsonable(value)
 
 
-def envelope_to_json(env: Envelope) -> str:
-    """One compact JSON line for the event log; secrets are redacted."""
-    return json.dumps(to_jsonable(env), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def envelope_to_json(env: Envelope, redact: Callable[[str], str] | None = None) -> str:
+    """One compact JSON line for the event log; secrets are redacted.
+
+    Fields named like secrets are dropped; ``redact``, when given, rewrites every
+    text value too (the gate's redactor: query strings, user-info and key-like
+    values in a message or a reply become keyed hashes).
+    """
+    data = to_jsonable(env)
+    if redact is not None:
+        data = _map_text(data, redact)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _map_text(value: object, redact: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _map_text(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_text(item, redact) for item in value]
+    return value

@@ -111,7 +111,7 @@ CAPABILITIES: Final[Mapping[str, Capability]] = _caps(
         "router.remote_private", Risk.HIGH, _T, "Send private context to a remote model", sends_remote=True
     ),
     Capability("model.download", Risk.MEDIUM, _U, "Download a model with a pinned hash", sends_remote=True),
-    Capability("persona.import", Risk.MEDIUM, _P, "Import a character card as an untrusted persona"),
+    Capability("persona.import", Risk.MEDIUM, _T, "Import a character card as an untrusted persona"),
     Capability("audit.export", Risk.HIGH, _P, "Export the audit log"),
     Capability("cost.admin", Risk.HIGH, _T, "Change or re-arm cost caps"),
 )

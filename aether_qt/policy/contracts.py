@@ -96,8 +96,24 @@ class AuditSink(Protocol):
 class PermitVerifier(Protocol):
     """What effectors need from the gate."""
 
-    def redeem(self, permit: Permit, capability: str, resource: str) -> None:
-        """Accept ``permit`` for this act or raise :class:`PermitError`; spend ``once`` permits."""
+    def redeem(
+        self,
+        permit: Permit,
+        capability: str,
+        resource: str,
+        *,
+        target: str | None = None,
+        persona: str | None = None,
+    ) -> None:
+        """Accept ``permit`` for this act or raise :class:`PermitError`; spend ``once`` permits.
+
+        ``target`` (a path, "" for none) and ``persona`` are checked against the
+        permit when given; None leaves them unchecked.
+        """
+        ...
+
+    def grant_live(self, grant_id: str) -> bool:
+        """Whether an act that lasts (a capture) may go on under this grant: not revoked, not expired."""
         ...
 
 

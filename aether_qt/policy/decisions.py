@@ -9,7 +9,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
+
+RESERVED_ACTORS: Final = frozenset({"", "user", "system", "assistant", "default", "gate"})
+"""Actor ids that are not personas: the user's own acts, the app, the gate, a request that names
+no persona. No persona may take one (a persona called ``user`` would share the user's grants)."""
 
 
 def new_id(prefix: str) -> str:
@@ -32,6 +36,9 @@ class ActionRequest:
             :func:`~aether_qt.policy.evaluator.check_provenance`.
         intended_route: ``local`` or a remote provider id, for the privacy posture.
         task_id: groups the actions of one task (``task`` grants, silent upload).
+        target: an absolute path the act lands in besides its resource: a download's
+            destination, a process's working folder ("" = none). The gate records it
+            and binds it into the permit; the effector refuses any other.
     """
 
     capability: str
@@ -43,6 +50,7 @@ class ActionRequest:
     provenance_tags: tuple[str, ...] = ()
     intended_route: str = "local"
     task_id: str | None = None
+    target: str = ""
 
 
 class DenyReason(StrEnum):
@@ -116,12 +124,20 @@ class Permit:
 
     Effectors accept a permit only if the gate that minted it vouches for it
     (``Gate.redeem``): the token is checked against the gate's registry, the
-    capability and resource must match, and a ``once`` permit is spent on use.
+    capability and resource must match (and the target and persona, when the
+    effector names them), and a ``once`` permit is spent on use.
+
+    Attributes:
+        resource: the canonical resource the gate decided on (never redacted: it stays in memory).
+        target: the canonical target of the request ("" = none), see :class:`ActionRequest`.
+        persona: the actor of the request (a persona id or ``user``).
     """
 
     permit_id: str
     capability: str
     resource: str
+    target: str
+    persona: str
     grant_id: str
     audit_id: str
     once: bool

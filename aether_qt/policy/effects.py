@@ -9,6 +9,12 @@ lets it through.
 
 Resources passed to the gate: for files the canonical path (symlinks, ``..`` and
 ``~`` resolved); for URLs the URL as given; for processes ``shlex.join(argv)``.
+A permit also binds the request's target: a download's destination and a
+process's working folder (none: ""), which those effectors always name. Memory
+changes are :class:`~aether_qt.policy.memory_changes.MemoryChange` values whose
+operation fixes the capability; a capture gets a
+:class:`~aether_qt.policy.leases.CaptureLease` that the device checks while it
+records.
 Paths are checked against the approved roots again here, even with a valid
 permit. Messages of :class:`EffectError` name paths, programs and URLs without
 query strings, never file contents, command arguments or secrets.
@@ -47,6 +53,8 @@ from aether_qt.policy.effect_types import (
     inside_roots,
     scrubbed_env,
 )
+from aether_qt.policy.leases import MICROPHONE, CaptureLease, CaptureLeases
+from aether_qt.policy.memory_changes import MemoryChange
 
 if TYPE_CHECKING:
     from urllib.request import OpenerDirector
@@ -59,7 +67,6 @@ _CHUNK: Final = 64 * 1024
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _USER_AGENT: Final = "Aether"
 _EXPORT_CAPABILITIES: Final = frozenset({"audit.export", "memory.export"})
-_MEMORY_CAPABILITIES: Final = frozenset({"memory.write.session", "memory.write.durable", "memory.delete"})
 _T = TypeVar("_T")
 
 
@@ -71,6 +78,9 @@ class Effectors:
         approved_roots: folders the user approved; file effectors act only inside them.
         guard: the runtime guard to tell "an effector is running"; None without one.
         download_roots: extra folders a download may write (the models folder).
+
+    Attributes:
+        capture_leases: the leases :meth:`start_capture` mints; a capture device checks them.
     """
 
     def __init__(
@@ -85,11 +95,20 @@ class Effectors:
         self._roots = tuple(canonical_path(p) for p in approved_roots)
         self._download_roots = tuple(canonical_path(p) for p in download_roots)
         self._guard = guard
+        self.capture_leases = CaptureLeases(gate=verifier)
 
     # ------------------------------------------------------------------ plumbing
     @contextlib.contextmanager
-    def _acting(self, permit: Permit, capability: str, resource: str) -> Iterator[None]:
-        self._verifier.redeem(permit, capability, resource)
+    def _acting(
+        self,
+        permit: Permit,
+        capability: str,
+        resource: str,
+        *,
+        target: str | None = None,
+        persona: str | None = None,
+    ) -> Iterator[None]:
+        self._verifier.redeem(permit, capability, resource, target=target, persona=persona)
         with self._guard.effector() if self._guard is not None else contextlib.nullcontext():
             yield
 
@@ -177,30 +196,46 @@ class Effectors:
             _create_new(target, data, mode=0o600)
         return target
 
-    def change_memory(self, permit: Permit, capability: str, resource: str, change: Callable[[], _T]) -> _T:
+    def change_memory(self, permit: Permit, change: MemoryChange, apply: Callable[[MemoryChange], _T]) -> _T:
         """Apply ``change`` to the memory store (the app's own data) under a memory permit.
 
-        The permit must be for ``capability`` (``memory.write.session``,
-        ``memory.write.durable`` or ``memory.delete``) and ``resource``; it is
-        spent before ``change`` runs, so a change happens at most once per Allow.
+        The permit must be for the change's capability (fixed by its action: a forget
+        or purge needs ``memory.delete``), its resource (the item, ``memory:<id>``,
+        or the kind) and, when the change names one, its persona. It is spent
+        before ``apply(change)`` runs, so a change happens at most once per Allow;
+        ``apply`` acts on the change it is handed, whose target was checked.
 
         Raises:
-            ValueError: ``capability`` is not a memory change.
-            PermitError: the permit is forged, mismatched or spent (``change`` does not run).
+            PermitError: the permit is forged, spent, or for another operation, item
+                or persona (``apply`` does not run).
         """
-        if capability not in _MEMORY_CAPABILITIES:
-            raise ValueError(f"{capability} is not a memory change")
-        with self._acting(permit, capability, resource):
-            return change()
+        with self._acting(permit, change.capability, change.resource, persona=change.persona):
+            return apply(change)
 
-    def start_capture(self, permit: Permit, start: Callable[[], _T], *, source: str = "microphone") -> _T:
-        """Start listening (``media.mic`` on ``source``): ``start`` opens the device only under the permit.
+    def start_capture(
+        self,
+        permit: Permit,
+        start: Callable[[CaptureLease], _T],
+        *,
+        source: str = MICROPHONE,
+        persona: str | None = None,
+    ) -> _T:
+        """Start listening (``media.mic`` on ``source``): ``start(lease)`` opens the device under a lease.
+
+        The permit is redeemed, then a lease bound to its grant is minted and handed
+        to ``start`` (the device's start), which must claim it before it returns; an
+        unclaimed lease is discarded. The device checks the lease while it records
+        and stops once the grant is revoked (see :mod:`aether_qt.policy.leases`).
 
         Raises:
             PermitError: the permit is forged, mismatched or spent (``start`` does not run).
         """
-        with self._acting(permit, "media.mic", source):
-            return start()
+        with self._acting(permit, "media.mic", source, persona=persona):
+            lease = self.capture_leases.mint(permit, source)
+            try:
+                return start(lease)
+            finally:
+                self.capture_leases.discard(lease)
 
     def edit_file(self, permit: Permit, path: Path, text: str) -> Path:
         """Replace an existing file's content with ``text`` atomically (``files.edit``)."""
@@ -261,7 +296,11 @@ class Effectors:
         place only after the hash matches. ``progress(done, total)`` runs without
         effector rights.
 
+        The permit's target must be ``dest`` (canonical): a download permit names
+        where the file goes.
+
         Raises:
+            PermitError: the permit is for another URL or destination (nothing is fetched).
             HashMismatchError: the content's hash differs; the part file is deleted.
             TargetExistsError: ``dest`` exists with other content.
             FetchError: the server failed or could not be reached (the part is kept).
@@ -271,7 +310,7 @@ class Effectors:
         if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
             raise ValueError("sha256 must be 64 hexadecimal digits")
         target = self._target(dest, self._roots + self._download_roots)
-        with self._acting(permit, "model.download", url):
+        with self._acting(permit, "model.download", url, target=str(target)):
             if target.exists():
                 if _file_sha256(target) == expected:
                     return target
@@ -300,6 +339,8 @@ class Effectors:
         """Run ``argv`` without a shell (``shell.exec``; resource ``shlex.join(argv)``).
 
         The child gets the app's environment minus variables that look like secrets.
+        It runs in ``cwd``, which must be the permit's target (None: the request named
+        no working folder, and the child inherits the app's).
 
         Raises:
             ProcessTimeoutError: it ran longer than ``timeout`` seconds (it is killed).
@@ -309,7 +350,8 @@ class Effectors:
             raise ValueError("argv must name a program")
         workdir = None if cwd is None else self._target(cwd)
         program = os.path.basename(argv[0])
-        with self._acting(permit, "shell.exec", shlex.join(argv)):
+        bound = "" if workdir is None else str(workdir)
+        with self._acting(permit, "shell.exec", shlex.join(argv), target=bound):
             import subprocess
 
             completed = None

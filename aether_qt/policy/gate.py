@@ -8,9 +8,17 @@ cannot be written the answer is ``Deny(AUDIT_UNAVAILABLE)`` and the gate turns
 rest of the process.
 
 An ``Allow`` carries a :class:`~aether_qt.policy.decisions.Permit` whose
-secret token only this gate knows. Effectors call :meth:`Gate.redeem` before
+secret token only this gate knows. It binds the capability, the canonical
+resource, the request's target (a download's destination, a process's working
+folder) and the acting persona. Effectors call :meth:`Gate.redeem` before
 acting; every permit is single-use, and redeeming the permit of a ``once``
-grant spends the grant (audited as ``grant_spent``).
+grant spends the grant (audited as ``grant_spent``). An act that lasts (a
+microphone capture) asks :meth:`Gate.grant_live` while it goes on.
+
+The gate decides on real resources, but what it stores is redacted by its
+:class:`~aether_qt.policy.redaction.Redactor`: every audit row, and the
+resource patterns of grants, which are therefore matched against the redacted
+canonical resource (the same value always redacts the same way).
 
 Grant changes are audited first and applied to the ledger second, so the
 ledger always equals a replay of the audit log. Revocations are the one
@@ -54,8 +62,9 @@ from aether_qt.policy.decisions import (
 from aether_qt.policy.evaluator import Evaluation, Exit, PolicyConfig, deny
 from aether_qt.policy.grants import GrantLedger, LedgerError, ephemeral, grant_facts, make_grant
 from aether_qt.policy.permits import PermitRegistry
+from aether_qt.policy.redaction import Redactor
 from aether_qt.policy.resolved_scope import ResolvedScope, ScopeCache
-from aether_qt.policy.scope import ScopeError, canonical_resource
+from aether_qt.policy.scope import ScopeError, canonical_path_text, canonical_resource
 
 __all__ = ["Gate", "PolicyConfig"]
 
@@ -78,9 +87,16 @@ class Gate:
         tickets: TicketStore,
         config: PolicyConfig,
         clock: Clock,
+        redactor: Redactor | None = None,
     ) -> None:
-        """Wire the gate and end the grants a previous process left (``session_start``)."""
+        """Wire the gate and end the grants a previous process left (``session_start``).
+
+        ``redactor`` keys what is stored (see the module docstring); without one a
+        random key is used, so grant patterns holding a redacted part do not outlive
+        the process.
+        """
         self._audit = audit
+        self._redactor = redactor or Redactor.ephemeral()
         self._ledger = ledger
         self._tickets = tickets
         self._config = config
@@ -89,6 +105,7 @@ class Gate:
         self._degraded = False
         self._paused = config.paused
         self._permits = PermitRegistry()
+        self._held_once: set[str] = set()  # once grants spent by an act that may still last
         self._read_tasks: set[str] = set()
         self._scopes = ScopeCache(clock=clock)
         self._cascade("session_start", ephemeral, {}, always=False)
@@ -107,6 +124,15 @@ class Gate:
     def paused(self) -> bool:
         """Whether side effects are paused."""
         return self._paused
+
+    @property
+    def redactor(self) -> Redactor:
+        """What turns a resource into its stored form (for the bus adapter and the event log)."""
+        return self._redactor
+
+    def redact(self, capability: str, resource: str) -> str:
+        """The stored and published form of ``resource`` (see :meth:`Redactor.resource`)."""
+        return self._redactor.resource(capability, resource)
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, request: ActionRequest) -> Decision:
@@ -127,6 +153,7 @@ class Gate:
             lambda e: ev_.check_postures(e, cfg),
             lambda e: ev_.check_feature(e, cfg),
             ev_.check_action,
+            self._check_target,
             ev_.check_resource,
         ]
         return [*checks, ev_.check_mode] if through_mode else checks
@@ -157,6 +184,18 @@ class Gate:
         ev.note("pre.paused")
         return None
 
+    @staticmethod
+    def _check_target(ev: Evaluation) -> Exit | None:
+        """Stage 2 (target): a request's target, if any, is an absolute path; it is canonicalised."""
+        if not ev.request.target:
+            return None
+        try:
+            target = canonical_path_text(ev.request.target)
+        except ScopeError:
+            return ev.stop("2.target", deny(DenyReason.NOT_IN_SCOPE, "malformed target"))
+        ev.note("2.target", detail=target)
+        return None
+
     def _grant_stage(self, ev: Evaluation) -> Decision:
         request, mode = ev.request, ev.mode
         now = self._clock.monotonic_ns()
@@ -164,7 +203,7 @@ class Gate:
         if not ev.fresh_consent:  # a tainted side effect is asked afresh, whatever was granted
             found = self._ledger.find_valid(
                 request.capability,
-                ev.canonical,
+                self.redact(request.capability, ev.canonical),
                 request.actor_persona,
                 request.task_id,
                 now,
@@ -191,7 +230,7 @@ class Gate:
     ) -> Grant:
         return make_grant(
             capability=request.capability,
-            resource_pattern=pattern,
+            resource_pattern=self.redact(request.capability, pattern),
             persona=request.actor_persona,
             duration=duration,
             issued_by=issued_by,
@@ -202,11 +241,13 @@ class Gate:
 
     # ------------------------------------------------------------ exits
     def _entry(self, ev: Evaluation, decision: str, reason: str, detail: dict[str, Any]) -> AuditEntry:
-        return ev.entry(decision, reason, detail, preset=self._config.preset.value)
+        target = _checked_target(ev.request.target)
+        facts = {"target": target, **detail} if target else detail
+        return ev.entry(decision, reason, facts, preset=self._config.preset.value)
 
     def _append(self, entry: AuditEntry, *, anchor: bool = False) -> AuditRow | None:
         try:
-            return self._audit.append(entry, anchor=anchor)
+            return self._audit.append(self._redactor.entry(entry), anchor=anchor)
         except AuditWriteError:
             self._degraded = True
             log.error("audit write failed: the policy gate now denies every side effect")
@@ -250,7 +291,13 @@ class Gate:
                 return self._finish(ev, ev.stop("5.grant", deny(DenyReason.LEDGER_CORRUPT)), {})
         cap = CAPABILITIES[ev.request.capability]
         permit = self._permits.mint(
-            permit_id=permit_id, capability=cap.id, resource=ev.canonical, grant=grant, audit_id=row.audit_id
+            permit_id=permit_id,
+            capability=cap.id,
+            resource=ev.canonical,
+            target=_checked_target(ev.request.target),
+            persona=ev.request.actor_persona,
+            grant=grant,
+            audit_id=row.audit_id,
         )
         if cap.reads_user_data and ev.request.task_id is not None:
             self._read_tasks.add(ev.request.task_id)
@@ -335,20 +382,47 @@ class Gate:
             log.error("answer to approval ticket %s was audited but could not be stored", ticket_id)
 
     # ------------------------------------------------------------ permits
-    def redeem(self, permit: Permit, capability: str, resource: str) -> None:
+    def redeem(
+        self,
+        permit: Permit,
+        capability: str,
+        resource: str,
+        *,
+        target: str | None = None,
+        persona: str | None = None,
+    ) -> None:
         """Accept a permit for one act (see :class:`~aether_qt.policy.contracts.PermitVerifier`).
 
         Raises:
             PermitError: the gate is degraded or paused; the permit is unknown,
-                forged, already used, for another capability or resource; its
-                grant has ended; or spending a ``once`` grant could not be audited.
+                forged, already used, for another capability, resource, target or
+                persona; its grant has ended; or spending a ``once`` grant could
+                not be audited.
         """
         with self._lock:
             self._ledger.refresh()
             known = self._permits.take(permit)
             self._check_permit(known, capability, resource)
+            if target is not None and not _same_target(target, known.target):
+                raise PermitError("permit is for another destination or working folder")
+            if persona is not None and persona != known.persona:
+                raise PermitError("permit is for another persona")
             if known.once:
                 self._spend(known)
+                self._held_once.add(known.grant_id)
+
+    def grant_live(self, grant_id: str) -> bool:
+        """Whether an act that lasts may go on under ``grant_id`` (see the PermitVerifier protocol).
+
+        False once the gate is degraded or paused, or the grant was revoked, expired
+        or ended by a cascade. A ``once`` grant spent by the act itself stays live
+        until a revocation or cascade, so "allow once" covers one whole capture.
+        """
+        with self._lock:
+            if self._degraded or not self._audit.healthy or self._paused:
+                return False
+            now = self._clock.monotonic_ns()
+            return self._ledger.is_valid(grant_id, now) or grant_id in self._held_once
 
     def _check_permit(self, permit: Permit, capability: str, resource: str) -> None:
         if self._degraded or not self._audit.healthy or self._paused:
@@ -388,6 +462,7 @@ class Gate:
         change_id: str = "",
     ) -> list[str]:
         at = self._clock.wall_ms()
+        self._held_once.clear()  # a cascade also ends what a spent "allow once" still holds open
         ids = self._ledger.matching(predicate)
         if ids or always:
             detail = {
@@ -410,6 +485,7 @@ class Gate:
         """Revoke one grant (audited). Idempotent: False if it was unknown or already ended."""
         with self._lock:
             self._ledger.refresh()
+            self._held_once.discard(grant_id)
             if self._ledger.get(grant_id) is None:
                 return False
             at = self._clock.wall_ms()
@@ -478,3 +554,23 @@ class Gate:
             self._paused = paused
             detail = {"v": 1, "event": "pause", "paused": paused}
             self._append(AuditEntry("user", "", "", "pause", change_id=change_id, detail=detail))
+
+
+def _checked_target(target: str) -> str:
+    """The canonical form of a target ("" for none, or for one with no canonical form)."""
+    if not target:
+        return ""
+    try:
+        return canonical_path_text(target)
+    except ScopeError:
+        return ""
+
+
+def _same_target(given: str, bound: str) -> bool:
+    """Whether an effector's target is the one a permit binds ("" on both sides: no target)."""
+    if not given:
+        return not bound
+    try:
+        return canonical_path_text(given) == bound
+    except ScopeError:
+        return False

@@ -23,12 +23,24 @@ class PermitRegistry:
         """Start with no permits."""
         self._permits: dict[str, Permit] = {}
 
-    def mint(self, *, permit_id: str, capability: str, resource: str, grant: Grant, audit_id: str) -> Permit:
-        """Create and remember a permit for one allowed act on a canonical resource."""
+    def mint(
+        self,
+        *,
+        permit_id: str,
+        capability: str,
+        resource: str,
+        target: str,
+        persona: str,
+        grant: Grant,
+        audit_id: str,
+    ) -> Permit:
+        """Create and remember a permit for one allowed act on a canonical resource (and target)."""
         permit = Permit(
             permit_id=permit_id,
             capability=capability,
             resource=resource,
+            target=target,
+            persona=persona,
             grant_id=grant.grant_id,
             audit_id=audit_id,
             once=grant.duration is Duration.ONCE,

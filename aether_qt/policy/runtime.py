@@ -31,6 +31,7 @@ from aether_qt.policy.grant_state import LedgerState
 from aether_qt.policy.grants import GrantLedger
 from aether_qt.policy.guard import Guard
 from aether_qt.policy.keys import AuditKeys, KeyStatus, KeysUnavailableError
+from aether_qt.policy.redaction import Redactor
 from aether_qt.storage.database import close_database, open_database
 from aether_qt.storage.settings import SettingsStore
 
@@ -119,7 +120,12 @@ class PolicyRuntime:
             _log.warning("grant ledger differs from the verified audit rows; rebuilding it from them")
             self.ledger.rebuild_from_audit(verified)
         self.gate = Gate(
-            audit=sink, ledger=self.ledger, tickets=self.tickets, config=self._config(), clock=clock
+            audit=sink,
+            ledger=self.ledger,
+            tickets=self.tickets,
+            config=self._config(),
+            clock=clock,
+            redactor=Redactor.from_audit_key(self.keys.hmac_key) if self.keys is not None else None,
         )
         self._record_start()
         self.guard: Guard | None = None

@@ -17,12 +17,17 @@ from pathlib import Path
 import keyring.backend
 import keyring.backends.null
 import pytest
-from keyring_support import MemoryKeyring
+from keyring_support import MemoryKeyring, no_keyring
 
+from aether_qt.companion import Companion
+from aether_qt.core.bus import JsonlEventLog
+from aether_qt.core.events import ActionRequested, DecisionMade, Envelope, TicketOpened
+from aether_qt.core.paths import resolve_paths
 from aether_qt.policy.audit_anchor import AnchorStore
 from aether_qt.policy.audit_bundle import export_bundle, verify_bundle
 from aether_qt.policy.audit_chain import AuditLog, connect_audit_db
 from aether_qt.policy.audit_verify import verify_log
+from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.contracts import AuditEntry, FakeClock, PolicyError
 from aether_qt.policy.keys import SERVICE, AuditKeys, KeyStore
 
@@ -122,3 +127,69 @@ def test_secrets_never_leak(tmp_path: Path, caplog: pytest.LogCaptureFixture) ->
     assert_clean(repr(keys).encode(), secrets, "repr(keys)")
     assert_clean(caplog.text.encode(), secrets, "log output")
     assert len(errors) == 5
+
+
+def test_secrets_in_a_turns_urls_and_commands_never_reach_the_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A turn names a URL with a query token, user-info and a fragment, and a ``--token`` command.
+
+    The gate decides on the real values; the audit chain, the anchor, the policy
+    events, the persisted event log and the logs hold keyed hashes instead.
+    """
+    # Aether's own loggers at DEBUG. (peewee's SQL trace, off unless configured, would print the
+    # pending ticket's parameters: the ticket in aether.db keeps the real request to act on.)
+    caplog.set_level(logging.DEBUG, logger="aether_qt")
+    canaries = ["QueryCanaryTurn81", "PasswordCanaryTurn27", "FragmentCanaryTurn64", "TokenCanaryTurn35"]
+    query, password, fragment, token = canaries
+    events: list[Envelope] = []
+    decisions: list[str] = []
+    with no_keyring():
+        comp = Companion.open(
+            resolve_paths(tmp_path / "home"),
+            allow_key_file=True,
+            load_model=False,
+            install_guard=False,
+            with_memory=False,
+        )
+        paths = comp.runtime.paths
+        event_log = paths.data_dir / "events.jsonl"
+        try:
+            comp.bus.subscribe("*", events.append)
+            comp.bus.set_event_log(
+                JsonlEventLog(path=event_log, data_dir=paths.data_dir, redact=comp.runtime.gate.redactor.text)
+            )
+            comp.runtime.set_preset(Preset.OBSERVER)  # browser.open asks: no browser is started
+            for text in (
+                f"go to https://alice:{password}@example.com/inbox?api_token={query}#{fragment}",
+                f"go to https://example.com/inbox?api_token={query}#{fragment}",
+                f"run the command deploy --token {token} --region eu",
+            ):
+                report = comp.conductor.run_turn(text, source="typed")
+                assert report is not None and report.decision is not None
+                decisions.append(report.decision["decision"])
+            comp.bus.set_event_log(None)
+        finally:
+            comp.close()
+    assert decisions == ["deny", "ask", "deny"]
+    policy_events = [
+        e.payload for e in events if isinstance(e.payload, ActionRequested | DecisionMade | TicketOpened)
+    ]
+    assert len(policy_events) == 7
+    for payload in policy_events:
+        assert not any(c in repr(payload) for c in canaries), payload
+    check = sqlite3.connect(paths.audit_db)
+    check.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    resources = [r[0] for r in check.execute("SELECT resource FROM audit_log WHERE capability != ''")]
+    check.close()
+    assert any("?<redacted:" in r for r in resources), resources
+    blobs = {
+        "audit.db": paths.audit_db.read_bytes(),
+        "anchor": paths.anchor_file.read_bytes(),
+        "event log": event_log.read_bytes(),
+        "log output": caplog.text.encode(),
+    }
+    assert b"turn.did_begin" in blobs["event log"]
+    for where, blob in blobs.items():
+        for canary in canaries:
+            assert canary.encode() not in blob, f"{canary} leaked into {where}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -67,3 +68,63 @@ def test_audit_keys_appear_nowhere_but_the_key_file(tmp_path: Path) -> None:
     assert printed.strip(), "the commands printed nothing: the scan would prove nothing"
     for needle in needles:
         assert needle not in printed, "a key leaked into command output"
+
+
+def test_url_and_command_line_secrets_never_reach_the_audit(tmp_path: Path) -> None:
+    """Query tokens, user-info passwords and ``--token`` values are stored as keyed hashes.
+
+    Only the approval tickets in ``aether.db`` keep the real request (an answer must
+    act on it); every other file of the home is searched, and so is stderr.
+    """
+    cli = Cli(home=tmp_path / "home", key_file=True)
+    canaries = {
+        "query": "QueryCanary7f3a9e",
+        "userinfo": "UserinfoCanary41c2",
+        "token": "TokenCanary9d8e7f",
+        "fragment": "FragmentCanary5b6a",
+    }
+    url = f"https://api.example.com/v1/items?api_token={canaries['query']}&page=2#{canaries['fragment']}"
+    stderr: list[str] = []
+
+    def evaluate(capability: str, resource: str) -> dict[str, object]:
+        proc = cli.run("policy", "evaluate", capability, resource, "--json")
+        stderr.append(proc.stderr)
+        assert proc.returncode == 0, proc.stderr
+        result: dict[str, object] = json.loads(proc.stdout)
+        return result
+
+    ask = evaluate("net.fetch", url)
+    assert ask["decision"] == "ask"
+    answered = cli.run("approvals", "answer", str(ask["ticket_id"]), "always_scope", "--scope", url)
+    assert answered.returncode == 0, answered.stderr
+    # a later process decides on the real URL and still finds the grant stored under its redacted form
+    assert evaluate("net.fetch", url)["decision"] == "allow"
+    assert evaluate("net.fetch", url.replace(canaries["query"], "another"))["decision"] == "ask"
+    assert (
+        evaluate("browser.open", f"https://alice:{canaries['userinfo']}@example.com/")["decision"] == "deny"
+    )
+    assert evaluate("shell.exec", f"deploy --token {canaries['token']} --region eu")["decision"] == "deny"
+    grants = cli.run("grants", "list")
+    stderr.append(grants.stderr)
+
+    own_tickets = {"aether.db", "aether.db-wal", "aether.db-shm"}
+    scanned = []
+    for path in cli.home.rglob("*"):
+        if not path.is_file() or path.name in own_tickets or "backups" in path.parts:
+            continue
+        data = path.read_bytes()
+        scanned.append(path.name)
+        for what, canary in canaries.items():
+            assert canary.encode() not in data, f"the {what} secret leaked into {path}"
+    assert "audit.db" in scanned and "audit-anchor.json" in scanned
+    for what, canary in canaries.items():
+        assert canary not in "".join(stderr), f"the {what} secret leaked into stderr"
+        assert canary not in grants.stdout, f"the {what} secret is shown in the grant list"
+    con = sqlite3.connect(cli.home / "data" / "audit.db")
+    try:
+        fetches = [
+            row[0] for row in con.execute("SELECT resource FROM audit_log WHERE capability = 'net.fetch'")
+        ]
+    finally:
+        con.close()
+    assert len(set(fetches[:3])) == 1 and "?<redacted:" in fetches[0]  # the same value, the same hash

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -154,11 +155,61 @@ def test_out_is_a_gated_file_write(cli: Cli, tmp_path: Path) -> None:
     assert json.loads(verify.stdout)["status"] == "intact"
 
 
-def test_out_inside_the_data_folder_needs_no_gate(cli: Cli, tmp_path: Path) -> None:
+def test_out_inside_the_data_folder_is_still_a_gated_import(cli: Cli, tmp_path: Path) -> None:
     card = tmp_path / "sera.json"
     card.write_text(json.dumps(v2_card()), encoding="utf-8")
     out = cli.home / "data" / "personas" / "custom.yaml"
     report = cli.json("persona", "import", str(card), "--out", str(out))
     assert report["path"] == str(out)
     assert personas(cli) == ["custom.yaml"]
-    assert not (cli.home / "data" / "audit.db").exists(), "no policy runtime was opened"
+    rows = audit_rows(cli, "persona.import")
+    assert [decision for _, decision, _ in rows] == ["ask", "allow", "grant_spent"]
+    assert audit_rows(cli, "files.create") == [], "the app's own folder needs no files.create"
+
+
+def audit_rows(cli: Cli, capability: str) -> list[tuple[str, str, str]]:
+    db = cli.home / "data" / "audit.db"
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(
+            "SELECT resource, decision, actor FROM audit_log WHERE capability = ? ORDER BY seq", (capability,)
+        )
+        return rows.fetchall()
+    finally:
+        con.close()
+
+
+def test_under_observer_an_import_is_refused_audited_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+    cli.run("policy", "preset", "observer", check=True)
+    card = tmp_path / "sera.json"
+    card.write_text(json.dumps(v2_card()), encoding="utf-8")
+    proc = cli.run("persona", "import", str(card))
+    assert proc.returncode == 1, proc.stdout
+    assert "aether: not imported: persona.import refused" in proc.stderr
+    assert proc.stdout == ""
+    assert personas(cli) == []
+    out = cli.home / "data" / "personas" / "custom.yaml"  # --out into the data folder is no way round
+    again = cli.run("persona", "import", str(card), "--out", str(out))
+    assert again.returncode == 1 and not out.exists()
+    assert [decision for _, decision, _ in audit_rows(cli, "persona.import")] == ["needs_upgrade"] * 2
+
+
+def test_an_import_is_a_gated_audited_act_of_the_user(cli: Cli, tmp_path: Path) -> None:
+    card = tmp_path / "sera.json"
+    card.write_text(json.dumps(v2_card()), encoding="utf-8")
+    report = cli.json("persona", "import", str(card))
+    assert report["id"] == "seraphina"
+    rows = audit_rows(cli, "persona.import")
+    assert rows[0] == ("persona:seraphina", "ask", "user")  # Assistant asks; typing the command answers
+    assert [decision for _, decision, _ in rows[1:]] == ["allow", "grant_spent"]
+
+
+@pytest.mark.parametrize("name", ["User", "system", "ASSISTANT", "Default"])
+def test_a_card_never_takes_a_reserved_actor_id(cli: Cli, tmp_path: Path, name: str) -> None:
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps(v2_card(name=name)), encoding="utf-8")
+    report = cli.json("persona", "import", str(card))
+    assert report["id"] == f"{name.lower()}-card"
+    assert personas(cli) == [f"{name.lower()}-card.yaml"]

@@ -1,4 +1,4 @@
-"""Audio helpers for GUI tests on PulseAudio: espeak-ng clips, the vmic feeder, the sink monitor."""
+"""Audio helpers for GUI tests on PulseAudio: espeak-ng clips, the vmic feeder, the sink monitor, leases."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from aether_qt.engines.media.audio import SAMPLE_RATE, pcm_to_array, rms
+from aether_qt.policy.decisions import Permit, new_id
+from aether_qt.policy.leases import MICROPHONE, CaptureLease, CaptureLeases
 
 FEED_CHUNK = 640  # 20 ms at 16 kHz mono 16-bit, as a microphone delivers it
 
@@ -64,3 +66,46 @@ class MonitorRecorder(threading.Thread):
         self.proc.terminate()
         self.proc.wait(5)
         self.join(5)
+
+
+class TestLeases:
+    """Real capture leases over a stand-in gate: every grant lives until :meth:`revoke`.
+
+    The media tests exercise the device, not the policy (the gate's part is tested in
+    ``tests/unit/policy`` and through ``VoiceHost``), so the permit is made up here.
+    """
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(self) -> None:
+        self.ended: set[str] = set()
+        self.registry = CaptureLeases(gate=self)
+
+    def grant_live(self, grant_id: str) -> bool:
+        return grant_id not in self.ended
+
+    def new(self) -> CaptureLease:
+        """A fresh lease, as ``Effectors.start_capture`` would hand to the device."""
+        permit = Permit(
+            permit_id=new_id("pmt"),
+            capability="media.mic",
+            resource=MICROPHONE,
+            target="",
+            persona="user",
+            grant_id=new_id("grt"),
+            audit_id=new_id("aud"),
+            once=False,
+            token="unused",
+        )
+        return self.registry.mint(permit, MICROPHONE)
+
+    def revoke(self, lease: CaptureLease) -> None:
+        self.ended.add(lease.grant_id)
+
+
+def recording_streams() -> int:
+    """How many streams PulseAudio is recording (source outputs): 0 when no microphone is open."""
+    exe = shutil.which("pactl")
+    assert exe, "pactl (pulseaudio-utils) is not installed"
+    out = subprocess.run([exe, "list", "short", "source-outputs"], capture_output=True, text=True, check=True)
+    return len([line for line in out.stdout.splitlines() if line.strip()])

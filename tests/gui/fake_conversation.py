@@ -165,6 +165,8 @@ class FakeConversation(QObject):
             permit_id="pmt_fake",
             capability="files.create",
             resource="/tmp/x.txt",
+            target="",
+            persona="default",
             grant_id="grt_fake",
             audit_id=audit_id,
             once=duration is Duration.ONCE,

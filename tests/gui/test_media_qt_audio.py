@@ -8,13 +8,14 @@ fixtures say why).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_support import MonitorRecorder, PacedFeeder, espeak
+from audio_support import MonitorRecorder, PacedFeeder, TestLeases, espeak, recording_streams
 from PySide6.QtCore import QObject, QThread, Signal
 from pytestqt.qtbot import QtBot
 
@@ -22,6 +23,7 @@ from aether_qt.engines.media.audio import array_to_pcm, pcm_to_array, read_wav_1
 from aether_qt.engines.media.qt_audio import ClipPlayer, MicCapture, list_devices
 from aether_qt.engines.media.stt import SpeechRecognizer, default_model_path, load_model
 from aether_qt.engines.media.tts import Speaker, SynthResult
+from aether_qt.policy.contracts import PermitError
 
 LOUD = 0.02  # RMS on the 0..1 scale: clearly audible speech
 QUIET = 0.002
@@ -60,12 +62,13 @@ def speaker() -> Iterator[Speaker]:
 
 def capture(qtbot: QtBot, vmic: Path, pcm: bytes, device: str | None = None) -> tuple[bytes, list[float]]:
     """Record from the virtual mic while ``pcm`` is fed into it; the bytes and the levels seen."""
-    mic = MicCapture(device=device)
+    leases = TestLeases()
+    mic = MicCapture(leases=leases.registry, device=device)
     chunks, levels, errors = Collector(), Collector(), Collector()
     mic.sig_chunk_captured.connect(chunks)
     mic.sig_level_measured.connect(levels)
     mic.sig_error_occurred.connect(errors)
-    mic.start()
+    mic.start(leases.new())
     assert mic.running, errors.items
     feeder = PacedFeeder(vmic, pcm)
     feeder.start()
@@ -111,10 +114,71 @@ def test_mic_audio_is_recognised(qtbot: QtBot, qapp: object, vmic: Path, tmp_pat
 
 
 def test_an_unknown_microphone_is_reported(qtbot: QtBot, qapp: object, vmic: Path) -> None:
-    mic = MicCapture(device="no-such-microphone")
+    leases = TestLeases()
+    mic = MicCapture(leases=leases.registry, device="no-such-microphone")
+    lease = leases.new()
     with qtbot.waitSignal(mic.sig_error_occurred, timeout=1000) as blocker:
-        mic.start()
+        mic.start(lease)
     assert "no-such-microphone" in blocker.args[0]
+    assert not mic.running
+    assert not leases.registry.alive(lease)  # released: it cannot hold anything open
+
+
+def test_the_microphone_never_opens_without_a_live_lease(qtbot: QtBot, qapp: object, vmic: Path) -> None:
+    leases = TestLeases()
+    mic = MicCapture(leases=leases.registry, device="vmic")
+    errors, revoked = Collector(), Collector()
+    mic.sig_error_occurred.connect(errors)
+    mic.sig_capture_revoked.connect(revoked)
+    before = recording_streams()
+    spent = leases.new()
+    mic.start(spent)
+    assert mic.running and recording_streams() == before + 1
+    mic.stop()
+    ended = leases.new()
+    leases.revoke(ended)
+    forged = dataclasses.replace(leases.new(), token="0" * 64)
+    for bad in (None, "microphone", spent, forged, ended):
+        with pytest.raises(PermitError):
+            mic.start(bad)  # type: ignore[arg-type]
+        assert not mic.running
+    qtbot.wait(200)
+    assert recording_streams() == before and not errors.items and not revoked.items
+
+
+def test_revoking_the_grant_stops_a_live_capture_within_a_chunk(
+    qtbot: QtBot, qapp: object, vmic: Path
+) -> None:
+    leases = TestLeases()
+    mic = MicCapture(leases=leases.registry, device="vmic")
+    chunks, revoked = Collector(), Collector()
+    mic.sig_chunk_captured.connect(chunks)
+    mic.sig_capture_revoked.connect(revoked)
+    lease = leases.new()
+    feeder = PacedFeeder(vmic, bytes(16_000 * 2 * 3))  # three seconds of silence at real-time pace
+    feeder.start()
+    try:
+        mic.start(lease)
+        qtbot.waitUntil(lambda: len(chunks.items) >= 3, timeout=5000)
+        leases.revoke(lease)
+        at_revoke = len(chunks.items)
+        qtbot.waitUntil(lambda: not mic.running, timeout=500)
+        assert len(chunks.items) == at_revoke  # checked before each chunk: none after the revoke
+        assert revoked.items == [None]
+        assert not leases.registry.alive(lease)
+        mic.stop()  # idempotent once revoked
+    finally:
+        feeder.join(10)
+
+
+def test_a_silent_device_still_stops_when_its_grant_ends(qtbot: QtBot, qapp: object, vmic: Path) -> None:
+    leases = TestLeases()
+    mic = MicCapture(leases=leases.registry, device="vmic")
+    lease = leases.new()
+    mic.start(lease)  # nothing is fed: the periodic check stops it, not a chunk
+    assert mic.running
+    with qtbot.waitSignal(mic.sig_capture_revoked, timeout=1000):
+        leases.revoke(lease)
     assert not mic.running
 
 
@@ -208,7 +272,8 @@ def test_player_and_mic_work_from_a_media_thread(
     clip = speaker.synthesize(text, tmp_path / "thread.wav").result(30)
     thread = QThread()
     thread.setObjectName("media-test")
-    player, mic = ClipPlayer(), MicCapture()
+    leases = TestLeases()
+    player, mic = ClipPlayer(), MicCapture(leases=leases.registry)
     player.moveToThread(thread)
     mic.moveToThread(thread)
     thread.finished.connect(player.deleteLater)  # destroyed in their own thread, as the app does
@@ -225,7 +290,7 @@ def test_player_and_mic_work_from_a_media_thread(
     try:
         source.sig_clip_ready.emit(clip)
         qtbot.waitUntil(lambda: started.items == [clip], timeout=5000)
-        mic.start()  # called from the GUI thread: queued into the media thread
+        mic.start(leases.new())  # claimed here, opened in the media thread
         feeder = PacedFeeder(vmic, bytes(6400) + array_to_pcm(np.full(3200, 3000, np.int16)))
         feeder.start()
         qtbot.waitUntil(lambda: sum(len(c) for c in chunks.items) >= 12_800, timeout=5000)

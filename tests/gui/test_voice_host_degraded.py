@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from audio_support import PacedFeeder
 from keyring_support import key_file_runtime
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from aether_qt.companion import gate_on_bus
@@ -27,7 +29,7 @@ from aether_qt.engines.media import tts
 from aether_qt.engines.media.stt import default_model_path
 from aether_qt.policy.decisions import Allow, ApprovalChoice
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.services.voice.host import LIVE_MIC, VoiceHost
+from aether_qt.services.voice.host import LIVE_MIC, MIC_REVOKED, VoiceHost
 
 
 @pytest.fixture
@@ -176,3 +178,29 @@ def test_spoken_sentences_do_not_outlive_the_run(
     finally:
         voice.stop()
     assert not list(clips.glob("*.wav"))
+
+
+def test_revoking_the_session_grant_stops_a_live_capture_within_a_chunk(
+    host: VoiceHost, runtime: PolicyRuntime, bus: EventBus, seen: list[Envelope], vmic: Path, qtbot: QtBot
+) -> None:
+    assert host.in_window is not None
+    host.in_window.tracker.press()  # asks: the approval card
+    host.in_window.tracker.release()
+    [ticket] = [e.payload.ticket_id for e in seen if isinstance(e.payload, TicketOpened)]
+    allowed = runtime.gate.answer(ticket, ApprovalChoice.ALLOW_SESSION)
+    assert isinstance(allowed, Allow)
+    chunks: list[bytes] = []
+    host.mic.sig_chunk_captured.connect(chunks.append, Qt.ConnectionType.DirectConnection)
+    feeder = PacedFeeder(vmic, bytes(16_000 * 2 * 4))  # four seconds of silence, at real-time pace
+    feeder.start()
+    try:
+        host.in_window.tracker.press()
+        qtbot.waitUntil(lambda: host.mic.running and len(chunks) >= 3, timeout=5000)
+        gate_on_bus(runtime, bus).revoke(allowed.grant.grant_id)  # the trust centre's revoke
+        at_revoke = len(chunks)
+        qtbot.waitUntil(lambda: not host.mic.running and not host.listening, timeout=1000)
+        assert len(chunks) - at_revoke <= 1  # at most the chunk being handed out as it happened
+        assert states(seen)[-1] == ("idle", MIC_REVOKED)
+        host.in_window.tracker.release()
+    finally:
+        feeder.join(10)

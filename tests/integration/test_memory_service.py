@@ -18,6 +18,8 @@ from aether_qt.core.bus import EventBus
 from aether_qt.core.events import Envelope, MemoryChanged
 from aether_qt.engines.memory.items import Kind, MemoryImportError, PrivacyClass, UnknownMemoryError
 from aether_qt.policy.capabilities import Preset
+from aether_qt.policy.contracts import PermitError
+from aether_qt.policy.decisions import ActionRequest, Allow
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.memory.service import MemoryService, kind_of
 from aether_qt.storage.sql import execute
@@ -186,3 +188,25 @@ def test_a_malformed_import_names_the_entry_and_writes_nothing(memory: MemorySer
 )
 def test_remembered_sentences_get_a_kind(text: str, kind: Kind) -> None:
     assert kind_of(text) is kind
+
+
+def _allowed(runtime: PolicyRuntime, capability: str, resource: str) -> Allow:
+    decision = runtime.gate.evaluate(ActionRequest(capability, resource, actor_persona="aether"))
+    assert isinstance(decision, Allow), decision
+    return decision
+
+
+def test_a_write_permit_cannot_drive_a_forget(memory: MemoryService, runtime: PolicyRuntime) -> None:
+    [item] = memory.edits.add("my canoe is called Drifter").items
+    write = _allowed(runtime, "memory.write.durable", "memory:fact")
+    with pytest.raises(PermitError):
+        memory.forget_topic(write, "my canoe")
+    assert memory.get(item.id) is not None
+
+
+def test_a_delete_permit_cannot_drive_a_remember(memory: MemoryService, runtime: PolicyRuntime) -> None:
+    before = len(memory.list_items(limit=10_000))
+    delete = _allowed(runtime, "memory.delete", "memory:topic")
+    with pytest.raises(PermitError):
+        memory.remember(delete, "my kayak is called Skipper", turn_id="t9")
+    assert len(memory.list_items(limit=10_000)) == before

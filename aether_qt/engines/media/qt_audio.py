@@ -10,11 +10,20 @@ plays, a 60 Hz timer reads the sink's played position
 at that position: the avatar's mouth follows what is heard, not what was
 written.
 
+The microphone opens only under a capture lease that
+:meth:`Effectors.start_capture <aether_qt.policy.effects.Effectors.start_capture>`
+minted from a ``media.mic`` permit: :meth:`MicCapture.start` claims it at once
+(a missing, forged or used lease raises and nothing opens) and the capture
+checks it before it opens, for every chunk and every 100 ms; when the grant
+behind it is revoked or expires, or the gate pauses, the capture stops without
+handing out another chunk (``sig_capture_revoked``).
+
 Both objects work in the thread they live in (the media thread in the app):
 create them there, call their slots there or connect signals to them (queued
-across threads). ``stop`` may be called from any thread: it is queued into the
-owner's thread and waits for it, because Qt audio objects may only be touched
-there. QtMultimedia needs a ``QCoreApplication``; so does :func:`list_devices`.
+across threads). ``start`` and ``stop`` may be called from any thread: the work
+is queued into the owner's thread (``stop`` waits for it), because Qt audio
+objects may only be touched there. QtMultimedia needs a ``QCoreApplication``;
+so does :func:`list_devices`.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from aether_qt.engines.media.audio import (
     resample,
     rms,
 )
+from aether_qt.policy.leases import MICROPHONE, CaptureLease, CaptureLeases
 
 if TYPE_CHECKING:
     from aether_qt.engines.media.tts import SynthResult
@@ -46,6 +56,7 @@ __all__ = ["ClipPlayer", "MicCapture", "list_devices"]
 _log = logging.getLogger(__name__)
 
 TICK_MS = 16  # ~60 Hz envelope
+LEASE_CHECK_MS = 100  # a revoked capture stops within this even if no audio arrives
 ENVELOPE_HZ = 60
 _END_SLACK_S = 0.005
 
@@ -106,24 +117,39 @@ class _OwnThread(QObject):
 
 
 class MicCapture(_OwnThread):
-    """Records 16 kHz mono int16 PCM from a microphone.
+    """Records 16 kHz mono int16 PCM from a microphone, only while its capture lease lives.
+
+    Args:
+        leases: the registry of the effectors whose ``start_capture`` mints the leases.
+        device: input id or description (None = the system default).
+        parent: the Qt parent.
 
     Signals:
         sig_chunk_captured(bytes): PCM as it arrives (any whole number of samples).
         sig_level_measured(float): the chunk's RMS, 0..1 (for a level meter).
         sig_error_occurred(str): no device, unsupported format, or the device failed.
+        sig_capture_revoked(): the lease's grant ended; the capture stopped (nothing more is emitted).
     """
 
     sig_chunk_captured = Signal(bytes)
     sig_level_measured = Signal(float)
     sig_error_occurred = Signal(str)
+    sig_capture_revoked = Signal()
+    _sig_open_requested = Signal(object)  # a claimed CaptureLease, into the object's thread
 
-    def __init__(self, *, device: str | None = None, parent: QObject | None = None) -> None:
-        """Prepare a capture from ``device`` (id or description; None = the system default)."""
+    def __init__(
+        self, *, leases: CaptureLeases, device: str | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
+        self._leases = leases
         self._wanted = device
         self._source: QAudioSource | None = None
         self._io: QIODevice | None = None
+        self._lease: CaptureLease | None = None
+        self._watch = QTimer(self)
+        self._watch.setInterval(LEASE_CHECK_MS)
+        self._watch.timeout.connect(self._on_watch_timeout)
+        self._sig_open_requested.connect(self._on_open_requested)
         self.last_error = ""
 
     @property
@@ -131,41 +157,90 @@ class MicCapture(_OwnThread):
         """True while recording."""
         return self._source is not None
 
+    def start(self, lease: CaptureLease) -> None:
+        """Record under ``lease`` (handed out by ``Effectors.start_capture``); idempotent while running.
+
+        The lease is claimed here, in the caller's thread; the device opens in the
+        object's thread (at once when that is the caller's). Other failures emit
+        ``sig_error_occurred``.
+
+        Raises:
+            PermitError: no lease, a forged or used one, or one whose grant has ended
+                (nothing is opened).
+        """
+        self._sig_open_requested.emit(self._leases.claim(lease, MICROPHONE))
+
     @Slot()
-    def start(self) -> None:
-        """Open the device and start recording (idempotent); failures emit ``sig_error_occurred``."""
-        if self._defer("start") or self._source is not None:
+    def stop(self) -> None:
+        """Stop recording (idempotent); audio already captured is emitted first if the lease lives."""
+        if self._defer("stop", blocking=True):
             return
+        self._close(flush=True)
+
+    @Slot(object)
+    def _on_open_requested(self, lease: CaptureLease) -> None:
+        if self._source is not None:  # already recording under another lease
+            self._leases.release(lease)
+            return
+        if not self._leases.alive(lease):  # revoked between the effector and this thread
+            self._leases.release(lease)
+            self.sig_capture_revoked.emit()
+            return
+        opened = self._open_source()
+        if opened is None:
+            self._leases.release(lease)
+            return
+        (self._source, self._io), self._lease = opened, lease
+        self._watch.start()
+
+    def _open_source(self) -> tuple[QAudioSource, QIODevice] | None:
         device = _pick_device(QMediaDevices.audioInputs(), QMediaDevices.defaultAudioInput(), self._wanted)
         if device is None:
             self._fail(f"no microphone {self._wanted!r}" if self._wanted else "no microphone")
-            return
+            return None
         fmt = _mono_int16(SAMPLE_RATE)
         if not device.isFormatSupported(fmt):
             self._fail(f"the microphone {device.description()!r} cannot record 16 kHz mono 16-bit")
-            return
+            return None
         source = QAudioSource(device, fmt, self)
         io = source.start()
         if io is None or source.error() != QtAudio.Error.NoError:
             self._fail(f"the microphone {device.description()!r} cannot start ({source.error().name})")
             source.deleteLater()
-            return
+            return None
         io.readyRead.connect(self._on_io_ready_read)
         source.stateChanged.connect(self._on_source_state_changed)
-        self._source, self._io = source, io
+        return source, io
 
-    @Slot()
-    def stop(self) -> None:
-        """Stop recording (idempotent); audio already captured is emitted first."""
-        if self._defer("stop", blocking=True):
+    def _close(self, *, flush: bool) -> None:
+        if self._source is None:
             return
-        source, self._source = self._source, None
-        if source is None:
-            return
-        self._on_io_ready_read()
-        self._io = None
+        self._watch.stop()
+        if flush:
+            self._pump()
+        source, lease = self._source, self._lease
+        self._source, self._io, self._lease = None, None, None
         source.stop()
         source.deleteLater()
+        if lease is not None:
+            self._leases.release(lease)
+
+    def _pump(self) -> bool:
+        """Hand out what the device holds if the lease lives; False (and nothing out) once it has ended."""
+        if self._io is None:
+            return True
+        data = bytes(self._io.readAll().data())
+        if self._lease is None or not self._leases.alive(self._lease):
+            return False
+        if data:
+            self.sig_chunk_captured.emit(data)
+            self.sig_level_measured.emit(rms(pcm_to_array(data)))
+        return True
+
+    def _revoked(self) -> None:
+        self._close(flush=False)
+        _log.info("microphone: stopped, its permission ended")
+        self.sig_capture_revoked.emit()
 
     def _fail(self, message: str) -> None:
         self.last_error = message
@@ -174,12 +249,13 @@ class MicCapture(_OwnThread):
 
     @Slot()
     def _on_io_ready_read(self) -> None:
-        if self._io is None:
-            return
-        data = bytes(self._io.readAll().data())
-        if data:
-            self.sig_chunk_captured.emit(data)
-            self.sig_level_measured.emit(rms(pcm_to_array(data)))
+        if not self._pump():
+            self._revoked()
+
+    @Slot()
+    def _on_watch_timeout(self) -> None:
+        if self._lease is not None and not self._leases.alive(self._lease):
+            self._revoked()
 
     @Slot(QtAudio.State)
     def _on_source_state_changed(self, state: QtAudio.State) -> None:

@@ -4,12 +4,18 @@
 with a size cap, parse, convert, dump, load back strictly, compile) and
 writes nothing. :func:`import_card` then writes the persona:
 
+* only after the caller's ``approve(persona_id)`` returns (the command asks the
+  gate for ``persona.import`` on ``persona:<id>``; a refusal writes nothing);
 * by default into the user's persona folder (``<data>/personas/<id>.yaml``,
   the app's own data, so no effector is needed), atomically and never over an
   existing file: the content goes to a temporary file that is then
   hard-linked to the target name (``os.link`` fails if it exists) and removed;
 * with ``out``, through the caller's ``write_out`` (the command passes a
   gated effector write: a file outside the data folder is the user's file).
+
+A card never gets an actor id (``user``, ``system``, ``assistant``,
+``default``, ``gate``: :data:`~aether_qt.policy.decisions.RESERVED_ACTORS`): a
+card named "User" becomes ``user-card``, so it cannot share the user's grants.
 
 The YAML is ``yaml.safe_dump`` output with sorted keys and no aliases, read
 back by the strict loader and compiled before anything is written.
@@ -34,9 +40,11 @@ from aether_qt.engines.persona.loader import load_persona_text
 from aether_qt.engines.persona.registry import persona_files, shipped_personas_dir
 from aether_qt.engines.persona.schema import dump_persona
 from aether_qt.policy.capabilities import Preset
+from aether_qt.policy.decisions import RESERVED_ACTORS
 
 MAX_ID_SUFFIX: Final = 99
-RESERVED_IDS: Final = frozenset({"aether", "default", "minimum_trust"})
+RESERVED_IDS: Final = frozenset({"aether", "minimum_trust"})
+"""Built-in persona ids a card never takes (it gets ``<id>-2``); actor ids get ``<id>-card``."""
 TRUST_UNTRUSTED: Final = "untrusted"
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
@@ -47,6 +55,8 @@ _HEADER: Final = (
 )
 
 WriteOut = Callable[[Path, str], Path]
+Approve = Callable[[str], None]
+"""Allows writing the persona with this id, or raises (the command's gate decision)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -152,15 +162,19 @@ def import_card(
     card_path: Path,
     *,
     personas_dir: Path,
+    approve: Approve,
     out: Path | None = None,
     write_out: WriteOut | None = None,
     taken_ids: Collection[str] = (),
 ) -> ImportResult:
-    """Import ``card_path`` as a new untrusted persona and write it.
+    """Import ``card_path`` as a new untrusted persona and write it, once ``approve`` lets it.
 
     Args:
         card_path: the card file.
         personas_dir: the user's persona folder (created if missing).
+        approve: called with the new persona's id just before anything is written
+            (the command asks the gate for ``persona.import``); it raises to refuse,
+            and then nothing is written.
         out: write here instead, through ``write_out``.
         write_out: ``(path, text) -> written path``; required with ``out``. It
             must never overwrite an existing file.
@@ -175,9 +189,11 @@ def import_card(
         raise ValueError("out needs write_out")
     result = prepare_import(card_path, personas_dir=personas_dir, taken_ids=taken_ids)
     if out is not None and write_out is not None:
+        approve(result.persona_id)
         return dataclasses.replace(result, path=write_out(out, result.yaml_text))
     personas_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for _ in range(MAX_ID_SUFFIX):
+        approve(result.persona_id)
         if write_new_file(result.path, result.yaml_text):
             return result
         # Someone took the id between the check and the write: pick the next one.
@@ -186,7 +202,9 @@ def import_card(
 
 
 def _base_id(card: Card, file_name: str) -> str:
-    return slug(card.fields["name"] or Path(file_name).stem)
+    """The id a card asks for; never an actor id such as ``user`` (a card named "User" is ``user-card``)."""
+    base = slug(card.fields["name"] or Path(file_name).stem)
+    return f"{base}-card" if base in RESERVED_ACTORS else base
 
 
 def _free_id(base: str, personas_dir: Path, taken: Collection[str], *, where: str) -> str:

@@ -21,6 +21,7 @@ import yaml
 
 from aether_qt.engines.persona.errors import FieldPath, PersonaError, PersonaErrors, SourceMarks, dotted
 from aether_qt.policy.capabilities import CAPABILITIES, Mode, Preset
+from aether_qt.policy.decisions import RESERVED_ACTORS
 
 ID_PATTERN: Final = re.compile(r"[a-z][a-z0-9_-]{1,31}")
 COLOUR_PATTERN: Final = re.compile(r"#[0-9a-fA-F]{6}")
@@ -287,6 +288,8 @@ def _text_problem(spec: Field, value: str) -> str:
     pattern = _PATTERNS.get(spec.kind)
     if (spec.kind is Kind.CHOICE and value not in spec.choices) or (pattern and not pattern.fullmatch(value)):
         return f"expected {_expected(spec)}, got {value!r}"
+    if spec.kind is Kind.ID and value in RESERVED_ACTORS:
+        return f"the id {value!r} is reserved: it names the user or the app, not a persona"
     if spec.kind is Kind.TEXT and spec.required and not value.strip():
         return "expected non-empty text"
     if len(value) > spec.max_len:

@@ -16,7 +16,9 @@ calls the gate and publishes the causal chain under one ``change_id``:
 It holds the runtime rather than the bare gate because the preset and the
 approved folders are persisted by the runtime (its ``set_preset`` and
 ``set_roots`` audit through the gate). Events carry ids and names only, never
-file contents or secrets.
+file contents or secrets: resources are published in the gate's redacted form
+(query strings, user-info and key-like values as keyed hashes, the same as in
+the audit row).
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class GateOnBus:
             ActionRequested(
                 request_id=request.request_id,
                 capability=request.capability,
-                resource=request.resource,
+                resource=self.gate.redact(request.capability, request.resource),
                 actor_persona=request.actor_persona,
             ),
             source_layer=SOURCE,
@@ -202,6 +204,7 @@ class GateOnBus:
 
     def _publish(self, request: ActionRequest, decision: Decision) -> None:
         reason = decision.reason.value if isinstance(decision, Deny) else ""
+        resource = self.gate.redact(request.capability, request.resource)
 
         def publish(payload: Payload) -> None:
             self._bus.publish(
@@ -212,7 +215,7 @@ class GateOnBus:
             DecisionMade(
                 request_id=request.request_id,
                 capability=request.capability,
-                resource=request.resource,
+                resource=resource,
                 decision=decision.kind,
                 reason=reason,
                 audit_id=decision.audit_id,
@@ -224,7 +227,7 @@ class GateOnBus:
                     ticket_id=decision.ticket.ticket_id,
                     request_id=request.request_id,
                     capability=request.capability,
-                    resource=request.resource,
+                    resource=resource,
                     risk=decision.ticket.risk,
                     audit_id=decision.audit_id,
                     taint=request.provenance_tags,

@@ -15,9 +15,13 @@ from aether_qt.policy.gate import Gate
 USER = "user"
 
 
-def decide_as_user(gate: Gate, capability: str, resource: str) -> Decision:
-    """Evaluate ``capability`` on ``resource`` for the user; an Ask is answered allow-once."""
-    decision = gate.evaluate(ActionRequest(capability, resource, actor_persona=USER))
+def decide_as_user(gate: Gate, capability: str, resource: str, *, target: str = "") -> Decision:
+    """Evaluate ``capability`` on ``resource`` (and ``target``) for the user; an Ask is answered allow-once.
+
+    ``target`` is where the act lands besides its resource (a download's destination),
+    bound into the permit (see :class:`~aether_qt.policy.decisions.ActionRequest`).
+    """
+    decision = gate.evaluate(ActionRequest(capability, resource, actor_persona=USER, target=target))
     if isinstance(decision, Ask):
         decision = gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
     return decision

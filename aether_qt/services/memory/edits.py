@@ -6,8 +6,11 @@ and hands it its store, its lock and its change notifier (composition: it is
 ``service.edits``). The user is the actor; an ``Ask`` is answered "allow once"
 because the click or the command is the approval
 (:func:`~aether_qt.services.gate.user_acts.decide_as_user`), and the change
-itself runs under the decision's permit (:meth:`Effectors.change_memory`).
-Audit resources name the item (``memory:<id>``), never its words.
+itself runs under the decision's permit (:meth:`Effectors.change_memory`), as a
+:class:`~aether_qt.policy.memory_changes.MemoryChange` (operation, item, the
+user) that the effector checks against the permit; the code that applies it
+acts on the item it is handed. Audit resources name the item (``memory:<id>``),
+never its words.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from aether_qt.engines.memory.items import (
     claim_of,
 )
 from aether_qt.policy.decisions import Allow, Decision, Deny
-from aether_qt.services.gate.user_acts import decide_as_user
+from aether_qt.policy.memory_changes import MemoryAction, MemoryChange
+from aether_qt.services.gate.user_acts import USER, decide_as_user
 
 if TYPE_CHECKING:
     from aether_qt.engines.memory.store import MemoryStore
@@ -40,6 +44,9 @@ if TYPE_CHECKING:
 
 Changed = Callable[[str, Sequence[MemoryItem], str], None]
 """Tells the bus what changed: ``(change, items, audit_id)``."""
+
+Apply = Callable[[MemoryChange, Allow], tuple[MemoryItem, ...]]
+"""Applies a checked change (under the Allow, for its audit id); returns the items it changed."""
 
 _PREFERENCE = ("i like ", "i love ", "i prefer ", "i hate ", "i don't like ", "i dislike ", "i enjoy ")
 
@@ -88,7 +95,7 @@ class UserEdits:
         kind = kind or kind_of(text)
         retention = ret.retention_from_days(self._retention_days())
 
-        def add(allow: Allow) -> tuple[MemoryItem, ...]:
+        def add(_change: MemoryChange, allow: Allow) -> tuple[MemoryItem, ...]:
             prov = Provenance(USER_CONFIRMED, "", allow.audit_id, self._rt.clock.wall_ms(), USER_CONFIRMED)
             return (
                 store.add(
@@ -96,7 +103,8 @@ class UserEdits:
                 ),
             )
 
-        return self._as_user("memory.write.durable", "memory:new", add, "added", "Remembered.")
+        change = MemoryChange(MemoryAction.REMEMBER, "memory:new", persona=USER)
+        return self._as_user(change, add, "added", "Remembered.")
 
     def edit(self, item_id: str, text: str) -> MemoryOutcome:
         """The user corrects a memory's text (``memory.write.durable`` on ``memory:<id>``).
@@ -110,9 +118,8 @@ class UserEdits:
         if not text.strip():
             raise ValueError("the memory text is empty")
         return self._as_user(
-            "memory.write.durable",
-            f"memory:{item_id}",
-            lambda _a: (store.edit_text(item_id, text),),
+            MemoryChange.on_item(MemoryAction.EDIT, item_id, persona=USER),
+            lambda change, _a: (store.edit_text(_item(change), text),),
             "edited",
             "Corrected.",
         )
@@ -126,9 +133,8 @@ class UserEdits:
         store = self._require()
         self._live(item_id)
         return self._as_user(
-            "memory.write.durable",
-            f"memory:{item_id}",
-            lambda _a: (store.set_privacy(item_id, PrivacyClass(privacy)),),
+            MemoryChange.on_item(MemoryAction.EDIT, item_id, persona=USER),
+            lambda change, _a: (store.set_privacy(_item(change), PrivacyClass(privacy)),),
             "privacy",
             f"Privacy set to {PrivacyClass(privacy).value}.",
         )
@@ -142,16 +148,17 @@ class UserEdits:
         store = self._require()
         self._live(item_id)
 
-        def forget(_allow: Allow) -> tuple[MemoryItem, ...]:
-            item = store.get(item_id)
-            if item is None or not store.forget(item_id, now=now):
-                raise UnknownMemoryError(item_id)
+        def forget(change: MemoryChange, _allow: Allow) -> tuple[MemoryItem, ...]:
+            target = _item(change)
+            item = store.get(target)
+            if item is None or not store.forget(target, now=change.action is MemoryAction.PURGE):
+                raise UnknownMemoryError(target)
             return (item,)
 
         summary = "Forgotten and erased." if now else "Forgotten (erased for good after the grace period)."
-        return self._as_user(
-            "memory.delete", f"memory:{item_id}", forget, "purged" if now else "forgotten", summary
-        )
+        action = MemoryAction.PURGE if now else MemoryAction.FORGET
+        change = MemoryChange.on_item(action, item_id, persona=USER)
+        return self._as_user(change, forget, "purged" if now else "forgotten", summary)
 
     def import_file(self, path: Path) -> MemoryOutcome:
         """Import an export file in one transaction (``memory.write.durable``); a bad entry rejects it all.
@@ -165,9 +172,8 @@ class UserEdits:
         for i, entry in enumerate(entries):  # a malformed file is refused before the gate is asked
             draft_from_entry(i, entry, now_ms=now)
         return self._as_user(
-            "memory.write.durable",
-            f"import:{path.name}",
-            lambda _a: tuple(store.import_items(entries)),
+            MemoryChange(MemoryAction.IMPORT, f"import:{path.name}", persona=USER),
+            lambda _change, _a: tuple(store.import_items(entries)),
             "imported",
             f"Imported {_count(len(entries))} from {path.name}.",
         )
@@ -194,23 +200,23 @@ class UserEdits:
             raise UnknownMemoryError(item_id)
         return item
 
-    def _as_user(
-        self,
-        capability: str,
-        resource: str,
-        change: Callable[[Allow], tuple[MemoryItem, ...]],
-        kind: str,
-        summary: str,
-    ) -> MemoryOutcome:
+    def _as_user(self, change: MemoryChange, apply: Apply, kind: str, summary: str) -> MemoryOutcome:
         with self._lock:
-            decision = self._user_decision(capability, resource)
+            decision = self._user_decision(change.capability, change.resource)
             if not isinstance(decision, Allow):
                 return _refused(decision)
+            allow = decision
             items = self._rt.effectors.change_memory(
-                decision.permit, capability, resource, lambda: change(decision)
+                allow.permit, change, lambda checked: apply(checked, allow)
             )
         self._changed(kind, items, decision.audit_id)
         return MemoryOutcome(True, summary, "allow", decision.audit_id, items)
+
+
+def _item(change: MemoryChange) -> str:
+    """The one item a checked change acts on."""
+    assert change.item_id is not None  # edits, forgets and purges are built on one item
+    return change.item_id
 
 
 def _count(n: int) -> str:

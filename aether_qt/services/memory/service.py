@@ -51,6 +51,7 @@ from aether_qt.engines.memory.items import (
 from aether_qt.engines.memory.recall import Recall, RecallHit, RecallResult, as_fenced
 from aether_qt.engines.memory.store import MemoryStore
 from aether_qt.policy.decisions import ActionRequest, Allow, Decision
+from aether_qt.policy.memory_changes import MemoryAction, MemoryChange
 from aether_qt.services.memory.edits import UserEdits, kind_of
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 SOURCE = "L2"
 USER = "user"
+REMEMBER_RESOURCE = "memory:fact"  # what the conductor asks for "remember that …"
+FORGET_RESOURCE = "memory:topic"  # and for "forget …"
 GRACE_S = 7 * 86_400.0  # a forgotten memory's text and vector are purged after a week
 MIN_EPISODE_WORDS = 3
 EPISODE_CHARS = 2_000
@@ -305,9 +308,8 @@ class MemoryService:
         with self._lock:
             item = self._rt.effectors.change_memory(
                 allow.permit,
-                allow.permit.capability,
-                allow.permit.resource,
-                lambda: store.add(
+                MemoryChange(MemoryAction.REMEMBER, REMEMBER_RESOURCE),
+                lambda _change: store.add(
                     draft_text, kind=kind, provenance=provenance, retention=retention, salience=0.8
                 ),
             )
@@ -327,19 +329,15 @@ class MemoryService:
     def forget_topic(self, allow: Allow, topic: str) -> MemoryOutcome:
         """Tombstone the memories a "forget …" topic names (the gate already said ``allow``)."""
         store = self._require()
+        change = MemoryChange(MemoryAction.FORGET, FORGET_RESOURCE)
         with self._lock:
             targets = self._matching(topic)
             if not targets:
                 # the permit is still spent: the decision is in the audit log either way
-                self._rt.effectors.change_memory(
-                    allow.permit, allow.permit.capability, allow.permit.resource, lambda: None
-                )
+                self._rt.effectors.change_memory(allow.permit, change, lambda _change: None)
                 return MemoryOutcome(False, f"I have no memory about “{topic}”.", "allow", allow.audit_id)
             self._rt.effectors.change_memory(
-                allow.permit,
-                allow.permit.capability,
-                allow.permit.resource,
-                lambda: [store.forget(item.id) for item in targets],
+                allow.permit, change, lambda _change: [store.forget(item.id) for item in targets]
             )
         self._changed("forgotten", tuple(targets), allow.audit_id)
         quoted = "; ".join(f"“{item.text}”" for item in targets)
@@ -371,9 +369,9 @@ class MemoryService:
         if len(words) < MIN_EPISODE_WORDS or self._store is None:
             return None
         store = self._store
-        resource = "memory:episode"
+        change = MemoryChange(MemoryAction.EPISODE, "memory:episode", persona=persona_id)
         decision = self._gate(
-            ActionRequest("memory.write.session", resource, actor_persona=persona_id, turn_id=turn_id)
+            ActionRequest(change.capability, change.resource, actor_persona=persona_id, turn_id=turn_id)
         )
         if not isinstance(decision, Allow):
             return MemoryOutcome(False, "", decision.kind, decision.audit_id)
@@ -387,9 +385,8 @@ class MemoryService:
         with self._lock:
             item = self._rt.effectors.change_memory(
                 decision.permit,
-                "memory.write.session",
-                resource,
-                lambda: store.add(
+                change,
+                lambda _change: store.add(
                     text[:EPISODE_CHARS],
                     kind=Kind.EPISODE,
                     provenance=provenance,

@@ -6,12 +6,14 @@ the conversation:
 - **Push-to-talk.** A hotkey backend (X11 grab, pynput, or the window itself)
   calls back on press and release. A press asks the gate for ``media.mic``
   (the user is the actor); with an Allow the capture starts through
-  :meth:`Effectors.start_capture`, the state becomes ``listening`` (a banner
-  and the tray say the microphone is live) and partial transcripts go out on
-  the bus as they change. An Ask opens an approval card: allowing it for the
-  session makes the next press listen. The release stops the microphone, asks
-  vosk for its final result at once (no endpointer wait) and sends a non-empty
-  transcript down the same turn path as typed text (``source="voice"``).
+  :meth:`Effectors.start_capture`, whose lease the microphone claims, the
+  state becomes ``listening`` (a banner and the tray say the microphone is
+  live) and partial transcripts go out on the bus as they change. An Ask opens
+  an approval card: allowing it for the session makes the next press listen.
+  The release stops the microphone, asks vosk for its final result at once (no
+  endpointer wait) and sends a non-empty transcript down the same turn path as
+  typed text (``source="voice"``). Revoking the grant (or pausing the gate)
+  stops a live capture within one chunk; what was heard is dropped, not sent.
 - **Speech out.** Tokens of voice turns (and of typed turns when
   ``speak_typed`` is on) are split into sentences as they stream; each is
   synthesised at once on the TTS thread and played in order; the played
@@ -52,16 +54,20 @@ from aether_qt.engines.media.sentence_speech import SpeechQueue
 from aether_qt.engines.media.stt import SpeechRecognizer, SttModelMissing, Transcript, load_model
 from aether_qt.engines.media.tts import Speaker, SynthResult
 from aether_qt.engines.media.voices import VoiceSettings
+from aether_qt.policy.contracts import PermitError
 from aether_qt.policy.decisions import ActionRequest, Allow, Ask
 from aether_qt.policy.effects import Effectors
+from aether_qt.policy.leases import MICROPHONE
 from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.services.voice.speech_chunks import SpeechChunker
 
 _log = logging.getLogger(__name__)
 SOURCE = "media"
-MIC = "microphone"
+MIC = MICROPHONE
+USER = "user"
 STOP_TIMEOUT_MS = 5000
 LIVE_MIC = "The microphone is live: release the push-to-talk key to send."
+MIC_REVOKED = "The microphone was turned off: its permission ended."
 
 
 class InWindowKeys(QObject):
@@ -191,7 +197,7 @@ class VoiceHost(QObject):
         self.last_transcript: Transcript | None = None
         self.pressed_at = 0.0
         self._thread = WorkerThread("aether-media", stop_timeout_ms=STOP_TIMEOUT_MS, parent=self)
-        self.mic = MicCapture()
+        self.mic = MicCapture(leases=effectors.capture_leases)
         self.player = ClipPlayer()
         self._listener = _Listener(stt_model) if stt_model is not None else None
         self.stt_ready = False
@@ -211,6 +217,7 @@ class VoiceHost(QObject):
         self.player.sig_clip_started.connect(self._on_player_clip_started)
         self.player.sig_playback_finished.connect(self._on_player_playback_finished)
         self.mic.sig_error_occurred.connect(self._on_mic_error_occurred)
+        self.mic.sig_capture_revoked.connect(self._on_mic_capture_revoked)
         self._speaker: Speaker | None = None
         self._queue: SpeechQueue | None = None
         self._speech = _Speech()
@@ -288,15 +295,19 @@ class VoiceHost(QObject):
         if not self.stt_ready:
             self._state("unavailable", f"Voice input is off ({self.stt_problem}); typing works.")
             return
-        decision = self._gate.evaluate(ActionRequest("media.mic", MIC, actor_persona="user"))
+        decision = self._gate.evaluate(ActionRequest("media.mic", MIC, actor_persona=USER))
         if isinstance(decision, Ask):
             self._state("idle", "Allow the microphone in the approval card, then hold the key again.")
             return
         if not isinstance(decision, Allow):
             self._state("idle", f"The microphone is not allowed ({decision.kind}).")
             return
-        self.sig_listen_started.emit()  # the recognizer starts before the first chunk arrives
-        self._fx.start_capture(decision.permit, self.mic.start)
+        try:  # the device opens in the media thread, after the effector minted and the mic claimed the lease
+            self._fx.start_capture(decision.permit, self.mic.start, source=MIC, persona=USER)
+        except PermitError as exc:
+            self._state("idle", f"The microphone is not allowed ({exc}).")
+            return
+        self.sig_listen_started.emit()  # queued behind the open: the recognizer starts before any chunk
         self.listening = True
         self._share_cpu(True)
         self._state("listening", LIVE_MIC)
@@ -346,6 +357,13 @@ class VoiceHost(QObject):
     def _on_mic_error_occurred(self, message: str) -> None:
         self.listening = False
         self._state("idle", f"The microphone failed: {message}")
+
+    @Slot()
+    def _on_mic_capture_revoked(self) -> None:
+        if self.listening:
+            self.listening = False
+            self._share_cpu(False)
+        self._state("idle", MIC_REVOKED)
 
     # ------------------------------------------------------------------ speech out
 

@@ -266,6 +266,20 @@ def test_event_log_writes_jsonl_without_secrets(tmp_path: Path, bus: EventBus) -
     assert lines[1]["payload"]["message"] == "keys on disk"
 
 
+def test_event_log_rewrites_every_text_value_through_its_redactor(tmp_path: Path, bus: EventBus) -> None:
+    log_path = tmp_path / "events.jsonl"
+    bus.set_event_log(
+        JsonlEventLog(path=log_path, data_dir=tmp_path, redact=lambda text: text.replace("S3", "**"))
+    )
+
+    bus.publish(PostureChanged(flag="S3flag", active=True, message="token S3CRET"), source_layer="L7")
+    bus.close()
+
+    [line] = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines()]
+    assert line["payload"] == {"flag": "**flag", "active": True, "message": "token **CRET"}
+    assert "S3" not in log_path.read_text(encoding="utf-8")
+
+
 def test_event_log_can_be_switched(tmp_path: Path, bus: EventBus) -> None:
     first = JsonlEventLog(path=tmp_path / "a.jsonl", data_dir=tmp_path)
     second = JsonlEventLog(path=tmp_path / "b.jsonl", data_dir=tmp_path)

@@ -14,6 +14,7 @@ from aether_qt.policy.contracts import AuditEntry, AuditRow, AuditWriteError, Fa
 from aether_qt.policy.evaluator import PolicyConfig
 from aether_qt.policy.gate import Gate
 from aether_qt.policy.grants import GrantLedger
+from aether_qt.policy.redaction import Redactor
 
 REPO = Path(__file__).resolve().parents[3]
 MIGRATIONS = REPO / "db"
@@ -116,9 +117,10 @@ def make_rig(
     sink: FakeSink | None = None,
     clock: FakeClock | None = None,
     db: peewee.SqliteDatabase | None = None,
+    redactor: Redactor | None = None,
     **config: Any,
 ) -> Rig:
-    """Build a gate over ``tmp`` (root ``tmp/root``, home ``tmp/home``)."""
+    """Build a gate over ``tmp`` (root ``tmp/root``, home ``tmp/home``); ``redactor`` keys what it stores."""
     root = tmp / "root"
     home = tmp / "home"
     root.mkdir(exist_ok=True)
@@ -131,5 +133,5 @@ def make_rig(
     cfg = PolicyConfig(**config)
     ledger = GrantLedger(db, clock=clock)
     tickets = TicketStore(db, clock=clock)
-    gate = Gate(audit=sink, ledger=ledger, tickets=tickets, config=cfg, clock=clock)
+    gate = Gate(audit=sink, ledger=ledger, tickets=tickets, config=cfg, clock=clock, redactor=redactor)
     return Rig(tmp, sink, clock, db, ledger, tickets, gate, (root,))

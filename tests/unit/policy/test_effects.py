@@ -39,17 +39,28 @@ BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
 
 # ---------------------------------------------------------------- test doubles
 class RecordingVerifier:
-    """Mints permits and redeems them like the gate: registry, binding, spending."""
+    """Mints permits and redeems them like the gate: registry, binding (target, persona), spending."""
 
     def __init__(self) -> None:
         self._live: dict[str, Permit] = {}
         self.redeemed: list[tuple[str, str]] = []
+        self.ended: set[str] = set()  # grant ids revoked by the test
 
-    def mint(self, capability: str, resource: str | Path, *, once: bool = True) -> Permit:
+    def mint(
+        self,
+        capability: str,
+        resource: str | Path,
+        *,
+        once: bool = True,
+        target: str | Path = "",
+        persona: str = "user",
+    ) -> Permit:
         permit = Permit(
             permit_id=new_id("pmt"),
             capability=capability,
             resource=str(resource),
+            target=str(target),
+            persona=persona,
             grant_id=new_id("grt"),
             audit_id=new_id("aud"),
             once=once,
@@ -58,15 +69,30 @@ class RecordingVerifier:
         self._live[permit.permit_id] = permit
         return permit
 
-    def redeem(self, permit: Permit, capability: str, resource: str) -> None:
+    def redeem(
+        self,
+        permit: Permit,
+        capability: str,
+        resource: str,
+        *,
+        target: str | None = None,
+        persona: str | None = None,
+    ) -> None:
         known = self._live.get(permit.permit_id)
         if known is None or known != permit:
             raise PermitError("permit was not minted by this gate")
         if known.capability != capability or known.resource != resource:
             raise PermitError("permit is bound to another capability or resource")
+        if target is not None and target != known.target:
+            raise PermitError("permit is bound to another target")
+        if persona is not None and persona != known.persona:
+            raise PermitError("permit is bound to another persona")
         if known.once:
             del self._live[permit.permit_id]
         self.redeemed.append((capability, resource))
+
+    def grant_live(self, grant_id: str) -> bool:
+        return grant_id not in self.ended
 
 
 @dataclass
@@ -364,14 +390,18 @@ def test_bad_permit_raises_and_nothing_happens(
 ) -> None:
     (root / "note.txt").write_text("original", encoding="utf-8")
     capability, resource, call = _acts(root, server)[act]
+    target = str(root / "m.bin") if act == "download" else ""  # a download permit names its file
     if fault == "forged":
-        permit = Permit("pmt_x", capability, resource, "grt_x", "aud_x", once=True, token="guess")
+        permit = Permit(
+            "pmt_x", capability, resource, target, "user", "grt_x", "aud_x", once=True, token="guess"
+        )
     elif fault == "capability":
-        permit = verifier.mint("memory.read" if capability != "memory.read" else "files.read", resource)
+        other = "memory.read" if capability != "memory.read" else "files.read"
+        permit = verifier.mint(other, resource, target=target)
     elif fault == "resource":
-        permit = verifier.mint(capability, resource + "-other")
+        permit = verifier.mint(capability, resource + "-other", target=target)
     else:
-        permit = verifier.mint(capability, resource)
+        permit = verifier.mint(capability, resource, target=target)
         call(fx, permit)
         (root / "note.txt").write_text("original", encoding="utf-8")
     before, requests, redeemed = _snapshot(root), len(server.requests), len(verifier.redeemed)
@@ -491,7 +521,7 @@ def test_download_verifies_and_reports_progress(
     url, dest = server.base + "/blob", root / "model.gguf"
     seen: list[tuple[int, int | None, bool]] = []
     out = fx.download(
-        verifier.mint("model.download", url),
+        verifier.mint("model.download", url, target=dest),
         url,
         dest,
         sha256=BLOB_SHA.upper(),
@@ -510,7 +540,11 @@ def test_download_resumes_with_range(
     (root / "model.gguf.part").write_bytes(BLOB[:1000])
     seen: list[tuple[int, int | None]] = []
     fx.download(
-        verifier.mint("model.download", url), url, dest, sha256=BLOB_SHA, progress=lambda *a: seen.append(a)
+        verifier.mint("model.download", url, target=dest),
+        url,
+        dest,
+        sha256=BLOB_SHA,
+        progress=lambda *a: seen.append(a),
     )
     assert dest.read_bytes() == BLOB
     assert server.requests == [("/blob", "bytes=1000-")]
@@ -522,7 +556,7 @@ def test_download_restarts_when_range_ignored(
 ) -> None:
     url, dest = server.base + "/norange", root / "model.gguf"
     (root / "model.gguf.part").write_bytes(b"garbage-prefix")
-    fx.download(verifier.mint("model.download", url), url, dest, sha256=BLOB_SHA)
+    fx.download(verifier.mint("model.download", url, target=dest), url, dest, sha256=BLOB_SHA)
     assert dest.read_bytes() == BLOB
 
 
@@ -531,7 +565,7 @@ def test_download_complete_part_gets_416(
 ) -> None:
     url, dest = server.base + "/blob", root / "model.gguf"
     (root / "model.gguf.part").write_bytes(BLOB)
-    fx.download(verifier.mint("model.download", url), url, dest, sha256=BLOB_SHA)
+    fx.download(verifier.mint("model.download", url, target=dest), url, dest, sha256=BLOB_SHA)
     assert dest.read_bytes() == BLOB
     assert server.requests == [("/blob", f"bytes={len(BLOB)}-")]
 
@@ -542,7 +576,11 @@ def test_download_without_length(
     url, dest = server.base + "/chunked", root / "model.gguf"
     seen: list[tuple[int, int | None]] = []
     fx.download(
-        verifier.mint("model.download", url), url, dest, sha256=BLOB_SHA, progress=lambda *a: seen.append(a)
+        verifier.mint("model.download", url, target=dest),
+        url,
+        dest,
+        sha256=BLOB_SHA,
+        progress=lambda *a: seen.append(a),
     )
     assert seen[-1] == (len(BLOB), None)
 
@@ -552,7 +590,7 @@ def test_download_hash_mismatch_keeps_nothing(
 ) -> None:
     url, dest = server.base + "/bad-sha", root / "model.gguf"
     with pytest.raises(HashMismatchError, match="expected sha256"):
-        fx.download(verifier.mint("model.download", url), url, dest, sha256=BLOB_SHA)
+        fx.download(verifier.mint("model.download", url, target=dest), url, dest, sha256=BLOB_SHA)
     assert list(root.iterdir()) == []
 
 
@@ -561,10 +599,10 @@ def test_download_existing_dest(
 ) -> None:
     url, dest = server.base + "/blob", root / "model.gguf"
     dest.write_bytes(BLOB)
-    assert fx.download(verifier.mint("model.download", url), url, dest, sha256=BLOB_SHA) == dest
+    assert fx.download(verifier.mint("model.download", url, target=dest), url, dest, sha256=BLOB_SHA) == dest
     dest.write_bytes(b"other")
     with pytest.raises(TargetExistsError):
-        fx.download(verifier.mint("model.download", url), url, dest, sha256=BLOB_SHA)
+        fx.download(verifier.mint("model.download", url, target=dest), url, dest, sha256=BLOB_SHA)
     assert dest.read_bytes() == b"other"
     assert server.requests == []
 
@@ -575,14 +613,20 @@ def test_download_server_error_keeps_part(
     url, dest = server.base + "/boom", root / "model.gguf"
     (root / "model.gguf.part").write_bytes(b"abc")
     with pytest.raises(FetchError, match="HTTP 500"):
-        fx.download(verifier.mint("model.download", url), url, dest, sha256=BLOB_SHA)
+        fx.download(verifier.mint("model.download", url, target=dest), url, dest, sha256=BLOB_SHA)
     assert (root / "model.gguf.part").read_bytes() == b"abc"
 
 
 def test_download_unreachable(fx: Effectors, verifier: RecordingVerifier, root: Path) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/x"
     with pytest.raises(FetchError, match="cannot reach"):
-        fx.download(verifier.mint("model.download", url), url, root / "m.bin", sha256=BLOB_SHA, timeout=5)
+        fx.download(
+            verifier.mint("model.download", url, target=root / "m.bin"),
+            url,
+            root / "m.bin",
+            sha256=BLOB_SHA,
+            timeout=5,
+        )
 
 
 def test_download_part_not_writable(
@@ -591,7 +635,9 @@ def test_download_part_not_writable(
     url = server.base + "/blob"
     (root / "m.bin.part").mkdir()
     with pytest.raises(EffectFailedError, match="cannot write"):
-        fx.download(verifier.mint("model.download", url), url, root / "m.bin", sha256=BLOB_SHA)
+        fx.download(
+            verifier.mint("model.download", url, target=root / "m.bin"), url, root / "m.bin", sha256=BLOB_SHA
+        )
 
 
 def test_download_argument_checks(
@@ -599,11 +645,13 @@ def test_download_argument_checks(
 ) -> None:
     url = "https://example.org/m.bin"
     with pytest.raises(ValueError, match="64 hexadecimal"):
-        fx.download(verifier.mint("model.download", url), url, root / "m", sha256="abc")
+        fx.download(verifier.mint("model.download", url, target=root / "m"), url, root / "m", sha256="abc")
     with pytest.raises(ValueError, match="64 hexadecimal"):
-        fx.download(verifier.mint("model.download", url), url, root / "m", sha256="z" * 64)
+        fx.download(verifier.mint("model.download", url, target=root / "m"), url, root / "m", sha256="z" * 64)
     with pytest.raises(OutsideRootsError):
-        fx.download(verifier.mint("model.download", url), url, outside / "m", sha256=BLOB_SHA)
+        fx.download(
+            verifier.mint("model.download", url, target=outside / "m"), url, outside / "m", sha256=BLOB_SHA
+        )
     with pytest.raises(UnsupportedUrlError):
         fx.download(verifier.mint("model.download", "ftp://x/m"), "ftp://x/m", root / "m", sha256=BLOB_SHA)
     assert verifier.redeemed == []
@@ -616,7 +664,7 @@ def test_download_roots_extend_destinations(
     url = server.base + "/blob"
     seen: list[int] = []
     fx.download(
-        verifier.mint("model.download", url),
+        verifier.mint("model.download", url, target=outside / "m"),
         url,
         outside / "m",
         sha256=BLOB_SHA,
@@ -641,7 +689,7 @@ def test_run_process(fx: Effectors, verifier: RecordingVerifier) -> None:
 
 
 def test_run_process_cwd_and_truncation(fx: Effectors, verifier: RecordingVerifier, root: Path) -> None:
-    result = fx.run_process(verifier.mint("shell.exec", "pwd"), ["pwd"], cwd=root, max_output=3)
+    result = fx.run_process(verifier.mint("shell.exec", "pwd", target=root), ["pwd"], cwd=root, max_output=3)
     assert (result.stdout, result.truncated) == (str(root)[:3], True)
 
 

@@ -162,3 +162,10 @@ def test_docs_describe_every_field() -> None:
     docs = DOCS.read_text(encoding="utf-8")
     missing = [name for name, _spec in _leaves(SCHEMA) if f"`{name}`" not in docs]
     assert not missing, f"docs/personas.md does not describe: {missing}"
+
+
+@pytest.mark.parametrize("reserved", ["user", "system", "assistant", "default", "gate"])
+def test_a_persona_file_cannot_take_a_reserved_actor_id(reserved: str) -> None:
+    # "user" is the actor of the user's own acts and grants; a persona with that id would share them
+    [error] = _errors(MINIMAL.replace("id: tester", f"id: {reserved}"))
+    assert error.startswith("t.yaml:2:5:") and "reserved" in error and repr(reserved) in error

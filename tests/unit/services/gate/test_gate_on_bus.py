@@ -209,3 +209,18 @@ def test_a_closed_audit_log_still_publishes_without_audit_ids(rig: Rig) -> None:
     seen.clear()
     gob.pause(False)
     assert seen[0].payload == PauseChanged(paused=False, audit_id="")
+
+
+def test_events_carry_the_resource_as_the_audit_row_stores_it(rig: Rig) -> None:
+    gob, seen, rt, _ = rig
+    url = "https://api.example.com/v1?api_token=S3CRET#frag"
+    ask = gob.evaluate(ActionRequest("net.fetch", url))
+    assert isinstance(ask, Ask)
+    allow = gob.answer(ask.ticket.ticket_id, ApprovalChoice.ALWAYS_SCOPE, url)
+    assert isinstance(allow, Allow)
+    stored = row(rt, ask.audit_id).resource
+    assert "S3CRET" not in stored and "frag" not in stored
+    published = [getattr(e.payload, "resource", None) for e in seen]
+    published += [getattr(e.payload, "resource_pattern", None) for e in seen]
+    assert stored in published and "S3CRET" not in repr([e.payload for e in seen])
+    assert {r for r in published if r} == {stored}  # one value, one keyed hash, everywhere
