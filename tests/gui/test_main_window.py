@@ -29,7 +29,7 @@ from aether_qt.core.events import Envelope, GrantRevoked, PresetChanged
 from aether_qt.core.paths import resolve_paths
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.contracts import AuditRow
-from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask
+from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.widgets.conversation.transcript import TRANSCRIPT_BACKGROUND
@@ -741,3 +741,40 @@ def test_screenshot_shows_a_non_empty_transcript(
                 inked += 1
     samples = (transcript.width() // 4) * (transcript.height() // 4)
     assert inked > samples * 0.1, f"only {inked} of {samples} transcript samples are not background"
+
+
+def test_a_rolled_back_log_shows_the_red_banner_and_denies_everything(
+    qtbot: QtBot, home: Path, fail_keyring: None, tmp_path: Path
+) -> None:
+    import shutil
+
+    rt = open_runtime(home)
+    rt.close()
+    shutil.copy(home / "data" / "audit.db", tmp_path / "old.db")
+    rt = open_runtime(home)  # a second session moves the anchor on
+    rt.close()
+    shutil.copy(tmp_path / "old.db", home / "data" / "audit.db")  # the attacker restores the older copy
+    for suffix in ("-wal", "-shm"):
+        (home / "data" / f"audit.db{suffix}").unlink(missing_ok=True)
+    rt = open_runtime(home)
+    try:
+        window = MainWindow(
+            runtime=rt,
+            settings=settings_file(home),
+            confirm=lambda *_: True,
+            controls=gate_on_bus(rt, EventBus()),
+        )
+        qtbot.addWidget(window)
+        window.show()
+        assert window.banners.flags()[0] == "audit_broken"
+        banner = window.banners.banner("audit_broken")
+        assert banner is not None
+        assert "Audit log replaced or rolled back" in banner.message.text()
+        assert "aether audit acknowledge" in banner.message.text()
+        decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
+        assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
+        window.grab().save(str(tmp_path / "rolled-back.png"))
+        shutil.copy(tmp_path / "rolled-back.png", "/tmp/rolled-back.png")
+        window.shutdown()
+    finally:
+        rt.close()
