@@ -3,8 +3,9 @@
 :func:`run_app` resolves the home, creates the ``QApplication`` and the qasync
 event loop, opens the policy runtime, installs the runtime guard, builds the
 widgets (collaborators passed as keyword-only arguments) and, when the loop ends,
-shuts down in named stages: widgets, tray, policy runtime (shutdown checkpoint),
-guard. Nothing here is a module-level global.
+shuts down in named stages: widgets, tray, policy runtime (shutdown checkpoint).
+The guard stays installed until the process ends: it cannot be switched off.
+Nothing here is a module-level global.
 """
 
 from __future__ import annotations
@@ -307,7 +308,7 @@ def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConv
 
 
 def _shutdown(parts: AppParts) -> None:
-    """Stop in stages: widgets (timer, geometry, workers), tray, runtime (checkpoint), guard."""
+    """Stop in stages: widgets (timer, geometry, workers), tray, runtime (checkpoint); the guard stays."""
     _log.info("shutdown: widgets")
     parts.window.shutdown()
     parts.window.hide()
@@ -331,8 +332,6 @@ def _shutdown(parts: AppParts) -> None:
         parts.memory.stop()
     _log.info("shutdown: policy runtime (shutdown checkpoint)")
     parts.runtime.close()
-    if parts.runtime.guard is not None:
-        parts.runtime.guard.disable()  # the process is ending; nothing acts after this point
 
 
 def run_app(options: AppOptions, *, on_ready: Callable[[AppParts], None] | None = None) -> int:

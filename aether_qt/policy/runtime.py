@@ -10,6 +10,7 @@ after the user opted in (``allow_key_file``), shown as "keys on disk".
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from aether_qt.policy.contracts import AuditEntry, AuditRow, AuditWriteError, Cl
 from aether_qt.policy.effects import Effectors
 from aether_qt.policy.gate import Gate, PolicyConfig
 from aether_qt.policy.grants import GrantLedger
-from aether_qt.policy.guard import Guard
+from aether_qt.policy.guard import Guard, Violation
 from aether_qt.policy.keys import AuditKeys, KeyStatus, KeyStore, KeysUnavailableError, install_namespace
 from aether_qt.storage.database import close_database, open_database
 from aether_qt.storage.settings import SettingsStore
@@ -244,10 +245,15 @@ class PolicyRuntime:
         self.persona_defaults = {persona_id: dict(defaults)}
         return self.gate.update_config(self._config())
 
-    def install_guard(self) -> Guard:
-        """Install the runtime guard for this process (the app does; the CLI does too)."""
+    def install_guard(self, *, make_guard: Callable[[tuple[Path, ...]], Guard] | None = None) -> Guard:
+        """Install the runtime guard for this process (the app does; the CLI does too).
+
+        It stays installed for the life of the process, also after :meth:`close`.
+        ``make_guard`` builds it from the writable roots (default :func:`logging_guard`;
+        tests pass one that registers no real hook: a registered hook can never be removed).
+        """
         if self.guard is None:
-            self.guard = Guard(self.paths.writable_roots)
+            self.guard = (make_guard or logging_guard)(self.paths.writable_roots)
             self.guard.install()
             self.effectors = self._make_effectors()
         return self.guard
@@ -281,9 +287,7 @@ class PolicyRuntime:
         return verify_log(self.paths.audit_db, keys=self.keys, anchor=self.anchor())
 
     def close(self) -> None:
-        """Write the shutdown checkpoint, close the databases, disarm the guard. Idempotent."""
-        if self.guard is not None:
-            self.guard.disable()  # audit hooks cannot be removed; a disabled guard does nothing
+        """Write the shutdown checkpoint and close the databases (idempotent); the guard stays."""
         if self.audit is not None:
             try:
                 self.audit.close()
@@ -298,6 +302,15 @@ class PolicyRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def logging_guard(writable_roots: tuple[Path, ...]) -> Guard:
+    """The app's guard (not yet installed): it logs each violation at WARNING (no secret in it)."""
+
+    def log(violation: Violation) -> None:
+        _log.warning("the runtime guard stopped %s", violation.reason)
+
+    return Guard(writable_roots, on_violation=log)
 
 
 def verify_home(paths: AppPaths, *, allow_key_file: bool = False) -> VerifyReport:
