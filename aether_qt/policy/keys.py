@@ -24,7 +24,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import nacl.utils
 
 from aether_qt.policy.canonical import key_fingerprint, sha256_hex
 from aether_qt.policy.contracts import PolicyError
+from aether_qt.policy.effects import write_own_file
 
 _log = logging.getLogger(__name__)
 
@@ -306,28 +306,13 @@ class KeyStore:
 
 
 def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``, created 0600 and fsynced.
+    """Atomically replace ``path`` (a file of the app's config folder, or an export) with ``data``, 0600.
 
-    A temp file next to ``path`` is written and fsynced, then ``os.replace``
-    swaps it in and the folder is fsynced, so a crash leaves the old or the
-    new content, never a mix.
+    A temp file beside ``path`` is written and fsynced, then renamed over it and
+    the folder is fsynced, so a crash leaves the old or the new content, never a
+    mix (:func:`~aether_qt.policy.effects.write_own_file`, in ``path``'s own folder).
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_own_file(path, data, root=path.parent, mode=0o600)
 
 
 __all__ = [
