@@ -3,10 +3,11 @@
 :func:`run_app` resolves the home, creates the ``QApplication`` and the qasync
 event loop, opens the policy runtime, installs the runtime guard, builds the
 widgets (collaborators passed as keyword-only arguments) and, when the loop ends,
-shuts down in named stages: widgets, tray, policy runtime (shutdown checkpoint),
-guard. Before all that it claims the home (:mod:`aether_qt.core.instance`): a
-second start on the same home raises the running window and exits without
-opening anything. Nothing here is a module-level global.
+shuts down in named stages: widgets, tray, policy runtime (shutdown checkpoint).
+The guard stays installed until the process ends: it cannot be switched off.
+Before all that it claims the home (:mod:`aether_qt.core.instance`): a second
+start on the same home raises the running window and exits without opening
+anything. Nothing here is a module-level global.
 """
 
 from __future__ import annotations
@@ -340,7 +341,7 @@ def _claim_home(paths: AppPaths) -> Owner | int:
 
 
 def _shutdown(parts: AppParts) -> None:
-    """Stop in stages: hand-over socket, widgets (timer, geometry, workers), tray, runtime, guard."""
+    """Stop in stages: hand-over socket, widgets (timer, geometry, workers), tray, runtime (guard stays)."""
     if parts.instance is not None:
         _log.info("shutdown: instance socket (a start from now on waits for the lock)")
         parts.instance.close()
@@ -367,8 +368,6 @@ def _shutdown(parts: AppParts) -> None:
         parts.memory.stop()
     _log.info("shutdown: policy runtime (shutdown checkpoint)")
     parts.runtime.close()
-    if parts.runtime.guard is not None:
-        parts.runtime.guard.disable()  # the process is ending; nothing acts after this point
 
 
 def run_app(options: AppOptions, *, on_ready: Callable[[AppParts], None] | None = None) -> int:

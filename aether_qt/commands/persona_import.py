@@ -79,7 +79,7 @@ def import_(args: argparse.Namespace) -> int:
                 personas_dir=personas_dir,
                 approve=_approver(rt),
                 out=out,
-                write_out=_write_own if own_data else _gated_writer(rt),
+                write_out=_own_writer(paths.data_dir) if own_data else _gated_writer(rt),
             )
     except CardError as exc:
         return fail(f"not imported: {exc}", EXIT_BAD_CARD)
@@ -102,12 +102,16 @@ def import_(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_own(path: Path, text: str) -> Path:
-    """``--out`` inside the app's own folders: written like the persona folder, never overwriting."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not write_new_file(path, text):
-        raise CommandError(f"not imported: {path} already exists")
-    return path
+def _own_writer(data_dir: Path) -> WriteOut:
+    """``--out`` inside the data folder: written like the persona folder, never overwriting."""
+
+    def write(path: Path, text: str) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not write_new_file(path, text, root=data_dir):
+            raise CommandError(f"not imported: {path} already exists")
+        return path
+
+    return write
 
 
 def _approver(rt: PolicyRuntime) -> Approve:

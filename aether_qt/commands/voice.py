@@ -24,6 +24,7 @@ from typing import Any
 from aether_qt.commands.output import emit_json, fail
 from aether_qt.commands.session import CommandError, create_binary_as_user
 from aether_qt.core.paths import resolve_paths
+from aether_qt.policy.effects import remove_own_file
 
 EXIT_USAGE = 2
 MIN_RATE, MAX_RATE = 80, 450  # words per minute, as in a persona's voice section
@@ -104,7 +105,7 @@ def _synthesize(args: argparse.Namespace) -> tuple[bytes, dict[str, Any]]:
         raise CommandError(f"speech synthesis failed: {str(exc) or 'timed out'}") from None
     finally:
         speaker.stop()
-        clip.unlink(missing_ok=True)
+        remove_own_file(clip, root=clips)
     facts = {
         "duration_s": round(result.duration_s, 3),
         "synth_s": round(result.synth_s, 3),

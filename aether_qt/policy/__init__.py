@@ -9,6 +9,7 @@ rebuildable from the audit log), :mod:`.approvals` (tickets), :mod:`.permits`;
 the audit chain :mod:`.audit_chain`, :mod:`.audit_records`, :mod:`.canonical`,
 :mod:`.audit_anchor`, :mod:`.audit_verify`, :mod:`.audit_bundle`; :mod:`.keys`
 (keyring or the opt-in key file); :mod:`.effects` (the only module that touches
-the outside world, with a permit) and :mod:`.guard` (the runtime tripwire);
+the outside world, with a permit) and :mod:`.guard` (the runtime tripwire, its
+rules in :mod:`.guard_rules`, :mod:`.guard_net` and :mod:`.guard_native`);
 :mod:`.runtime` (:class:`~.runtime.PolicyRuntime`, the assembled layer).
 """

@@ -41,7 +41,8 @@ import nacl.signing
 
 from aether_qt.policy.canonical import canonical_json
 from aether_qt.policy.contracts import PolicyError
-from aether_qt.policy.keys import KeyStore, KeysUnavailableError, PrivateLock, write_record_in_place
+from aether_qt.policy.effects import OwnFileLock, write_own_record
+from aether_qt.policy.keys import KeyStore, KeysUnavailableError
 
 _log = logging.getLogger(__name__)
 
@@ -284,7 +285,9 @@ class AnchorStore:
         self._keystore = keystore
         self._durable = durable
         self._written: tuple[tuple[int, int, int], Anchor] | None = None  # (stat of the file, what we wrote)
-        self._file_lock = PrivateLock(anchor_file.with_name(anchor_file.name + ".lock"))
+        self._file_lock = OwnFileLock(
+            anchor_file.with_name(anchor_file.name + ".lock"), root=anchor_file.parent
+        )
         self._lock = threading.Lock()
         self.last_error = ""
 
@@ -400,8 +403,12 @@ class AnchorStore:
                 raise AnchorDivergedError(f"the log no longer holds row {current.seq} its anchor vouches for")
             text = canonical_json(anchor.to_json()).decode("utf-8")
             try:
-                write_record_in_place(
-                    self._file, text.encode("utf-8"), size=RECORD_BYTES, durable=durable and self._durable
+                write_own_record(
+                    self._file,
+                    text.encode("utf-8"),
+                    size=RECORD_BYTES,
+                    root=self._file.parent,
+                    durable=durable and self._durable,
                 )
             except (OSError, ValueError) as exc:
                 self._written = None

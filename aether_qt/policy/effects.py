@@ -21,17 +21,26 @@ query strings, never file contents, command arguments or secrets.
 
 This is the one module allowed to import :mod:`subprocess`, :mod:`urllib`,
 :mod:`webbrowser` and friends; they are imported inside the methods that use them.
+
+It also holds the permit-free helpers for the app's *own* folders (data, config,
+cache): :func:`write_own_file`, :func:`create_own_file`, :func:`replace_own_file`,
+:func:`remove_own_file` and :func:`extract_own_archive`. The rest of the package
+replaces, deletes and unpacks files only through them (the side-effect scan says
+so). They need no Allow, but they carry no effector rights either: the runtime
+guard still checks each write against the writable roots.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
+import fcntl
 import hashlib
 import os
 import shlex
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -57,6 +66,7 @@ from aether_qt.policy.leases import MICROPHONE, CaptureLease, CaptureLeases
 from aether_qt.policy.memory_changes import MemoryChange
 
 if TYPE_CHECKING:
+    import zipfile
     from urllib.request import OpenerDirector
 
     from aether_qt.policy.guard import Guard
@@ -65,6 +75,7 @@ Progress = Callable[[int, int | None], None]
 
 _CHUNK: Final = 64 * 1024
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 _USER_AGENT: Final = "Aether"
 _EXPORT_CAPABILITIES: Final = frozenset({"audit.export", "memory.export"})
 _T = TypeVar("_T")
@@ -442,18 +453,40 @@ def _create_new(target: Path, data: bytes, *, mode: int) -> None:
         raise
 
 
-def _write_atomically(target: Path, data: bytes, *, mode: int) -> None:
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+def _temp_beside(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _write_new(path: Path, chunks: Iterable[bytes], *, mode: int) -> None:
+    """Create ``path`` (never an existing name or a symlink), write ``chunks``, fsync, set ``mode``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, mode)
+
+
+def _replace_with(target: Path, chunks: Iterable[bytes], *, mode: int) -> None:
+    """Write ``chunks`` to a temporary file beside ``target`` and rename it over ``target``.
+
+    Raises:
+        OSError: the write or the rename failed; no temporary file is left.
+    """
+    temp = _temp_beside(target)
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
+        _write_new(temp, chunks, mode=mode)
         os.replace(temp, target)
-    except OSError as exc:
+    except BaseException:
         temp.unlink(missing_ok=True)
+        raise
+
+
+def _write_atomically(target: Path, data: bytes, *, mode: int) -> None:
+    try:
+        _replace_with(target, (data,), mode=mode)
+    except OSError as exc:
         raise EffectFailedError(f"cannot write {target}: {exc.strerror}") from None
 
 
@@ -463,6 +496,193 @@ def _file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------- the app's own folders
+def _own(path: Path, root: Path) -> Path:
+    """The entry ``path`` names (its folder resolved, its name kept), if it lies below ``root``.
+
+    Raises:
+        OutsideRootsError: it does not (``..``, a symlinked folder leading out, ``root`` itself).
+    """
+    folder = canonical_path(root)
+    entry = canonical_path(path.parent) / path.name
+    if path.name in ("", ".", "..") or entry == folder or not inside_roots(entry, (folder,)):
+        raise OutsideRootsError(f"{entry} is not inside the app folder {folder}")
+    return entry
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class OwnFileLock:
+    """An exclusive advisory lock on a file of the app folder ``root`` (created 0600), for ``with`` blocks.
+
+    Processes of the same home take it before they compare and replace a shared
+    file (the audit anchor), so two writers never move it backwards. The file
+    stays open between blocks (one ``flock`` call to take it, one to release).
+    Not for threads: callers serialise their own threads first.
+    """
+
+    def __init__(self, path: Path, *, root: Path) -> None:
+        self._path = _own(path, root)
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._fd is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def write_own_record(path: Path, data: bytes, *, size: int, root: Path, durable: bool) -> None:
+    """Overwrite ``path`` in the app folder ``root`` (created 0600) with ``data`` padded to ``size`` bytes.
+
+    One ``pwrite`` at offset 0 of a record that never changes length: a killed
+    process leaves the old or the new record, and there is no rename, whose
+    journal flush costs more than everything else an anchored append does.
+    ``durable`` fsyncs it (a crash of the machine keeps it too).
+
+    Raises:
+        OutsideRootsError: ``path`` is not inside ``root``.
+        ValueError: ``data`` is longer than ``size``.
+        OSError: the file cannot be written.
+    """
+    path = _own(path, root)
+    if len(data) > size:
+        raise ValueError(f"a record of {len(data)} bytes does not fit in {size}")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.pwrite(fd, data.ljust(size, b" "), 0)
+        if os.fstat(fd).st_size != size:
+            os.ftruncate(fd, size)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_own_file(path: Path, data: bytes | Iterable[bytes], *, root: Path, mode: int = 0o600) -> Path:
+    """Replace ``path`` in the app folder ``root`` with ``data`` atomically; return where it went.
+
+    A temporary file beside it is written (``data`` may be chunks, for a streamed
+    copy), fsynced and renamed over it, then the folder is fsynced: a crash leaves
+    the old or the new content, never a mix. The folder is created (0700) if missing.
+
+    Args:
+        path: the file; its folder is resolved, a symlink at its own name is replaced, not followed.
+        data: the content, or an iterable of chunks.
+        root: the app's own folder the caller writes (data, config or cache, or one inside).
+        mode: the new file's permissions.
+
+    Raises:
+        OutsideRootsError: ``path`` is not inside ``root``.
+        OSError: the folder cannot be written.
+    """
+    target = _own(path, root)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _replace_with(target, (data,) if isinstance(data, bytes) else data, mode=mode)
+    _sync_folder(target.parent)
+    return target
+
+
+def create_own_file(path: Path, data: bytes, *, root: Path, mode: int = 0o600) -> bool:
+    """Create ``path`` in the app folder ``root`` with ``data``; False if something is already there.
+
+    Never overwrites and leaves no temporary file; the content appears whole: it is
+    written beside, then hard-linked to the name (where the file system has no hard
+    links, the name is reserved with ``O_EXCL`` and the content renamed over it).
+
+    Raises:
+        OutsideRootsError: ``path`` is not inside ``root``.
+        OSError: the folder cannot be written.
+    """
+    target = _own(path, root)
+    temp = _temp_beside(target)
+    try:
+        _write_new(temp, (data,), mode=mode)
+        try:
+            os.link(temp, target)  # atomic, and refuses to replace an existing file
+        except OSError as exc:
+            if isinstance(exc, FileExistsError) or exc.errno not in _NO_HARD_LINKS:
+                raise
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode))
+            os.replace(temp, target)
+    except FileExistsError:
+        return False
+    finally:
+        temp.unlink(missing_ok=True)
+    return True
+
+
+def replace_own_file(source: Path, target: Path, *, root: Path) -> Path:
+    """Rename ``source`` over ``target`` (both in the app folder ``root``) atomically; return the target.
+
+    Raises:
+        OutsideRootsError: either is not inside ``root``.
+        OSError: the rename failed.
+    """
+    moved, destination = _own(source, root), _own(target, root)
+    os.replace(moved, destination)
+    return destination
+
+
+def remove_own_file(path: Path, *, root: Path) -> bool:
+    """Delete the file (or symlink; never what it points to) ``path`` in the app folder ``root``.
+
+    Returns:
+        True if it existed.
+
+    Raises:
+        OutsideRootsError: ``path`` is not inside ``root``.
+        OSError: it could not be deleted (a folder, permissions).
+    """
+    try:
+        os.unlink(_own(path, root))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def extract_own_archive(
+    archive: zipfile.ZipFile, members: Sequence[zipfile.ZipInfo], dest: Path, *, root: Path
+) -> None:
+    """Unpack ``members`` of an open zip ``archive`` into ``dest`` (``root`` or a folder inside it).
+
+    The caller vets the members (sizes, links); here every member must land below
+    ``dest`` once resolved.
+
+    Raises:
+        OutsideRootsError: ``dest`` is not inside ``root``, or a member would land outside ``dest``.
+        OSError: the folder cannot be written.
+    """
+    folder = canonical_path(dest)
+    if not inside_roots(folder, (canonical_path(root),)):
+        raise OutsideRootsError(f"{folder} is not inside the app folder {canonical_path(root)}")
+    for member in members:
+        if not inside_roots(canonical_path(folder / member.filename), (folder,)):
+            raise OutsideRootsError(f"{member.filename!r} would land outside {folder}")
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    archive.extractall(folder, members=members)
 
 
 # ---------------------------------------------------------------------- web

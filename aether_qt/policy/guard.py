@@ -1,80 +1,97 @@
 """The runtime guard: a ``sys.addaudithook`` hook that makes ungated side effects fail loudly.
 
 Only :mod:`aether_qt.policy.effects` may touch the outside world, and only with a
-permit from the gate. The guard backs that rule at run time: once installed, the
-hook raises :class:`GuardViolation` for
+permit from the gate. The guard backs that rule at run time: once installed, it
+raises :class:`GuardViolation`, unless an effector is running in the current
+thread or task (:meth:`Guard.effector`, a :mod:`contextvars` flag, so it never
+leaks to other threads), for
 
-* ``open`` for writing (and ``os.remove``/``rename``/``mkdir``/``rmdir``/``truncate``/
-  ``chmod``/``chown``/``utime``/``symlink``/``link``, ``shutil.rmtree``) on a path
-  outside the writable roots (the app's data, config and cache folders), the system
-  temp folder and ``/dev/null``;
-* ``socket.connect``/``sendto``/``sendmsg`` to anything but a loopback address or a
-  Unix socket;
-* starting a process: ``subprocess.Popen``, ``os.system``, ``os.exec*``,
-  ``os.posix_spawn*``, ``os.spawn*``, ``os.startfile``;
+* writes outside the writable roots (the app's data, config and cache folders),
+  the system temp folder and ``/dev/null``: ``open`` for writing, ``os.remove``/
+  ``rename``/``link``/``symlink``/``mkdir``/``rmdir``/``truncate``/``chmod``/``chown``/
+  ``utime``/xattrs, ``shutil.rmtree``; both ends of a rename or link and a
+  symlink's target; a path as named and where it leads; a relative write-open
+  (the ``open`` event does not carry ``dir_fd``); ``os.chdir``;
+* SQLite databases outside those folders, at connect and at ``ATTACH``/
+  ``VACUUM INTO`` (an authorizer set on every connection the hook sees);
+* sockets and names (:mod:`.guard_net`): loopback, or the session's bus, sound
+  and X server sockets; no wildcard ``bind``; no name resolution but loopback;
+* processes: ``subprocess.Popen``, ``os.system``, ``os.exec*``, ``os.posix_spawn*``,
+  ``os.spawn*``, ``os.fork``/``forkpty`` and ``_posixsubprocess.fork_exec``;
+* native code (:mod:`.guard_native`): libraries off the allowlist, symbols outside
+  a library's prefix, SQLite extensions.
 
-unless an effector is running in the current thread or task
-(:meth:`Guard.effector`, a :mod:`contextvars` flag, so it never leaks to other
-threads).
+The rules live in :mod:`.guard_rules`, :mod:`.guard_net` and :mod:`.guard_native`;
+:func:`check_event` applies them and is pure (no state, a DEBUG log line apart).
 
-Choices and limits (see also the threat model):
-
-* The system temp folder is writable because libraries use it routinely (sqlite
-  temp files, ``tempfile`` in third-party code); such writes are logged at DEBUG.
-* Installing sets ``sys.dont_write_bytecode``: otherwise every first import would
-  write a ``.pyc`` into ``__pycache__`` next to the package, outside the data folder.
-* Audit hooks cannot be removed. The hook therefore consults its :class:`Guard`
-  (``enabled``); :meth:`Guard.disable` turns it into a no-op, which tests need.
-* Audit hooks are a tripwire for Python-level code, not a sandbox: C extensions,
-  ``ctypes`` and operations relative to a directory descriptor on systems without
-  ``/proc`` are not seen. ``os.fork`` is allowed (nothing we ship uses it; what a
-  child then executes is still checked).
+Once installed, the guard cannot be switched off: audit hooks cannot be removed,
+the hook consults no flag, and :meth:`Guard.disable` works only on a guard built
+with ``disarmable=True`` (tests). It is a tripwire for Python-level code, not a
+sandbox: see the threat model's known limits. Installing also sets
+``sys.dont_write_bytecode``: every first import would otherwise write a ``.pyc``
+next to the package, outside the data folder.
 """
 
 from __future__ import annotations
 
 import contextvars
-import ipaddress
 import logging
 import os
+import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from aether_qt.policy.contracts import PolicyError
+from aether_qt.policy.guard_native import (
+    APP_LIBRARIES,
+    NATIVE_CHECKS,
+    ConnectionGate,
+    NativeCheck,
+    NativeLibrary,
+    resolve_libraries,
+    wrap_native_entry_points,
+)
+from aether_qt.policy.guard_net import NET_CHECKS, session_sockets
+from aether_qt.policy.guard_rules import (
+    FILE_CHECKS,
+    Check,
+    GuardRules,
+    database_reason,
+    default_temp_dirs,
+    make_rules,
+)
 
 _log = logging.getLogger(__name__)
 
-AuditHook = Callable[[str, tuple[Any, ...]], None]
+_UNAUTHORIZED_CONNECTION = (
+    "sqlite3.connect/handle: a connection not made by sqlite3.connect gets no authorizer"
+)
+
+AuditHook = Callable[[str, tuple[object, ...]], None]
 """What :func:`sys.addaudithook` registers: called with each event and its arguments."""
 
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-_WRITE_MODE_CHARS = frozenset("wax+")
-_ALWAYS_WRITABLE = frozenset({os.devnull})
+CHECKS: Mapping[str, Check] = MappingProxyType({**FILE_CHECKS, **NET_CHECKS, **NATIVE_CHECKS})
+WATCHED_EVENTS = frozenset({*CHECKS, "sqlite3.connect/handle"})
 
-# event -> indices of (path, dir_fd) pairs the event mutates; dir_fd index -1 = none.
-_PATH_EVENTS: dict[str, tuple[tuple[int, int], ...]] = {
-    "os.remove": ((0, 1),),
-    "os.rmdir": ((0, 1),),
-    "os.mkdir": ((0, 2),),
-    "os.rename": ((0, 2), (1, 3)),
-    "os.truncate": ((0, -1),),
-    "os.chmod": ((0, 2),),
-    "os.chown": ((0, 3),),
-    "os.utime": ((0, 3),),
-    "os.symlink": ((1, 2),),
-    "os.link": ((1, 3),),
-    "shutil.rmtree": ((0, 1),),
-}
-_SOCKET_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
-_PROCESS_EVENTS = frozenset(
-    {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile"}
-)
-WATCHED_EVENTS = frozenset({"open", *_PATH_EVENTS, *_SOCKET_EVENTS, *_PROCESS_EVENTS})
+__all__ = [
+    "APP_LIBRARIES",
+    "WATCHED_EVENTS",
+    "AuditHook",
+    "Guard",
+    "GuardRules",
+    "GuardViolation",
+    "NativeLibrary",
+    "Violation",
+    "check_event",
+    "default_temp_dirs",
+    "make_rules",
+]
 
 
 class GuardViolation(PolicyError):
@@ -95,115 +112,7 @@ class Violation:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class GuardRoots:
-    """Canonical folders the guard lets anyone write (``os.path.realpath`` + ``normcase``)."""
-
-    writable: tuple[str, ...]
-    temp: tuple[str, ...]
-
-
-def _canonical(path: str) -> str:
-    return os.path.normcase(os.path.realpath(path))
-
-
-def _inside(path: str, roots: tuple[str, ...]) -> bool:
-    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
-
-
-def make_roots(writable_roots: Sequence[Path], temp_dirs: Sequence[Path]) -> GuardRoots:
-    """Canonicalise the guard's folders once, before the hook needs them."""
-    return GuardRoots(
-        writable=tuple(_canonical(os.fspath(p)) for p in writable_roots),
-        temp=tuple(_canonical(os.fspath(p)) for p in temp_dirs),
-    )
-
-
-def default_temp_dirs() -> tuple[Path, ...]:
-    """The system temp folder as :mod:`tempfile` would pick it (env first, then ``/tmp``).
-
-    :mod:`tempfile` itself is not imported: it imports :mod:`shutil`.
-    """
-    for name in ("TMPDIR", "TEMP", "TMP"):
-        value = os.environ.get(name)
-        if value:
-            return (Path(value),)
-    return (Path("/tmp"),)  # noqa: S108 - the POSIX default; Windows always sets TEMP
-
-
-def _is_write_open(mode: object, flags: object) -> bool:
-    if isinstance(mode, str) and not _WRITE_MODE_CHARS.isdisjoint(mode):
-        return True
-    return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
-
-
-def _resolve(path: object, dir_fd: object) -> str | None:
-    """Canonical form of ``path`` (relative to cwd or ``dir_fd``); None if not a path."""
-    if isinstance(path, int):  # an already open descriptor: its opening was checked
-        return None
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError("not a path")
-    raw = os.fsdecode(path)
-    if isinstance(dir_fd, int) and dir_fd >= 0 and not os.path.isabs(raw):
-        try:
-            base = os.readlink(f"/proc/self/fd/{dir_fd}")
-        except OSError:
-            return None  # no /proc: descriptor-relative paths are not seen (documented limit)
-        raw = os.path.join(base, raw)
-    return _canonical(raw)
-
-
-def _check_path(event: str, path: object, dir_fd: object, roots: GuardRoots) -> str | None:
-    try:
-        resolved = _resolve(path, dir_fd)
-    except (OSError, TypeError, ValueError):
-        return f"{event}: unresolvable path"
-    if resolved is None or resolved in _ALWAYS_WRITABLE or _inside(resolved, roots.writable):
-        return None
-    if _inside(resolved, roots.temp):
-        _log.debug("guard allowed %s in the temp folder: %s", event, resolved)
-        return None
-    return f"{event}: write outside the data folder: {resolved}"
-
-
-def _is_loopback(host: object) -> bool:
-    if not isinstance(host, str):
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False  # a host name: resolving it is itself network traffic
-    mapped = getattr(address, "ipv4_mapped", None)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
-
-
-def _check_socket(event: str, args: tuple[object, ...]) -> str | None:
-    address = args[1]
-    if address is None or isinstance(address, (str, bytes)):
-        return None  # an already connected socket, or a Unix socket path
-    host = address[0] if isinstance(address, tuple) and address else None
-    if _is_loopback(host):
-        return None
-    port = address[1] if isinstance(address, tuple) and len(address) > 1 else "?"
-    return f"{event}: non-loopback address {host}:{port}"
-
-
-def _program(event: str, args: tuple[object, ...]) -> str:
-    """The program's base name only: arguments may carry secrets."""
-    if event == "os.system":
-        return "a shell command"
-    candidate: object = args[1] if event == "os.spawn" else args[0]
-    if event == "subprocess.Popen" and candidate is None:
-        argv = args[1]
-        candidate = argv[0] if isinstance(argv, (list, tuple)) and argv else None
-    if isinstance(candidate, (str, bytes, os.PathLike)):
-        return os.path.basename(os.fsdecode(candidate))
-    return "a program"
-
-
-def check_event(event: str, args: tuple[object, ...], roots: GuardRoots) -> str | None:
+def check_event(event: str, args: tuple[object, ...], rules: GuardRules) -> str | None:
     """Decide one audit event: a violation reason, or None if it may proceed.
 
     Pure apart from a DEBUG log line; the hook applies it only outside effectors.
@@ -211,28 +120,47 @@ def check_event(event: str, args: tuple[object, ...], roots: GuardRoots) -> str 
     Args:
         event: the audit event name.
         args: the event's arguments as passed to the hook.
-        roots: the canonical writable and temp folders.
+        rules: the canonical folders, sockets and libraries the guard lets through.
     """
-    if event == "open":
-        path, mode, flags = args[0], args[1], args[2]
-        return _check_path(event, path, -1, roots) if _is_write_open(mode, flags) else None
-    pairs = _PATH_EVENTS.get(event)
-    if pairs is not None:
-        for path_index, fd_index in pairs:
-            dir_fd = args[fd_index] if fd_index >= 0 else -1
-            reason = _check_path(event, args[path_index], dir_fd, roots)
-            if reason is not None:
-                return reason
-        return None
-    if event in _SOCKET_EVENTS:
-        return _check_socket(event, args)
-    if event in _PROCESS_EVENTS:
-        return f"{event}: starting {_program(event, args)}"
-    return None
+    check = CHECKS.get(event)
+    return None if check is None else check(event, args, rules)
+
+
+def check_attach(name: object, rules: GuardRules) -> str | None:
+    """Decide an SQLite ``ATTACH`` (also how ``VACUUM INTO`` opens its file) of ``name``."""
+    return database_reason("sqlite3.attach", name, rules)
+
+
+Authorizer = Callable[[int, "str | None", "str | None", "str | None", "str | None"], int]
+
+
+class _Connections:
+    """Gives each connection made by the wrapped ``sqlite3.connect`` the guard's authorizer."""
+
+    def __init__(self, authorizer: Authorizer) -> None:
+        self._authorizer = authorizer
+        self._opening: contextvars.ContextVar[bool] = contextvars.ContextVar(
+            f"aether_guard_sqlite_{id(self)}", default=False
+        )
+
+    @property
+    def is_opening(self) -> bool:
+        return self._opening.get()
+
+    @contextmanager
+    def opening(self) -> Iterator[None]:
+        token = self._opening.set(True)
+        try:
+            yield
+        finally:
+            self._opening.reset(token)
+
+    def opened(self, connection: Any) -> None:
+        connection.set_authorizer(self._authorizer)
 
 
 class Guard:
-    """Holds the guard's state; the audit hook consults it on every event.
+    """Holds the guard's rules and counters; its audit hook applies them to every event.
 
     There is no module-level registry: the app creates one guard, installs it once,
     and passes it to :class:`~aether_qt.policy.effects.Effectors`.
@@ -242,8 +170,13 @@ class Guard:
         temp_dirs: temp folders also allowed (logged at DEBUG); default: the system's.
         on_violation: called with each :class:`Violation` before the hook raises,
             from whatever thread tripped it; its own exceptions are logged, not raised.
+        environ: where the session's sockets are read from (default :data:`os.environ`).
+        libraries: native libraries that may be loaded after install.
+        disarmable: only for tests: :meth:`disable` may switch this guard off.
         add_hook: registers the hook on :meth:`install` (default :func:`sys.addaudithook`;
             tests pass a list's ``append``, since a registered hook can never be removed).
+        wrap_natives: wraps the entry points without a usable event, on :meth:`install`
+            (default :func:`~aether_qt.policy.guard_native.wrap_native_entry_points`).
     """
 
     def __init__(
@@ -252,12 +185,23 @@ class Guard:
         *,
         temp_dirs: Sequence[Path] | None = None,
         on_violation: Callable[[Violation], None] | None = None,
+        environ: Mapping[str, str] | None = None,
+        libraries: Sequence[NativeLibrary] = APP_LIBRARIES,
+        disarmable: bool = False,
         add_hook: Callable[[AuditHook], None] = sys.addaudithook,
+        wrap_natives: Callable[[NativeCheck, ConnectionGate], None] = wrap_native_entry_points,
     ) -> None:
         chosen_temp = default_temp_dirs() if temp_dirs is None else tuple(temp_dirs)
-        self._roots = make_roots(writable_roots, chosen_temp)
+        self._rules = make_rules(
+            writable_roots,
+            chosen_temp,
+            unix_sockets=session_sockets(os.environ if environ is None else environ),
+            libraries=resolve_libraries(libraries),
+        )
         self._on_violation = on_violation
+        self._disarmable = disarmable
         self._add_hook = add_hook
+        self._wrap_natives = wrap_natives
         self._in_effector: contextvars.ContextVar[bool] = contextvars.ContextVar(
             f"aether_guard_effector_{id(self)}", default=False
         )
@@ -267,18 +211,22 @@ class Guard:
         self._lock = threading.Lock()
         self._violations = 0
         self._installed = False
-        self._watched = WATCHED_EVENTS  # held here: module globals may be gone at interpreter exit
-        self.enabled = False
+        self._armed = False  # consulted only by a disarmable guard's hook
 
     @property
-    def roots(self) -> GuardRoots:
-        """The canonical folders this guard lets anyone write."""
-        return self._roots
+    def rules(self) -> GuardRules:
+        """The canonical folders, sockets and libraries this guard lets through."""
+        return self._rules
 
     @property
     def installed(self) -> bool:
         """True once :meth:`install` registered the hook (it stays for the process)."""
         return self._installed
+
+    @property
+    def enabled(self) -> bool:
+        """True while the hook enforces: from :meth:`install` on (read-only)."""
+        return self._installed and (self._armed or not self._disarmable)
 
     @property
     def violations(self) -> int:
@@ -291,16 +239,28 @@ class Guard:
         return self._in_effector.get()
 
     def install(self) -> None:
-        """Register the hook (once) and enable it; also stop writing ``.pyc`` files."""
+        """Wrap the event-less entry points, register the hook (once), stop writing ``.pyc`` files."""
         sys.dont_write_bytecode = True
+        self._armed = True
         if not self._installed:
-            self._add_hook(self._hook)
+            armed = (lambda: self._armed) if self._disarmable else (lambda: True)
+            connections = _Connections(self._authorizer(armed))
+            hook = self._make_hook(armed, connections)
+            self._wrap_natives(hook, connections)  # first: importing ctypes opens the main program
+            self._add_hook(hook)
             self._installed = True
-        self.enabled = True
 
     def disable(self) -> None:
-        """Make the installed hook a no-op (audit hooks cannot be removed)."""
-        self.enabled = False
+        """Switch a disarmable (test) guard off; any other guard refuses and reports the attempt.
+
+        Raises:
+            GuardViolation: this guard was not built with ``disarmable=True``.
+        """
+        if not self._disarmable:
+            reason = "guard.disable: the guard cannot be switched off once installed"
+            self._report(Violation("guard.disable", reason))
+            raise GuardViolation(reason)
+        self._armed = False
 
     @contextmanager
     def effector(self) -> Iterator[None]:
@@ -320,21 +280,46 @@ class Guard:
         finally:
             self._in_effector.reset(token)
 
-    def _hook(self, event: str, args: tuple[object, ...]) -> None:
-        # First lines must stay cheap: the hook sees every audit event of the process.
-        if not self.enabled or event not in self._watched or self._in_effector.get():
-            return
-        if self._in_hook.get():
-            return  # our own logging or callback; never recurse
-        token = self._in_hook.set(True)
-        try:
-            reason = check_event(event, args, self._roots)
+    def _make_hook(self, armed: Callable[[], bool], connections: _Connections) -> AuditHook:
+        """The hook, closed over everything it needs: no attribute it reads can be switched later."""
+        rules, watched, checks, report = self._rules, WATCHED_EVENTS, CHECKS, self._report
+        in_effector, in_hook = self._in_effector, self._in_hook
+
+        def hook(event: str, args: tuple[object, ...]) -> None:
+            # First lines must stay cheap: the hook sees every audit event of the process.
+            if event not in watched or not armed() or in_effector.get() or in_hook.get():
+                return  # an effector acts, or our own logging or callback; never recurse
+            token = in_hook.set(True)
+            try:
+                if event == "sqlite3.connect/handle":
+                    reason = None if connections.is_opening else _UNAUTHORIZED_CONNECTION
+                else:
+                    reason = checks[event](event, args, rules)  # every other watched event has a rule
+                if reason is None:
+                    return
+                report(Violation(event=event, reason=reason))
+            finally:
+                in_hook.reset(token)
+            raise GuardViolation(reason)
+
+        return hook
+
+    def _authorizer(self, armed: Callable[[], bool]) -> Authorizer:
+        """An SQLite authorizer refusing ``ATTACH`` (and ``VACUUM INTO``) outside the folders."""
+        rules, in_effector, report = self._rules, self._in_effector, self._report
+
+        def authorize(
+            action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None
+        ) -> int:
+            if action != sqlite3.SQLITE_ATTACH or in_effector.get() or not armed():
+                return sqlite3.SQLITE_OK
+            reason = check_attach(arg1, rules)
             if reason is None:
-                return
-            self._report(Violation(event=event, reason=reason))
-        finally:
-            self._in_hook.reset(token)
-        raise GuardViolation(reason)
+                return sqlite3.SQLITE_OK
+            report(Violation(event="sqlite3.attach", reason=reason))
+            return sqlite3.SQLITE_DENY
+
+        return authorize
 
     def _report(self, violation: Violation) -> None:
         with self._lock:

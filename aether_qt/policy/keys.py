@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fcntl
 import json
 import logging
-import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ import nacl.utils
 
 from aether_qt.policy.canonical import key_fingerprint, sha256_hex
 from aether_qt.policy.contracts import PolicyError
+from aether_qt.policy.effects import write_own_file
 
 _log = logging.getLogger(__name__)
 
@@ -306,92 +305,14 @@ class KeyStore:
         )
 
 
-class PrivateLock:
-    """An exclusive advisory lock on a file (created 0600), taken for ``with`` blocks.
+def write_private_file(path: Path, data: bytes) -> None:
+    """Atomically replace ``path`` (a file of the app's config folder, or an export) with ``data``, 0600.
 
-    Processes of the same home take it before they compare and replace a shared
-    file (the audit anchor), so two writers never move it backwards. The file
-    stays open between blocks (one ``flock`` call to take it, one to release).
-    Not for threads: callers serialise their own threads first.
+    A temp file beside ``path`` is written and fsynced, then renamed over it and
+    the folder is fsynced, so a crash leaves the old or the new content, never a
+    mix (:func:`~aether_qt.policy.effects.write_own_file`, in ``path``'s own folder).
     """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fd: int | None = None
-
-    def __enter__(self) -> None:
-        if self._fd is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        """Close the file (idempotent)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def write_record_in_place(path: Path, data: bytes, *, size: int, durable: bool) -> None:
-    """Overwrite ``path`` (created 0600) with ``data`` padded by spaces to exactly ``size`` bytes.
-
-    One ``pwrite`` at offset 0 of a record that never changes length: a killed
-    process leaves the old or the new record, and there is no rename, whose
-    journal flush costs more than everything else an anchored append does.
-    ``durable`` fsyncs it (a crash of the machine keeps it too).
-
-    Raises:
-        ValueError: ``data`` is longer than ``size``.
-        OSError: the file cannot be written.
-    """
-    if len(data) > size:
-        raise ValueError(f"a record of {len(data)} bytes does not fit in {size}")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        os.pwrite(fd, data.ljust(size, b" "), 0)
-        if os.fstat(fd).st_size != size:
-            os.ftruncate(fd, size)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_private_file(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Atomically replace ``path`` with ``data``, created 0600 (and fsynced when ``durable``).
-
-    A temp file next to ``path`` is written (and fsynced), then ``os.replace``
-    swaps it in (and the folder is fsynced), so a crash of the process leaves
-    the old or the new content, never a mix; ``durable`` extends that to a crash
-    of the machine.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    if not durable:
-        return
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_own_file(path, data, root=path.parent, mode=0o600)
 
 
 __all__ = [

@@ -10,6 +10,7 @@ after the user opted in (``allow_key_file``), shown as "keys on disk".
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from aether_qt.policy.effects import Effectors
 from aether_qt.policy.gate import Gate, PolicyConfig
 from aether_qt.policy.grant_state import LedgerState
 from aether_qt.policy.grants import GrantLedger
-from aether_qt.policy.guard import Guard
+from aether_qt.policy.guard import Guard, Violation
 from aether_qt.policy.keys import AuditKeys, KeyStatus, KeysUnavailableError
 from aether_qt.policy.redaction import Redactor
 from aether_qt.storage.database import close_database, open_database
@@ -303,10 +304,15 @@ class PolicyRuntime:
         self.persona_defaults = {persona_id: dict(defaults)}
         return self.gate.update_config(self._config())
 
-    def install_guard(self) -> Guard:
-        """Install the runtime guard for this process (the app does; the CLI does too)."""
+    def install_guard(self, *, make_guard: Callable[[tuple[Path, ...]], Guard] | None = None) -> Guard:
+        """Install the runtime guard for this process (the app does; the CLI does too).
+
+        It stays installed for the life of the process, also after :meth:`close`.
+        ``make_guard`` builds it from the writable roots (default :func:`logging_guard`;
+        tests pass one that registers no real hook: a registered hook can never be removed).
+        """
         if self.guard is None:
-            self.guard = Guard(self.paths.writable_roots)
+            self.guard = (make_guard or logging_guard)(self.paths.writable_roots)
             self.guard.install()
             self.effectors = self._make_effectors()
         return self.guard
@@ -377,9 +383,10 @@ class PolicyRuntime:
         )
 
     def close(self) -> None:
-        """Verify the session, write the shutdown checkpoint and anchor, close the databases. Idempotent."""
-        if self.guard is not None:
-            self.guard.disable()  # audit hooks cannot be removed; a disabled guard does nothing
+        """Verify the session, write the shutdown checkpoint and anchor, close the databases (idempotent).
+
+        The guard stays installed: it cannot be switched off.
+        """
         if self.audit is not None:
             self._verify_session()
             try:
@@ -396,3 +403,12 @@ class PolicyRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def logging_guard(writable_roots: tuple[Path, ...]) -> Guard:
+    """The app's guard (not yet installed): it logs each violation at WARNING (no secret in it)."""
+
+    def log(violation: Violation) -> None:
+        _log.warning("the runtime guard stopped %s", violation.reason)
+
+    return Guard(writable_roots, on_violation=log)

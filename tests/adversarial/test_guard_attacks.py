@@ -1,9 +1,8 @@
 """With the guard installed, ungated writes, connections and processes fail loudly.
 
-Each test runs in a fresh interpreter: an audit hook can never be removed, so
-installing one in the pytest process would guard the rest of the test run.
-The script prints one JSON object: action name -> "ok", "GuardViolation: ..." or
-the name of any other exception.
+Each test runs in a fresh interpreter (``guard_support``): an audit hook can never be
+removed, so installing one in the pytest process would guard the rest of the test run.
+The routes around the guard that were closed later are in ``test_guard_holes.py``.
 """
 
 from __future__ import annotations
@@ -11,63 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-PRELUDE = """
-import json, os, socket, sqlite3, subprocess, sys, threading
-from pathlib import Path
-from aether_qt.policy.guard import Guard, GuardViolation
-
-data, outside = Path(sys.argv[1]), Path(sys.argv[2])
-seen = []
-guard = Guard([data], temp_dirs=[], on_violation=seen.append)
-results = {}
-
-def attempt(name, action):
-    try:
-        action()
-        results[name] = "ok"
-    except GuardViolation as exc:
-        results[name] = "GuardViolation: " + str(exc)
-    except Exception as exc:
-        results[name] = type(exc).__name__
-
-def write(path):
-    with open(path, "w") as handle:
-        handle.write("x")
-
-guard.install()
-"""
-
-EPILOGUE = """
-results["violations"] = guard.violations
-results["reported"] = [v.reason for v in seen]
-print(json.dumps(results))
-"""
-
-
-def run_guarded(body: str, tmp_path: Path) -> dict[str, object]:
-    """Run PRELUDE + body + EPILOGUE in a clean interpreter and return its results."""
-    data, outside = tmp_path / "data", tmp_path / "outside"
-    data.mkdir(exist_ok=True)
-    outside.mkdir(exist_ok=True)
-    script = PRELUDE + textwrap.dedent(body) + EPILOGUE
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(data.resolve()), str(outside.resolve())],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
-def violation(result: object) -> bool:
-    return isinstance(result, str) and result.startswith("GuardViolation: ")
+from guard_support import INSTALL, PRELUDE, run_guarded, violation
 
 
 def test_writes_outside_the_data_folder_raise(tmp_path: Path) -> None:
@@ -80,11 +25,7 @@ def test_writes_outside_the_data_folder_raise(tmp_path: Path) -> None:
         attempt("pathlib", lambda: (outside / "b.txt").write_text("x"))
         attempt("os_open", lambda: os.close(os.open(outside / "c.txt", os.O_WRONLY | os.O_CREAT)))
         attempt("devnull", lambda: write(os.devnull))
-        os.chdir(outside)
-        attempt("relative_outside", lambda: write("rel.txt"))
-        os.chdir(data)
-        attempt("relative_inside", lambda: write("rel.txt"))
-        (data / "link").symlink_to(outside / "via-link.txt")
+        attempt("relative", lambda: write("rel.txt"))  # the working folder is outside
         attempt("symlink", lambda: write(data / "link"))
         attempt("read_outside", lambda: (outside / "existing.txt").read_text())
         attempt("remove_outside", lambda: os.remove(outside / "existing.txt"))
@@ -103,12 +44,13 @@ def test_writes_outside_the_data_folder_raise(tmp_path: Path) -> None:
         attempt("after_effector", lambda: write(outside / "late.txt"))
         """,
         tmp_path,
+        before='os.chdir(outside)\n(data / "link").symlink_to(outside / "via-link.txt")\n',  # planted earlier
     )
-    for name in ("outside", "pathlib", "os_open", "relative_outside", "symlink", "remove_outside"):
+    for name in ("outside", "pathlib", "os_open", "relative", "symlink", "remove_outside"):
         assert violation(out[name]), name
     for name in ("rename_out", "mkdir_outside", "after_effector"):
         assert violation(out[name]), name
-    for name in ("inside", "devnull", "relative_inside", "read_outside", "sqlite_in_data", "effector_write"):
+    for name in ("inside", "devnull", "read_outside", "sqlite_in_data", "effector_write"):
         assert out[name] == "ok", name
     assert out["bytecode_off"] is True
     outside = tmp_path / "outside"
@@ -125,8 +67,9 @@ def test_non_loopback_connections_raise_before_any_packet(tmp_path: Path) -> Non
         listener.listen()
         port = listener.getsockname()[1]
         def connect(host, port, timeout=2.0):
-            with socket.create_connection((host, port), timeout=timeout):
-                pass
+            with socket.socket() as client:  # no name resolution: that has its own rule
+                client.settimeout(timeout)
+                client.connect((host, port))
         def udp(host):
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.sendto(b"x", (host, 9))
@@ -136,7 +79,7 @@ def test_non_loopback_connections_raise_before_any_packet(tmp_path: Path) -> Non
         attempt("loopback_udp", lambda: udp("127.0.0.1"))
         unix_path = str(data / "s.sock")
         unix = socket.socket(socket.AF_UNIX)
-        unix.bind(unix_path)
+        unix.bind(unix_path)  # a socket file in the data folder may be created
         unix.listen()
         def unix_connect():
             with socket.socket(socket.AF_UNIX) as c:
@@ -153,10 +96,11 @@ def test_non_loopback_connections_raise_before_any_packet(tmp_path: Path) -> Non
     assert violation(out["remote"])
     assert "10.255.255.1:9" in str(out["remote"])
     assert violation(out["remote_udp"])
-    for name in ("loopback", "loopback_udp", "unix", "effector_loopback"):
+    for name in ("loopback", "loopback_udp", "effector_loopback"):
         assert out[name] == "ok", name
+    assert violation(out["unix"])  # not the session bus, sound or X server: see test_guard_holes
     assert not violation(out["effector_remote"])  # timed out, refused or connected: not the guard
-    assert out["violations"] == 2
+    assert out["violations"] == 3
 
 
 def test_starting_processes_raises(tmp_path: Path) -> None:
@@ -167,7 +111,7 @@ def test_starting_processes_raises(tmp_path: Path) -> None:
         attempt("system", lambda: os.system("true hunter2"))
         attempt("execv", lambda: os.execv("/bin/echo", ["echo", "REPLACED"]))
         attempt("posix_spawn", lambda: os.posix_spawn("/bin/true", ["true"], os.environ))
-        results["spawnv_child_status"] = os.spawnv(os.P_WAIT, "/bin/true", ["true"])
+        attempt("spawnv", lambda: os.spawnv(os.P_WAIT, "/bin/true", ["true"]))  # forks first
         with guard.effector():
             attempt("effector_subprocess", lambda: subprocess.run(["true"], check=True))
             results["effector_system"] = os.system("true")
@@ -182,7 +126,7 @@ def test_starting_processes_raises(tmp_path: Path) -> None:
     )
     for name in ("subprocess", "popen_shell", "system", "execv", "posix_spawn", "thread_inside_effector"):
         assert violation(out[name]), name
-    assert out["spawnv_child_status"] == 127  # the forked child's exec was refused
+    assert out["spawnv"] == "GuardViolation: os.fork: forking the process"
     assert out["effector_subprocess"] == "ok"
     assert out["effector_system"] == 0
     assert "hunter2" not in json.dumps(out)
@@ -190,7 +134,7 @@ def test_starting_processes_raises(tmp_path: Path) -> None:
 
 
 def test_exec_inside_an_effector_replaces_the_process(tmp_path: Path) -> None:
-    script = PRELUDE + 'with guard.effector():\n    os.execv("/bin/echo", ["echo", "REPLACED"])\n'
+    script = PRELUDE + INSTALL + 'with guard.effector():\n    os.execv("/bin/echo", ["echo", "REPLACED"])\n'
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path), str(tmp_path)],
         capture_output=True,
@@ -201,18 +145,30 @@ def test_exec_inside_an_effector_replaces_the_process(tmp_path: Path) -> None:
     assert done.stdout == "REPLACED\n"
 
 
-def test_disabled_guard_is_a_no_op(tmp_path: Path) -> None:
+DISARMABLE = """
+guard = Guard([data], temp_dirs=[], on_violation=seen.append, disarmable=True)
+guard.install()
+"""
+
+
+def test_a_disarmable_test_guard_can_be_disabled(tmp_path: Path) -> None:
     out = run_guarded(
         """
         attempt("enabled", lambda: write(outside / "x.txt"))
         guard.disable()
         attempt("disabled", lambda: write(outside / "x.txt"))
+        attempt("disabled_sqlite", lambda: sqlite3.connect(outside / "x.db").close())
+        guard.install()
+        attempt("enabled_again", lambda: write(outside / "y.txt"))
         """,
         tmp_path,
+        install=DISARMABLE,
     )
     assert violation(out["enabled"])
     assert out["disabled"] == "ok"
-    assert out["violations"] == 1
+    assert out["disabled_sqlite"] == "ok"
+    assert violation(out["enabled_again"])
+    assert out["violations"] == 2
 
 
 def test_temp_dir_writes_pass_when_allowed(tmp_path: Path) -> None:
@@ -221,11 +177,12 @@ def test_temp_dir_writes_pass_when_allowed(tmp_path: Path) -> None:
         f"""
         guard2 = Guard([data], temp_dirs=[Path({str(tmp_path / "scratch")!r})])
         guard.disable()
-        guard2.install()
+        guard2.install()  # its natives are wrapped twice: each wrapper asks its own guard
         attempt("temp", lambda: write(Path({str(tmp_path / "scratch" / "t")!r})))
         attempt("outside", lambda: write(outside / "t"))
         """,
         tmp_path,
+        install=DISARMABLE,
     )
     assert out["temp"] == "ok"
     assert violation(out["outside"])

@@ -2,8 +2,9 @@
 
 The download itself is a gated side effect (``model.download``, performed by
 :meth:`Effectors.download`: resumable, verified before it is renamed into
-place); this module only knows the catalog and unpacks a verified archive into
-the app's own models folder, refusing anything that could escape it.
+place); this module only knows the catalog and vets a verified archive, which
+:func:`~aether_qt.policy.effects.extract_own_archive` unpacks into the app's own
+models folder, refusing anything that could escape it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from aether_qt.engines.media.stt import looks_like_model
+from aether_qt.policy.effect_types import OutsideRootsError
+from aether_qt.policy.effects import extract_own_archive
 
 SETTING_STT_MODEL = "voice.stt_model"  # the speech model folder voice input uses
 MAX_UNPACKED = 4 << 30  # 4 GiB: more than any small vosk model, less than a zip bomb
@@ -80,9 +83,8 @@ def unpack(archive: Path, dest_root: Path, folder: str) -> Path:
                 total += info.file_size
             if total > MAX_UNPACKED:
                 raise UnpackError(f"the archive unpacks to {total:,} bytes, more than {MAX_UNPACKED:,}")
-            dest_root.mkdir(parents=True, exist_ok=True)
-            zf.extractall(dest_root, members=members)
-    except (zipfile.BadZipFile, OSError) as exc:
+            extract_own_archive(zf, members, dest_root, root=dest_root)
+    except (zipfile.BadZipFile, OSError, OutsideRootsError) as exc:
         raise UnpackError(f"{archive.name}: {exc}") from None
     if not looks_like_model(target):
         raise UnpackError(f"{archive.name} holds no vosk model in {folder}/")

@@ -13,14 +13,14 @@ there are remembered and filtered out of results until the next rebuild.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from aether_qt.policy.effects import remove_own_file, replace_own_file, write_own_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -183,10 +183,11 @@ class VectorIndex:
 
         if self._index is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = self.path.with_name(self.path.name + ".partial")
         faiss.write_index(self._index, str(partial))
-        os.replace(partial, self.path)
+        replace_own_file(partial, self.path, root=folder)
         meta = {
             "format": SIDECAR_FORMAT,
             "dim": self.dim,
@@ -197,15 +198,12 @@ class VectorIndex:
             "removed": sorted(self._removed),
             "saved_at": int(time.time()),
         }
-        side_partial = self.sidecar.with_name(self.sidecar.name + ".partial")
-        side_partial.write_text(json.dumps(meta), encoding="utf-8")
-        os.replace(side_partial, self.sidecar)
+        write_own_file(self.sidecar, json.dumps(meta).encode("utf-8"), root=folder)
 
     def discard_files(self) -> None:
         """Delete the persisted files (the next load rebuilds)."""
         for file in (self.path, self.sidecar):
-            with contextlib.suppress(FileNotFoundError):
-                file.unlink()
+            remove_own_file(file, root=self.path.parent)
 
     # --------------------------------------------------------------- updates
 

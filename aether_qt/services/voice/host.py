@@ -56,7 +56,7 @@ from aether_qt.engines.media.tts import Speaker, SynthResult
 from aether_qt.engines.media.voices import VoiceSettings
 from aether_qt.policy.contracts import PermitError
 from aether_qt.policy.decisions import ActionRequest, Allow, Ask
-from aether_qt.policy.effects import Effectors
+from aether_qt.policy.effects import Effectors, remove_own_file
 from aether_qt.policy.leases import MICROPHONE
 from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.services.voice.speech_chunks import SpeechChunker
@@ -278,7 +278,7 @@ class VoiceHost(QObject):
         if not self._clip_dir.is_dir():
             return
         for clip in self._clip_dir.glob("*.wav"):
-            clip.unlink(missing_ok=True)
+            remove_own_file(clip, root=self._clip_dir)
 
     @property
     def in_window(self) -> InWindowBackend | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from aether_qt.policy.audit_home import verify_home
 from aether_qt.policy.capabilities import Mode, Preset
 from aether_qt.policy.contracts import AuditEntry, AuditWriteError, FakeClock
 from aether_qt.policy.decisions import ActionRequest, Allow, Deny, DenyReason
+from aether_qt.policy.guard import AuditHook, Guard, GuardViolation
 from aether_qt.policy.runtime import (
     SETTING_OVERRIDES,
     SETTING_PRESET,
@@ -26,6 +28,7 @@ from aether_qt.policy.runtime import (
     PolicyRuntime,
     UnavailableAudit,
     default_roots,
+    logging_guard,
 )
 
 
@@ -156,17 +159,38 @@ def test_ledger_is_rebuilt_from_the_audit_log_when_they_differ(paths: AppPaths, 
     assert expected
 
 
-def test_guard_is_installed_once_and_disarmed_on_close(paths: AppPaths, use_backend: Any) -> None:
+def test_guard_is_installed_once_and_stays_after_close(
+    paths: AppPaths, use_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_backend(keyring.backends.fail.Keyring())
+    monkeypatch.setattr(sys, "dont_write_bytecode", sys.dont_write_bytecode)  # install() sets it
+    hooks: list[AuditHook] = []
+    built: list[tuple[Path, ...]] = []
+
+    def make_guard(roots: tuple[Path, ...]) -> Guard:
+        built.append(roots)
+        return Guard(roots, add_hook=hooks.append, wrap_natives=lambda check, gate: None)
+
     rt = PolicyRuntime.open(paths, allow_key_file=True)
-    guard = rt.install_guard()
+    guard = rt.install_guard(make_guard=make_guard)
     try:
-        assert rt.install_guard() is guard
+        assert rt.install_guard(make_guard=make_guard) is guard
         assert guard.enabled
+        assert rt.effectors is not None
     finally:
         rt.close()
-    assert not guard.enabled
+    assert guard.enabled  # closing the runtime does not switch the guard off
+    assert built == [paths.writable_roots]
+    assert len(hooks) == 1
     rt.close()  # idempotent
+
+
+def test_the_apps_guard_logs_what_it_stops(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    guard = logging_guard((tmp_path,))  # built, never installed: its hook could not be removed
+    assert not guard.installed
+    with pytest.raises(GuardViolation):
+        guard.disable()
+    assert "the runtime guard stopped guard.disable: the guard cannot be switched off" in caplog.text
 
 
 def test_a_failed_shutdown_checkpoint_is_logged_not_raised(
