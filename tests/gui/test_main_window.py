@@ -384,14 +384,14 @@ def test_verify_reports_intact_for_an_anchored_home(
         rt.close()
 
 
-def test_verify_reports_undecidable_without_an_anchor(
+def test_a_fresh_install_verifies_intact_and_anchored_from_its_first_row(
     qtbot: QtBot, make_window: MakeWindow, runtime: PolicyRuntime
 ) -> None:
     audit = make_window().trust_centre.audit
     with qtbot.waitSignal(audit.sig_verify_done, timeout=10_000) as blocker:
         qtbot.mouseClick(audit.verify_button, Qt.MouseButton.LeftButton)
-    assert blocker.args == ["UNDECIDABLE"]
-    assert "unanchored" in audit.verify_status.text()
+    assert blocker.args == ["INTACT"]  # the session's first row is anchored as it is written
+    assert "anchored" in audit.verify_status.text() and "unanchored" not in audit.verify_status.text()
 
 
 def test_audit_tab_shows_newest_rows_first(
