@@ -31,6 +31,7 @@ from aether_qt.services.interaction.conductor import Conductor
 
 _log = logging.getLogger(__name__)
 STOP_TIMEOUT_MS = 5000
+ROUTER_STOP_TIMEOUT_MS = 60_000  # preparing and loading the model cannot be interrupted; quitting waits
 
 
 class _InteractionWorker(QObject):
@@ -98,7 +99,7 @@ class QtConversation(QObject):
         self._router_worker = _RouterWorker(router, bus, system_prompt)
         self._threads = (
             WorkerThread("aether-interaction", stop_timeout_ms=STOP_TIMEOUT_MS, parent=self),
-            WorkerThread("aether-router", stop_timeout_ms=STOP_TIMEOUT_MS, parent=self),
+            WorkerThread("aether-router", stop_timeout_ms=ROUTER_STOP_TIMEOUT_MS, parent=self),
         )
         self._threads[0].adopt(self._interaction)
         self._threads[1].adopt(self._router_worker)
