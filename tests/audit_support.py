@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import nacl.utils
 
+from aether_qt.policy.audit_records import COLUMNS
 from aether_qt.policy.contracts import AuditEntry
 from aether_qt.policy.keys import AuditKeys
 
@@ -28,3 +32,32 @@ def entry(i: int, **extra: Any) -> AuditEntry:
         stage_trace=({"stage": "scope", "outcome": "pass"}, {"stage": "mode", "outcome": "allow"}),
         detail={"i": i, "note": "ünïcode ✓", **extra},
     )
+
+
+def tamper(db: Path, sql: str, params: Sequence[Any] = ()) -> None:
+    """Run ``sql`` on ``db`` as anyone with access to the file can: the append-only triggers dropped first."""
+    conn = sqlite3.connect(db)
+    try:
+        for table in ("meta", "audit_log", "checkpoints"):
+            for op in ("UPDATE", "DELETE"):
+                conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op}")
+        conn.execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def forge_row(db: Path, **changes: Any) -> None:
+    """Insert a copy of the newest row, numbered one past it, with ``changes`` (INSERT needs no key)."""
+    conn = sqlite3.connect(db)
+    try:
+        columns = ", ".join(COLUMNS)
+        newest = conn.execute(f"SELECT {columns} FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        values = dict(zip(COLUMNS, newest, strict=True))
+        values.update(seq=values["seq"] + 1, audit_id="aud_forged")
+        values.update(changes)
+        marks = ", ".join("?" * len(COLUMNS))
+        conn.execute(f"INSERT INTO audit_log ({columns}) VALUES ({marks})", [values[c] for c in COLUMNS])
+        conn.commit()
+    finally:
+        conn.close()

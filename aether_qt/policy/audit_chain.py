@@ -184,7 +184,8 @@ class AuditLog:
 
         Raises:
             AuditKeyMismatchError: ``keys`` are not the keys of this log.
-            AuditWriteError: the database cannot be opened or created.
+            AuditWriteError: the database cannot be opened or created, or its ``meta`` or
+                newest row is not what the log writes.
         """
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
@@ -195,7 +196,7 @@ class AuditLog:
             raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
         try:
             log_id, head = cls._prepare(conn, keys, clock)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, KeyError, ValueError) as exc:  # also a meta or a newest row it never writes
             conn.close()
             raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
         except AuditKeyMismatchError:

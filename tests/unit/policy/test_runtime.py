@@ -12,6 +12,7 @@ import keyring.backend
 import keyring.backends.fail
 import keyring.backends.null
 import pytest
+from audit_support import forge_row
 from keyring_support import MemoryKeyring
 
 from aether_qt.core.paths import AppPaths, resolve_paths
@@ -213,5 +214,18 @@ def test_an_unwritable_session_start_is_logged_and_the_gate_still_opens(
     monkeypatch.setattr(AuditLog, "append", full_disk)
     with PolicyRuntime.open(paths, allow_key_file=True) as rt:
         assert "session start not audited: database or disk is full" in caplog.text
+        decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
+        assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
+
+
+def test_a_malformed_newest_row_leaves_the_gate_deny_all(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    forge_row(paths.audit_db, event_hash="x")  # a row no writer of the log produces
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        assert rt.audit is None
+        assert "audit database unusable: ValueError" in rt.audit_error
+        assert flags(rt)[0] == "audit_broken"
         decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
         assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
