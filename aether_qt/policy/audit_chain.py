@@ -386,8 +386,7 @@ class AuditLog:
 
     def _holds(self, anchor: Anchor) -> bool:
         """Whether the database still has the row ``anchor`` vouches for (caller holds the lock)."""
-        if self._conn is None:
-            return False
+        assert self._conn is not None  # only called by _vouch, under the lock, on an open log
         if anchor.seq == 0:
             return anchor.head_hash == genesis_hash(self.log_id)
         found = self._conn.execute("SELECT event_hash FROM audit_log WHERE seq = ?", (anchor.seq,)).fetchone()
