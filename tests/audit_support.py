@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import nacl.utils
 
+from aether_qt.core.paths import AppPaths
 from aether_qt.policy.audit_records import COLUMNS
 from aether_qt.policy.contracts import AuditEntry
 from aether_qt.policy.keys import AuditKeys
+
+REPO = Path(__file__).resolve().parents[1]
+_HOLDER = """
+import sys
+from pathlib import Path
+from aether_qt.core.instance_lock import InstanceLock
+lock = InstanceLock.acquire(Path(sys.argv[1]))
+print("held" if lock is not None else "busy", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
 
 
 def random_keys() -> AuditKeys:
@@ -61,3 +76,23 @@ def forge_row(db: Path, **changes: Any) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+@contextmanager
+def app_running(paths: AppPaths) -> Iterator[None]:
+    """Another process holds the home's instance lock for the block, as the running app does."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(paths.data_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()

@@ -2,54 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from audit_support import tamper
+from audit_support import app_running, tamper
 from keyring_support import no_keyring
 
 from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.policy.audit_anchor import AnchorReading
 from aether_qt.policy.audit_home import INSTANCE_LOCK, home_in_use, log_key, read_anchors, verify_home
 from aether_qt.policy.runtime import PolicyRuntime
-
-REPO = Path(__file__).resolve().parents[3]
-HOLDER = """
-import sys
-from pathlib import Path
-from aether_qt.core.instance_lock import InstanceLock
-lock = InstanceLock.acquire(Path(sys.argv[1]))
-print("held" if lock is not None else "busy", flush=True)
-sys.stdin.read()  # until the test closes our stdin
-"""
-
-
-@contextmanager
-def app_running(paths: AppPaths) -> Iterator[None]:
-    """Another process holds the home's instance lock, as the running app does."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(paths.data_dir)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        yield
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
-        assert holder.stdout is not None
-        holder.stdout.close()
 
 
 @pytest.fixture
