@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,6 +51,18 @@ def test_a_lock_path_that_cannot_be_opened_is_not_taken_for_a_running_app(
         sock.bind(INSTANCE_LOCK)  # exists, but open() fails (ENXIO), as for a file another user owns
         assert (paths.data_dir / INSTANCE_LOCK).exists()
         assert not home_in_use(paths)
+
+
+def test_a_lock_that_cannot_be_probed_is_not_taken_for_a_running_app(paths: AppPaths) -> None:
+    (paths.data_dir / INSTANCE_LOCK).touch()
+    calls: list[int] = []
+
+    def no_lock_service(fd: int, operation: int) -> None:  # NFS without its lock daemon
+        calls.append(operation)
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    assert not home_in_use(paths, flock=no_lock_service)
+    assert calls == [fcntl.LOCK_EX | fcntl.LOCK_NB]
 
 
 def test_log_key_is_the_key_the_log_names(paths: AppPaths) -> None:
