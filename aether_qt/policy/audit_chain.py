@@ -528,7 +528,7 @@ def _read_head(conn: AuditConnection, log_id: str) -> AuditHead:
     if last is None:
         return AuditHead(0, genesis_hash(log_id))
     seq, digest = last
-    if type(seq) is not int or type(digest) is not str or len(digest) != 64:
+    if type(seq) is not int or seq < 1 or type(digest) is not str or len(digest) != 64:
         raise ValueError("the newest audit row is malformed")
     return AuditHead(seq, digest)
 

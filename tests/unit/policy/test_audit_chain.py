@@ -347,6 +347,7 @@ def test_close_tolerates_a_concurrent_close(
         (lambda db: forge_row(db, event_hash="x"), "ValueError"),  # a newest row the log never writes
         (lambda db: forge_row(db, event_hash="zz" * 32), "ValueError"),  # not hex: no HMAC to compare
         (lambda db: forge_row(db, event_hash="ab"), "ValueError"),  # hex, but not a SHA-256
+        (lambda db: (forge_row(db, seq=-1), tamper(db, "DELETE FROM audit_log WHERE seq > 0")), "ValueError"),
         (lambda db: tamper(db, "DELETE FROM meta WHERE key = 'log_id'"), "KeyError"),
     ],
 )
