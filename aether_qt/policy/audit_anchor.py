@@ -74,9 +74,9 @@ def _verify(public_key: bytes, message: bytes, signature_hex: str) -> bool:
     return True
 
 
-def _typed(data: Any, ints: tuple[str, ...], strs: tuple[str, ...], bools: tuple[str, ...] = ()) -> bool:
-    if not isinstance(data, dict):
-        return False
+def _typed(
+    data: dict[str, Any], ints: tuple[str, ...], strs: tuple[str, ...], bools: tuple[str, ...] = ()
+) -> bool:
     for name in ints:
         if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
             return False

@@ -28,7 +28,14 @@ import nacl.signing
 from aether_qt.policy.audit_anchor import Checkpoint
 from aether_qt.policy.audit_chain import BUNDLE_PREFIX, AuditLog
 from aether_qt.policy.audit_records import record_from_row
-from aether_qt.policy.audit_verify import ChainWalker, Failure, VerifyReport, check_checkpoints, report_for
+from aether_qt.policy.audit_verify import (
+    ChainWalker,
+    Failure,
+    VerifyReport,
+    check_checkpoints,
+    feed_records,
+    report_for,
+)
 from aether_qt.policy.canonical import canonical_json
 from aether_qt.policy.keys import write_private_file
 
@@ -132,14 +139,8 @@ def verify_bundle(path: Path, *, public_key: bytes | None = None) -> VerifyRepor
         hmac_key=None,
         wanted={c.seq for c in checkpoints},
     )
-    try:
-        for record in sorted(body["rows"], key=_seq_key):
-            if not walker.feed_record(record if isinstance(record, dict) else {}):
-                break
-        failure: Failure | None = walker.finish()
-    finally:
-        walker.close()
-    failure = failure or check_checkpoints(
+    records = (record if isinstance(record, dict) else {} for record in sorted(body["rows"], key=_seq_key))
+    failure = feed_records(walker, records) or check_checkpoints(
         checkpoints, log_id=body["log_id"], key_id=body["key_id"], public_key=bytes(verify_key), walker=walker
     )
     rows = walker.rows_checked

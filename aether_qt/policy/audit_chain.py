@@ -184,7 +184,8 @@ class AuditLog:
 
         Raises:
             AuditKeyMismatchError: ``keys`` are not the keys of this log.
-            AuditWriteError: the database cannot be opened or created.
+            AuditWriteError: the database cannot be opened or created, or its ``meta`` or
+                newest row is not what the log writes.
         """
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be >= 1")
@@ -195,7 +196,7 @@ class AuditLog:
             raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
         try:
             log_id, head = cls._prepare(conn, keys, clock)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, KeyError, ValueError) as exc:  # also a meta or a newest row it never writes
             conn.close()
             raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
         except AuditKeyMismatchError:
@@ -385,8 +386,7 @@ class AuditLog:
 
     def _holds(self, anchor: Anchor) -> bool:
         """Whether the database still has the row ``anchor`` vouches for (caller holds the lock)."""
-        if self._conn is None:
-            return False
+        assert self._conn is not None  # only called by _vouch, under the lock, on an open log
         if anchor.seq == 0:
             return anchor.head_hash == genesis_hash(self.log_id)
         found = self._conn.execute("SELECT event_hash FROM audit_log WHERE seq = ?", (anchor.seq,)).fetchone()
@@ -528,7 +528,7 @@ def _read_head(conn: AuditConnection, log_id: str) -> AuditHead:
     if last is None:
         return AuditHead(0, genesis_hash(log_id))
     seq, digest = last
-    if type(seq) is not int or type(digest) is not str or len(digest) != 64:
+    if type(seq) is not int or seq < 1 or type(digest) is not str or len(digest) != 64:
         raise ValueError("the newest audit row is malformed")
     return AuditHead(seq, digest)
 

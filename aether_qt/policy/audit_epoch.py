@@ -95,7 +95,10 @@ def acknowledge(paths: AppPaths, *, allow_key_file: bool = False, clock: Clock |
                 "reason": chain.reason,
             }
     store = anchor_store_for(paths, keystore_for(paths))
-    log = AuditLog.open(paths.audit_db, keys=keys, anchor_store=store, clock=clock or SystemClock())
+    try:
+        log = AuditLog.open(paths.audit_db, keys=keys, anchor_store=store, clock=clock or SystemClock())
+    except PolicyError as exc:
+        raise AcknowledgeError(f"the new epoch could not be written: {exc}") from exc
     try:
         row = log.append(AuditEntry("user", "", "", "audit_epoch", reason=problem.problem, detail=detail))
         full = verify_log(paths.audit_db, keys=keys, anchor=None)  # the whole chain, before it is anchored

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,17 @@ def anchor_store_for(paths: AppPaths, keystore: KeyStore) -> AnchorStore:
     return AnchorStore(anchor_file=paths.anchor_file, keystore=keystore if usable else None)
 
 
-def home_in_use(paths: AppPaths) -> bool:
+def home_in_use(paths: AppPaths, *, flock: Callable[[int, int], None] = fcntl.flock) -> bool:
     """Whether a running app holds this home (its instance lock in the data folder).
 
     The app keeps an exclusive ``flock`` on ``data/aether.lock`` for its life;
-    probing takes the lock for an instant and releases it.
+    probing takes the lock for an instant and releases it. A lock that cannot
+    be probed (a file system without locks) is not taken for a running app.
+
+    Args:
+        paths: the home.
+        flock: takes and releases the lock; tests pass one that fails the way a
+            file system without a lock service does.
     """
     lock = paths.data_dir / INSTANCE_LOCK
     if not lock.exists():
@@ -57,13 +64,13 @@ def home_in_use(paths: AppPaths) -> bool:
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     except OSError:
         return False
     else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        flock(fd, fcntl.LOCK_UN)
         return False
     finally:
         os.close(fd)

@@ -11,7 +11,7 @@ however long the log grows:
    rolled back (:class:`StartCheck` ``problem``);
 2. the row at the anchor's ``verified_seq`` still has the ``verified_hash``, and
    every row after it passes the chain, HMAC and checkpoint checks; no seq is
-   missing anywhere (``count(*) == max(seq)``, read without an index);
+   missing anywhere (no seq below 1 and ``count(*) == max(seq)``, read without an index);
 3. the grant state replayed from the grant rows up to ``verified_seq`` has the
    anchor's ``grants_digest`` (so an edit of an old grant row, hidden from the
    incremental walk, is still caught), and the grant state of the whole log is
@@ -119,7 +119,9 @@ def _check(  # noqa: PLR0911 - one exit per rule of the module docstring
     conn: sqlite3.Connection, keys: AuditKeys, anchor: Anchor | None, live: bool
 ) -> StartCheck:
     log_id = str(conn.execute("SELECT value FROM meta WHERE key = 'log_id'").fetchone()[0])
-    count, last = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM audit_log NOT INDEXED").fetchone()
+    count, last, below = conn.execute(
+        "SELECT count(*), coalesce(max(seq), 0), count(*) FILTER (WHERE seq < 1) FROM audit_log NOT INDEXED"
+    ).fetchone()
     if anchor is None:
         if count:
             return _problem(
@@ -128,6 +130,8 @@ def _check(  # noqa: PLR0911 - one exit per rule of the module docstring
         return StartCheck("", "", epoch=1)
     if anchor.log_id != log_id:
         return _problem("replaced", "the anchor belongs to another log: the database was replaced")
+    if below:  # seqs are unique integers: none below 1 and count == max means exactly 1..max
+        return _problem("seq_gap", f"{below} row(s) numbered below 1 are not part of the chain")
     if count != last:
         return _problem("seq_gap", f"{last - count} row(s) are missing from the log")
     if last < anchor.seq:

@@ -367,15 +367,14 @@ class PolicyRuntime:
             live=True,
         )
 
-    def _verify_session(self) -> None:
+    def _verify_session(self, audit: AuditLog) -> None:
         """Verify this session's rows (and any other writer's) before the closing anchor vouches for them."""
-        if self.audit is None or self.keys is None:
-            return
+        assert self.keys is not None  # the log was opened with them
         check = check_at_start(self.paths.audit_db, keys=self.keys, reading=self.anchors(), live=True)
         if not check.ok:
             _log.error("the audit log failed verification at shutdown: %s", check.message)
             return
-        self.audit.set_verified(
+        audit.set_verified(
             epoch=check.epoch,
             verified_seq=check.verified_seq,
             verified_hash=check.verified_hash,
@@ -388,7 +387,7 @@ class PolicyRuntime:
         The guard stays installed: it cannot be switched off.
         """
         if self.audit is not None:
-            self._verify_session()
+            self._verify_session(self.audit)
             try:
                 self.audit.close(session_open=self._others_alive())
             except AuditWriteError as exc:

@@ -203,3 +203,14 @@ def test_a_file_only_save_leaves_the_keyring_copy(tmp_path: Path, keys: AuditKey
     assert keystore.text == before
     assert read(store, keys)[0] == anchor(keys, 5)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_deleted_anchor_file_is_written_again_by_the_next_file_only_save(
+    tmp_path: Path, keys: AuditKeys
+) -> None:
+    store = AnchorStore(anchor_file=tmp_path / "a.json", keystore=None, durable=False)
+    assert store.anchor_file == tmp_path / "a.json"
+    assert store.save(anchor(keys, 5), public_key=keys.public_key, keyring=False)
+    store.anchor_file.unlink()  # not the store's own copy any more: there is nothing to compare with
+    assert store.save(anchor(keys, 3), public_key=keys.public_key, keyring=False)
+    assert read(store, keys) == (anchor(keys, 3), ())

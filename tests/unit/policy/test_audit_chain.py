@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_support import random_keys
+from audit_support import forge_row, random_keys, tamper
 
 from aether_qt.policy.audit_anchor import AnchorStore, Checkpoint
 from aether_qt.policy.audit_chain import AuditKeyMismatchError, AuditLog, connect_audit_db
@@ -335,4 +335,118 @@ def test_close_tolerates_a_concurrent_close(
         log.rows()
     log = open_log(tmp_path, keys, anchors, clock)
     assert [c.kind for c in log.checkpoints()] == ["shutdown"]  # the other close wrote it, once
+    log.close()
+
+
+# ---------------------------------------------------------------- a database changed from outside
+
+
+@pytest.mark.parametrize(
+    ("forge", "what"),
+    [
+        (lambda db: forge_row(db, event_hash="x"), "ValueError"),  # a newest row the log never writes
+        (lambda db: forge_row(db, event_hash="zz" * 32), "ValueError"),  # not hex: no HMAC to compare
+        (lambda db: forge_row(db, event_hash="ab"), "ValueError"),  # hex, but not a SHA-256
+        (lambda db: (forge_row(db, seq=-1), tamper(db, "DELETE FROM audit_log WHERE seq > 0")), "ValueError"),
+        (lambda db: tamper(db, "DELETE FROM meta WHERE key = 'log_id'"), "KeyError"),
+    ],
+)
+def test_a_database_edited_beyond_recognition_is_unusable_not_a_crash(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock, forge: Any, what: str
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    log.append(entry(1))
+    log.close()
+    forge(log.path)
+    connections = Connections()
+    with pytest.raises(AuditWriteError, match=f"audit database unusable: {what}"):
+        open_log(tmp_path, keys, anchors, clock, connect=connections)
+    [conn] = connections.opened
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.conn.execute("SELECT 1")  # not left open
+
+
+def test_a_malformed_head_written_by_another_process_turns_the_log_unhealthy(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    appender = open_log(tmp_path, keys, anchors, clock)
+    voucher = open_log(tmp_path, keys, anchors, clock)
+    appender.append(entry(1))
+    forge_row(appender.path, event_hash="x")
+    with pytest.raises(AuditWriteError, match="audit head unreadable: ValueError"):
+        appender.append(entry(2))
+    with pytest.raises(AuditWriteError, match="audit head unreadable: ValueError"):
+        voucher.vouch()
+    assert not appender.healthy and not voucher.healthy
+    assert [row.seq for row in voucher.rows()] == [1, 2]  # nothing was chained onto the forged row
+    appender.close()
+    voucher.close()
+
+
+def test_vouch_moves_the_anchor_to_rows_written_by_another_writer(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock, every=100)
+    other = open_log(tmp_path, keys, anchors, clock, every=100)
+    log.append(entry(1))
+    other.append(entry(2))
+    other.checkpoint()
+    assert log.head().seq == 1  # what this writer has seen
+    head = log.vouch(keyring=False, session_open=False)
+    assert head.seq == 2 and log.head() == head
+    anchor = anchors.load(public_key=keys.public_key, key_id=keys.key_id)
+    assert anchor is not None
+    assert (anchor.seq, anchor.head_hash, anchor.ckpt_no) == (2, head.event_hash, 1)
+    assert not anchor.session_open
+    other.close()
+    log.close()
+
+
+def test_vouch_fails_when_the_anchor_cannot_be_written(
+    tmp_path: Path, keys: AuditKeys, clock: FakeClock
+) -> None:
+    blocked = tmp_path / "config" / "audit-anchor.json"
+    blocked.mkdir(parents=True)  # a directory where the file should go
+    log = open_log(tmp_path, keys, AnchorStore(anchor_file=blocked, keystore=None), clock)
+    log.append(entry(1))  # not anchored: nothing to write yet
+    assert log.healthy
+    with pytest.raises(AuditWriteError, match="audit anchor not stored: AnchorWriteError"):
+        log.vouch()
+    assert not log.healthy
+    log.close()
+
+
+def test_close_without_checkpoint_writes_nothing(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    log.append(entry(1), anchor=True)
+    before = anchors.anchor_file.read_bytes()
+    log.close_without_checkpoint()
+    log.close_without_checkpoint()  # idempotent
+    log.close()  # and a later close has nothing left to write with
+    assert not log.healthy
+    assert anchors.anchor_file.read_bytes() == before
+    anchor = anchors.load(public_key=keys.public_key, key_id=keys.key_id)
+    assert anchor is not None and anchor.session_open  # what a crashed writer leaves
+    log = open_log(tmp_path, keys, anchors, clock)
+    assert log.checkpoints() == []
+    log.close()
+
+
+def test_grant_rows_are_the_rows_carrying_grant_facts(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    details: list[dict[str, Any]] = [
+        {"event": "session_start"},
+        {"grant_issued": {"grant_id": "g1"}},
+        {"note": "grant_issued"},  # the word alone is not a grant fact
+        {"event": "grant_revoked", "grant_ids": ["g1"]},
+        {"event": "cascade", "grant_ids": []},
+        {"event": "grant_spent", "grant_id": "g2"},
+    ]
+    for i, detail in enumerate(details):
+        log.append(entry(i, **detail))
+    assert [row.seq for row in log.grant_rows()] == [2, 4, 5, 6]
     log.close()

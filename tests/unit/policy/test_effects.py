@@ -30,7 +30,7 @@ from aether_qt.policy.effect_types import (
     UnsupportedUrlError,
     scrubbed_env,
 )
-from aether_qt.policy.effects import Effectors, check_web_url, redact_url
+from aether_qt.policy.effects import Effectors, check_web_url, redact_url, set_aside_own_file
 from aether_qt.policy.guard import Guard
 
 BLOB = bytes(range(256)) * 400  # 102,400 bytes
@@ -743,3 +743,33 @@ def test_scrubbed_env() -> None:
 def test_errors_are_policy_errors() -> None:
     assert issubclass(EffectError, PolicyError)
     assert issubclass(NotTextError, EffectError)
+
+
+# ---------------------------------------------------------------- the app's own files
+@pytest.mark.parametrize("sides", [("-wal", "-shm"), ()])
+def test_set_aside_moves_a_database_with_its_sqlite_files(tmp_path: Path, sides: tuple[str, ...]) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    db = data / "audit.db"
+    for suffix in ("", *sides):
+        Path(f"{db}{suffix}").write_bytes(f"content{suffix}".encode())
+    moved = set_aside_own_file(db, "tampered-20240101-000000", roots=(data,))
+    assert moved == data / "audit.db.tampered-20240101-000000"
+    expected = sorted(f"{moved.name}{suffix}" for suffix in ("", *sides))
+    assert sorted(p.name for p in data.iterdir()) == expected
+    for suffix in ("", *sides):
+        assert Path(f"{moved}{suffix}").read_bytes() == f"content{suffix}".encode()
+
+
+def test_set_aside_refuses_a_file_outside_the_roots(tmp_path: Path, outside: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    stranger = outside / "audit.db"
+    stranger.write_bytes(b"x")
+    link = data / "audit.db"
+    link.symlink_to(stranger)  # inside the roots by name, outside once resolved
+    for path in (stranger, link):
+        with pytest.raises(OutsideRootsError, match="only the app's own files"):
+            set_aside_own_file(path, "tampered", roots=(data,))
+    assert stranger.read_bytes() == b"x" and link.is_symlink()
+    assert sorted(p.name for p in outside.iterdir()) == ["audit.db"]

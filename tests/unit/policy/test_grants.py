@@ -251,3 +251,15 @@ def test_a_grant_changed_by_another_process_is_seen_at_the_next_refresh(
     g3 = app.issue(audited(sink, grant(clock, resource_pattern="https://c.com")))
     assert app.refresh()
     assert app.get(g2.grant_id) is not None and app.get(g3.grant_id) is not None
+
+
+def test_a_generation_that_cannot_be_read_marks_not_intact(tmp_path: Path, clock: FakeClock) -> None:
+    """Another process broke the shared database: refresh says so instead of trusting stale grants."""
+    ledger = GrantLedger(open_db(tmp_path / "aether.db"), clock=clock)
+    g = ledger.issue(audited(FakeSink(), grant(clock)))
+    other = open_db(tmp_path / "aether.db")
+    other.execute_sql("DROP TABLE ledger_generation")
+    assert ledger.intact
+    assert not ledger.refresh()
+    assert not ledger.intact
+    assert ledger.get(g.grant_id) == g  # what it had is kept, flagged as not intact

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -13,10 +14,13 @@ import keyring.backend
 import keyring.backends.fail
 import keyring.backends.null
 import pytest
+from audit_support import app_running, forge_row, tamper
 from keyring_support import MemoryKeyring
 
 from aether_qt.core.paths import AppPaths, resolve_paths
-from aether_qt.policy.audit_home import verify_home
+from aether_qt.policy.audit_anchor import AnchorReading
+from aether_qt.policy.audit_chain import AuditLog
+from aether_qt.policy.audit_home import anchor_store_for, keystore_for, load_home_keys, verify_home
 from aether_qt.policy.capabilities import Mode, Preset
 from aether_qt.policy.contracts import AuditEntry, AuditWriteError, FakeClock
 from aether_qt.policy.decisions import ActionRequest, Allow, Deny, DenyReason
@@ -227,8 +231,6 @@ def test_verify_home_without_keys_is_undecidable(paths: AppPaths, use_backend: A
 def test_an_unwritable_session_start_is_logged_and_the_gate_still_opens(
     paths: AppPaths, use_backend: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from aether_qt.policy.audit_chain import AuditLog
-
     use_backend(keyring.backends.fail.Keyring())
 
     def full_disk(self: AuditLog, entry: AuditEntry, **_options: Any) -> Any:
@@ -239,3 +241,153 @@ def test_an_unwritable_session_start_is_logged_and_the_gate_still_opens(
         assert "session start not audited: database or disk is full" in caplog.text
         decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
         assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
+
+
+def test_a_malformed_newest_row_leaves_the_gate_deny_all(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    forge_row(paths.audit_db, event_hash="x")  # a row no writer of the log produces
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        assert rt.audit is None
+        assert "audit database unusable: ValueError" in rt.audit_error
+        assert flags(rt)[0] == "audit_broken"
+        decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
+        assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
+
+
+def remove_db(paths: AppPaths) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{paths.audit_db}{suffix}").unlink(missing_ok=True)
+
+
+def test_a_missing_log_with_an_anchor_is_refused_until_acknowledged(
+    paths: AppPaths, use_backend: Any
+) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    remove_db(paths)
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        assert rt.audit is None and rt.audit_check is not None
+        assert rt.audit_check.problem == "missing"
+        assert not paths.audit_db.exists()  # never a fresh log over the evidence that there was one
+        [broken, *_] = rt.posture()
+        assert broken.flag == "audit_broken"
+        assert broken.message.endswith(
+            "Run `aether audit acknowledge` to start a new epoch. Every action is denied until then."
+        )
+        decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
+        assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
+        anchor = rt.anchor()
+        assert anchor is not None and anchor.seq > 0
+        report = rt.verify()  # without a log of its own to move the anchor first
+        assert (report.status, report.reason) == ("tampered", "missing")
+
+
+def test_a_log_that_fails_its_start_check_is_closed_untouched(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    older = paths.audit_db.read_bytes()
+    with PolicyRuntime.open(paths):
+        pass
+    remove_db(paths)
+    paths.audit_db.write_bytes(older)  # an older copy put back
+    anchor = paths.anchor_file.read_bytes()
+    with PolicyRuntime.open(paths) as rt:
+        assert rt.audit is None and rt.audit_check is not None
+        assert rt.audit_check.problem == "rollback"
+        assert "acknowledge" in rt.audit_error
+    assert paths.audit_db.read_bytes() == older  # no session row, no shutdown checkpoint
+    assert paths.anchor_file.read_bytes() == anchor  # the anchor is kept as evidence
+
+
+def test_a_refused_log_gets_no_checkpoint_over_its_edited_rows(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    keys = load_home_keys(paths)
+    assert keys is not None
+    store = anchor_store_for(paths, keystore_for(paths))
+    crashed = AuditLog.open(paths.audit_db, keys=keys, anchor_store=store, clock=FakeClock())
+    row = crashed.append(AuditEntry(actor="gate", capability="files.read", resource="/a", decision="allow"))
+    crashed.close_without_checkpoint()  # a writer that died before its shutdown checkpoint
+    tamper(paths.audit_db, "UPDATE audit_log SET resource = '/b' WHERE seq = ?", (row.seq,))
+    before = paths.audit_db.read_bytes()
+    with PolicyRuntime.open(paths) as rt:
+        assert rt.audit_check is not None and rt.audit_check.problem == "content_hash_mismatch"
+    assert paths.audit_db.read_bytes() == before  # nothing signed the edited head
+
+
+@pytest.mark.parametrize(
+    ("sole_writer", "app", "previous"),
+    [
+        (True, False, {"closed": False, "rows_after_anchor": 1}),  # the app after a crash
+        (False, False, {"closed": False, "rows_after_anchor": 1}),  # a command, nobody else running
+        (False, True, {"closed": True, "rows_after_anchor": 1}),  # a command beside the running app
+        (True, True, {"closed": False, "rows_after_anchor": 1}),  # the app knows it is alone
+    ],
+)
+def test_a_session_start_records_how_the_previous_session_ended(
+    paths: AppPaths, use_backend: Any, sole_writer: bool, app: bool, previous: dict[str, Any]
+) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True) as earlier:  # its session is open
+        assert earlier.audit is not None
+        unanchored = AuditEntry(actor="gate", capability="", resource="", decision="deny")
+        earlier.audit.append(unanchored)
+        with contextlib.ExitStack() as stack:
+            if app:
+                stack.enter_context(app_running(paths))
+            with PolicyRuntime.open(paths, sole_writer=sole_writer) as rt:
+                assert rt.audit is not None
+                start = rt.audit.rows()[-1]
+    assert start.decision == "session_start"
+    assert start.detail["previous_session"] == previous
+
+
+def test_a_clean_previous_session_is_not_mentioned(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    with PolicyRuntime.open(paths, sole_writer=True) as rt:
+        assert rt.audit is not None
+        start = rt.audit.rows()[-1]
+    assert start.decision == "session_start" and "previous_session" not in start.detail
+
+
+def test_a_runtime_beside_the_running_app_closes_with_the_session_open(
+    paths: AppPaths, use_backend: Any
+) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    with app_running(paths), PolicyRuntime.open(paths) as rt:
+        assert rt.anchor() is not None
+    reading = verify_home(paths, live=False)
+    assert reading.reason == "unclosed_session"  # the app's session is still open: its close says so
+
+
+def test_without_keys_there_is_no_anchor_to_read(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True):
+        pass
+    assert paths.anchor_file.exists()
+    paths.key_file.unlink()
+    with PolicyRuntime.open(paths) as rt:
+        assert rt.keys is None
+        assert rt.anchors() == AnchorReading(None)  # nothing to check the copies against
+        assert rt.anchor() is None
+
+
+def test_verify_goes_on_when_the_anchor_cannot_be_moved_first(
+    paths: AppPaths, use_backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        paths.anchor_file.unlink()
+        paths.anchor_file.mkdir()  # the anchor cannot be written (nor read)
+        report = rt.verify()
+    assert "anchor not moved before verification: audit anchor not stored" in caplog.text
+    assert (report.status, report.reason) == ("tampered", "anchor_invalid")
