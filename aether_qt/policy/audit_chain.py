@@ -50,6 +50,7 @@ from aether_qt.policy.audit_records import (
     record_from_db,
     row_from_record,
 )
+from aether_qt.policy.audit_walker import ChainWalker, Failure
 from aether_qt.policy.canonical import (
     canonical_text,
     event_hash,
@@ -348,6 +349,8 @@ class AuditLog:
                 raise self._fail("audit row not committed", exc) from exc
             except ValueError as exc:  # a column of the stored head is not what the log writes
                 raise self._fail("audit head unreadable", exc) from exc
+            except AuditWriteError as exc:  # the rows this checkpoint would sign fail verification
+                raise self._fail("audit checkpoint refused", exc) from exc
             self._head = AuditHead(seq, digest)
             if checkpoint is not None:
                 self._vouch(self._head, keyring=True)
@@ -356,10 +359,23 @@ class AuditLog:
             return row_from_record(record_from_db(tuple(values)))
 
     def _insert_checkpoint(self, conn: AuditConnection, head: AuditHead, kind: str) -> Checkpoint:
-        last = conn.execute("SELECT max(ckpt_no) FROM checkpoints").fetchone()[0] or 0
+        """Sign the head, but only after the rows since the previous checkpoint verify.
+
+        The key never signs over a row it has not checked: a row forged into
+        the file while the app runs (it fails the HMAC) would otherwise become
+        publicly verifiable through this checkpoint.
+
+        Raises:
+            AuditWriteError: a row since the previous checkpoint fails verification.
+        """
+        last = conn.execute(
+            f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM checkpoints ORDER BY ckpt_no DESC LIMIT 1"
+        ).fetchone()
+        previous = Checkpoint(self.log_id, *last) if last is not None else None
+        self._check_since(conn, previous, head)
         checkpoint = sign_checkpoint(
             log_id=self.log_id,
-            ckpt_no=int(last) + 1,
+            ckpt_no=previous.ckpt_no + 1 if previous is not None else 1,
             seq=head.seq,
             head_hash=head.event_hash,
             ts_wall_ms=self._clock.wall_ms(),
@@ -370,6 +386,30 @@ class AuditLog:
         conn.execute(_INSERT_CHECKPOINT, tuple(getattr(checkpoint, name) for name in CHECKPOINT_COLUMNS))
         self._ckpt_no = checkpoint.ckpt_no  # used by the anchor once the transaction commits
         return checkpoint
+
+    def _check_since(self, conn: AuditConnection, previous: Checkpoint | None, head: AuditHead) -> None:
+        """Walk the rows after ``previous`` up to ``head`` with the HMAC key (raise if one fails)."""
+        if previous is not None and not previous.signature_ok(self.public_key):
+            raise AuditWriteError("the previous checkpoint's signature is invalid")
+        start = previous.seq if previous is not None else 0
+        walker = ChainWalker(
+            log_id=self.log_id, key_id=self._keys.key_id, public_key=self.public_key,
+            hmac_key=self._keys.hmac_key, wanted={head.seq}, start_seq=start,
+            start_hash=previous.head_hash if previous is not None else "",
+        )  # fmt: skip
+        rows = conn.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (start, head.seq),
+        )
+        try:
+            walker.feed_db_rows(rows)
+            failure = walker.finish()
+        finally:
+            walker.close()
+        if failure is None and walker.hashes.get(head.seq) != head.event_hash:
+            failure = Failure(head.seq, "prev_hash_mismatch", "the head is not the row walked to")
+        if failure is not None:
+            raise AuditWriteError(f"not signing over a row that fails verification: {failure.message}")
 
     def _vouch(self, head: AuditHead, *, keyring: bool, session_open: bool = True) -> None:
         """Sign and store an anchor at ``head`` (caller holds the lock); a failure turns the log unhealthy."""
@@ -425,7 +465,7 @@ class AuditLog:
                 self._head = _read_head(conn, self.log_id)
                 checkpoint = self._insert_checkpoint(conn, self._head, kind)
                 conn.execute("COMMIT")
-            except (sqlite3.Error, ValueError) as exc:
+            except (sqlite3.Error, ValueError, AuditWriteError) as exc:
                 raise self._fail("audit checkpoint not committed", exc) from exc
             self._vouch(self._head, keyring=True, session_open=session_open)
             return checkpoint

@@ -367,27 +367,33 @@ class PolicyRuntime:
             live=True,
         )
 
-    def _verify_session(self, audit: AuditLog) -> None:
-        """Verify this session's rows (and any other writer's) before the closing anchor vouches for them."""
+    def _verify_session(self, audit: AuditLog) -> bool:
+        """Verify this session's rows (and any other writer's) before the closing anchor vouches for them.
+
+        Returns False when they fail: then nothing may be signed over them.
+        """
         assert self.keys is not None  # the log was opened with them
         check = check_at_start(self.paths.audit_db, keys=self.keys, reading=self.anchors(), live=True)
         if not check.ok:
             _log.error("the audit log failed verification at shutdown: %s", check.message)
-            return
+            return False
         audit.set_verified(
             epoch=check.epoch,
             verified_seq=check.verified_seq,
             verified_hash=check.verified_hash,
             grants_digest=check.grants_digest,
         )
+        return True
 
     def close(self) -> None:
         """Verify the session, write the shutdown checkpoint and anchor, close the databases (idempotent).
 
         The guard stays installed: it cannot be switched off.
         """
+        if self.audit is not None and not self._verify_session(self.audit):
+            self.audit.close_without_checkpoint()  # no checkpoint, no anchor over rows that failed
+            self.audit = None
         if self.audit is not None:
-            self._verify_session(self.audit)
             try:
                 self.audit.close(session_open=self._others_alive())
             except AuditWriteError as exc:

@@ -450,3 +450,67 @@ def test_grant_rows_are_the_rows_carrying_grant_facts(
         log.append(entry(i, **detail))
     assert [row.seq for row in log.grant_rows()] == [2, 4, 5, 6]
     log.close()
+
+
+def test_a_checkpoint_is_never_signed_over_a_row_that_fails_verification(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    """A row forged into the file while the log is open (no HMAC key) is not signed by the next checkpoint."""
+    from audit_support import forge_row
+
+    log = open_log(tmp_path, keys, anchors, clock, every=4)
+    for i in range(2):
+        log.append(entry(i))
+    forge_row(log.path, resource="/forged")  # row 3, chained correctly but with a wrong HMAC
+    with pytest.raises(AuditWriteError, match="checkpoint refused"):
+        log.append(entry(3))  # row 4 would be checkpointed: the walk since checkpoint 0 finds row 3
+    assert not log.healthy and log.checkpoints() == []
+    with pytest.raises(AuditWriteError):
+        log.checkpoint()
+    log.close()
+    reader = sqlite3.connect(log.path)
+    try:
+        assert reader.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
+        assert reader.execute("SELECT max(seq) FROM audit_log").fetchone()[0] == 3  # row 4 rolled back
+    finally:
+        reader.close()
+
+
+def test_a_checkpoint_is_refused_after_a_forged_previous_checkpoint(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    from audit_support import tamper
+
+    from aether_qt.policy.audit_anchor import sign_checkpoint
+
+    log = open_log(tmp_path, keys, anchors, clock, every=100)
+    log.append(entry(1))
+    log.checkpoint()
+    tamper(log.path, "UPDATE checkpoints SET signature = ? WHERE ckpt_no = 1", ("00" * 64,))
+    with pytest.raises(AuditWriteError, match="previous checkpoint's signature is invalid"):
+        log.checkpoint()
+    log.close()
+    # A previous checkpoint validly signed (by someone holding the key) for another head at the same row.
+    log = open_log(tmp_path / "b", keys, anchors, clock, every=100)
+    row = log.append(entry(1))
+    other = sign_checkpoint(
+        log_id=log.log_id, ckpt_no=1, seq=row.seq, head_hash="ab" * 32, ts_wall_ms=1, kind="manual",
+        signing_key=keys.signing_key, key_id=keys.key_id,
+    )  # fmt: skip
+    tamper(
+        log.path,
+        "INSERT INTO checkpoints (ckpt_no, seq, head_hash, ts_wall_ms, key_id, kind, signature) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            other.ckpt_no,
+            other.seq,
+            other.head_hash,
+            other.ts_wall_ms,
+            other.key_id,
+            other.kind,
+            other.signature,
+        ),
+    )
+    with pytest.raises(AuditWriteError, match="the head is not the row walked to"):
+        log.checkpoint()
+    log.close()

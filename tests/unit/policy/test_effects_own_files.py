@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
 import zipfile
@@ -13,11 +14,13 @@ import pytest
 
 from aether_qt.policy.effect_types import OutsideRootsError
 from aether_qt.policy.effects import (
+    OwnFileLock,
     create_own_file,
     extract_own_archive,
     remove_own_file,
     replace_own_file,
     write_own_file,
+    write_own_record,
 )
 
 
@@ -175,3 +178,60 @@ def test_extract_own_archive_refuses_escapes(root: Path, outside: Path, tmp_path
             extract_own_archive(archive, [], outside, root=root)
     assert _names(outside) == ["keep.txt"]
     assert _names(root) == []
+
+
+def lock_is_free(path: Path) -> bool:
+    """Whether another open file (as another process has) can take the lock on ``path`` now."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_an_own_file_lock_is_exclusive_and_closing_it_releases_it(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "audit-anchor.json.lock"
+    lock = OwnFileLock(path, root=tmp_path)
+    with lock:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert not lock_is_free(path)
+        lock.close()  # closing inside the block drops the lock at once; leaving the block is harmless
+        assert lock_is_free(path)
+    lock.close()  # idempotent
+    with lock:  # a later block opens the file again
+        assert not lock_is_free(path)
+    assert lock_is_free(path)  # released between blocks, the file kept open
+    with lock:
+        assert not lock_is_free(path)
+    lock.close()
+
+
+def test_a_record_written_in_place_has_a_fixed_size(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "record"  # the folder is created
+    write_own_record(path, b"first", size=16, root=tmp_path, durable=True)
+    assert path.read_bytes() == b"first" + b" " * 11
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    write_own_record(path, b"2nd", size=16, root=tmp_path, durable=False)
+    assert path.read_bytes() == b"2nd" + b" " * 13  # the longer old record is fully overwritten
+    path.write_bytes(b"x" * 40)  # a file longer than the record (an older format, or planted)
+    write_own_record(path, b"third", size=16, root=tmp_path, durable=False)
+    assert path.read_bytes() == b"third" + b" " * 11
+
+
+def test_a_record_longer_than_its_size_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "record"
+    write_own_record(path, b"kept", size=8, root=tmp_path, durable=False)
+    with pytest.raises(ValueError, match="a record of 9 bytes does not fit in 8"):
+        write_own_record(path, b"too long!", size=8, root=tmp_path, durable=False)
+    assert path.read_bytes() == b"kept    "
+
+
+def test_an_own_record_or_lock_outside_its_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutsideRootsError):
+        write_own_record(tmp_path / "elsewhere" / "r", b"x", size=8, root=tmp_path / "app", durable=False)
+    with pytest.raises(OutsideRootsError):
+        OwnFileLock(tmp_path / "elsewhere" / "lock", root=tmp_path / "app")

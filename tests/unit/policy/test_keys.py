@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -28,12 +27,10 @@ from aether_qt.policy.keys import (
     AuditKeys,
     KeyStore,
     KeysUnavailableError,
-    PrivateLock,
     backend_name,
     backend_usable,
     install_namespace,
     write_private_file,
-    write_record_in_place,
 )
 
 
@@ -228,62 +225,3 @@ def test_real_secret_service(key_file: Path) -> None:
                 keyring.delete_password(SERVICE, keystore.username(entry))
     with pytest.raises(KeysUnavailableError):
         keystore.load_keys(log_exists=True, allow_key_file=False)
-
-
-def lock_is_free(path: Path) -> bool:
-    """Whether another open file (as another process has) can take the lock on ``path`` now."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
-
-
-def test_private_lock_is_exclusive_and_closing_it_releases_it(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "audit-anchor.json.lock"
-    lock = PrivateLock(path)
-    with lock:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert not lock_is_free(path)
-        lock.close()  # closing inside the block drops the lock at once; leaving the block is harmless
-        assert lock_is_free(path)
-    lock.close()  # idempotent
-    with lock:  # a later block opens the file again
-        assert not lock_is_free(path)
-    assert lock_is_free(path)  # released between blocks, the file kept open
-    with lock:
-        assert not lock_is_free(path)
-    lock.close()
-
-
-def test_a_record_written_in_place_has_a_fixed_size(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "record"  # the folder is created
-    write_record_in_place(path, b"first", size=16, durable=True)
-    assert path.read_bytes() == b"first" + b" " * 11
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    write_record_in_place(path, b"2nd", size=16, durable=False)
-    assert path.read_bytes() == b"2nd" + b" " * 13  # the longer old record is fully overwritten
-    path.write_bytes(b"x" * 40)  # a file longer than the record (an older format, or planted)
-    write_record_in_place(path, b"third", size=16, durable=False)
-    assert path.read_bytes() == b"third" + b" " * 11
-
-
-def test_a_record_longer_than_its_size_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    path = tmp_path / "record"
-    write_record_in_place(path, b"kept", size=8, durable=False)
-    with pytest.raises(ValueError, match="a record of 9 bytes does not fit in 8"):
-        write_record_in_place(path, b"too long!", size=8, durable=False)
-    assert path.read_bytes() == b"kept    "
-
-
-def test_a_private_file_written_without_fsync(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "settings.json"
-    write_private_file(path, b"{}", durable=False)
-    write_private_file(path, b'{"a":1}', durable=False)
-    assert path.read_bytes() == b'{"a":1}'
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temp file left

@@ -391,3 +391,41 @@ def test_verify_goes_on_when_the_anchor_cannot_be_moved_first(
         report = rt.verify()
     assert "anchor not moved before verification: audit anchor not stored" in caplog.text
     assert (report.status, report.reason) == ("tampered", "anchor_invalid")
+
+
+def test_a_session_whose_rows_fail_verification_closes_without_vouching_for_them(
+    paths: AppPaths, use_backend: Any
+) -> None:
+    """A row forged into the log while the app ran must not be signed over by the shutdown checkpoint."""
+    use_backend(keyring.backends.fail.Keyring())
+    rt = PolicyRuntime.open(paths, allow_key_file=True)
+    assert rt.audit is not None
+    rt.gate.evaluate(ActionRequest("notify.send", "hi"))
+    checkpoints_before = len(rt.audit.checkpoints())
+    forge_row(paths.audit_db, resource="forged while the app ran")  # no HMAC key: the seal is wrong
+    rt.close()
+    conn = sqlite3.connect(paths.audit_db)
+    try:
+        checkpoints_after = conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+    finally:
+        conn.close()
+    assert checkpoints_after == checkpoints_before  # nothing signed over the forged row
+    keys = load_home_keys(paths, allow_key_file=True)
+    assert keys is not None
+    anchor = anchor_store_for(paths, keystore_for(paths)).load(public_key=keys.public_key, key_id=keys.key_id)
+    assert anchor is not None and anchor.seq < sqlite_max_seq(
+        paths.audit_db
+    )  # the anchor did not move onto it
+    again = PolicyRuntime.open(paths, allow_key_file=True)
+    try:
+        assert flags(again)[0] == "audit_broken"  # the next start refuses the log
+    finally:
+        again.close()
+
+
+def sqlite_max_seq(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0])
+    finally:
+        conn.close()
