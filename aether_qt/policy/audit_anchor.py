@@ -41,7 +41,7 @@ import nacl.signing
 
 from aether_qt.policy.canonical import canonical_json
 from aether_qt.policy.contracts import PolicyError
-from aether_qt.policy.effects import OwnFileLock, write_own_record
+from aether_qt.policy.effects import OwnFileLock, OwnRecordFile
 from aether_qt.policy.keys import KeyStore, KeysUnavailableError
 
 _log = logging.getLogger(__name__)
@@ -213,8 +213,12 @@ class Anchor:
 
     def signed(self, signing_key: nacl.signing.SigningKey) -> Anchor:
         """This anchor with a fresh signature (never a legacy one)."""
-        unsigned = replace(self, signature="", legacy=None)
-        return replace(unsigned, signature=signing_key.sign(unsigned.message()).signature.hex())
+        fields = {name: getattr(self, name) for name in (*_ANCHOR_INTS, *_ANCHOR_STRS)}
+        fields.update(session_open=self.session_open, format=ANCHOR_FORMAT)
+        del fields["signature"]
+        signature = signing_key.sign(ANCHOR_PREFIX + canonical_json(fields)).signature.hex()
+        del fields["format"]
+        return Anchor(**fields, signature=signature)
 
     @classmethod
     def from_json(cls, data: Any) -> Anchor:
@@ -285,6 +289,7 @@ class AnchorStore:
         self._keystore = keystore
         self._durable = durable
         self._written: tuple[tuple[int, int, int], Anchor] | None = None  # (stat of the file, what we wrote)
+        self._record: OwnRecordFile | None = None
         self._file_lock = OwnFileLock(
             anchor_file.with_name(anchor_file.name + ".lock"), root=anchor_file.parent
         )
@@ -403,13 +408,9 @@ class AnchorStore:
                 raise AnchorDivergedError(f"the log no longer holds row {current.seq} its anchor vouches for")
             text = canonical_json(anchor.to_json()).decode("utf-8")
             try:
-                write_own_record(
-                    self._file,
-                    text.encode("utf-8"),
-                    size=RECORD_BYTES,
-                    root=self._file.parent,
-                    durable=durable and self._durable,
-                )
+                if self._record is None:
+                    self._record = OwnRecordFile(self._file, root=self._file.parent, size=RECORD_BYTES)
+                self._record.write(text.encode("utf-8"), durable=durable and self._durable)
             except (OSError, ValueError) as exc:
                 self._written = None
                 self.last_error = f"anchor file not written: {type(exc).__name__}"

@@ -356,7 +356,11 @@ class AuditLog:
                 self._vouch(self._head, keyring=True)
             elif anchor:
                 self._vouch(self._head, keyring=False)
-            return row_from_record(record_from_db(tuple(values)))
+            written = dict(zip(COLUMNS, values, strict=True))  # the stored row, with its JSON as given
+            written.update(
+                stage_trace=tuple(dict(stage) for stage in entry.stage_trace), detail=dict(entry.detail)
+            )
+            return AuditRow(**written)
 
     def _insert_checkpoint(self, conn: AuditConnection, head: AuditHead, kind: str) -> Checkpoint:
         """Sign the head, but only after the rows since the previous checkpoint verify.
@@ -413,9 +417,10 @@ class AuditLog:
 
     def _vouch(self, head: AuditHead, *, keyring: bool, session_open: bool = True) -> None:
         """Sign and store an anchor at ``head`` (caller holds the lock); a failure turns the log unhealthy."""
-        anchor = replace(
-            self._base, seq=head.seq, head_hash=head.event_hash, ckpt_no=self._ckpt_no,
-            session_open=session_open, ts_wall_ms=self._clock.wall_ms(),
+        base = self._base
+        anchor = Anchor(
+            base.log_id, base.key_id, base.epoch, head.seq, head.event_hash, self._ckpt_no, session_open,
+            base.verified_seq, base.verified_hash, base.grants_digest, self._clock.wall_ms(),
         ).signed(self._keys.signing_key)  # fmt: skip
         try:
             self._anchors.save(

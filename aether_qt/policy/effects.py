@@ -563,7 +563,30 @@ def write_own_record(path: Path, data: bytes, *, size: int, root: Path, durable:
         ValueError: ``data`` is longer than ``size``.
         OSError: the file cannot be written.
     """
-    path = _own(path, root)
+    _write_record(_own(path, root), data, size=size, durable=durable)
+
+
+class OwnRecordFile:
+    """A fixed-size record file of the app folder ``root``, checked once, written many times.
+
+    The anchor is written on every Allow: resolving the folder each time cost
+    more than the write itself. Where the file lies is checked when this is
+    built; the runtime guard still checks every open.
+
+    Raises:
+        OutsideRootsError: ``path`` is not inside ``root``.
+    """
+
+    def __init__(self, path: Path, *, root: Path, size: int) -> None:
+        self.path = _own(path, root)
+        self.size = size
+
+    def write(self, data: bytes, *, durable: bool) -> None:
+        """See :func:`write_own_record`."""
+        _write_record(self.path, data, size=self.size, durable=durable)
+
+
+def _write_record(path: Path, data: bytes, *, size: int, durable: bool) -> None:
     if len(data) > size:
         raise ValueError(f"a record of {len(data)} bytes does not fit in {size}")
     try:
