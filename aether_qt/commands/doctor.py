@@ -36,13 +36,10 @@ def _check_schema(paths: AppPaths) -> Check:
     if not paths.app_db.exists():
         return {"ok": None, "detail": f"no database yet (app knows schema v{latest})", "latest": latest}
     try:
-        import peewee
+        from aether_qt.commands.session import app_database
 
-        db = peewee.SqliteDatabase(str(paths.app_db), pragmas={"query_only": 1})
-        try:
+        with app_database(paths) as db:
             version = current_version(db)
-        finally:
-            db.close()
     except Exception as exc:  # a finding, reported as such
         return {"ok": False, "detail": f"cannot read {paths.app_db}: {exc}", "latest": latest}
     ok = version == latest

@@ -78,10 +78,9 @@ def add(args: argparse.Namespace) -> int:
 
 def use(args: argparse.Namespace) -> int:
     """``aether models use ID``: answer with this registered model from the next start on."""
+    from aether_qt.commands.session import app_database
     from aether_qt.companion import SETTING_MODEL
-    from aether_qt.core.paths import migrations_dir
     from aether_qt.engines.router.models import find_model
-    from aether_qt.storage.database import close_database, open_database
     from aether_qt.storage.errors import StorageError
     from aether_qt.storage.settings import SettingsStore
 
@@ -89,12 +88,9 @@ def use(args: argparse.Namespace) -> int:
     if find_model(paths.models_dir, args.model_id) is None:
         return fail(f"no model {args.model_id!r} is registered; see `aether models list`")
     try:
-        db = open_database(paths.app_db, migrations=migrations_dir(), backups_dir=paths.backups_dir)
+        with app_database(paths, allow_key_file=getattr(args, "allow_key_file", False)) as db:
+            SettingsStore(database=db).set(SETTING_MODEL, args.model_id)
     except StorageError as exc:
         return fail(str(exc), EXIT_BAD_MODEL)
-    try:
-        SettingsStore(database=db).set(SETTING_MODEL, args.model_id)
-    finally:
-        close_database(db)
     sys.stdout.write(f"Aether will answer with {args.model_id} from its next start.\n")
     return 0

@@ -78,21 +78,17 @@ def _paths(args: argparse.Namespace) -> AppPaths:
 
 def _active_id(paths: AppPaths) -> tuple[str, str]:
     """(active persona id, problem text or "") read from the settings table."""
-    from aether_qt.core.paths import migrations_dir
-    from aether_qt.storage.database import close_database, open_database
+    from aether_qt.commands.session import app_database
     from aether_qt.storage.errors import StorageError
     from aether_qt.storage.settings import SettingsStore
 
+    if not paths.app_db.exists():  # listing never creates the database (nor mints its key)
+        return DEFAULT_PERSONA_ID, ""
     try:
-        db = open_database(paths.app_db, migrations=migrations_dir(), backups_dir=paths.backups_dir)
+        with app_database(paths) as db:
+            return SettingsStore(database=db).get_as(ACTIVE_SETTING, str, DEFAULT_PERSONA_ID), ""
     except StorageError as exc:
         return DEFAULT_PERSONA_ID, f"settings unavailable: {exc}"
-    try:
-        return SettingsStore(database=db).get_as(ACTIVE_SETTING, str, DEFAULT_PERSONA_ID), ""
-    except StorageError as exc:
-        return DEFAULT_PERSONA_ID, f"settings unavailable: {exc}"
-    finally:
-        close_database(db)
 
 
 def _entry_row(entry: PersonaEntry, active: PersonaEntry | None) -> dict[str, Any]:
@@ -160,8 +156,7 @@ def check(args: argparse.Namespace) -> int:
 
 def use(args: argparse.Namespace) -> int:
     """``aether persona use ID``: make a persona active (it must exist and compile)."""
-    from aether_qt.core.paths import migrations_dir
-    from aether_qt.storage.database import close_database, open_database
+    from aether_qt.commands.session import app_database
     from aether_qt.storage.errors import StorageError
     from aether_qt.storage.settings import SettingsStore
 
@@ -174,13 +169,10 @@ def use(args: argparse.Namespace) -> int:
         sys.stdout.write("".join(f"{line}\n" for line in _error_lines(entry.error)))
         return fail(f"persona {args.persona_id!r} does not compile; not activated")
     try:
-        db = open_database(paths.app_db, migrations=migrations_dir(), backups_dir=paths.backups_dir)
+        with app_database(paths, allow_key_file=getattr(args, "allow_key_file", False)) as db:
+            SettingsStore(database=db).set(ACTIVE_SETTING, entry.persona_id)
     except StorageError as exc:
         return fail(str(exc), EXIT_STORAGE)
-    try:
-        SettingsStore(database=db).set(ACTIVE_SETTING, entry.persona_id)
-    finally:
-        close_database(db)
     persona = entry.persona
     sys.stdout.write(
         f"active persona: {persona.summary.name} ({persona.persona_id}) from {entry.path}\n"

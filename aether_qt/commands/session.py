@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aether_qt.core.paths import resolve_paths
+import peewee
+
+from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.decisions import Allow, decision_as_dict
 from aether_qt.policy.runtime import PolicyRuntime
@@ -28,7 +30,8 @@ def policy_runtime(args: argparse.Namespace) -> Iterator[PolicyRuntime]:
     """Open the home's policy runtime (guard installed), close it on exit.
 
     Raises:
-        CommandError: the app database cannot be used (the message names the file).
+        CommandError: the app database cannot be used (the message names the file), also when
+            it is locked (no data key): a command must not report the empty stand-in as the truth.
     """
     from aether_qt.storage.errors import StorageError
 
@@ -37,11 +40,33 @@ def policy_runtime(args: argparse.Namespace) -> Iterator[PolicyRuntime]:
         runtime = PolicyRuntime.open(paths, allow_key_file=getattr(args, "allow_key_file", False) or None)
     except StorageError as exc:
         raise CommandError(str(exc), code=2) from None
+    if runtime.data_error:
+        runtime.close()
+        raise CommandError(runtime.data_error, code=2)
     try:
         runtime.install_guard()
         yield runtime
     finally:
         runtime.close()
+
+
+@contextmanager
+def app_database(paths: AppPaths, *, allow_key_file: bool = False) -> Iterator[peewee.SqliteDatabase]:
+    """The home's encrypted ``aether.db`` alone (no audit session), closed on exit.
+
+    Raises:
+        StorageError: it cannot be opened; a missing or wrong key is a ``DataKeyError``.
+    """
+    from aether_qt.policy.app_data import open_app_database
+    from aether_qt.policy.audit_home import keystore_for
+    from aether_qt.storage.database import close_database
+
+    opted_in = allow_key_file or paths.key_file.exists()
+    data = open_app_database(paths.ensure(), keystore_for(paths), allow_key_file=opted_in)
+    try:
+        yield data.database
+    finally:
+        close_database(data.database)
 
 
 def user_allow(rt: PolicyRuntime, capability: str, resource: str, what: str, *, target: str = "") -> Allow:

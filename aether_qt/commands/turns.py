@@ -40,6 +40,8 @@ def companion(args: argparse.Namespace, *, quiet: bool) -> Iterator[Companion]:
     except StorageError as exc:
         raise CommandError(str(exc), code=2) from None
     try:
+        if comp.runtime.data_error:  # chat still answers; nothing is remembered or done
+            sys.stderr.write(f"aether: {comp.runtime.data_error}\n")
         if not comp.router.model_ready():
             sys.stderr.write(f"aether: {comp.router.banner()}\n")
         yield comp

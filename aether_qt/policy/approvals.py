@@ -11,7 +11,6 @@ answers it.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,9 +21,10 @@ from aether_qt.policy.contracts import Clock, PolicyError
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, ApprovalTicket, Duration, TicketState
 from aether_qt.policy.grants import LedgerError
 from aether_qt.policy.scope import ScopeError, candidate_patterns, default_scope, normalise_pattern
+from aether_qt.storage.cipher import DB_ERRORS
 
 _COLUMNS = "ticket_id, request_json, risk, created_wall_ms, state, choice, scope"
-_DB_ERRORS = (peewee.PeeweeException, sqlite3.Error)
+_DB_ERRORS = DB_ERRORS
 
 
 class TicketError(PolicyError):

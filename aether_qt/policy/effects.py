@@ -658,7 +658,9 @@ def create_own_file(path: Path, data: bytes, *, root: Path, mode: int = 0o600) -
 
 
 def replace_own_file(source: Path, target: Path, *, root: Path) -> Path:
-    """Rename ``source`` over ``target`` (both in the app folder ``root``) atomically; return the target.
+    """Rename ``source`` over ``target`` (both in the app folder ``root``) atomically and durably.
+
+    Returns the target.
 
     Raises:
         OutsideRootsError: either is not inside ``root``.
@@ -666,6 +668,7 @@ def replace_own_file(source: Path, target: Path, *, root: Path) -> Path:
     """
     moved, destination = _own(source, root), _own(target, root)
     os.replace(moved, destination)
+    _sync_folder(destination.parent)  # the rename itself survives a power cut
     return destination
 
 

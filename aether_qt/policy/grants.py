@@ -27,7 +27,6 @@ two cheap.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -58,13 +57,15 @@ from aether_qt.policy.grant_state import (
     replay,
 )
 from aether_qt.policy.scope import candidate_patterns, normalise_pattern
+from aether_qt.storage.cipher import DB_ERRORS
 
 _COLUMNS = (
     "grant_id, capability, resource_pattern, persona, duration, issued_by, audit_ref, "
     "issued_wall_ms, ttl_s, expires_wall_ms, task_id, revoked_at_ms, end_cause"
 )
 _EPHEMERAL = frozenset({Duration.ONCE, Duration.TASK, Duration.SESSION})
-_DB_ERRORS = (peewee.PeeweeException, sqlite3.Error)
+_DB_ERRORS = DB_ERRORS
+_READ_ERRORS: tuple[type[BaseException], ...] = (*DB_ERRORS, ValueError, TypeError)
 
 
 class LedgerError(PolicyError):
@@ -134,7 +135,7 @@ class GrantLedger:
             state = LedgerState()
             for row in rows:
                 state.add(self._from_row(row), end_cause=row[12])
-        except (*_DB_ERRORS, ValueError, TypeError):
+        except _READ_ERRORS:
             self._intact = False
             return
         self._state, self._generation = state, generation

@@ -13,7 +13,9 @@ Some entry points raise no audit event, or one that comes too early, so
 methods call it directly), cffi's loaders (``_cffi_backend.load_library`` and
 ``FFI.dlopen``, which ``vosk`` uses) and ``sqlite3.connect`` (the
 ``sqlite3.connect/handle`` event comes before the connection can take an
-authorizer, so the wrapper sets it once the connection is made). It also imports
+authorizer, so the wrapper sets it once the connection is made). SQLCipher's
+``sqlcipher3.connect`` raises no audit event at all, so its wrapper applies the
+``sqlite3.connect`` file rule itself before connecting, then sets the authorizer. It also imports
 :mod:`ctypes` first: its own import opens the main program. Importing
 ``_posixsubprocess``, ``_cffi_backend`` or ``cffi`` afterwards (a fresh, unwrapped
 copy) is refused.
@@ -252,16 +254,36 @@ def wrap_sqlite_connect(modules: Sequence[Any], gate: ConnectionGate) -> None:
         module.connect = connect
 
 
+def wrap_sqlcipher_connect(modules: Sequence[Any], gate: ConnectionGate, check: NativeCheck) -> None:
+    """Make SQLCipher's ``connect`` obey the ``sqlite3.connect`` rule and take the guard's authorizer."""
+    original = modules[0].connect
+
+    def connect(database: Any, *args: Any, **kwargs: Any) -> Any:
+        check("sqlite3.connect", (database,))
+        with gate.opening():
+            connection = original(database, *args, **kwargs)
+        gate.opened(connection)
+        return connection
+
+    for module in modules:
+        module.connect = connect
+
+
 def native_modules() -> dict[str, ModuleType]:
     """Import what :func:`patch_entry_points` wraps, and :mod:`ctypes` (its import opens the main program)."""
     import _posixsubprocess
     import ctypes  # noqa: F401 - imported now, while opening the main program is still start-up
     import sqlite3.dbapi2
 
+    import sqlcipher3
+    import sqlcipher3.dbapi2
+
     modules: dict[str, ModuleType] = {
         "_posixsubprocess": _posixsubprocess,
         "sqlite3": sqlite3,
         "sqlite3.dbapi2": sqlite3.dbapi2,
+        "sqlcipher3": sqlcipher3,
+        "sqlcipher3.dbapi2": sqlcipher3.dbapi2,
     }
     try:
         import _cffi_backend
@@ -285,6 +307,8 @@ def patch_entry_points(
     if subprocess is not None and hasattr(subprocess, "_fork_exec"):
         subprocess._fork_exec = fork.fork_exec  # type: ignore[attr-defined] # bound at its import
     wrap_sqlite_connect([modules["sqlite3"], modules["sqlite3.dbapi2"]], gate)
+    if "sqlcipher3.dbapi2" in modules:
+        wrap_sqlcipher_connect([modules["sqlcipher3.dbapi2"], modules["sqlcipher3"]], gate, check)
     cffi = modules.get("_cffi_backend")
     if cffi is not None:
         wrap_cffi(cffi, check)

@@ -1,8 +1,9 @@
 """Audit keys in the OS keyring (service ``aether``), or an opt-in 0600 key file.
 
-Three secrets per installation live in the keyring: the HMAC key, the Ed25519
-seed and the newest audit anchor (the anchor is not secret but must live
-outside ``audit.db``). Usernames carry a per-installation namespace
+Four secrets per installation live in the keyring: the HMAC key, the Ed25519
+seed, the data key that encrypts ``aether.db`` and the files derived from it
+(:class:`~aether_qt.storage.cipher.DataKey`), and the newest audit anchor (the
+anchor is not secret but must live outside ``audit.db``). Usernames carry a per-installation namespace
 (``"<namespace>:hmac-key"``) so two homes never share an entry.
 
 Rules (DESIGN.md §5, §13):
@@ -12,6 +13,8 @@ Rules (DESIGN.md §5, §13):
   unusable: the app runs degraded;
 * fresh keys are minted **only** when no audit log exists yet; a missing key
   for an existing log raises :class:`KeysUnavailableError`, never a new key;
+  the same holds for the data key and an encrypted ``aether.db`` (a plaintext
+  one from an older release gets a new key: it is encrypted with it);
 * with the user's opt-in, keys may live in a 0600 JSON key file
   (:attr:`AppPaths.key_file`), shown as a permanent "keys on disk" flag.
 
@@ -35,6 +38,7 @@ import nacl.utils
 from aether_qt.policy.canonical import key_fingerprint, sha256_hex
 from aether_qt.policy.contracts import PolicyError
 from aether_qt.policy.effects import write_own_file
+from aether_qt.storage.cipher import DataKey
 
 _log = logging.getLogger(__name__)
 
@@ -249,7 +253,9 @@ class KeyStore:
             if (hmac_text is None) != (seed_text is None):
                 raise KeysUnavailableError("only one of the two audit keys is in the keyring; not minting")
         if allow_key_file and self._key_file.exists():
-            return self._read_key_file()
+            body = self._read_file_body()
+            if "hmac_key" in body or "ed25519_seed" in body or log_exists:
+                return self._audit_keys_from(body)
         if log_exists:
             hint = "" if allow_key_file or not self._key_file.exists() else " (a key file exists: opt in)"
             raise KeysUnavailableError(
@@ -286,22 +292,82 @@ class KeyStore:
     def _mint_into_key_file(self) -> AuditKeys:
         hmac_key = nacl.utils.random(_SECRET_LEN)
         seed = nacl.utils.random(_SECRET_LEN)
-        body = {"version": _KEY_FILE_VERSION, "hmac_key": _b64(hmac_key), "ed25519_seed": _b64(seed)}
-        write_private_file(self._key_file, json.dumps(body).encode("utf-8"))
+        self._merge_into_file({"hmac_key": _b64(hmac_key), "ed25519_seed": _b64(seed)})
         _log.warning("minted new audit keys in the opt-in key file (keys on disk)")
         return AuditKeys.from_secrets(hmac_key, seed, source="key_file")
 
-    def _read_key_file(self) -> AuditKeys:
-        mode = stat.S_IMODE(self._key_file.stat().st_mode)
+    def _read_file_body(self) -> dict[str, Any]:
+        """The key file's JSON object (its mode checked first)."""
+        try:
+            mode = stat.S_IMODE(self._key_file.stat().st_mode)
+        except OSError:
+            raise KeysUnavailableError("the key file cannot be read") from None
         if mode & 0o077:
             raise KeysUnavailableError(f"the key file is readable by others (mode {mode:o}); expected 0600")
         try:
             body = json.loads(self._key_file.read_text(encoding="utf-8"))
-            hmac_text, seed_text = body["hmac_key"], body["ed25519_seed"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
             raise KeysUnavailableError("the key file is unreadable or malformed") from None
+        if not isinstance(body, dict):
+            raise KeysUnavailableError("the key file is unreadable or malformed")
+        return body
+
+    def _merge_into_file(self, entries: dict[str, str]) -> None:
+        """Add ``entries`` to the key file (created 0600 if missing), replacing it atomically."""
+        body = self._read_file_body() if self._key_file.exists() else {}
+        body.update(entries, version=_KEY_FILE_VERSION)
+        write_private_file(self._key_file, json.dumps(body).encode("utf-8"))
+
+    @staticmethod
+    def _audit_keys_from(body: dict[str, Any]) -> AuditKeys:
+        try:
+            hmac_text, seed_text = body["hmac_key"], body["ed25519_seed"]
+        except KeyError:
+            raise KeysUnavailableError("the key file has no audit keys") from None
         return AuditKeys.from_secrets(
             _unb64(str(hmac_text), "HMAC key"), _unb64(str(seed_text), "Ed25519 seed"), source="key_file"
+        )
+
+    # ------------------------------------------------------------ data key
+
+    def load_data_key(self, *, encrypted_data_exists: bool, allow_key_file: bool) -> DataKey:
+        """Return the key of ``aether.db``, minting it only when no encrypted data exists.
+
+        Same order as :meth:`load_keys`: the keyring, else the opt-in key file; a
+        new key goes where the audit keys would go. A plaintext database from an
+        older release is not "encrypted data": it gets a new key and is encrypted.
+
+        Raises:
+            KeysUnavailableError: no usable store, or the key of existing data is missing.
+        """
+        usable = backend_usable(self.backend())
+        if usable:
+            text = self._get("data-key")
+            if text is not None:
+                return DataKey(_unb64(text, "data key"), source="keyring")
+        if allow_key_file and self._key_file.exists():
+            text = self._read_file_body().get("data_key")
+            if text is not None:
+                return DataKey(_unb64(str(text), "data key"), source="key_file")
+        if encrypted_data_exists:
+            hint = "" if allow_key_file or not self._key_file.exists() else " (a key file exists: opt in)"
+            raise KeysUnavailableError(
+                f"no data key for the encrypted database in {self.status().backend}{hint}; "
+                "a new key is never minted over existing data"
+            )
+        if usable:
+            key = DataKey.generate(source="keyring")
+            self._set("data-key", _b64(key.secret))
+            _log.info("minted a new data key in keyring %s", self.status().backend)
+            return key
+        if allow_key_file:
+            key = DataKey.generate(source="key_file")
+            self._merge_into_file({"data_key": _b64(key.secret)})
+            _log.warning("minted a new data key in the opt-in key file (keys on disk)")
+            return key
+        raise KeysUnavailableError(
+            f"no usable keyring ({self.status().backend}) for the data key; "
+            "opt in to a 0600 key file to continue"
         )
 
 

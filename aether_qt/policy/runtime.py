@@ -5,11 +5,18 @@ open. It applies the degraded modes of DESIGN.md §13: with no usable keys the
 audit chain cannot be sealed, so the gate runs on an unavailable sink and
 denies every side effect (a posture flag says why); a key file is used only
 after the user opted in (``allow_key_file``), shown as "keys on disk".
+
+``aether.db`` is encrypted with the data key (:mod:`aether_qt.policy.app_data`).
+When that key is missing or wrong the runtime still opens, *locked*: an empty
+database in memory stands in (nothing is written to disk, the real file is not
+touched), the audit log is left closed, the gate denies every side effect, and
+the ``data_locked`` flag says what to do.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +25,7 @@ from typing import Any
 import peewee
 
 from aether_qt.core.paths import AppPaths, migrations_dir
+from aether_qt.policy.app_data import open_app_database
 from aether_qt.policy.approvals import TicketStore
 from aether_qt.policy.audit_anchor import Anchor, AnchorReading
 from aether_qt.policy.audit_chain import AuditLog
@@ -33,7 +41,9 @@ from aether_qt.policy.grants import GrantLedger
 from aether_qt.policy.guard import Guard, Violation
 from aether_qt.policy.keys import AuditKeys, KeyStatus, KeysUnavailableError
 from aether_qt.policy.redaction import Redactor
-from aether_qt.storage.database import close_database, open_database
+from aether_qt.storage.cipher import DataKey, is_plaintext_sqlite
+from aether_qt.storage.database import close_database, open_memory_database
+from aether_qt.storage.errors import DataKeyError
 from aether_qt.storage.settings import SettingsStore
 
 _log = logging.getLogger(__name__)
@@ -94,14 +104,23 @@ class PolicyRuntime:
         self.paths = paths.ensure()
         self._sole_writer = sole_writer
         self.clock = clock
-        self.database: peewee.SqliteDatabase = open_database(
-            paths.app_db, migrations=migrations_dir(), backups_dir=paths.backups_dir
-        )
-        self.settings = SettingsStore(database=self.database)
-        if allow_key_file:  # an explicit opt-in is remembered; it is shown as "keys on disk"
-            self.settings.set(SETTING_KEY_FILE, True)
-        self.allow_key_file = bool(self.settings.get(SETTING_KEY_FILE, False))
         self.keystore = keystore_for(paths)
+        # the key file is only ever written after an opt-in, so its presence is the standing opt-in
+        opted_in = bool(allow_key_file) or paths.key_file.exists() or _legacy_key_file_opt_in(paths.app_db)
+        self.data_key: DataKey | None = None
+        self.data_error = ""
+        try:
+            data = open_app_database(paths, self.keystore, allow_key_file=opted_in)
+        except DataKeyError as exc:
+            self.data_error = exc.user_message
+            _log.error("app data locked: %s", exc.detail)
+            self.database: peewee.SqliteDatabase = open_memory_database(migrations=migrations_dir())
+        else:
+            self.database, self.data_key = data.database, data.key
+        self.settings = SettingsStore(database=self.database)
+        if allow_key_file and not self.data_error:  # an explicit opt-in is remembered: "keys on disk"
+            self.settings.set(SETTING_KEY_FILE, True)
+        self.allow_key_file = opted_in or bool(self.settings.get(SETTING_KEY_FILE, False))
         self.anchor_store = anchor_store_for(paths, self.keystore)
         self.persona_defaults: dict[str, dict[str, Mode]] = {}
         self.keys: AuditKeys | None = None
@@ -109,7 +128,10 @@ class PolicyRuntime:
         self.audit_error = ""
         self.audit: AuditLog | None = None
         self.audit_check: StartCheck | None = None
-        self._open_audit()
+        if self.data_error:  # the grants live in the locked file: the log's ledger check cannot run
+            self.audit_error = "your data is locked"
+        else:
+            self._open_audit()
         self.key_status: KeyStatus = self.keystore.status()
         self.ledger = GrantLedger(self.database, clock=clock)
         self.tickets = TicketStore(self.database, clock=clock)
@@ -322,6 +344,10 @@ class PolicyRuntime:
     def posture(self) -> list[PostureFlag]:
         """Conditions the UI must show, most urgent first."""
         flags: list[PostureFlag] = []
+        if self.data_error:
+            message = f"{self.data_error} Every action is denied until then."
+            flags.append(PostureFlag("data_locked", 0, message))
+            return flags
         if self.audit_check is not None and not self.audit_check.ok:
             flags.append(
                 PostureFlag("audit_broken", 0, f"{self.audit_error} Every action is denied until then.")
@@ -408,6 +434,21 @@ class PolicyRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _legacy_key_file_opt_in(path: Path) -> bool:
+    """The key-file opt-in recorded in a plaintext database of an older release (read-only peek)."""
+    if not is_plaintext_sqlite(path):
+        return False
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (SETTING_KEY_FILE,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == "true"
 
 
 def logging_guard(writable_roots: tuple[Path, ...]) -> Guard:

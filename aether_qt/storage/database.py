@@ -1,7 +1,8 @@
-"""Open Aether's SQLite databases safely: pragmas, health check, migrations.
+"""Open Aether's SQLite databases safely: key, pragmas, health check, migrations.
 
-``open_database`` is the one way the app opens ``aether.db`` (and, with
-``synchronous="FULL"``, ``audit.db``). Problems of the environment (locked,
+``open_database`` is the one way the app opens ``aether.db`` (an SQLCipher file
+when a :class:`~aether_qt.storage.cipher.DataKey` is given; the policy layer
+always gives one, see :mod:`aether_qt.policy.app_data`). Problems of the environment (locked,
 corrupt, unreadable, disk full, schema too new) come out as the typed errors of
 :mod:`aether_qt.storage.errors`; anything else is a bug and propagates as is.
 """
@@ -11,22 +12,29 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import peewee
+from playhouse.sqlcipher_ext import SqlCipherDatabase
 
+from aether_qt.storage.cipher import DB_ERRORS, DRIVER_ERRORS, DataKey, connect_keyed, is_plaintext_sqlite
 from aether_qt.storage.errors import (
     DatabaseCorruptError,
     DatabaseUnreadableError,
+    DataKeyError,
     StorageError,
     translate_sqlite_error,
 )
 from aether_qt.storage.migrations import apply_migrations
 
-__all__ = ["close_database", "open_database", "translate_sqlite_error"]
+__all__ = ["close_database", "open_database", "open_memory_database", "translate_sqlite_error"]
 
 log = logging.getLogger(__name__)
+
+
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (*DB_ERRORS, OSError)
 
 
 def _check_location(path: Path) -> None:
@@ -39,16 +47,30 @@ def _check_location(path: Path) -> None:
         raise DatabaseUnreadableError(path, detail="not a regular file")
 
 
-def _quick_check(path: Path, *, timeout_s: float) -> None:
+def _quick_check(path: Path, *, timeout_s: float, key: DataKey | None) -> None:
     """Run ``PRAGMA quick_check`` on a read-only connection; raise if SQLite reports damage.
 
     This runs before the pragmas of :func:`open_database`, because switching the
-    journal mode writes to the file, and a damaged file must stay untouched.
+    journal mode writes to the file, and a damaged file must stay untouched. With
+    a ``key``, a file SQLCipher cannot decrypt is a :class:`DataKeyError` (a wrong
+    key and a damaged first page look the same), never a reason to write.
     """
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
-    try:
+    if key is None:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
         conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-        rows = conn.execute("PRAGMA quick_check").fetchall()
+    else:
+        if is_plaintext_sqlite(path):
+            raise DataKeyError(path, detail="the file is not encrypted yet")
+        conn = connect_keyed(path, key, read_only=True, timeout_s=timeout_s)
+    try:
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        except DRIVER_ERRORS as exc:
+            if key is not None and "not a database" in str(exc):
+                raise DataKeyError(
+                    path, detail=f"cannot be decrypted with the data key from the {key.source}"
+                ) from None
+            raise
     finally:
         conn.close()
     problems = [str(row[0]) for row in rows if row and row[0] != "ok"]
@@ -70,6 +92,7 @@ def open_database(
     busy_timeout_ms: int = 5000,
     synchronous: str = "NORMAL",
     clock_ms: Callable[[], int] = _wall_ms,
+    key: DataKey | None = None,
 ) -> peewee.SqliteDatabase:
     """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
@@ -85,6 +108,9 @@ def open_database(
         busy_timeout_ms: how long to wait for another connection's lock.
         synchronous: ``NORMAL`` for the app database, ``FULL`` for the audit log.
         clock_ms: wall clock in milliseconds (injected by tests).
+        key: open (or create) an SQLCipher file keyed with it; ``None`` for plain SQLite.
+            A plaintext file is refused with a key (encrypt it first:
+            :func:`aether_qt.policy.app_data.encrypt_database`).
 
     Returns:
         A connected ``peewee.SqliteDatabase`` (connections are per thread).
@@ -102,23 +128,44 @@ def open_database(
         ("journal_mode", "WAL"),
         ("synchronous", synchronous.upper()),
     ]
-    db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_ms / 1000)
+    db: peewee.SqliteDatabase
+    if key is None:
+        db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_ms / 1000)
+    else:
+        pragmas.insert(0, ("cipher_log_level", "NONE"))  # a wrong key is our error to explain, not stderr's
+        db = SqlCipherDatabase(
+            str(path), passphrase=key.sqlcipher_pragma(), pragmas=pragmas, timeout=busy_timeout_ms / 1000
+        )
     try:
         if existed:
-            _quick_check(path, timeout_s=busy_timeout_ms / 1000)
+            _quick_check(path, timeout_s=busy_timeout_ms / 1000, key=key)
         db.connect()
         result = apply_migrations(
-            db, path=path, migrations=migrations, backups_dir=backups_dir, clock_ms=clock_ms
+            db, path=path, migrations=migrations, backups_dir=backups_dir, clock_ms=clock_ms, key=key
         )
     except StorageError:
         db.close()
         raise
-    except (sqlite3.Error, peewee.PeeweeException, OSError) as exc:
+    except _OPEN_ERRORS as exc:
         db.close()
         raise translate_sqlite_error(exc, path) from exc
     if result.applied:
         log.info("database %s migrated from v%d to v%d", path.name, result.from_version, result.to_version)
     return db
+
+
+def open_memory_database(*, migrations: Path) -> peewee.SqliteDatabase:
+    """An empty, migrated database in memory, shared by the process's threads; nothing touches the disk.
+
+    It stands in for ``aether.db`` while that file is locked (no data key), so the
+    app runs with nothing remembered and nothing saved. It lives while the
+    opening thread's connection is open.
+    """
+    name = f"file:aether-stand-in-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    database = peewee.SqliteDatabase(name, uri=True, pragmas=[("foreign_keys", "ON")])
+    database.connect()
+    apply_migrations(database, path=Path(name), migrations=migrations, backups_dir=Path(), clock_ms=_wall_ms)
+    return database
 
 
 def close_database(db: peewee.SqliteDatabase) -> None:

@@ -116,6 +116,23 @@ class MigrationError(StorageError):
         self.migration = migration
 
 
+class DataKeyError(StorageError):
+    """The encrypted database cannot be opened with the data key at hand (wrong, missing, or a damaged file).
+
+    Nothing is written: the file stays exactly as it was, and no new database
+    is ever created in its place.
+    """
+
+    def __init__(self, path: Path, *, detail: str) -> None:
+        """Describe why ``path`` cannot be decrypted."""
+        super().__init__(
+            f"Your memories in {path} are locked: {detail}. Nothing was changed. Unlock the keyring "
+            "that holds Aether's data key (or restore the key file) and start Aether again.",
+            path=path,
+            detail=detail,
+        )
+
+
 class DiskFullError(StorageError):
     """The disk (or the database's size limit) is full."""
 

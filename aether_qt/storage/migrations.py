@@ -30,6 +30,7 @@ from typing import cast
 
 import peewee
 
+from aether_qt.storage.cipher import DRIVER_ERRORS, DataKey, connect_keyed
 from aether_qt.storage.errors import (
     MigrationError,
     SchemaTooNewError,
@@ -195,7 +196,13 @@ def _has_data(db: peewee.SqliteDatabase) -> bool:
 
 
 def backup_database(
-    path: Path, *, backups_dir: Path, version: int, now_ms: int, timeout_s: float = 5.0
+    path: Path,
+    *,
+    backups_dir: Path,
+    version: int,
+    now_ms: int,
+    timeout_s: float = 5.0,
+    key: DataKey | None = None,
 ) -> Path:
     """Copy the database at ``path`` with SQLite's online backup API.
 
@@ -204,6 +211,9 @@ def backup_database(
     read-only connection is used, so the copy is consistent even while WAL
     pages are not yet checkpointed and while another connection holds the
     write lock.
+
+    With ``key`` both ends are SQLCipher connections with that key, so the copy
+    is as encrypted as the original.
 
     Returns:
         The path of the new copy.
@@ -216,9 +226,9 @@ def backup_database(
         counter += 1
         target = backups_dir / f"{path.stem}-v{version}-{stamp}-{counter}.db"
     partial = target.with_name(target.name + ".partial")
-    source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+    source = connect_keyed(path, key, read_only=True, timeout_s=timeout_s)
     try:
-        destination = sqlite3.connect(partial)
+        destination = connect_keyed(partial, key, timeout_s=timeout_s)
         try:
             source.backup(destination)
         finally:
@@ -244,7 +254,7 @@ def _run(conn: sqlite3.Connection, path: Path, migration: Migration, now_ms: int
             raise MigrationError(path, migration=migration.filename, detail=detail)
         try:
             conn.execute(statement)
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             translated = translate_sqlite_error(exc, path)
             if type(translated) is not StorageError:
                 raise translated from exc  # locked, full, damaged: the environment, not the SQL
@@ -262,6 +272,7 @@ def apply_migrations(
     migrations: Path,
     backups_dir: Path,
     clock_ms: Callable[[], int],
+    key: DataKey | None = None,
 ) -> MigrationResult:
     """Bring ``db`` (the file at ``path``) up to the newest migration in ``migrations``.
 
@@ -271,6 +282,7 @@ def apply_migrations(
         migrations: folder of ``NNNN_name.sql`` files.
         backups_dir: where the pre-migration copy goes.
         clock_ms: wall clock in milliseconds.
+        key: the database's SQLCipher key (the backup copy is keyed with it too).
 
     Raises:
         SchemaTooNewError: the database is newer than the app.
@@ -291,7 +303,9 @@ def apply_migrations(
         pending = _plan(path, known, applied)
         backup = None
         if pending and _has_data(db):
-            backup = backup_database(path, backups_dir=backups_dir, version=from_version, now_ms=clock_ms())
+            backup = backup_database(
+                path, backups_dir=backups_dir, version=from_version, now_ms=clock_ms(), key=key
+            )
         conn.execute(_CREATE_TABLE)
         for migration in pending:
             _run(conn, path, migration, clock_ms())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TypeAlias, TypeVar
 import peewee
 
 from aether_qt.core.events import looks_secret
+from aether_qt.storage.cipher import DB_ERRORS
 from aether_qt.storage.errors import StorageError, translate_sqlite_error
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
@@ -71,7 +71,7 @@ class SettingsStore:
         self._value = peewee.Column(self._table, "value")
         self._updated = peewee.Column(self._table, "updated_at_ms")
 
-    def _fail(self, exc: Exception) -> StorageError:
+    def _fail(self, exc: BaseException) -> StorageError:
         """Translate a database error into a typed storage error."""
         return translate_sqlite_error(exc, self._path)
 
@@ -80,7 +80,7 @@ class SettingsStore:
         query = self._table.select(self._value).where(self._key == key).tuples()
         try:
             rows = list(query.execute())
-        except (sqlite3.Error, peewee.PeeweeException) as exc:
+        except DB_ERRORS as exc:
             raise self._fail(exc) from exc
         return str(rows[0][0]) if rows else None
 
@@ -137,14 +137,14 @@ class SettingsStore:
         )
         try:
             query.execute()
-        except (sqlite3.Error, peewee.PeeweeException) as exc:
+        except DB_ERRORS as exc:
             raise self._fail(exc) from exc
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; returns whether it existed."""
         try:
             removed = self._table.delete().where(self._key == key).execute()
-        except (sqlite3.Error, peewee.PeeweeException) as exc:
+        except DB_ERRORS as exc:
             raise self._fail(exc) from exc
         return bool(removed)
 
@@ -153,5 +153,5 @@ class SettingsStore:
         query = self._table.select(self._key).order_by(self._key).tuples()
         try:
             return [str(row[0]) for row in query.execute()]
-        except (sqlite3.Error, peewee.PeeweeException) as exc:
+        except DB_ERRORS as exc:
             raise self._fail(exc) from exc

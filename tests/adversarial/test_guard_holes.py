@@ -325,3 +325,29 @@ def test_the_guard_cannot_be_switched_off(tmp_path: Path) -> None:
     assert violation(out["write_after"])
     assert out["enabled"] is True
     assert list((tmp_path / "outside").iterdir()) == []
+
+
+def test_sqlcipher_obeys_the_same_rules_as_sqlite(tmp_path: Path) -> None:
+    """SQLCipher's ``connect`` raises no audit event: without its wrapper it wrote anywhere."""
+    out = run_guarded(
+        """
+        from sqlcipher3 import dbapi2 as sqlcipher
+        import sqlcipher3
+        make = "create table t (x)"
+        attempt("connect_outside", lambda: sqlcipher.connect(str(outside / "x.db")).execute(make))
+        attempt("top_level_outside", lambda: sqlcipher3.connect(str(outside / "y.db")).execute(make))
+        db = sqlcipher.connect(str(data / "app.db"))
+        db.execute("PRAGMA key = 'k'")
+        db.execute("create table t (x)")
+        attempt("attach_outside", lambda: db.execute(f"ATTACH '{outside}/a.db' AS a KEY 'k'"))
+        attempt("export_outside", lambda: db.execute(f"VACUUM INTO '{outside}/copy.db'"))
+        attempt("attach_inside", lambda: db.execute(f"ATTACH '{data}/side.db' AS side KEY 'k'"))
+        """,
+        tmp_path,
+    )
+    for name in ("connect_outside", "top_level_outside"):
+        assert violation(out[name]), name
+    for name in ("attach_outside", "export_outside"):
+        assert out[name] == "DatabaseError", name
+    assert out["attach_inside"] == "ok"
+    assert list((tmp_path / "outside").iterdir()) == []

@@ -67,7 +67,7 @@ def test_list_use_and_active(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         f"{user / 'broken.yaml'}:2:1:"
     )
 
-    assert cmd.use(_ns(home=str(home), persona_id="mine")) == 0
+    assert cmd.use(_ns(home=str(home), persona_id="mine", allow_key_file=True)) == 0
     assert "next turn boundary" in capsys.readouterr().out
     assert cmd.list_(_ns(home=str(home), json=False)) == 0
     out = capsys.readouterr().out
@@ -94,7 +94,7 @@ def test_use_shows_clamps_and_list_warns_about_a_missing_active(
     home = tmp_path / "home"
     user = home / "data" / "personas"
     _write(user / "mine.yaml", GOOD + "policy_defaults:\n  overrides:\n    shell.exec: auto\n")
-    assert cmd.use(_ns(home=str(home), persona_id="mine")) == 0
+    assert cmd.use(_ns(home=str(home), persona_id="mine", allow_key_file=True)) == 0
     assert "clamp: shell.exec auto -> deny" in capsys.readouterr().out
     (user / "mine.yaml").write_text("id: [\n", encoding="utf-8")
     assert cmd.list_(_ns(home=str(home), json=False)) == 0

@@ -14,6 +14,7 @@ import keyring.backend
 import keyring.backends.fail
 import keyring.backends.null
 import pytest
+from app_db_support import connect_app_db
 from audit_support import app_running, forge_row, tamper
 from keyring_support import MemoryKeyring
 
@@ -72,12 +73,14 @@ def test_keyring_home_is_clean_and_anchored(paths: AppPaths, use_backend: Any) -
 def test_no_keyring_without_opt_in_denies_everything(paths: AppPaths, use_backend: Any) -> None:
     use_backend(keyring.backends.fail.Keyring())
     with PolicyRuntime.open(paths) as rt:
-        assert rt.keys is None and rt.audit is None
-        assert "opt in" in rt.keys_error
-        assert flags(rt) == ["audit_broken", "policy_degraded"]
+        assert rt.keys is None and rt.audit is None and rt.data_key is None
+        assert "opt in" in rt.data_error
+        assert flags(rt) == ["data_locked"]  # no key for the data, so nothing else can be trusted either
         decision = rt.gate.evaluate(ActionRequest("notify.send", "hi"))
         assert isinstance(decision, Deny) and decision.reason is DenyReason.AUDIT_UNAVAILABLE
+        rt.settings.set("ui.theme", "dark")  # lands in the stand-in, never in a new file
     assert not paths.key_file.exists()
+    assert not paths.app_db.exists() and not paths.audit_db.exists()
 
 
 def test_opt_in_key_file_is_remembered_and_flagged(paths: AppPaths, use_backend: Any) -> None:
@@ -152,9 +155,8 @@ def test_ledger_is_rebuilt_from_the_audit_log_when_they_differ(paths: AppPaths, 
         rt.set_roots((paths.data_dir.parent / "docs",))
         rt.gate.evaluate(ActionRequest("files.read", str(paths.data_dir.parent / "docs" / "a.txt")))
         expected = rt.ledger.digest()
-    con = sqlite3.connect(paths.app_db)
+    con = connect_app_db(paths)
     con.execute("DELETE FROM grants")
-    con.commit()
     con.close()
     with PolicyRuntime.open(paths) as rt:
         # the session grant of the last run was ended by the session-start cascade, but it is known again

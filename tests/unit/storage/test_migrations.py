@@ -11,6 +11,7 @@ import peewee
 import pytest
 
 from aether_qt.storage import migrations as migrations_module
+from aether_qt.storage.cipher import DRIVER_ERRORS
 from aether_qt.storage.database import close_database
 from aether_qt.storage.errors import DiskFullError, MigrationError, SchemaTooNewError
 from aether_qt.storage.migrations import (
@@ -217,7 +218,7 @@ def test_failed_backup_leaves_no_partial_file(tmp_path: Path, backups: Path, con
     if content is not None:
         source.write_bytes(content)
 
-    with pytest.raises(sqlite3.Error):
+    with pytest.raises(DRIVER_ERRORS):
         backup_database(source, backups_dir=backups, version=1, now_ms=0)
 
     assert list(backups.iterdir()) == []
