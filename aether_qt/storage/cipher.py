@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import nacl.exceptions
+import nacl.pwhash
 import nacl.secret
 import nacl.utils
 import peewee
@@ -97,6 +98,68 @@ class DataKey:
             raise SealedFileError("the sealed file was made with another key or has been changed") from None
 
 
+PASSPHRASE_MAGIC = b"AETHER-PASSPHRASE-SEALED-1\n"
+"""First bytes of a file sealed with :func:`seal_with_passphrase` (exports, backups)."""
+MIN_PASSPHRASE = 8
+_SALT_BYTES = nacl.pwhash.argon2id.SALTBYTES
+_OPS = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
+_MEM = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+
+
+def passphrase_key(passphrase: str, salt: bytes, *, opslimit: int = _OPS, memlimit: int = _MEM) -> bytes:
+    """32 bytes from ``passphrase`` with Argon2id (a file that leaves the machine needs no keyring to open).
+
+    Raises:
+        ValueError: the passphrase is shorter than :data:`MIN_PASSPHRASE` characters.
+    """
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise ValueError(f"a passphrase needs at least {MIN_PASSPHRASE} characters")
+    return bytes(
+        nacl.pwhash.argon2id.kdf(
+            KEY_BYTES, passphrase.encode("utf-8"), salt, opslimit=opslimit, memlimit=memlimit
+        )
+    )
+
+
+def seal_with_passphrase(data: bytes, passphrase: str) -> bytes:
+    """``data`` encrypted and authenticated under a key derived from ``passphrase`` (salt and costs in front).
+
+    Layout: :data:`PASSPHRASE_MAGIC`, 16-byte salt, opslimit and memlimit (8 bytes each,
+    big-endian), then XSalsa20-Poly1305 ``SecretBox`` output.
+    """
+    salt = nacl.utils.random(_SALT_BYTES)
+    box = nacl.secret.SecretBox(passphrase_key(passphrase, salt))
+    header = PASSPHRASE_MAGIC + salt + _OPS.to_bytes(8, "big") + _MEM.to_bytes(8, "big")
+    return header + bytes(box.encrypt(data))
+
+
+def is_passphrase_sealed(blob: bytes) -> bool:
+    """``blob`` starts like a :func:`seal_with_passphrase` output."""
+    return blob.startswith(PASSPHRASE_MAGIC)
+
+
+def unseal_with_passphrase(blob: bytes, passphrase: str) -> bytes:
+    """The plaintext of :func:`seal_with_passphrase`'s output.
+
+    Raises:
+        SealedFileError: not sealed, costs out of range, a wrong passphrase, or changed bytes.
+        ValueError: the passphrase is too short to have sealed anything.
+    """
+    head = len(PASSPHRASE_MAGIC)
+    if not blob.startswith(PASSPHRASE_MAGIC) or len(blob) < head + _SALT_BYTES + 16:
+        raise SealedFileError("not a passphrase-sealed Aether file")
+    salt = blob[head : head + _SALT_BYTES]
+    opslimit = int.from_bytes(blob[head + _SALT_BYTES : head + _SALT_BYTES + 8], "big")
+    memlimit = int.from_bytes(blob[head + _SALT_BYTES + 8 : head + _SALT_BYTES + 16], "big")
+    if not (_OPS <= opslimit <= 4 * _OPS and _MEM <= memlimit <= 4 * _MEM):
+        raise SealedFileError("the sealed file asks for key-derivation costs outside the accepted range")
+    box = nacl.secret.SecretBox(passphrase_key(passphrase, salt, opslimit=opslimit, memlimit=memlimit))
+    try:
+        return bytes(box.decrypt(blob[head + _SALT_BYTES + 16 :]))
+    except nacl.exceptions.CryptoError:
+        raise SealedFileError("wrong passphrase, or the file has been changed") from None
+
+
 def is_plaintext_sqlite(path: Path) -> bool:
     """``path`` starts with SQLite's plaintext header (an SQLCipher file looks like random bytes)."""
     try:
@@ -131,10 +194,16 @@ __all__ = [
     "DB_ERRORS",
     "DRIVER_ERRORS",
     "KEY_BYTES",
+    "MIN_PASSPHRASE",
+    "PASSPHRASE_MAGIC",
     "SEALED_MAGIC",
     "SQLITE_HEADER",
     "DataKey",
     "SealedFileError",
     "connect_keyed",
+    "is_passphrase_sealed",
     "is_plaintext_sqlite",
+    "passphrase_key",
+    "seal_with_passphrase",
+    "unseal_with_passphrase",
 ]
