@@ -34,6 +34,7 @@ from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
 from aether_qt.engines.router.router import Router
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.gate.data_safety import DataSafetyService
 from aether_qt.services.interaction.host import QtConversation
 from aether_qt.services.memory.host import MemoryHost
 from aether_qt.services.memory.service import MemoryService
@@ -54,7 +55,6 @@ _log = logging.getLogger(__name__)
 
 ORGANISATION = "Aether"
 APPLICATION = "aether"
-SETTINGS_FILE = "aether-qt.ini"
 EXIT_STORAGE = 2
 EXIT_NOT_ANSWERED = 1  # another app holds the home and did not raise its window
 LATE_START_MS = 8000  # memory and voice start by then even if the model is still loading
@@ -103,7 +103,7 @@ class AppParts:
 def settings_for(paths: AppPaths, home: str | None) -> QSettings:
     """UI settings: an INI file inside an explicit home, else the user's Aether settings."""
     if home or os.environ.get(HOME_ENV):
-        return QSettings(str(paths.config_dir / SETTINGS_FILE), QSettings.Format.IniFormat)
+        return QSettings(str(paths.ui_settings_file), QSettings.Format.IniFormat)
     return QSettings(ORGANISATION, APPLICATION)
 
 
@@ -155,6 +155,9 @@ def _build(
         personas=personas.choices if personas is not None else None,
         choose_persona=personas.choose if personas is not None else None,
         memory_panel=MemoryPanel(host=memory, bus_bridge=bus_bridge) if memory is not None else None,
+        data_safety=DataSafetyService(
+            runtime=runtime, home=paths.data_dir.parent if home or os.environ.get(HOME_ENV) else None
+        ),
     )
     window.sig_quit_requested.connect(app.quit)
     tray: TrayIcon | None = None

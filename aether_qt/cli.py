@@ -118,6 +118,27 @@ def _audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _add_common(q)
 
 
+def _backup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import backup as cmd
+
+    b = sub.add_parser("backup", help="write the whole home to one passphrase-sealed file (a gated write)")
+    b.add_argument("--out", required=True, metavar="FILE", help="the new backup file")
+    b.add_argument("--json", action="store_true")
+    r = sub.add_parser("restore", help="replace the home's data with a backup (the old data is kept aside)")
+    r.add_argument("file", metavar="FILE")
+    r.add_argument("--yes", action="store_true", help="replace a home that holds data without asking")
+    r.add_argument("--json", action="store_true")
+    b.set_defaults(handler=cmd.backup)
+    r.set_defaults(handler=cmd.restore)
+    for q in (b, r):
+        how = q.add_mutually_exclusive_group()
+        how.add_argument(
+            "--passphrase-file", metavar="PATH", help="read the passphrase from PATH's first line"
+        )
+        how.add_argument("--passphrase-stdin", action="store_true", help="read the passphrase from stdin")
+        _add_common(q)
+
+
 def _turns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import models, models_fetch, turns
 
@@ -280,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     _policy(sub)
     _grants(sub)
     _audit(sub)
+    _backup(sub)
     _turns(sub)
     _persona(sub)
     _avatar(sub)

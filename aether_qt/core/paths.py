@@ -68,6 +68,16 @@ class AppPaths:
         return self.config_dir / "settings.json"
 
     @property
+    def ui_settings_file(self) -> Path:
+        """The window's own settings (geometry, open tab) when the home is explicit (Qt INI format)."""
+        return self.config_dir / "aether-qt.ini"
+
+    @property
+    def personas_dir(self) -> Path:
+        """The user's own personas (imported cards among them); the shipped ones live in the package."""
+        return self.data_dir / "personas"
+
+    @property
     def writable_roots(self) -> tuple[Path, ...]:
         """Folders the app may write without an effector (its own state)."""
         return (self.data_dir, self.config_dir, self.cache_dir)

@@ -63,8 +63,17 @@ def _lost(anchor: Anchor | None) -> dict[str, Any]:
     }
 
 
-def acknowledge(paths: AppPaths, *, allow_key_file: bool = False, clock: Clock | None = None) -> Acknowledged:
+def acknowledge(
+    paths: AppPaths,
+    *,
+    allow_key_file: bool = False,
+    clock: Clock | None = None,
+    cause: dict[str, Any] | None = None,
+) -> Acknowledged:
     """Start a new epoch if the log does not extend its anchor (see the module docstring).
+
+    ``cause`` is recorded in the epoch row when the loss was the user's own act
+    (a restored backup says which one), so the row names why history went back.
 
     Raises:
         AcknowledgeError: no keys, or the new epoch could not be written.
@@ -84,6 +93,8 @@ def acknowledge(paths: AppPaths, *, allow_key_file: bool = False, clock: Clock |
     detail: dict[str, Any] = {"event": "audit_epoch", "epoch": epoch, "reason": problem.problem, "lost": lost}
     if reading.invalid:
         detail["invalid_anchors"] = list(reading.invalid)
+    if cause:
+        detail["cause"] = cause
     if paths.audit_db.exists():
         chain = verify_log(paths.audit_db, keys=keys, anchor=None)
         if chain.status == "tampered" or chain.reason == "key_mismatch":

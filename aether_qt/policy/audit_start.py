@@ -108,11 +108,21 @@ def check_at_start(path: Path, *, keys: AuditKeys, reading: AnchorReading, live:
     except sqlite3.Error as exc:
         return _problem("missing", f"the audit database cannot be opened ({type(exc).__name__})")
     try:
+        return check_connection(conn, keys=keys, reading=reading, live=live)
+    finally:
+        conn.close()
+
+
+def check_connection(
+    conn: sqlite3.Connection, *, keys: AuditKeys, reading: AnchorReading, live: bool
+) -> StartCheck:
+    """:func:`check_at_start` on an open connection (a backup's in-memory copy of the log)."""
+    if reading.invalid:
+        return _problem("anchor_invalid", "; ".join(reading.invalid))
+    try:
         return _check(conn, keys, reading.anchor, live)
     except (sqlite3.Error, KeyError, TypeError, ValueError) as exc:
         return _problem("content_hash_mismatch", f"the audit database cannot be read ({type(exc).__name__})")
-    finally:
-        conn.close()
 
 
 def _check(  # noqa: PLR0911 - one exit per rule of the module docstring
@@ -195,4 +205,4 @@ def _sentence(failure: Failure) -> str:
     return f"{failure.message}{where}"
 
 
-__all__ = ["BANNER", "StartCheck", "check_at_start", "check_missing"]
+__all__ = ["BANNER", "StartCheck", "check_at_start", "check_connection", "check_missing"]

@@ -235,11 +235,19 @@ def verify_log(
     except sqlite3.Error as exc:
         return VerifyReport("undecidable", False, None, None, 0, f"cannot open: {type(exc).__name__}")
     try:
+        return verify_connection(conn, keys=keys, anchor=anchor, live=live)
+    finally:
+        conn.close()
+
+
+def verify_connection(
+    conn: sqlite3.Connection, *, keys: AuditKeys | None, anchor: Anchor | None, live: bool = False
+) -> VerifyReport:
+    """:func:`verify_log` on an open connection (a backup's in-memory copy of the log, checked in full)."""
+    try:
         return _verify_conn(conn, keys, anchor, live)
     except (sqlite3.Error, KeyError, ValueError) as exc:
         return VerifyReport("undecidable", False, None, None, 0, f"cannot read: {type(exc).__name__}: {exc}")
-    finally:
-        conn.close()
 
 
 def walk_db(conn: sqlite3.Connection, walker: ChainWalker) -> Failure | None:
@@ -316,6 +324,7 @@ __all__ = [
     "feed_records",
     "open_readonly",
     "report_for",
+    "verify_connection",
     "verify_log",
     "walk_db",
 ]

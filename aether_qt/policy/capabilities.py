@@ -113,6 +113,10 @@ CAPABILITIES: Final[Mapping[str, Capability]] = _caps(
     Capability("model.download", Risk.MEDIUM, _U, "Download a model with a pinned hash", sends_remote=True),
     Capability("persona.import", Risk.MEDIUM, _T, "Import a character card as an untrusted persona"),
     Capability("audit.export", Risk.HIGH, _P, "Export the audit log"),
+    Capability(
+        "data.backup", Risk.HIGH, _P, "Write a passphrase-sealed backup of all data", reads_user_data=True
+    ),
+    Capability("data.restore", Risk.HIGH, _P, "Replace all data with a backup (the old data is kept aside)"),
     Capability("cost.admin", Risk.HIGH, _T, "Change or re-arm cost caps"),
 )
 
@@ -168,6 +172,8 @@ _MATRIX: Final[dict[str, tuple[Mode, Mode, Mode, Mode]]] = {
     "model.download": (_N, _Q, _Q, _Q),
     "persona.import": (_N, _Q, _Q, _K),
     "audit.export": (_Q, _Q, _Q, _Q),
+    "data.backup": (_Q, _Q, _Q, _Q),
+    "data.restore": (_Q, _Q, _Q, _Q),
     "cost.admin": (_N, _Q, _Q, _Q),
 }
 

@@ -24,9 +24,9 @@ This is the one module allowed to import :mod:`subprocess`, :mod:`urllib`,
 
 It also holds the permit-free helpers for the app's *own* folders (data, config,
 cache): :func:`write_own_file`, :func:`create_own_file`, :func:`replace_own_file`,
-:func:`remove_own_file` and :func:`extract_own_archive`. The rest of the package
-replaces, deletes and unpacks files only through them (the side-effect scan says
-so). They need no Allow, but they carry no effector rights either: the runtime
+:func:`remove_own_file`, :func:`remove_own_folder` and :func:`extract_own_archive`. The
+rest of the package replaces, deletes and unpacks files only through them (the
+side-effect scan says so). They need no Allow, but they carry no effector rights either: the runtime
 guard still checks each write against the writable roots.
 """
 
@@ -205,6 +205,33 @@ class Effectors:
         target = self._target(path)
         with self._acting(permit, capability, str(target)):
             _create_new(target, data, mode=0o600)
+        return target
+
+    def write_backup(
+        self,
+        permit: Permit,
+        path: Path,
+        chunks: Iterable[bytes],
+        *,
+        size: int | None = None,
+        progress: Progress | None = None,
+    ) -> Path:
+        """Stream a backup (``data.backup``; ``chunks`` are already sealed) into a new 0600 file.
+
+        Like :meth:`write_export`, but the content is never held whole: the name is
+        reserved with ``O_EXCL``, the chunks go to a temporary file beside it that is
+        renamed over the name once complete; whatever fails (the disk, or ``chunks``
+        raising) leaves neither a partial file nor the reserved name.
+        ``progress(written, size)`` runs without effector rights.
+
+        Raises:
+            TargetExistsError: something already exists at ``path``.
+            EffectFailedError: the file could not be written.
+        """
+        target = self._target(path)
+        report = self._outside(progress)
+        with self._acting(permit, "data.backup", str(target)):
+            _create_new(target, _reported(chunks, size, report), mode=0o600)
         return target
 
     def change_memory(self, permit: Permit, change: MemoryChange, apply: Callable[[MemoryChange], _T]) -> _T:
@@ -438,8 +465,8 @@ def _entry(item: os.DirEntry[str]) -> DirEntry:
     )
 
 
-def _create_new(target: Path, data: bytes, *, mode: int) -> None:
-    """Reserve ``target`` with ``O_EXCL`` (never overwrite), then fill it atomically."""
+def _create_new(target: Path, data: bytes | Iterable[bytes], *, mode: int) -> None:
+    """Reserve ``target`` with ``O_EXCL`` (never overwrite), then fill it atomically (or remove the name)."""
     try:
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode))
     except FileExistsError:
@@ -448,9 +475,19 @@ def _create_new(target: Path, data: bytes, *, mode: int) -> None:
         raise EffectFailedError(f"cannot create {target}: {exc.strerror}") from None
     try:
         _write_atomically(target, data, mode=mode)
-    except EffectFailedError:
+    except BaseException:
         target.unlink(missing_ok=True)
         raise
+
+
+def _reported(chunks: Iterable[bytes], total: int | None, progress: Progress | None) -> Iterator[bytes]:
+    """``chunks``, with ``progress(bytes so far, total)`` called after each one."""
+    done = 0
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
 
 
 def _temp_beside(target: Path) -> Path:
@@ -483,9 +520,9 @@ def _replace_with(target: Path, chunks: Iterable[bytes], *, mode: int) -> None:
         raise
 
 
-def _write_atomically(target: Path, data: bytes, *, mode: int) -> None:
+def _write_atomically(target: Path, data: bytes | Iterable[bytes], *, mode: int) -> None:
     try:
-        _replace_with(target, (data,), mode=mode)
+        _replace_with(target, (data,) if isinstance(data, bytes) else data, mode=mode)
     except OSError as exc:
         raise EffectFailedError(f"cannot write {target}: {exc.strerror}") from None
 
@@ -684,6 +721,23 @@ def remove_own_file(path: Path, *, root: Path) -> bool:
     """
     try:
         os.unlink(_own(path, root))
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def remove_own_folder(path: Path, *, root: Path) -> bool:
+    """Delete the empty folder ``path`` in the app folder ``root`` (a staging folder that served its turn).
+
+    Returns:
+        True if it existed.
+
+    Raises:
+        OutsideRootsError: ``path`` is not inside ``root``.
+        OSError: it is not empty, or could not be deleted.
+    """
+    try:
+        os.rmdir(_own(path, root))
     except FileNotFoundError:
         return False
     return True

@@ -370,6 +370,44 @@ class KeyStore:
             "opt in to a 0600 key file to continue"
         )
 
+    # ------------------------------------------------------------ restore
+
+    def install_keys(
+        self, *, hmac_key: bytes, seed: bytes, data_key: bytes, allow_key_file: bool, keep_old_as: str
+    ) -> str:
+        """Store keys restored from a backup (the keyring if usable, else the opt-in key file); say where.
+
+        A key already stored that differs is kept under ``<keep_old_as>:<entry>`` (a
+        keyring entry, or a field of the key file), so the data set aside with it
+        stays readable: a restore replaces, it never destroys.
+
+        Raises:
+            KeysUnavailableError: no usable keyring and no opt-in, or the store refused.
+        """
+        new = {"hmac-key": hmac_key, "ed25519-seed": seed, "data-key": data_key}
+        if backend_usable(self.backend()):
+            for entry, secret in new.items():
+                old = self._get(entry)
+                if old is not None and old != _b64(secret):
+                    self._set(f"{keep_old_as}:{entry}", old)
+                self._set(entry, _b64(secret))
+            return "keyring"
+        if not allow_key_file:
+            raise KeysUnavailableError(
+                f"no usable keyring ({self.status().backend}) for the restored keys; "
+                "opt in to a 0600 key file"
+            )
+        body = self._read_file_body() if self._key_file.exists() else {}
+        fields = {
+            entry.replace("-key", "_key").replace("-seed", "_seed"): _b64(v) for entry, v in new.items()
+        }
+        old_fields = {name: body[name] for name, value in fields.items() if body.get(name, value) != value}
+        if old_fields:
+            body[keep_old_as] = old_fields
+        body.update(fields, version=_KEY_FILE_VERSION)
+        write_private_file(self._key_file, json.dumps(body).encode("utf-8"))
+        return "key_file"
+
 
 def write_private_file(path: Path, data: bytes) -> None:
     """Atomically replace ``path`` (a file of the app's config folder, or an export) with ``data``, 0600.

@@ -51,14 +51,16 @@ from aether_qt.core.events import (
 )
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
+from aether_qt.widgets.trust.backup_tab import ChooseFile, choose_file
 from aether_qt.widgets.trust.banners import BannerArea
 from aether_qt.widgets.trust.centre import TrustCentre
 from aether_qt.widgets.trust.confirm import Confirm, ask_user
+from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
 
 if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge
     from aether_qt.policy.runtime import PolicyRuntime
-    from aether_qt.widgets.ports import Conversation, PolicyControls
+    from aether_qt.widgets.ports import Conversation, DataSafety, PolicyControls
 
 SOON_MS = 60
 KEY_GEOMETRY = "main_window/geometry"
@@ -139,6 +141,9 @@ class MainWindow(QMainWindow):
         personas: ListPersonas | None = None,
         choose_persona: ChoosePersona | None = None,
         memory_panel: QWidget | None = None,
+        data_safety: DataSafety | None = None,
+        ask_passphrase: AskPassphrase = ask_passphrase,
+        choose_file: ChooseFile = choose_file,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -157,10 +162,19 @@ class MainWindow(QMainWindow):
         self.banners = BannerArea(runtime=runtime)
         self.conversation_view = ConversationView(conversation=conversation, bus_bridge=bus_bridge)
         answer = conversation.answer if conversation is not None else None
-        self.trust_centre = TrustCentre(runtime=runtime, controls=controls, confirm=confirm, answer=answer)
+        self.trust_centre = TrustCentre(
+            runtime=runtime,
+            controls=controls,
+            confirm=confirm,
+            answer=answer,
+            data_safety=data_safety,
+            ask_passphrase=ask_passphrase,
+            choose_file=choose_file,
+        )
         self.memory_panel = memory_panel
         if memory_panel is not None:  # a tab of the side panel, with its own Ctrl+<n>
-            self.trust_centre.addTab(memory_panel, "Memory")
+            backup = self.trust_centre.indexOf(self.trust_centre.backup)  # Memory keeps Ctrl+5
+            self.trust_centre.insertTab(backup, memory_panel, "Memory")
         self.persona_picker: PersonaPicker | None = None
         if personas is not None:
             self.persona_picker = PersonaPicker(personas=personas)

@@ -13,6 +13,9 @@ audits each change through the gate and publishes it on the bus
 (``grants.did_revoke``, ``policy.did_change_preset``, ``policy.did_change_pause``
 ...), which is how the window learns about changes instead of polling.
 
+:class:`DataSafety` is the trust centre's Backup and Restore (the real one is
+:class:`~aether_qt.services.gate.data_safety.DataSafetyService`).
+
 :class:`Conversation` is what the UI sees of a conversation: submit text,
 cancel, answer approvals; events on the bus. The real implementation
 (:class:`~aether_qt.services.interaction.host.QtConversation`) runs each turn in
@@ -63,6 +66,28 @@ class PolicyControls(Protocol):
 
     def pause(self, paused: bool) -> None:
         """Pause (True) or resume every side effect."""
+        ...
+
+
+class DataSafety(Protocol):
+    """Backups as the trust centre makes and checks them. Both calls block: run them in a worker thread.
+
+    Expected failures (refused by the gate, a wrong passphrase, a changed file, a full
+    disk) raise :class:`~aether_qt.core.errors.ExplainedError` with a sentence for the
+    user; anything else is a bug. ``progress(done, total)`` is called from the worker
+    thread (``total`` None when unknown).
+    """
+
+    def backup(self, out: Path, passphrase: str, progress: Callable[[int, int | None], None]) -> str:
+        """Write a passphrase-sealed backup of the home to the new file ``out``; a sentence saying what."""
+        ...
+
+    def check_backup(self, bundle: Path, passphrase: str, progress: Callable[[int, int | None], None]) -> str:
+        """Check the backup ``bundle`` in full; a sentence saying what it holds and what to do."""
+        ...
+
+    def restore_command(self, bundle: Path) -> str:
+        """The command line that restores ``bundle`` once the app is closed (cheap: no check)."""
         ...
 
 

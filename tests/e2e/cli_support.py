@@ -36,7 +36,12 @@ class Cli:
         return env
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, check: bool = False, cwd: Path | None = None
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        check: bool = False,
+        cwd: Path | None = None,
+        stdin: int | None = None,
     ) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "aether_qt.cli", "--home", str(self.home)]
         if self.key_file:
@@ -49,6 +54,7 @@ class Cli:
             timeout=120,
             check=False,
             cwd=cwd,
+            stdin=stdin,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

@@ -1,7 +1,7 @@
-"""The trust centre: pending approvals, grants, the audit log and the permission preset.
+"""The trust centre: pending approvals, grants, the audit log, the permission preset and backups.
 
 Each tab is its own module (``approvals_tab``, ``grants_tab``, ``audit_tab``,
-``permissions_tab``); this one assembles them. The tabs read the policy
+``permissions_tab``, ``backup_tab``); this one assembles them. The tabs read the policy
 runtime; every change (answer, revoke, revoke all, preset) goes through the
 :class:`~aether_qt.widgets.ports.PolicyControls` they were given, which audits
 it and publishes it on the bus; nothing is decided in a widget. Tabs rebuild
@@ -19,20 +19,24 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from aether_qt.widgets.trust.approvals_tab import Answer, ApprovalsTab
 from aether_qt.widgets.trust.audit_tab import AuditTab
+from aether_qt.widgets.trust.backup_tab import BackupTab, ChooseFile, choose_file
 from aether_qt.widgets.trust.confirm import Confirm, ask_user
 from aether_qt.widgets.trust.grants_tab import GrantsTab
+from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
 from aether_qt.widgets.trust.permissions_tab import PermissionsTab
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
-    from aether_qt.widgets.ports import PolicyControls
+    from aether_qt.widgets.ports import DataSafety, PolicyControls
 
 
 class TrustCentre(QTabWidget):
-    """Approvals, Grants, Audit and Permissions, each a tab over the policy runtime and its controls.
+    """Approvals, Grants, Audit, Permissions and Backup, each a tab over the policy runtime and its controls.
 
     Tickets are answered by ``answer`` when given (the conversation's, so a
-    waiting turn resumes), else by ``controls.answer``.
+    waiting turn resumes), else by ``controls.answer``. Backups go through
+    ``data_safety`` (None: the tab's buttons are disabled); ``ask_passphrase`` and
+    ``choose_file`` are its dialogs (tests pass lambdas).
 
     Signals:
         sig_policy_changed(): something the user did changed grants, tickets or the preset.
@@ -47,6 +51,9 @@ class TrustCentre(QTabWidget):
         controls: PolicyControls,
         confirm: Confirm = ask_user,
         answer: Answer | None = None,
+        data_safety: DataSafety | None = None,
+        ask_passphrase: AskPassphrase = ask_passphrase,
+        choose_file: ChooseFile = choose_file,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -56,10 +63,12 @@ class TrustCentre(QTabWidget):
         self.grants = GrantsTab(runtime=runtime, controls=controls, confirm=confirm)
         self.audit = AuditTab(runtime=runtime)
         self.permissions = PermissionsTab(runtime=runtime, controls=controls, confirm=confirm)
+        self.backup = BackupTab(data_safety=data_safety, ask=ask_passphrase, choose=choose_file)
         self.addTab(self.approvals, "Approvals")
         self.addTab(self.grants, "Grants")
         self.addTab(self.audit, "Audit")
         self.addTab(self.permissions, "Permissions")
+        self.addTab(self.backup, "Backup")
         self.approvals.sig_ticket_answered.connect(self._on_tab_changed)
         self.grants.sig_grants_revoked.connect(self._on_tab_changed)
         self.permissions.sig_preset_changed.connect(self._on_tab_changed)
@@ -79,5 +88,6 @@ class TrustCentre(QTabWidget):
         self.sig_policy_changed.emit()
 
     def shutdown(self) -> bool:
-        """Stop background work (the audit tab's verification thread); True when none is left."""
-        return self.audit.shutdown()
+        """Stop background work (verification, a backup); True when none is left."""
+        audit = self.audit.shutdown()
+        return self.backup.shutdown() and audit
