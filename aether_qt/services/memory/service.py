@@ -180,7 +180,12 @@ class MemoryService:
     ) -> VectorIndex:
         from aether_qt.engines.memory.index import INDEX_FILE, VectorIndex
 
-        index = VectorIndex(self._paths.cache_dir / INDEX_FILE, embedder.dim, model_id=embedder.model_id)
+        index = VectorIndex(
+            self._paths.cache_dir / INDEX_FILE,
+            embedder.dim,
+            model_id=embedder.model_id,
+            sealer=self._rt.data_key,  # None only while the data is locked: then there is nothing to hide
+        )
 
         def report(done: int, total: int) -> None:
             self._set_status(
