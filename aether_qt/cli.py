@@ -198,6 +198,7 @@ def _avatar(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _memory(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import memory as cmd
+    from aether_qt.commands.passphrase import add_passphrase_arguments
 
     m = sub.add_parser("memory", help="list, search, show, forget, export and import memories")
     ms = m.add_subparsers(dest="action", required=True)
@@ -216,12 +217,14 @@ def _memory(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fo.add_argument("id", metavar="ID")
     fo.add_argument("--now", action="store_true", help="erase its text and vector at once")
     fo.set_defaults(handler=cmd.forget)
-    ex = ms.add_parser("export", help="write every memory to FILE as JSON (a gated export)")
+    ex = ms.add_parser("export", help="write every memory to FILE, sealed with a passphrase (a gated export)")
     ex.add_argument("file", metavar="FILE")
     ex.set_defaults(handler=cmd.export)
     im = ms.add_parser("import", help="import FILE in one transaction (a bad entry rejects it all)")
     im.add_argument("file", metavar="FILE")
     im.set_defaults(handler=cmd.import_)
+    for q in (ex, im):
+        add_passphrase_arguments(q)
     for q in (ls, se, sh, fo, ex, im):
         q.add_argument("--json", action="store_true")
         _add_common(q)

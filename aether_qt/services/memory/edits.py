@@ -37,6 +37,12 @@ from aether_qt.engines.memory.items import (
 from aether_qt.policy.decisions import Allow, Decision, Deny
 from aether_qt.policy.memory_changes import MemoryAction, MemoryChange
 from aether_qt.services.gate.user_acts import USER, decide_as_user
+from aether_qt.storage.cipher import (
+    PASSPHRASE_MAGIC,
+    is_passphrase_sealed,
+    seal_with_passphrase,
+    unseal_with_passphrase,
+)
 
 if TYPE_CHECKING:
     from aether_qt.engines.memory.store import MemoryStore
@@ -160,14 +166,18 @@ class UserEdits:
         change = MemoryChange.on_item(action, item_id, persona=USER)
         return self._as_user(change, forget, "purged" if now else "forgotten", summary)
 
-    def import_file(self, path: Path) -> MemoryOutcome:
+    def import_file(self, path: Path, *, passphrase: str | None = None) -> MemoryOutcome:
         """Import an export file in one transaction (``memory.write.durable``); a bad entry rejects it all.
 
+        A sealed export needs its ``passphrase``; a plain JSON file (an older export,
+        or one written by hand) is read as it is.
+
         Raises:
-            MemoryImportError: the file is unreadable, not an export, or holds a malformed entry.
+            MemoryImportError: the file is unreadable, not an export, sealed with another
+                passphrase (or changed), or holds a malformed entry.
         """
         store = self._require()
-        entries = read_export_file(path)
+        entries = read_export_file(path, passphrase=passphrase)
         now = self._rt.clock.wall_ms()
         for i, entry in enumerate(entries):  # a malformed file is refused before the gate is asked
             draft_from_entry(i, entry, now_ms=now)
@@ -178,11 +188,19 @@ class UserEdits:
             f"Imported {_count(len(entries))} from {path.name}.",
         )
 
-    def export_file(self, path: Path) -> MemoryOutcome:
-        """Export every live memory as JSON through the gate (``memory.export``) and an effector."""
+    def export_file(self, path: Path, *, passphrase: str) -> MemoryOutcome:
+        """Export every live memory through the gate (``memory.export``) and an effector.
+
+        The JSON is sealed with ``passphrase`` (Argon2id + XSalsa20-Poly1305): the file
+        leaves the encrypted database, so it must not carry the memories in clear.
+
+        Raises:
+            ValueError: the passphrase is too short.
+        """
         with self._lock:
             entries = self._require().export()
-        data = json.dumps({"format": 1, "items": entries}, ensure_ascii=False, indent=2).encode("utf-8")
+        text = json.dumps({"format": 1, "items": entries}, ensure_ascii=False, indent=2).encode("utf-8")
+        data = seal_with_passphrase(text, passphrase)
         decision = self._user_decision("memory.export", str(path.expanduser().absolute()))
         if not isinstance(decision, Allow):
             return _refused(decision)
@@ -228,15 +246,30 @@ def _refused(decision: Decision) -> MemoryOutcome:
     return MemoryOutcome(False, f"Not allowed: {reason}.", decision.kind, decision.audit_id)
 
 
-def read_export_file(path: Path) -> list[object]:
-    """The entries of an export file (``{"format": 1, "items": [...]}`` or a bare list).
+def is_sealed_export(path: Path) -> bool:
+    """``path`` is an export sealed with a passphrase (false when unreadable: the import will say why)."""
+    try:
+        with path.open("rb") as handle:
+            return is_passphrase_sealed(handle.read(len(PASSPHRASE_MAGIC)))
+    except OSError:
+        return False
+
+
+def read_export_file(path: Path, *, passphrase: str | None = None) -> list[object]:
+    """The entries of an export file (``{"format": 1, "items": [...]}`` or a bare list), unsealed if sealed.
 
     Raises:
-        MemoryImportError: unreadable, not JSON, or not an export (index -1 names the file itself).
+        MemoryImportError: unreadable, sealed without (or with a wrong) passphrase, not
+            JSON, or not an export (index -1 names the file itself).
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raw = path.read_bytes()
+        if is_passphrase_sealed(raw):
+            if passphrase is None:
+                raise MemoryImportError(-1, "", f"{path}: this export is sealed; its passphrase is needed")
+            raw = unseal_with_passphrase(raw, passphrase)
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # SealedFileError is a ValueError
         raise MemoryImportError(-1, "", f"{path}: {exc}") from None
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
