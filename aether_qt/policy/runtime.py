@@ -441,6 +441,8 @@ class PolicyRuntime:
         if not check.ok:
             self._refuse(check)
             return False
+        if not (self.ledger.reload() and self.tickets.recheck()):
+            return False  # read again first: nothing is written before they read well
         try:
             audit.resume()
             audit.set_verified(
@@ -449,25 +451,13 @@ class PolicyRuntime:
                 verified_hash=check.verified_hash,
                 grants_digest=check.grants_digest,
             )
-            resumed = self._reload_ledger(check.grant_rows)
+            if not self.ledger.verify_against(check.grant_rows):
+                _log.warning("grant ledger differs from the verified audit rows; rebuilding it from them")
+                self.ledger.rebuild_from_audit(check.grant_rows)
         except (AuditWriteError, LedgerError) as exc:
             _log.warning("side effects not resumed: %s", exc)
             return False
-        if resumed:
-            _log.info("space returned in %s: side effects resume", self.paths.data_dir)
-        return resumed
-
-    def _reload_ledger(self, verified: tuple[AuditRow, ...]) -> bool:
-        """Read the grants and tickets again and check the grants against ``verified`` rows, as at start.
-
-        Raises:
-            LedgerError: rebuilding the grants from the audit rows failed.
-        """
-        if not (self.ledger.reload() and self.tickets.recheck()):
-            return False
-        if not self.ledger.verify_against(verified):
-            _log.warning("grant ledger differs from the verified audit rows; rebuilding it from them")
-            self.ledger.rebuild_from_audit(verified)
+        _log.info("space returned in %s: side effects resume", self.paths.data_dir)
         return True
 
     # ------------------------------------------------------------------ audit
