@@ -124,7 +124,7 @@ class Gate:
 
     @property
     def degraded(self) -> bool:
-        """True once an audit write failed: every side effect is denied from then on."""
+        """True once an audit write failed: every side effect is denied from then on (or until a resume)."""
         return self._degraded
 
     @property
