@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import peewee
@@ -22,6 +23,7 @@ from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, ApprovalTi
 from aether_qt.policy.grants import LedgerError
 from aether_qt.policy.scope import ScopeError, candidate_patterns, default_scope, normalise_pattern
 from aether_qt.storage.cipher import DB_ERRORS
+from aether_qt.storage.errors import is_disk_full
 
 _COLUMNS = "ticket_id, request_json, risk, created_wall_ms, state, choice, scope"
 _DB_ERRORS = DB_ERRORS
@@ -96,11 +98,26 @@ class TicketStore:
         self._db = database
         self._clock = clock
         self._intact = True
+        self.out_of_space = False  # the last failure was a full disk (recheck() may bring it back)
 
     @property
     def intact(self) -> bool:
         """False after a failed read or write of the ticket table."""
         return self._intact
+
+    def recheck(self) -> bool:
+        """After a failure for want of space: True (and intact again) when the table can be read.
+
+        Tickets live only in the database (a failed write changed nothing), so
+        a table that reads again is whole again.
+        """
+        self._intact = True
+        try:
+            self._query("SELECT count(*) FROM approval_tickets")
+        except LedgerError:
+            return False
+        self.out_of_space = False
+        return True
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -109,6 +126,7 @@ class TicketStore:
                 return list(cursor.fetchall())
         except _DB_ERRORS as exc:
             self._intact = False
+            self.out_of_space = is_disk_full(exc, Path(str(self._db.database)))
             raise LedgerError(f"approval table access failed: {type(exc).__name__}") from exc
 
     def open(self, request: ActionRequest, *, ticket_id: str, risk: str, audit_ref: str) -> ApprovalTicket:

@@ -6,10 +6,14 @@ queued to the GUI thread: tickets, decisions, grants, preset and pause changes
 (published by the gate-on-bus adapter, whoever made them: the trust centre, the
 tray, a turn) refresh the banners and the trust centre, coalesced by a short
 single-shot timer; model status drives the "no model" banner and the status bar.
-Nothing polls. A change the user makes in the trust centre refreshes at once;
-one made by another process (``aether policy evaluate`` in a terminal) cannot be
-published here, so the window also refreshes when it is activated, and on F5;
-each refresh is cheap when nothing changed.
+While the "storage full" banner shows, each refresh first asks the runtime to
+look for room again (a ``statvfs``; the log is re-verified only once there is
+room), so freeing space clears the banner at the next event, activation, F5 or
+"Check again", without a restart. Nothing polls. A change the user makes in the
+trust centre refreshes at once; one made by another process (``aether policy
+evaluate`` in a terminal) cannot be published here, so the window also
+refreshes when it is activated, and on F5; each refresh is cheap when nothing
+changed.
 
 The persona picker sits in the conversation header when the app lists
 personas: picking one asks the persona service to switch, and the status bar
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 from aether_qt.core.events import (
@@ -51,7 +55,7 @@ from aether_qt.core.events import (
 )
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
-from aether_qt.widgets.trust.banners import BannerArea
+from aether_qt.widgets.trust.banners import CHECK_AGAIN, CHOOSE_MODEL, COPY_FOLDER, STORAGE_FULL, BannerArea
 from aether_qt.widgets.trust.centre import TrustCentre
 from aether_qt.widgets.trust.confirm import Confirm, ask_user
 
@@ -233,6 +237,8 @@ class MainWindow(QMainWindow):
         """Recompute banners, approvals, grants, audit rows; announce what changed."""
         if self._stopped:
             return
+        if STORAGE_FULL in self.banners.flags():
+            self._runtime.check_storage()
         self.banners.refresh()
         self.trust_centre.refresh()
         tickets = self._runtime.tickets.pending()
@@ -459,9 +465,34 @@ class MainWindow(QMainWindow):
         else:
             self._set_persona_status(f"Switching to {name} at the next turn boundary…")
 
-    def _on_banners_action_requested(self, flag: str) -> None:
-        if flag == "no_model":
+    def _on_banners_action_requested(self, flag: str, action: str) -> None:
+        if flag == "no_model" and action == CHOOSE_MODEL:
             self.choose_model_file()
+        elif flag == STORAGE_FULL and action == CHECK_AGAIN:
+            self.check_storage()
+        elif flag == STORAGE_FULL and action == COPY_FOLDER:
+            self._copy_storage_folder()
+
+    def check_storage(self) -> str:
+        """Look for room again ("Check again"); refresh, and return the sentence shown in the status bar."""
+        resumed = self._runtime.check_storage()
+        self.refresh()
+        flag = self.banners.posture_flag(STORAGE_FULL)
+        if flag is None:
+            message = "There is room again: actions are allowed." if resumed else "Storage is fine."
+        elif flag.space is not None and not flag.space.enough:
+            message = f"Still not enough room. {flag.space.sentence()}."
+        else:
+            message = "There is room, but actions stay refused: see the banners."
+        self.statusBar().showMessage(message, 10_000)
+        return message
+
+    def _copy_storage_folder(self) -> None:
+        flag = self.banners.posture_flag(STORAGE_FULL)
+        if flag is None or flag.space is None:
+            return
+        QGuiApplication.clipboard().setText(str(flag.space.folder))
+        self.statusBar().showMessage(f"Copied {flag.space.folder}", 10_000)
 
     def _on_soon_timeout(self) -> None:
         self.refresh()
