@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 # flag -> (background, text colour, short title)
 SEVERITY: Final[dict[str, tuple[str, str, str]]] = {
+    "data_locked": ("#b71c1c", "#ffffff", "Data locked"),
     "audit_broken": ("#c62828", "#ffffff", "Audit broken"),
     "storage_full": ("#ad1457", "#ffffff", "Storage full"),
     "policy_degraded": ("#ef6c00", "#ffffff", "Policy degraded"),
