@@ -57,7 +57,7 @@ def build_conductor(
     """A conductor over the gate, effectors, router, memory and the persona (or its source)."""
     return Conductor(
         gate=gate_on_bus(runtime, bus),
-        tools=ToolRunner(effectors=runtime.effectors, memory=memory),
+        tools=ToolRunner(effectors=lambda: runtime.effectors, memory=memory),
         pending=PendingActions(runtime.database),
         router=router,
         persona=persona,
