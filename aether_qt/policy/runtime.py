@@ -120,6 +120,8 @@ class PolicyRuntime:
         if self.audit is not None and not self.ledger.verify_against(verified):
             _log.warning("grant ledger differs from the verified audit rows; rebuilding it from them")
             self.ledger.rebuild_from_audit(verified)
+        if self.audit is not None and (closed := self.tickets.close_answered(verified)):
+            _log.warning("closed %d approval ticket(s) the audit log says were answered", len(closed))
         self.gate = Gate(
             audit=sink,
             ledger=self.ledger,

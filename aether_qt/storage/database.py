@@ -1,8 +1,9 @@
 """Open Aether's SQLite databases safely: pragmas, health check, migrations.
 
-``open_database`` is the one way the app opens ``aether.db`` (and, with
-``synchronous="FULL"``, ``audit.db``). Problems of the environment (locked,
-corrupt, unreadable, disk full, schema too new) come out as the typed errors of
+``open_database`` is the one way the app opens ``aether.db``, at
+``synchronous=FULL`` like the audit log (docs/architecture.md, "Durability",
+says why). Problems of the environment (locked, corrupt, unreadable, disk
+full, schema too new) come out as the typed errors of
 :mod:`aether_qt.storage.errors`; anything else is a bug and propagates as is.
 """
 
@@ -44,17 +45,40 @@ def _quick_check(path: Path, *, timeout_s: float) -> None:
 
     This runs before the pragmas of :func:`open_database`, because switching the
     journal mode writes to the file, and a damaged file must stay untouched.
+
+    A crash while a new file was still in rollback-journal mode (before
+    ``journal_mode=WAL`` took effect: the first open of a home) leaves a hot
+    journal, which a read-only connection cannot roll back
+    (``SQLITE_READONLY_ROLLBACK``): the check then runs on a read-write
+    connection, whose first read rolls the journal back. That restores the
+    file as it was before the interrupted transaction and changes nothing else.
     """
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
+    uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-        rows = conn.execute("PRAGMA quick_check").fetchall()
-    finally:
-        conn.close()
+        rows = _check_rows(uri, timeout_s=timeout_s)
+    except sqlite3.OperationalError:
+        if not _hot_journal(path):
+            raise
+        rows = _check_rows(path.resolve().as_uri(), timeout_s=timeout_s)
     problems = [str(row[0]) for row in rows if row and row[0] != "ok"]
     if problems:
         shown = "; ".join(problems[:3])
         raise DatabaseCorruptError(path, detail=f"integrity check failed: {shown}")
+
+
+def _check_rows(uri: str, *, timeout_s: float) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout_s)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+        return conn.execute("PRAGMA quick_check").fetchall()
+    finally:
+        conn.close()
+
+
+def _hot_journal(path: Path) -> bool:
+    """Whether a rollback journal with content lies next to ``path`` (a crash in rollback mode)."""
+    journal = path.with_name(f"{path.name}-journal")
+    return journal.is_file() and journal.stat().st_size > 0
 
 
 def _wall_ms() -> int:
@@ -68,7 +92,7 @@ def open_database(
     migrations: Path,
     backups_dir: Path,
     busy_timeout_ms: int = 5000,
-    synchronous: str = "NORMAL",
+    synchronous: str = "FULL",
     clock_ms: Callable[[], int] = _wall_ms,
 ) -> peewee.SqliteDatabase:
     """Open (creating if needed) the database at ``path`` and bring its schema up to date.
@@ -83,7 +107,9 @@ def open_database(
         migrations: folder of numbered ``NNNN_name.sql`` files.
         backups_dir: where pre-migration copies go.
         busy_timeout_ms: how long to wait for another connection's lock.
-        synchronous: ``NORMAL`` for the app database, ``FULL`` for the audit log.
+        synchronous: ``FULL`` (the default): a commit that returned survives power
+            loss, which acknowledged memories, grants, tickets and settings need.
+            ``NORMAL`` is for scratch databases (benchmarks) only.
         clock_ms: wall clock in milliseconds (injected by tests).
 
     Returns:
