@@ -11,6 +11,7 @@ answers it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import peewee
 
 from aether_qt.policy.capabilities import ResourceKind
-from aether_qt.policy.contracts import Clock, PolicyError
+from aether_qt.policy.contracts import AuditRow, Clock, PolicyError
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, ApprovalTicket, Duration, TicketState
 from aether_qt.policy.grants import LedgerError
 from aether_qt.policy.scope import ScopeError, candidate_patterns, default_scope, normalise_pattern
@@ -188,6 +189,33 @@ class TicketStore:
             (TicketState.ANSWERED.value, choice.value, scope, self._clock.wall_ms(), audit_ref, ticket_id),
         )
         return self.get(ticket_id)
+
+    def close_answered(self, rows: Iterable[AuditRow]) -> list[str]:
+        """Mark answered every pending ticket whose answer is in ``rows``; return their ids.
+
+        The gate audits an answer before it stores the grant and closes the ticket,
+        so a crash in between leaves a ticket pending that the audit log says was
+        answered (and whose grant the start rebuilds from the log). The runtime
+        calls this at start with the verified grant rows, so a ticket answered
+        with an allow is never asked twice; a crash right after a refusal was
+        audited leaves that ticket pending, to be answered again.
+
+        Raises:
+            LedgerError: the database read or write failed.
+        """
+        pending = {ticket.ticket_id for ticket in self.pending()}
+        closed: list[str] = []
+        for row in rows:
+            ticket_id = row.detail.get("ticket_id")
+            if row.detail.get("event") != "ticket_answered" or ticket_id not in pending:
+                continue
+            choice = ApprovalChoice(row.detail["choice"])
+            self.mark_answered(
+                ticket_id, choice=choice, scope=row.detail.get("scope"), audit_ref=row.audit_id
+            )
+            pending.discard(ticket_id)
+            closed.append(ticket_id)
+        return closed
 
 
 def _ticket(row: tuple[Any, ...]) -> ApprovalTicket:

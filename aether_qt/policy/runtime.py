@@ -187,6 +187,8 @@ class PolicyRuntime:
                 self.ledger.rebuild_from_audit(verified)
             except LedgerError as exc:  # the ledger stays not intact: the gate denies until it is rebuilt
                 _log.error("grant ledger not rebuilt: %s", exc)
+        if self.audit is not None and (closed := self.tickets.close_answered(verified)):
+            _log.warning("closed %d approval ticket(s) the audit log says were answered", len(closed))
         self.gate = Gate(
             audit=sink,
             ledger=self.ledger,

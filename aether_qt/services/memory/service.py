@@ -342,7 +342,7 @@ class MemoryService:
                 self._rt.effectors.change_memory(allow.permit, change, lambda _change: None)
                 return MemoryOutcome(False, f"I have no memory about “{topic}”.", "allow", allow.audit_id)
             self._rt.effectors.change_memory(
-                allow.permit, change, lambda _change: [store.forget(item.id) for item in targets]
+                allow.permit, change, lambda _change: store.forget_many([item.id for item in targets])
             )
         self._changed("forgotten", tuple(targets), allow.audit_id)
         quoted = "; ".join(f"“{item.text}”" for item in targets)

@@ -159,3 +159,29 @@ def test_answer_store_failure_is_logged_not_raised(
     decision = rig.gate.answer(ask.ticket.ticket_id, C.DENY)
     assert isinstance(decision, Deny) and decision.reason is DenyReason.USER_DENIED
     assert "could not be stored" in caplog.text
+
+
+def test_tickets_answered_in_the_audit_log_are_closed(tmp_path: Path) -> None:
+    rig, ask = _ask(tmp_path)
+    second = rig.gate.evaluate(ActionRequest("files.delete", str(rig.roots[0] / "b.txt")))
+    third = rig.gate.evaluate(ActionRequest("files.delete", str(rig.roots[0] / "c.txt")))
+    assert isinstance(second, Ask) and isinstance(third, Ask)
+    # the ticket table refuses updates: the state a crash between the grant and the ticket leaves
+    rig.db.execute_sql(
+        "CREATE TRIGGER stuck BEFORE UPDATE ON approval_tickets BEGIN SELECT RAISE(ABORT, 'stuck'); END"
+    )
+    assert isinstance(rig.gate.answer(ask.ticket.ticket_id, C.ALWAYS_SCOPE), Allow)
+    rig = rig.reopen()  # a failed ticket write leaves the store not intact until the next start
+    assert isinstance(rig.gate.answer(second.ticket.ticket_id, C.DENY), Deny)
+    rig.db.execute_sql("DROP TRIGGER stuck")
+    rig = rig.reopen()
+    assert len(rig.tickets.pending()) == 3  # audited (and granted), yet still asking
+
+    closed = rig.tickets.close_answered(rig.sink.rows)
+
+    assert closed == [ask.ticket.ticket_id, second.ticket.ticket_id]
+    healed = rig.tickets.get(ask.ticket.ticket_id)
+    assert healed.state is TicketState.ANSWERED and healed.choice is C.ALWAYS_SCOPE
+    assert rig.tickets.get(second.ticket.ticket_id).choice is C.DENY
+    assert [t.ticket_id for t in rig.tickets.pending()] == [third.ticket.ticket_id]  # never answered
+    assert rig.tickets.close_answered(rig.sink.rows) == []  # once only
