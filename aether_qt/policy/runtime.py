@@ -20,7 +20,7 @@ import peewee
 from aether_qt.core.paths import AppPaths, migrations_dir
 from aether_qt.policy.approvals import TicketStore
 from aether_qt.policy.audit_anchor import Anchor, AnchorReading
-from aether_qt.policy.audit_chain import AuditLog
+from aether_qt.policy.audit_chain import AuditConnection, AuditLog, connect_audit_db
 from aether_qt.policy.audit_home import anchor_store_for, home_in_use, keystore_for
 from aether_qt.policy.audit_start import StartCheck, check_at_start, check_missing
 from aether_qt.policy.audit_verify import VerifyReport, verify_log
@@ -35,6 +35,7 @@ from aether_qt.policy.keys import AuditKeys, KeyStatus, KeysUnavailableError
 from aether_qt.policy.redaction import Redactor
 from aether_qt.storage.database import close_database, open_database
 from aether_qt.storage.settings import SettingsStore
+from aether_qt.storage.statement_hook import HookedConnection, StatementHook
 
 _log = logging.getLogger(__name__)
 
@@ -89,13 +90,23 @@ class PolicyRuntime:
     """
 
     def __init__(
-        self, *, paths: AppPaths, clock: Clock, allow_key_file: bool | None = None, sole_writer: bool = False
+        self,
+        *,
+        paths: AppPaths,
+        clock: Clock,
+        allow_key_file: bool | None = None,
+        sole_writer: bool = False,
+        statement_hook: StatementHook | None = None,
     ) -> None:
         self.paths = paths.ensure()
         self._sole_writer = sole_writer
+        self._hook = statement_hook
         self.clock = clock
         self.database: peewee.SqliteDatabase = open_database(
-            paths.app_db, migrations=migrations_dir(), backups_dir=paths.backups_dir
+            paths.app_db,
+            migrations=migrations_dir(),
+            backups_dir=paths.backups_dir,
+            statement_hook=statement_hook,
         )
         self.settings = SettingsStore(database=self.database)
         if allow_key_file:  # an explicit opt-in is remembered; it is shown as "keys on disk"
@@ -149,6 +160,7 @@ class PolicyRuntime:
         allow_key_file: bool | None = None,
         clock: Clock | None = None,
         sole_writer: bool = False,
+        statement_hook: StatementHook | None = None,
     ) -> PolicyRuntime:
         """Open every part of the policy layer for ``paths``.
 
@@ -158,12 +170,18 @@ class PolicyRuntime:
             clock: time (a fake one in tests).
             sole_writer: the caller holds the home's instance lock (the app): no other
                 writer can be alive, so an anchor that says a session is open means a crash.
+            statement_hook: sees every statement of both databases (``aether.db`` and
+                ``audit.db``) before it runs; the fault sweep of the tests makes one fail.
 
         Raises:
             StorageError: the app database cannot be used (locked, corrupt, newer schema...).
         """
         return cls(
-            paths=paths, clock=clock or SystemClock(), allow_key_file=allow_key_file, sole_writer=sole_writer
+            paths=paths,
+            clock=clock or SystemClock(),
+            allow_key_file=allow_key_file,
+            sole_writer=sole_writer,
+            statement_hook=statement_hook,
         )
 
     # ------------------------------------------------------------------ opening
@@ -191,7 +209,11 @@ class PolicyRuntime:
             check = None
         try:
             self.audit = AuditLog.open(
-                self.paths.audit_db, keys=self.keys, anchor_store=self.anchor_store, clock=self.clock
+                self.paths.audit_db,
+                keys=self.keys,
+                anchor_store=self.anchor_store,
+                clock=self.clock,
+                connect=self._connect_audit,
             )
         except AuditWriteError as exc:
             self.audit_error = str(exc)
@@ -213,6 +235,10 @@ class PolicyRuntime:
             verified_hash=check.verified_hash,
             grants_digest=check.grants_digest,
         )
+
+    def _connect_audit(self, path: Path) -> AuditConnection:
+        conn = connect_audit_db(path)
+        return conn if self._hook is None else HookedConnection(conn, self._hook, path.name)
 
     def _refuse(self, check: StartCheck) -> None:
         """The log does not extend its anchor (or failed verification): the gate stays deny-all."""

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import peewee
 
@@ -23,6 +24,7 @@ from aether_qt.storage.errors import (
     translate_sqlite_error,
 )
 from aether_qt.storage.migrations import apply_migrations
+from aether_qt.storage.statement_hook import HookedSqliteDatabase, StatementHook
 
 __all__ = ["close_database", "open_database", "translate_sqlite_error"]
 
@@ -70,6 +72,7 @@ def open_database(
     busy_timeout_ms: int = 5000,
     synchronous: str = "NORMAL",
     clock_ms: Callable[[], int] = _wall_ms,
+    statement_hook: StatementHook | None = None,
 ) -> peewee.SqliteDatabase:
     """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
@@ -85,6 +88,8 @@ def open_database(
         busy_timeout_ms: how long to wait for another connection's lock.
         synchronous: ``NORMAL`` for the app database, ``FULL`` for the audit log.
         clock_ms: wall clock in milliseconds (injected by tests).
+        statement_hook: sees every statement before it runs and may make it fail (the
+            fault sweep of the tests; see :mod:`aether_qt.storage.statement_hook`).
 
     Returns:
         A connected ``peewee.SqliteDatabase`` (connections are per thread).
@@ -102,7 +107,11 @@ def open_database(
         ("journal_mode", "WAL"),
         ("synchronous", synchronous.upper()),
     ]
-    db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_ms / 1000)
+    options: dict[str, Any] = {"pragmas": pragmas, "timeout": busy_timeout_ms / 1000}
+    if statement_hook is None:
+        db = peewee.SqliteDatabase(str(path), **options)
+    else:
+        db = HookedSqliteDatabase(str(path), statement_hook=statement_hook, **options)
     try:
         if existed:
             _quick_check(path, timeout_s=busy_timeout_ms / 1000)

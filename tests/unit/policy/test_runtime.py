@@ -69,6 +69,17 @@ def test_keyring_home_is_clean_and_anchored(paths: AppPaths, use_backend: Any) -
         assert again.verify().anchored
 
 
+def test_a_statement_hook_sees_both_databases(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(MemoryKeyring())
+    seen: list[tuple[str, str]] = []
+    with PolicyRuntime.open(paths, statement_hook=lambda db, sql: seen.append((db, sql))) as rt:
+        seen.clear()
+        assert isinstance(rt.gate.evaluate(ActionRequest("notify.send", "hi")), Allow)
+    names = [db for db, _ in seen]
+    assert "aether.db" in names and ("audit.db", "BEGIN IMMEDIATE") in seen
+    assert verify_home(paths).status == "intact"
+
+
 def test_no_keyring_without_opt_in_denies_everything(paths: AppPaths, use_backend: Any) -> None:
     use_backend(keyring.backends.fail.Keyring())
     with PolicyRuntime.open(paths) as rt:
