@@ -44,7 +44,15 @@ def test_the_hook_sees_queries_and_transaction_control(open_db: OpenDb) -> None:
     rows = execute(db, "SELECT key, value FROM settings WHERE key = ?", ("k",))
     assert rows.fetchall() == [("k", '"v"')] and rows.description[0][0] == "key"
     assert list(execute(db, "SELECT key FROM settings")) == [("k",)]
-    assert [sql.split()[0] for _, sql in hook.seen] == ["BEGIN", "INSERT", "COMMIT", "SELECT", "SELECT"]
+    db.cursor().executemany("DELETE FROM settings WHERE key = ?", [("k",), ("other",)])
+    assert [sql.split()[0] for _, sql in hook.seen] == [
+        "BEGIN",
+        "INSERT",
+        "COMMIT",
+        "SELECT",
+        "SELECT",
+        "DELETE",
+    ]
     assert {name for name, _ in hook.seen} == {"aether.db"}
 
 
