@@ -21,6 +21,7 @@ from aether_qt.commands.output import emit_json, emit_pairs, emit_table, fail
 from aether_qt.commands.passphrase import read_passphrase
 from aether_qt.commands.session import CommandError, policy_runtime
 from aether_qt.core.bus import EventBus
+from aether_qt.core.errors import ExplainedError
 from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.memory.items import (
     Kind,
@@ -91,6 +92,8 @@ def _guarded(run: Any) -> int:
     except MemoryImportError as exc:
         return fail(str(exc), 2)
     except (EffectError, ValueError, OSError) as exc:
+        return fail(str(exc), 2)
+    except ExplainedError as exc:  # the database or the gate failed meanwhile (a disk error): said in words
         return fail(str(exc), 2)
 
 

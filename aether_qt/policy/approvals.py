@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,15 @@ _DB_ERRORS = DB_ERRORS
 
 class TicketError(PolicyError):
     """A ticket is unknown, already answered, or answered with a scope that does not fit."""
+
+
+class TicketUnreadableError(TicketError, LedgerError):
+    """The ticket table could not be read (a disk error): the ticket cannot be answered now.
+
+    Both a :class:`TicketError` (what the approval card and the command show)
+    and a :class:`LedgerError` (the store is no longer intact: the gate denies
+    until restart).
+    """
 
 
 def request_to_json(request: ActionRequest) -> str:
@@ -120,7 +129,9 @@ class TicketStore:
         self.out_of_space = False
         return True
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _query(
+        self, sql: str, params: tuple[Any, ...] = (), *, error: type[LedgerError] = LedgerError
+    ) -> list[tuple[Any, ...]]:
         try:
             with self._db.atomic():
                 cursor = self._db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
@@ -128,7 +139,7 @@ class TicketStore:
         except _DB_ERRORS as exc:
             self._intact = False
             self.out_of_space = is_disk_full(exc, Path(str(self._db.database)))
-            raise LedgerError(f"approval table access failed: {type(exc).__name__}") from exc
+            raise error(f"the approval tickets cannot be read or written now ({exc})") from exc
 
     def open(self, request: ActionRequest, *, ticket_id: str, risk: str, audit_ref: str) -> ApprovalTicket:
         """Record a new pending ticket for an audited ``Ask``.
@@ -156,9 +167,13 @@ class TicketStore:
 
         Raises:
             TicketError: no such ticket.
-            LedgerError: the database read failed.
+            TicketUnreadableError: the database read failed.
         """
-        rows = self._query(f"SELECT {_COLUMNS} FROM approval_tickets WHERE ticket_id = ?", (ticket_id,))
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM approval_tickets WHERE ticket_id = ?",
+            (ticket_id,),
+            error=TicketUnreadableError,
+        )
         if not rows:
             raise TicketError(f"no approval ticket {ticket_id!r}")
         return _ticket(rows[0])
@@ -188,7 +203,7 @@ class TicketStore:
             "answer_audit_ref = ? WHERE ticket_id = ?",
             (TicketState.ANSWERED.value, choice.value, scope, self._clock.wall_ms(), audit_ref, ticket_id),
         )
-        return self.get(ticket_id)
+        return replace(ticket, state=TicketState.ANSWERED, choice=choice, scope=scope)  # stored: no re-read
 
     def close_answered(self, rows: Iterable[AuditRow]) -> list[str]:
         """Mark answered every pending ticket whose answer is in ``rows``; return their ids.

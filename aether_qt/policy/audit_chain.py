@@ -471,7 +471,7 @@ class AuditLog:
             self._anchors.save(
                 anchor, public_key=self.public_key, keyring=keyring, durable=keyring, holds=self._holds
             )
-        except AnchorWriteError as exc:
+        except (AnchorWriteError, sqlite3.Error) as exc:  # also the read of the row it vouched for
             self._fail("audit anchor not stored", exc)
 
     def _holds(self, anchor: Anchor) -> bool:

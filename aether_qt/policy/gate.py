@@ -402,21 +402,28 @@ class Gate:
                 decision = self._finish(ev, Exit("draft", source="user"), facts)
             else:
                 decision = self._finish(ev, deny(DenyReason.USER_DENIED), facts)
-            self._close_ticket(decision, ticket_id, choice, scope)
+            if not self._close_ticket(decision, ticket_id, choice, scope) and isinstance(decision, Allow):
+                # the card would stay open over an act already done: the answer takes no effect
+                self._permits.take(decision.permit)
+                unstored = {"event": "ticket_answer_not_stored", "ticket_id": ticket_id}
+                return self._finish(ev, ev.stop("approval", deny(DenyReason.LEDGER_CORRUPT)), unstored)
             return decision
 
     def _close_ticket(
         self, decision: Decision, ticket_id: str, choice: ApprovalChoice, scope: str | None
-    ) -> None:
+    ) -> bool:
+        """Store the answer; False when it could not be (the ticket stays pending)."""
         if isinstance(decision, Deny) and decision.reason in (
             DenyReason.AUDIT_UNAVAILABLE,
             DenyReason.LEDGER_CORRUPT,
         ):
-            return  # the answer did not take effect; the ticket stays pending
+            return False  # the answer did not take effect; the ticket stays pending
         try:
             self._tickets.mark_answered(ticket_id, choice=choice, scope=scope, audit_ref=decision.audit_id)
         except LedgerError:
             log.error("answer to approval ticket %s was audited but could not be stored", ticket_id)
+            return False
+        return True
 
     # ------------------------------------------------------------ permits
     def redeem(

@@ -216,7 +216,7 @@ class GrantLedger:
                 generation = self._read_generation()
         except _DB_ERRORS as exc:
             self._failed(exc)
-            raise LedgerError(f"grant table write failed: {type(exc).__name__}") from exc
+            raise LedgerError(f"the grants cannot be written now ({exc})") from exc
         # the caller updates the index next; if another process wrote before us, the next
         # refresh() reloads everything instead of trusting an index that missed its change
         self._generation = -1 if others else generation

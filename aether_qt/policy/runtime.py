@@ -28,7 +28,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -54,6 +54,7 @@ from aether_qt.storage.database import close_database, open_memory_database
 from aether_qt.storage.errors import DataKeyError
 from aether_qt.storage.settings import SettingsStore
 from aether_qt.storage.space import FreeSpace, measure
+from aether_qt.storage.statement_hook import HookedConnection, StatementHook
 
 _log = logging.getLogger(__name__)
 
@@ -127,19 +128,23 @@ class PolicyRuntime:
         sole_writer: bool = False,
         connect_audit: Callable[[Path], AuditConnection] = connect_audit_db,
         measure_space: Callable[[Path], FreeSpace | None] = measure,
+        statement_hook: StatementHook | None = None,
     ) -> None:
         self.paths = paths.ensure()
         self._sole_writer = sole_writer
         self.clock = clock
-        self._connect_audit = connect_audit
+        self._open_audit_connection = connect_audit
         self._measure_space = measure_space
+        self._hook = statement_hook
         self.keystore = keystore_for(paths)
         # the key file is only ever written after an opt-in, so its presence is the standing opt-in
         opted_in = bool(allow_key_file) or paths.key_file.exists() or _legacy_key_file_opt_in(paths.app_db)
         self.data_key: DataKey | None = None
         self.data_error = ""
         try:
-            data = open_app_database(paths, self.keystore, allow_key_file=opted_in)
+            data = open_app_database(
+                paths, self.keystore, allow_key_file=opted_in, statement_hook=statement_hook
+            )
         except DataKeyError as exc:
             self.data_error = exc.user_message
             _log.error("app data locked: %s", exc.detail)
@@ -221,6 +226,7 @@ class PolicyRuntime:
         sole_writer: bool = False,
         connect_audit: Callable[[Path], AuditConnection] = connect_audit_db,
         measure_space: Callable[[Path], FreeSpace | None] = measure,
+        statement_hook: StatementHook | None = None,
     ) -> PolicyRuntime:
         """Open every part of the policy layer for ``paths``.
 
@@ -232,6 +238,8 @@ class PolicyRuntime:
                 writer can be alive, so an anchor that says a session is open means a crash.
             connect_audit: opens ``audit.db`` (tests wrap it to make writes fail).
             measure_space: measures the free space of a folder (tests pass fixed numbers).
+            statement_hook: sees every statement of both databases (``aether.db`` and
+                ``audit.db``) before it runs; the fault sweep of the tests makes one fail.
 
         Raises:
             StorageError: the app database cannot be used (locked, corrupt, newer schema...).
@@ -243,6 +251,7 @@ class PolicyRuntime:
             sole_writer=sole_writer,
             connect_audit=connect_audit,
             measure_space=measure_space,
+            statement_hook=statement_hook,
         )
 
     # ------------------------------------------------------------------ opening
@@ -296,6 +305,12 @@ class PolicyRuntime:
             verified_hash=check.verified_hash,
             grants_digest=check.grants_digest,
         )
+
+    def _connect_audit(self, path: Path) -> AuditConnection:
+        conn = self._open_audit_connection(path)
+        if self._hook is None:
+            return conn
+        return HookedConnection(cast(sqlite3.Connection, conn), self._hook, path.name)
 
     def _refuse(self, check: StartCheck) -> None:
         """The log does not extend its anchor (or failed verification): the gate stays deny-all."""

@@ -31,6 +31,7 @@ from aether_qt.storage.errors import (
     translate_sqlite_error,
 )
 from aether_qt.storage.migrations import apply_migrations
+from aether_qt.storage.statement_hook import HookedSqlCipherDatabase, HookedSqliteDatabase, StatementHook
 
 __all__ = ["close_database", "open_database", "open_memory_database", "translate_sqlite_error"]
 
@@ -118,6 +119,7 @@ def open_database(
     synchronous: str = "FULL",
     clock_ms: Callable[[], int] = _wall_ms,
     key: DataKey | None = None,
+    statement_hook: StatementHook | None = None,
 ) -> peewee.SqliteDatabase:
     """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
@@ -138,6 +140,8 @@ def open_database(
         key: open (or create) an SQLCipher file keyed with it; ``None`` for plain SQLite.
             A plaintext file is refused with a key (encrypt it first:
             :func:`aether_qt.policy.app_data.encrypt_database`).
+        statement_hook: sees every statement before it runs and may make it fail (the
+            fault sweep of the tests; see :mod:`aether_qt.storage.statement_hook`).
 
     Returns:
         A connected ``peewee.SqliteDatabase`` (connections are per thread).
@@ -155,14 +159,16 @@ def open_database(
         ("journal_mode", "WAL"),
         ("synchronous", synchronous.upper()),
     ]
-    db: peewee.SqliteDatabase
-    if key is None:
-        db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_ms / 1000)
-    else:
+    options: dict[str, Any] = {"pragmas": pragmas, "timeout": busy_timeout_ms / 1000}
+    if key is not None:
         pragmas.insert(0, ("cipher_log_level", "NONE"))  # a wrong key is our error to explain, not stderr's
-        db = SqlCipherDatabase(
-            str(path), passphrase=key.sqlcipher_pragma(), pragmas=pragmas, timeout=busy_timeout_ms / 1000
-        )
+        options["passphrase"] = key.sqlcipher_pragma()
+    db: peewee.SqliteDatabase
+    if statement_hook is None:
+        db = (peewee.SqliteDatabase if key is None else SqlCipherDatabase)(str(path), **options)
+    else:
+        hooked = HookedSqliteDatabase if key is None else HookedSqlCipherDatabase
+        db = hooked(str(path), statement_hook=statement_hook, **options)
     try:
         if existed:
             _quick_check(path, timeout_s=busy_timeout_ms / 1000, key=key)

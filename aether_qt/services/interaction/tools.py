@@ -105,7 +105,7 @@ class ToolRunner:
             return ToolResult(False, f"I can't perform {call.capability} yet.")
         try:
             return handler(self._effectors(), allow, call)
-        except EffectError as exc:
+        except (EffectError, PermitError) as exc:  # also a gate that stopped accepting side effects meanwhile
             return ToolResult(False, str(exc))
 
     def _memory_call(self, allow: Allow, call: ToolCall) -> ToolResult:

@@ -16,10 +16,13 @@ never its words.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import peewee
 
 from aether_qt.engines.memory import retention as ret
 from aether_qt.engines.memory.export import draft_from_entry
@@ -43,6 +46,7 @@ from aether_qt.storage.cipher import (
     seal_with_passphrase,
     unseal_with_passphrase,
 )
+from aether_qt.storage.errors import translate_sqlite_error
 
 if TYPE_CHECKING:
     from aether_qt.engines.memory.store import MemoryStore
@@ -219,14 +223,23 @@ class UserEdits:
         return item
 
     def _as_user(self, change: MemoryChange, apply: Apply, kind: str, summary: str) -> MemoryOutcome:
+        """Ask the gate as the user, then apply ``change`` under the Allow.
+
+        Raises:
+            StorageError: the database failed while the change was applied (nothing of it is kept:
+                each change is one transaction).
+        """
         with self._lock:
             decision = self._user_decision(change.capability, change.resource)
             if not isinstance(decision, Allow):
                 return _refused(decision)
             allow = decision
-            items = self._rt.effectors.change_memory(
-                allow.permit, change, lambda checked: apply(checked, allow)
-            )
+            try:
+                items = self._rt.effectors.change_memory(
+                    allow.permit, change, lambda checked: apply(checked, allow)
+                )
+            except (sqlite3.Error, peewee.PeeweeException) as exc:
+                raise translate_sqlite_error(exc, self._rt.paths.app_db) from exc
         self._changed(kind, items, decision.audit_id)
         return MemoryOutcome(True, summary, "allow", decision.audit_id, items)
 

@@ -70,6 +70,17 @@ def test_keyring_home_is_clean_and_anchored(paths: AppPaths, use_backend: Any) -
         assert again.verify().anchored
 
 
+def test_a_statement_hook_sees_both_databases(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(MemoryKeyring())
+    seen: list[tuple[str, str]] = []
+    with PolicyRuntime.open(paths, statement_hook=lambda db, sql: seen.append((db, sql))) as rt:
+        seen.clear()
+        assert isinstance(rt.gate.evaluate(ActionRequest("notify.send", "hi")), Allow)
+    names = [db for db, _ in seen]
+    assert "aether.db" in names and ("audit.db", "BEGIN IMMEDIATE") in seen
+    assert verify_home(paths).status == "intact"
+
+
 def test_no_keyring_without_opt_in_denies_everything(paths: AppPaths, use_backend: Any) -> None:
     use_backend(keyring.backends.fail.Keyring())
     with PolicyRuntime.open(paths) as rt:
@@ -172,11 +183,12 @@ def test_a_ticket_the_audit_log_says_was_answered_is_closed_at_start(
     with PolicyRuntime.open(paths, allow_key_file=True) as rt:
         ask = rt.gate.evaluate(ActionRequest("media.mic", "microphone", actor_persona="aether"))
         assert isinstance(ask, Ask)
-        # the ticket's update fails: the answer is audited and its grant stored, as before a crash
+        # the ticket's update fails: the answer is audited and its grant stored, as before a crash;
+        # the act itself does not run now (the card stays open), the start closes the ticket
         rt.database.execute_sql(
             "CREATE TRIGGER stuck BEFORE UPDATE ON approval_tickets BEGIN SELECT RAISE(ABORT, 'stuck'); END"
         )
-        assert isinstance(rt.gate.answer(ask.ticket.ticket_id, ApprovalChoice.ALWAYS_SCOPE), Allow)
+        assert isinstance(rt.gate.answer(ask.ticket.ticket_id, ApprovalChoice.ALWAYS_SCOPE), Deny)
         rt.database.execute_sql("DROP TRIGGER stuck")
         assert [t.ticket_id for t in rt.tickets.pending()] == [ask.ticket.ticket_id]
     with PolicyRuntime.open(paths) as rt:
