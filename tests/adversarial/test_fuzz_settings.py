@@ -19,15 +19,18 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import keyring
 import peewee
 import pytest
 from fuzz_support import DEEP, JSON_VALUES, dump_json, fuzz, nasty_text
 from hypothesis import example, given
 from hypothesis import strategies as st
-from keyring_support import key_file_runtime, no_keyring
+from keyring_support import MemoryKeyring, key_file_runtime
 from PySide6.QtCore import QSettings
 
 from aether_qt.app import SETTING_PTT_BACKEND, SETTING_PTT_KEY, SETTING_SPEAK, SETTING_SPEAK_TYPED
@@ -130,6 +133,17 @@ SETTINGS: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
+@contextmanager
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """A fresh in-process keyring for the block (never the user's)."""
+    previous, ring = keyring.get_keyring(), MemoryKeyring()
+    keyring.set_keyring(ring)
+    try:
+        yield ring
+    finally:
+        keyring.set_keyring(previous)
+
+
 @pytest.fixture(scope="module")
 def homes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where each example makes its own home (one home for all would grow its audit log every run)."""
@@ -150,8 +164,7 @@ def usable(root: Path) -> bool:
 def check_policy(runtime: PolicyRuntime, stored: dict[str, Any]) -> None:
     """The runtime's readers: the stored value when it is valid, else the documented default."""
     assert runtime.allow_key_file is (stored[SETTING_KEY_FILE] is True)
-    if runtime.allow_key_file:
-        assert runtime.audit is not None
+    assert runtime.audit is not None  # the keys are in the keyring whatever the opt-in says
     preset = stored[SETTING_PRESET]
     try:
         expected = Preset.parse(preset) if isinstance(preset, str) else DEFAULT_PRESET
@@ -217,13 +230,14 @@ def plain(value: Any) -> Any:
 )  # found: RecursionError
 def test_every_setting_reads_as_its_value_or_its_default(values: dict[str, Any], homes: Path) -> None:
     paths = resolve_paths(tempfile.mkdtemp(dir=homes))
-    with no_keyring():
-        with PolicyRuntime.open(paths, allow_key_file=True) as runtime:
+    with memory_keyring():  # keys in a keyring: no key file, whose presence would be the opt-in itself
+        with PolicyRuntime.open(paths) as runtime:
             for key, value in values.items():
                 store(runtime, key, value)
         with PolicyRuntime.open(paths) as runtime:
             check_policy(runtime, {key: plain(value) for key, value in values.items()})
             check_readers(runtime)
+        assert not paths.key_file.exists()
 
 
 def test_a_value_nested_past_the_recursion_limit_is_refused_with_a_value_error(tmp_path: Path) -> None:
