@@ -29,6 +29,7 @@ from aether_qt.core.bus import EventBus
 from aether_qt.engines.memory.export import MAX_IMPORT_BYTES
 from aether_qt.engines.memory.items import Kind, MemoryImportError, PrivacyClass
 from aether_qt.services.memory.service import MemoryService
+from aether_qt.storage.cipher import PASSPHRASE_MAGIC
 
 MAX_ITEMS = 1_000_000
 
@@ -144,6 +145,37 @@ def test_nearly_valid_exports_import_or_change_nothing(
     data: bytes, setup: tuple[MemoryService, Path, Path]
 ) -> None:
     import_or_refuse(*setup, data)
+
+
+SEALED_HEAD = PASSPHRASE_MAGIC + bytes(16)  # then the Argon2id costs, 8 bytes each, then the box
+COSTS = (3).to_bytes(8, "big") + (256 << 20).to_bytes(8, "big")  # the costs exports are sealed with
+
+
+@pytest.mark.parametrize(
+    ("sealed", "passphrase", "reason"),
+    [
+        (SEALED_HEAD + COSTS + b"x" * 40, None, "its passphrase is needed"),
+        (SEALED_HEAD[:-3], "correct horse", "not a passphrase-sealed Aether file"),
+        (SEALED_HEAD + (3).to_bytes(8, "big") + (2**63).to_bytes(8, "big"), "correct horse", "costs outside"),
+        (SEALED_HEAD + COSTS + b"x" * 40, "short", "at least 8 characters"),
+        (
+            SEALED_HEAD + COSTS + b"x" * 40,
+            "correct horse \ud800",
+            "can.t encode",
+        ),
+        (SEALED_HEAD + COSTS + b"x" * 40, "correct horse", "wrong passphrase, or the file has been changed"),
+    ],
+    ids=["no-passphrase", "truncated", "costs", "short-passphrase", "surrogate-passphrase", "garbage"],
+)
+def test_a_hostile_sealed_export_is_a_memory_import_error(
+    setup: tuple[MemoryService, Path, Path], sealed: bytes, passphrase: str | None, reason: str
+) -> None:
+    memory, home, file = setup
+    file.write_bytes(sealed)
+    before = tree_digest(home, skip=not_shm)
+    with pytest.raises(MemoryImportError, match=reason):
+        memory.edits.import_file(file, passphrase=passphrase)
+    assert tree_digest(home, skip=not_shm) == before
 
 
 def test_a_huge_export_is_refused_before_it_is_read(setup: tuple[MemoryService, Path, Path]) -> None:
