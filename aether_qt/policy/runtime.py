@@ -49,6 +49,7 @@ from aether_qt.policy.grants import GrantLedger, LedgerError
 from aether_qt.policy.guard import Guard, Violation
 from aether_qt.policy.keys import AuditKeys, KeyStatus, KeysUnavailableError
 from aether_qt.policy.redaction import Redactor
+from aether_qt.policy.scope import is_root_text
 from aether_qt.storage.cipher import DataKey, is_plaintext_sqlite
 from aether_qt.storage.database import close_database, open_memory_database
 from aether_qt.storage.errors import DataKeyError
@@ -167,9 +168,10 @@ class PolicyRuntime:
         clock = self.clock
         self.settings = SettingsStore(database=self.database)
         remember = allow_key_file and not self.data_error  # an explicit opt-in is remembered ("keys on disk")
-        if remember and not self.settings.get(SETTING_KEY_FILE, False):
+        stored_opt_in = self.settings.get_as(SETTING_KEY_FILE, bool, False)  # "false" is no opt-in
+        if remember and not stored_opt_in:
             self.settings.set(SETTING_KEY_FILE, True)
-        self.allow_key_file = opted_in or bool(self.settings.get(SETTING_KEY_FILE, False))
+        self.allow_key_file = opted_in or stored_opt_in
         self.persona_defaults: dict[str, dict[str, Mode]] = {}
         self.keys: AuditKeys | None = None
         self.keys_error = ""
@@ -358,19 +360,23 @@ class PolicyRuntime:
 
     def preset(self) -> Preset:
         """The persisted permission preset (Assistant by default)."""
-        name = self.settings.get(SETTING_PRESET, DEFAULT_PRESET.value)
+        name = self.settings.get_as(SETTING_PRESET, str, DEFAULT_PRESET.value)
         try:
-            return Preset.parse(str(name))
+            return Preset.parse(name)
         except ValueError:
             _log.warning("unknown preset %r in settings; using %s", name, DEFAULT_PRESET.value)
             return DEFAULT_PRESET
 
     def approved_roots(self) -> tuple[Path, ...]:
-        """Folders path capabilities may touch."""
+        """Folders path capabilities may touch (stored values that are not absolute paths are skipped)."""
         stored = self.settings.get_as(SETTING_ROOTS, list, [])
-        if not stored:
-            return default_roots()
-        return tuple(Path(str(p)) for p in stored)
+        roots = tuple(Path(p) for p in stored if is_root_text(p))
+        if len(roots) < len(stored):
+            _log.warning(
+                "ignoring %d approved folder(s) in settings that are not absolute paths",
+                len(stored) - len(roots),
+            )
+        return roots or default_roots()
 
     def user_overrides(self) -> dict[str, Mode]:
         """Capability -> mode chosen by the user."""

@@ -112,6 +112,19 @@ def model_status_text(status: ModelStatusChanged) -> str:
     return "No model: reflex replies only"
 
 
+_MAX_TAB_DIGITS: Final = 4
+
+
+def stored_tab(value: object) -> int:
+    """The tab index kept in the settings file, or 0 when it is not a plain decimal number.
+
+    The file is the user's to edit, so the value may be anything ``QSettings``
+    reads: text, a list, digits ``int`` refuses ("²") or more digits than it parses.
+    """
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= _MAX_TAB_DIGITS else 0
+
+
 class MainWindow(QMainWindow):
     """The "Aether" window over one policy runtime, its controls and, when given, one conversation.
 
@@ -318,8 +331,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         else:
             self.splitter.setSizes([640, 460])
-        tab = self._settings.value(KEY_TAB, 0)
-        self.show_tab(int(tab) if isinstance(tab, (int, str)) and str(tab).isdigit() else 0)
+        self.show_tab(stored_tab(self._settings.value(KEY_TAB, 0)))
         panel = self._settings.value(KEY_PANEL, True)
         self.set_trust_centre_visible(str(panel).lower() not in {"false", "0"})
 

@@ -16,7 +16,9 @@ never its words.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING
 import peewee
 
 from aether_qt.engines.memory import retention as ret
-from aether_qt.engines.memory.export import draft_from_entry
+from aether_qt.engines.memory.export import MAX_IMPORT_BYTES, draft_from_entry
 from aether_qt.engines.memory.items import (
     USER_CONFIRMED,
     Kind,
@@ -262,6 +264,8 @@ def _refused(decision: Decision) -> MemoryOutcome:
 def is_sealed_export(path: Path) -> bool:
     """``path`` is an export sealed with a passphrase (false when unreadable: the import will say why)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open
+            return False
         with path.open("rb") as handle:
             return is_passphrase_sealed(handle.read(len(PASSPHRASE_MAGIC)))
     except OSError:
@@ -271,20 +275,53 @@ def is_sealed_export(path: Path) -> bool:
 def read_export_file(path: Path, *, passphrase: str | None = None) -> list[object]:
     """The entries of an export file (``{"format": 1, "items": [...]}`` or a bare list), unsealed if sealed.
 
+    A file over :data:`~aether_qt.engines.memory.export.MAX_IMPORT_BYTES` is refused
+    before it is read (parsing JSON costs up to ~25 bytes of memory per byte of
+    file), and only a regular file is opened (a FIFO would block the import).
+
     Raises:
-        MemoryImportError: unreadable, sealed without (or with a wrong) passphrase, not
-            JSON, or not an export (index -1 names the file itself).
+        MemoryImportError: unreadable, too large, sealed without (or with a wrong)
+            passphrase, not UTF-8 JSON, nested too deeply, or not an export (index -1
+            names the file itself).
     """
-    try:
-        raw = path.read_bytes()
-        if is_passphrase_sealed(raw):
-            if passphrase is None:
-                raise MemoryImportError(-1, "", f"{path}: this export is sealed; its passphrase is needed")
+
+    def refuse(reason: str) -> MemoryImportError:
+        return MemoryImportError(-1, "", f"{path}: {reason}")
+
+    raw = _read_capped(path, refuse)
+    if is_passphrase_sealed(raw):
+        if passphrase is None:
+            raise refuse("this export is sealed; its passphrase is needed")
+        try:
             raw = unseal_with_passphrase(raw, passphrase)
+        except ValueError as exc:  # SealedFileError is a ValueError, and so is a too short passphrase
+            raise refuse(str(exc)) from None
+    try:
         data = json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:  # SealedFileError is a ValueError
-        raise MemoryImportError(-1, "", f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise refuse("not a memory export (JSON nested too deeply)") from None
+    except ValueError as exc:
+        raise refuse(f"not JSON: {exc}") from None
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise MemoryImportError(-1, "", f"{path}: not a memory export (expected a list of items)")
+        raise refuse("not a memory export (expected a list of items)")
     return items
+
+
+def _read_capped(path: Path, refuse: Callable[[str], MemoryImportError]) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_IMPORT_BYTES`, or ``refuse``'s error."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse("not a regular file; expected a memory export (.json)")
+        if info.st_size > MAX_IMPORT_BYTES:
+            raise refuse(f"the file is over the {MAX_IMPORT_BYTES} byte cap")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_IMPORT_BYTES + 1)
+    except OSError as exc:
+        raise refuse(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_IMPORT_BYTES:  # it grew after the check
+        raise refuse(f"the file is over the {MAX_IMPORT_BYTES} byte cap")
+    return raw
