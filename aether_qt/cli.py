@@ -120,6 +120,7 @@ def _audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _backup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import backup as cmd
+    from aether_qt.commands.passphrase import add_passphrase_arguments
 
     b = sub.add_parser("backup", help="write the whole home to one passphrase-sealed file (a gated write)")
     b.add_argument("--out", required=True, metavar="FILE", help="the new backup file")
@@ -131,11 +132,7 @@ def _backup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b.set_defaults(handler=cmd.backup)
     r.set_defaults(handler=cmd.restore)
     for q in (b, r):
-        how = q.add_mutually_exclusive_group()
-        how.add_argument(
-            "--passphrase-file", metavar="PATH", help="read the passphrase from PATH's first line"
-        )
-        how.add_argument("--passphrase-stdin", action="store_true", help="read the passphrase from stdin")
+        add_passphrase_arguments(q)
         _add_common(q)
 
 
@@ -219,6 +216,7 @@ def _avatar(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _memory(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import memory as cmd
+    from aether_qt.commands.passphrase import add_passphrase_arguments
 
     m = sub.add_parser("memory", help="list, search, show, forget, export and import memories")
     ms = m.add_subparsers(dest="action", required=True)
@@ -237,12 +235,14 @@ def _memory(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fo.add_argument("id", metavar="ID")
     fo.add_argument("--now", action="store_true", help="erase its text and vector at once")
     fo.set_defaults(handler=cmd.forget)
-    ex = ms.add_parser("export", help="write every memory to FILE as JSON (a gated export)")
+    ex = ms.add_parser("export", help="write every memory to FILE, sealed with a passphrase (a gated export)")
     ex.add_argument("file", metavar="FILE")
     ex.set_defaults(handler=cmd.export)
     im = ms.add_parser("import", help="import FILE in one transaction (a bad entry rejects it all)")
     im.add_argument("file", metavar="FILE")
     im.set_defaults(handler=cmd.import_)
+    for q in (ex, im):
+        add_passphrase_arguments(q)
     for q in (ls, se, sh, fo, ex, im):
         q.add_argument("--json", action="store_true")
         _add_common(q)

@@ -26,6 +26,7 @@ from aether_qt.services.interaction.pending_actions import PendingActions
 from aether_qt.services.interaction.tools import ToolRunner
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.services.persona.service import PersonaService
+from aether_qt.storage.statement_hook import StatementHook
 
 _log = logging.getLogger(__name__)
 SETTING_MODEL = "router.model_id"
@@ -57,7 +58,7 @@ def build_conductor(
     """A conductor over the gate, effectors, router, memory and the persona (or its source)."""
     return Conductor(
         gate=gate_on_bus(runtime, bus),
-        tools=ToolRunner(effectors=runtime.effectors, memory=memory),
+        tools=ToolRunner(effectors=lambda: runtime.effectors, memory=memory),
         pending=PendingActions(runtime.database),
         router=router,
         persona=persona,
@@ -121,16 +122,21 @@ class Companion:
         install_guard: bool = True,
         with_memory: bool = True,
         wrap_router: Callable[[Router], RouterPort] | None = None,
+        statement_hook: StatementHook | None = None,
     ) -> Companion:
         """Open the policy runtime, load the model (unless told not to), start memory, build a conductor.
 
         ``wrap_router`` wraps the router the conductor answers through (tests record
         the requests it is given); by default the conductor uses the router itself.
+        ``statement_hook`` sees every statement of both databases before it runs (the
+        fault sweep of the tests makes one fail; see :meth:`PolicyRuntime.open`).
 
         Raises:
             StorageError: the app database cannot be used.
         """
-        runtime = PolicyRuntime.open(paths, allow_key_file=allow_key_file or None)
+        runtime = PolicyRuntime.open(
+            paths, allow_key_file=allow_key_file or None, statement_hook=statement_hook
+        )
         try:
             if install_guard:
                 runtime.install_guard()

@@ -12,17 +12,17 @@ log that is set aside.
 
 The passphrase is asked twice on a terminal (without echo), or read from the
 first line of ``--passphrase-file PATH`` or of standard input with
-``--passphrase-stdin``; it is never an argument, never printed, never logged.
+``--passphrase-stdin`` (:mod:`aether_qt.commands.passphrase`); it is never an
+argument, never printed, never logged.
 
 Exit codes: 0 done; 1 refused (not a backup, a wrong passphrase, a changed file,
-declined, denied by the gate); 2 it cannot run (the app holds the home, no keys,
-no usable keyring for the restored keys, a disk error).
+declined, denied by the gate); 2 it cannot run (no usable passphrase, the app
+holds the home, no keys, no usable keyring for the restored keys, a disk error).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 import time
 import uuid
@@ -30,44 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, fail
+from aether_qt.commands.passphrase import read_passphrase
 from aether_qt.commands.session import CommandError, policy_runtime, user_allow
 from aether_qt.core.instance_lock import InstanceLock, holder_pid
 from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.policy.backup_format import Manifest
-from aether_qt.storage.cipher import MIN_PASSPHRASE
 
 EXIT_REFUSED, EXIT_CANNOT = 1, 2
-
-
-def read_passphrase(args: argparse.Namespace, *, twice: bool) -> str:
-    """The passphrase from ``--passphrase-file``, ``--passphrase-stdin`` or the terminal (see the docstring).
-
-    Raises:
-        CommandError: none given, too short, or the two entries differ.
-    """
-    if args.passphrase_file:
-        try:
-            with Path(args.passphrase_file).expanduser().open(encoding="utf-8") as handle:
-                text = handle.readline()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(
-                f"cannot read the passphrase file: {type(exc).__name__}", EXIT_CANNOT
-            ) from None
-    elif args.passphrase_stdin:
-        text = sys.stdin.readline()
-    elif sys.stdin.isatty():
-        text = getpass.getpass("Passphrase: ")
-        if twice and getpass.getpass("Passphrase again: ") != text:
-            raise CommandError("the two passphrases differ", EXIT_REFUSED)
-    else:
-        raise CommandError(
-            "no passphrase: type it on a terminal, or use --passphrase-file PATH or --passphrase-stdin",
-            EXIT_CANNOT,
-        )
-    passphrase = text.rstrip("\r\n")
-    if len(passphrase) < MIN_PASSPHRASE:
-        raise CommandError(f"a passphrase needs at least {MIN_PASSPHRASE} characters", EXIT_REFUSED)
-    return passphrase
 
 
 def _size(size: int) -> str:
@@ -89,7 +58,7 @@ def backup(args: argparse.Namespace) -> int:
 
     out = Path(args.out).expanduser().absolute()
     try:
-        passphrase = read_passphrase(args, twice=True)
+        passphrase = read_passphrase(args, confirm=True)
         with policy_runtime(args) as rt:
             if rt.audit is None:
                 raise CommandError(f"the audit log cannot be opened: {rt.audit_error or rt.keys_error}", 2)
@@ -208,7 +177,7 @@ def _restore(args: argparse.Namespace, paths: AppPaths, source: Path) -> dict[st
     from aether_qt.policy.runtime import logging_guard
     from aether_qt.storage.cipher import SealedFileError
 
-    passphrase = read_passphrase(args, twice=False)
+    passphrase = read_passphrase(args, confirm=False)
     logging_guard(paths.writable_roots).install()  # from here on, writes only in the home's folders
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:4]
     staging = paths.data_dir / f"restore-{stamp}.partial"
@@ -256,4 +225,4 @@ def _restore(args: argparse.Namespace, paths: AppPaths, source: Path) -> dict[st
     }
 
 
-__all__ = ["backup", "manifest_dict", "read_passphrase", "restore"]
+__all__ = ["backup", "manifest_dict", "restore"]

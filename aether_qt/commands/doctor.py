@@ -51,6 +51,36 @@ def _check_schema(paths: AppPaths) -> Check:
     }
 
 
+def _check_encryption(paths: AppPaths, allow_key_file: bool) -> Check:
+    """Is ``aether.db`` encrypted, and does the data key open it (never a new key, never a write)?"""
+    from aether_qt.policy.app_data import encrypted_data_exists
+    from aether_qt.policy.audit_home import keystore_for
+    from aether_qt.policy.keys import KeysUnavailableError
+    from aether_qt.storage.cipher import connect_keyed, is_plaintext_sqlite
+
+    path = paths.app_db
+    if not path.exists():
+        return {"ok": None, "detail": "no database yet: it is created encrypted"}
+    if is_plaintext_sqlite(path):
+        return {"ok": None, "detail": f"{path} is plaintext (an older release): the next start encrypts it"}
+    opted_in = allow_key_file or paths.key_file.exists()
+    try:
+        key = keystore_for(paths).load_data_key(
+            encrypted_data_exists=encrypted_data_exists(path), allow_key_file=opted_in
+        )
+        conn = connect_keyed(path, key, read_only=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except KeysUnavailableError as exc:
+        return {"ok": False, "detail": f"locked: {exc}"}
+    except Exception as exc:  # a finding, reported as such
+        return {"ok": False, "detail": f"locked: the data key does not open {path} ({exc})"}
+    where = "the opt-in key file" if key.source == "key_file" else "the keyring"
+    return {"ok": True, "detail": f"encrypted (SQLCipher), key {key.fingerprint()} in {where}"}
+
+
 def _check_keyring(paths: AppPaths) -> Check:
     from aether_qt.policy.audit_home import keystore_for
 
@@ -99,6 +129,7 @@ def collect(paths: AppPaths, *, allow_key_file: bool, ptt_key: str = "F9") -> di
     checks: dict[str, Callable[[], Check]] = {
         "python": _check_python,
         "paths": lambda: _check_paths(paths),
+        "encryption": lambda: _check_encryption(paths, allow_key_file),
         "schema": lambda: _check_schema(paths),
         "keyring": lambda: _check_keyring(paths),
         "audit": lambda: _check_audit(paths, allow_key_file),

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from aether_qt.commands.output import emit_json, emit_pairs, emit_table, fail
+from aether_qt.commands.passphrase import read_passphrase
 from aether_qt.commands.session import CommandError, policy_runtime
 from aether_qt.core.bus import EventBus
+from aether_qt.core.errors import ExplainedError
 from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.memory.items import (
     Kind,
@@ -30,6 +32,7 @@ from aether_qt.engines.memory.items import (
 )
 from aether_qt.engines.memory.recall import RecallHit
 from aether_qt.policy.effect_types import EffectError
+from aether_qt.services.memory.edits import is_sealed_export
 from aether_qt.services.memory.service import MemoryService
 
 PREVIEW = 70
@@ -89,6 +92,8 @@ def _guarded(run: Any) -> int:
     except MemoryImportError as exc:
         return fail(str(exc), 2)
     except (EffectError, ValueError, OSError) as exc:
+        return fail(str(exc), 2)
+    except ExplainedError as exc:  # the database or the gate failed meanwhile (a disk error): said in words
         return fail(str(exc), 2)
 
 
@@ -210,11 +215,12 @@ def forget(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    """Export every live memory to FILE (JSON) through the gate (``memory.export``)."""
+    """Export every live memory to FILE (sealed JSON) through the gate (``memory.export``)."""
 
     def run() -> int:
+        passphrase = read_passphrase(args, confirm=True)
         with _memory(args, vectors=False) as memory:
-            return _outcome(args, memory.edits.export_file(Path(args.file)))
+            return _outcome(args, memory.edits.export_file(Path(args.file), passphrase=passphrase))
 
     return _guarded(run)
 
@@ -223,7 +229,9 @@ def import_(args: argparse.Namespace) -> int:
     """Import FILE (an export) in one transaction; a malformed entry rejects the whole file."""
 
     def run() -> int:
+        path = Path(args.file)
+        passphrase = read_passphrase(args, confirm=False) if is_sealed_export(path) else None
         with _memory(args, vectors=True) as memory:
-            return _outcome(args, memory.edits.import_file(Path(args.file)))
+            return _outcome(args, memory.edits.import_file(path, passphrase=passphrase))
 
     return _guarded(run)

@@ -39,6 +39,7 @@ from aether_qt.policy.keys import KeyStore, KeysUnavailableError
 from aether_qt.storage.cipher import DRIVER_ERRORS, DataKey, connect_keyed, is_plaintext_sqlite
 from aether_qt.storage.database import open_database
 from aether_qt.storage.errors import DatabaseLockedError, DataKeyError, StorageError, translate_sqlite_error
+from aether_qt.storage.statement_hook import StatementHook
 
 _log = logging.getLogger(__name__)
 
@@ -187,7 +188,12 @@ def encrypted_data_exists(path: Path) -> bool:
 
 
 def open_app_database(
-    paths: AppPaths, keystore: KeyStore, *, allow_key_file: bool, step: Step = _no_step
+    paths: AppPaths,
+    keystore: KeyStore,
+    *,
+    allow_key_file: bool,
+    step: Step = _no_step,
+    statement_hook: StatementHook | None = None,
 ) -> AppData:
     """Load the data key, encrypt an older plaintext database, and open ``aether.db``.
 
@@ -196,6 +202,7 @@ def open_app_database(
         keystore: where the data key lives.
         allow_key_file: the user opted in to keys in the 0600 key file.
         step: crash-test hook passed to :func:`encrypt_database`.
+        statement_hook: the fault sweep's hook (see :mod:`aether_qt.storage.statement_hook`).
 
     Raises:
         DataKeyError: no key for existing encrypted data, or the key does not open it.
@@ -213,7 +220,13 @@ def open_app_database(
         encrypt_backups(paths.backups_dir, key, root=root, step=step)
     except OSError as exc:
         raise translate_sqlite_error(exc, path) from exc
-    database = open_database(path, migrations=migrations_dir(), backups_dir=paths.backups_dir, key=key)
+    database = open_database(
+        path,
+        migrations=migrations_dir(),
+        backups_dir=paths.backups_dir,
+        key=key,
+        statement_hook=statement_hook,
+    )
     finish_encryption(path, root=root)
     return AppData(database=database, key=key, encrypted_now=encrypted_now)
 

@@ -11,17 +11,20 @@ answers it.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import peewee
 
 from aether_qt.policy.capabilities import ResourceKind
-from aether_qt.policy.contracts import Clock, PolicyError
+from aether_qt.policy.contracts import AuditRow, Clock, PolicyError
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, ApprovalTicket, Duration, TicketState
 from aether_qt.policy.grants import LedgerError
 from aether_qt.policy.scope import ScopeError, candidate_patterns, default_scope, normalise_pattern
 from aether_qt.storage.cipher import DB_ERRORS
+from aether_qt.storage.errors import is_disk_full
 
 _COLUMNS = "ticket_id, request_json, risk, created_wall_ms, state, choice, scope"
 _DB_ERRORS = DB_ERRORS
@@ -29,6 +32,15 @@ _DB_ERRORS = DB_ERRORS
 
 class TicketError(PolicyError):
     """A ticket is unknown, already answered, or answered with a scope that does not fit."""
+
+
+class TicketUnreadableError(TicketError, LedgerError):
+    """The ticket table could not be read (a disk error): the ticket cannot be answered now.
+
+    Both a :class:`TicketError` (what the approval card and the command show)
+    and a :class:`LedgerError` (the store is no longer intact: the gate denies
+    until restart).
+    """
 
 
 def request_to_json(request: ActionRequest) -> str:
@@ -96,20 +108,38 @@ class TicketStore:
         self._db = database
         self._clock = clock
         self._intact = True
+        self.out_of_space = False  # the last failure was a full disk (recheck() may bring it back)
 
     @property
     def intact(self) -> bool:
         """False after a failed read or write of the ticket table."""
         return self._intact
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def recheck(self) -> bool:
+        """After a failure for want of space: True (and intact again) when the table can be read.
+
+        Tickets live only in the database (a failed write changed nothing), so
+        a table that reads again is whole again.
+        """
+        self._intact = True
+        try:
+            self._query("SELECT count(*) FROM approval_tickets")
+        except LedgerError:
+            return False
+        self.out_of_space = False
+        return True
+
+    def _query(
+        self, sql: str, params: tuple[Any, ...] = (), *, error: type[LedgerError] = LedgerError
+    ) -> list[tuple[Any, ...]]:
         try:
             with self._db.atomic():
                 cursor = self._db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
                 return list(cursor.fetchall())
         except _DB_ERRORS as exc:
             self._intact = False
-            raise LedgerError(f"approval table access failed: {type(exc).__name__}") from exc
+            self.out_of_space = is_disk_full(exc, Path(str(self._db.database)))
+            raise error(f"the approval tickets cannot be read or written now ({exc})") from exc
 
     def open(self, request: ActionRequest, *, ticket_id: str, risk: str, audit_ref: str) -> ApprovalTicket:
         """Record a new pending ticket for an audited ``Ask``.
@@ -137,9 +167,13 @@ class TicketStore:
 
         Raises:
             TicketError: no such ticket.
-            LedgerError: the database read failed.
+            TicketUnreadableError: the database read failed.
         """
-        rows = self._query(f"SELECT {_COLUMNS} FROM approval_tickets WHERE ticket_id = ?", (ticket_id,))
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM approval_tickets WHERE ticket_id = ?",
+            (ticket_id,),
+            error=TicketUnreadableError,
+        )
         if not rows:
             raise TicketError(f"no approval ticket {ticket_id!r}")
         return _ticket(rows[0])
@@ -169,7 +203,34 @@ class TicketStore:
             "answer_audit_ref = ? WHERE ticket_id = ?",
             (TicketState.ANSWERED.value, choice.value, scope, self._clock.wall_ms(), audit_ref, ticket_id),
         )
-        return self.get(ticket_id)
+        return replace(ticket, state=TicketState.ANSWERED, choice=choice, scope=scope)  # stored: no re-read
+
+    def close_answered(self, rows: Iterable[AuditRow]) -> list[str]:
+        """Mark answered every pending ticket whose answer is in ``rows``; return their ids.
+
+        The gate audits an answer before it stores the grant and closes the ticket,
+        so a crash in between leaves a ticket pending that the audit log says was
+        answered (and whose grant the start rebuilds from the log). The runtime
+        calls this at start with the verified grant rows, so a ticket answered
+        with an allow is never asked twice; a crash right after a refusal was
+        audited leaves that ticket pending, to be answered again.
+
+        Raises:
+            LedgerError: the database read or write failed.
+        """
+        pending = {ticket.ticket_id for ticket in self.pending()}
+        closed: list[str] = []
+        for row in rows:
+            ticket_id = row.detail.get("ticket_id")
+            if row.detail.get("event") != "ticket_answered" or ticket_id not in pending:
+                continue
+            choice = ApprovalChoice(row.detail["choice"])
+            self.mark_answered(
+                ticket_id, choice=choice, scope=row.detail.get("scope"), audit_ref=row.audit_id
+            )
+            pending.discard(ticket_id)
+            closed.append(ticket_id)
+        return closed
 
 
 def _ticket(row: tuple[Any, ...]) -> ApprovalTicket:

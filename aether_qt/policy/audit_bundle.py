@@ -14,13 +14,21 @@ what it parses to, so one flipped byte anywhere (a key name, a digit, a space
 where none belongs) fails: either the parse, the exact-bytes check, or the
 signature. The HMAC cannot be checked without the installation's secret key;
 the chain, every row signature and every checkpoint are.
+
+The file is untrusted input: whatever it holds, the verifier answers with a
+report, never an exception. A file that cannot be read, or is over
+:data:`MAX_BUNDLE_BYTES` (checked before it is read: parsing JSON costs up to
+~25 bytes of memory per byte of file), is ``undecidable``; JSON nested past the
+recursion limit is not an intact bundle.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import nacl.exceptions
 import nacl.signing
@@ -40,6 +48,8 @@ from aether_qt.policy.canonical import canonical_json
 from aether_qt.policy.keys import write_private_file
 
 BUNDLE_FORMAT = "aether-audit-bundle-v1"
+MAX_BUNDLE_BYTES: Final = 256 * 1024 * 1024
+"""Largest bundle the verifier reads (rows take about 700 bytes: some 380,000 rows)."""
 
 
 def bundle_bytes(log: AuditLog) -> bytes:
@@ -84,7 +94,7 @@ def _parse(data: bytes) -> dict[str, Any] | None:  # noqa: PLR0911 - one exit pe
         container = json.loads(data.decode("utf-8"))
         if canonical_json(container) != data:
             return None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than any bundle
         return None
     if not isinstance(container, dict) or set(container) != {"format", "body", "signature"}:
         return None
@@ -98,6 +108,21 @@ def _parse(data: bytes) -> dict[str, Any] | None:  # noqa: PLR0911 - one exit pe
     return container
 
 
+def _read(path: Path) -> bytes | str:
+    """The bundle's bytes, or why they were not read (not a regular file, over the cap, an OS error)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before open: a FIFO would block it
+            return f"cannot read {path}: not a regular file"
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = b"" if size > MAX_BUNDLE_BYTES else handle.read(MAX_BUNDLE_BYTES + 1)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    if size > MAX_BUNDLE_BYTES or len(data) > MAX_BUNDLE_BYTES:
+        return f"{path} is over the {MAX_BUNDLE_BYTES} byte cap for a bundle; it was not checked"
+    return data
+
+
 def _seq_key(record: Any) -> int:
     seq = record.get("seq") if isinstance(record, dict) else None
     return seq if isinstance(seq, int) else -1
@@ -107,9 +132,13 @@ def verify_bundle(path: Path, *, public_key: bytes | None = None) -> VerifyRepor
     """Verify a bundle with nothing but the log's public key.
 
     Without ``public_key`` the key embedded in the bundle is used and the best
-    outcome is ``undecidable`` (anyone could have re-signed the bundle).
+    outcome is ``undecidable`` (anyone could have re-signed the bundle). A file
+    that cannot be read or is over :data:`MAX_BUNDLE_BYTES` is ``undecidable``.
     """
-    container = _parse(path.read_bytes())
+    data = _read(path)
+    if isinstance(data, str):
+        return VerifyReport("undecidable", False, None, None, 0, data)
+    container = _parse(data)
     if container is None:
         return _tampered("the file is not an intact bundle")
     body: dict[str, Any] = container["body"]
@@ -151,4 +180,4 @@ def verify_bundle(path: Path, *, public_key: bytes | None = None) -> VerifyRepor
     return report_for(failure, rows=rows, clean=("intact", None, True), note=note)
 
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_PREFIX", "export_bundle", "verify_bundle"]
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_PREFIX", "MAX_BUNDLE_BYTES", "export_bundle", "verify_bundle"]

@@ -24,7 +24,10 @@ Durability: ``synchronous=FULL`` with WAL; each :meth:`AuditLog.append` is one
 transaction, committed before it returns. Any SQLite error turns the log
 unhealthy (:attr:`AuditLog.healthy` stays False until it is reopened) and
 raises :class:`~aether_qt.policy.contracts.AuditWriteError`, so the gate
-denies the action and goes deny-all.
+denies the action and goes deny-all. A failure for want of disk space is marked
+(:attr:`AuditLog.out_of_space`): once the user freed space and the runtime
+verified the rows again, :meth:`AuditLog.resume` reopens the connection, as a
+restart would, and the log is healthy again.
 
 Triggers reject UPDATE and DELETE on all three tables. ``open`` does not walk
 the chain; :mod:`aether_qt.policy.audit_start` and
@@ -60,6 +63,7 @@ from aether_qt.policy.canonical import (
 )
 from aether_qt.policy.contracts import AuditEntry, AuditRow, AuditWriteError, Clock, PolicyError
 from aether_qt.policy.keys import AuditKeys
+from aether_qt.storage.errors import is_disk_full
 
 SCHEMA_VERSION = "1"
 BUNDLE_PREFIX = b"aether-audit-bundle-v1:"
@@ -149,8 +153,10 @@ class AuditLog:
         clock: Clock,
         checkpoint_every: int,
         head: AuditHead,
+        connect: Callable[[Path], AuditConnection] = connect_audit_db,
     ) -> None:
         self._conn: AuditConnection | None = conn
+        self._connect = connect
         self.path = path
         self.log_id = log_id
         self._keys = keys
@@ -161,6 +167,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._healthy = True
         self.last_error = ""
+        self.out_of_space = False  # the last failure was a full disk: resume() may bring the log back
         # what the anchor says beyond the head: set by the runtime after it verified the log
         self._base = Anchor(log_id, keys.key_id, 1, 0, "", 0, True, 0, "", "", 0)
         self._ckpt_no = 0  # the newest checkpoint this process has seen
@@ -205,7 +212,7 @@ class AuditLog:
             raise
         return cls(
             conn=conn, path=path, log_id=log_id, keys=keys, anchor_store=anchor_store, clock=clock,
-            checkpoint_every=checkpoint_every, head=head,
+            checkpoint_every=checkpoint_every, head=head, connect=connect,
         )  # fmt: skip
 
     @staticmethod
@@ -296,6 +303,7 @@ class AuditLog:
 
     def _fail(self, what: str, exc: BaseException) -> AuditWriteError:
         self._healthy = False
+        self.out_of_space = is_disk_full(exc, self.path)
         self.last_error = f"{what}: {type(exc).__name__}: {exc}"
         if self._conn is not None and self._conn.in_transaction:
             try:
@@ -303,6 +311,43 @@ class AuditLog:
             except sqlite3.Error as rollback_exc:
                 self.last_error += f" (rollback failed: {type(rollback_exc).__name__})"
         return AuditWriteError(self.last_error)
+
+    def resume(self) -> None:
+        """Write again after a failure for want of disk space, on a new connection.
+
+        What a restart would do: the database is opened afresh (the failed
+        connection may hold a half-rolled-back state), its keys are checked and
+        its head is read again. The caller (the runtime) verifies the rows since
+        the last verified point first; only then may the gate trust this log again.
+
+        Raises:
+            AuditWriteError: the log is closed, did not fail for want of space, or
+                cannot be opened again (it stays unhealthy).
+        """
+        with self._lock:
+            if self._conn is None:
+                raise AuditWriteError("audit log is closed")
+            if self._healthy:
+                return
+            if not self.out_of_space:
+                raise AuditWriteError(f"audit log unhealthy: {self.last_error}")
+            try:
+                conn = self._connect(self.path)
+            except sqlite3.Error as exc:
+                raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
+            try:
+                log_id, head = self._prepare(conn, self._keys, self._clock)
+                ckpt_no = int(conn.execute("SELECT coalesce(max(ckpt_no), 0) FROM checkpoints").fetchone()[0])
+            except (sqlite3.Error, KeyError, ValueError, AuditKeyMismatchError) as exc:
+                conn.close()
+                raise AuditWriteError(f"audit database unusable: {type(exc).__name__}: {exc}") from exc
+            if log_id != self.log_id:
+                conn.close()
+                raise AuditWriteError("audit database replaced while it could not be written")
+            old, self._conn = self._conn, conn
+            old.close()
+            self._head, self._ckpt_no = head, ckpt_no
+            self._healthy, self.out_of_space, self.last_error = True, False, ""
 
     # ------------------------------------------------------------ writing
 
@@ -426,7 +471,7 @@ class AuditLog:
             self._anchors.save(
                 anchor, public_key=self.public_key, keyring=keyring, durable=keyring, holds=self._holds
             )
-        except AnchorWriteError as exc:
+        except (AnchorWriteError, sqlite3.Error) as exc:  # also the read of the row it vouched for
             self._fail("audit anchor not stored", exc)
 
     def _holds(self, anchor: Anchor) -> bool:

@@ -7,6 +7,14 @@ cannot be written the answer is ``Deny(AUDIT_UNAVAILABLE)`` and the gate turns
 *degraded*: from then on it denies everything and redeems no permit, for the
 rest of the process.
 
+The one way back without a restart is a failure for want of disk space: the
+gate is built with a ``resume`` hook (the runtime's), and while it is degraded
+(or its ledger is not intact) each request, and :meth:`Gate.resume`, asks the
+hook first. The hook answers True only when the failure was a full disk, there
+is room again, and the log verified again as at a start; then the gate records
+an ``audit_resumed`` row and decides as usual. Every other failure keeps the
+gate deny-all until restart.
+
 An ``Allow`` carries a :class:`~aether_qt.policy.decisions.Permit` whose
 secret token only this gate knows. It binds the capability, the canonical
 resource, the request's target (a download's destination, a process's working
@@ -88,15 +96,19 @@ class Gate:
         config: PolicyConfig,
         clock: Clock,
         redactor: Redactor | None = None,
+        resume: Callable[[], bool] | None = None,
     ) -> None:
         """Wire the gate and end the grants a previous process left (``session_start``).
 
         ``redactor`` keys what is stored (see the module docstring); without one a
         random key is used, so grant patterns holding a redacted part do not outlive
-        the process.
+        the process. ``resume`` brings the audit log and the ledger back after a
+        failure for want of space (see the module docstring); without one, every
+        failure lasts until restart.
         """
         self._audit = audit
         self._redactor = redactor or Redactor.ephemeral()
+        self._resume = resume
         self._ledger = ledger
         self._tickets = tickets
         self._config = config
@@ -112,7 +124,7 @@ class Gate:
 
     @property
     def degraded(self) -> bool:
-        """True once an audit write failed: every side effect is denied from then on."""
+        """True once an audit write failed: every side effect is denied from then on (or until a resume)."""
         return self._degraded
 
     @property
@@ -171,7 +183,32 @@ class Gate:
                 return exit_
         return None
 
+    def _stopped(self) -> bool:
+        """Whether a failure stops every side effect (audit or ledger)."""
+        return self._degraded or not self._audit.healthy or not (self._ledger.intact and self._tickets.intact)
+
+    def _try_resume(self) -> None:
+        """Ask the resume hook; when it brought everything back, record that and stop denying."""
+        if self._resume is None or not self._stopped() or not self._resume():
+            return
+        self._degraded = False
+        detail = {"v": 1, "event": "audit_resumed", "cause": "storage"}
+        self._append(
+            AuditEntry("system", "", "", "audit_resumed", reason="storage", detail=detail), anchor=True
+        )
+
+    def resume(self) -> bool:
+        """Try to end a stop caused by a full disk now (the banner's "Check again").
+
+        Returns:
+            True when nothing stops side effects any more (also when nothing did).
+        """
+        with self._lock:
+            self._try_resume()
+            return not self._stopped()
+
     def _check_health(self, ev: Evaluation) -> Exit | None:
+        self._try_resume()
         if self._degraded or not self._audit.healthy:
             self._degraded = True
             return ev.stop("pre.audit", deny(DenyReason.AUDIT_UNAVAILABLE))
@@ -365,21 +402,28 @@ class Gate:
                 decision = self._finish(ev, Exit("draft", source="user"), facts)
             else:
                 decision = self._finish(ev, deny(DenyReason.USER_DENIED), facts)
-            self._close_ticket(decision, ticket_id, choice, scope)
+            if not self._close_ticket(decision, ticket_id, choice, scope) and isinstance(decision, Allow):
+                # the card would stay open over an act already done: the answer takes no effect
+                self._permits.take(decision.permit)
+                unstored = {"event": "ticket_answer_not_stored", "ticket_id": ticket_id}
+                return self._finish(ev, ev.stop("approval", deny(DenyReason.LEDGER_CORRUPT)), unstored)
             return decision
 
     def _close_ticket(
         self, decision: Decision, ticket_id: str, choice: ApprovalChoice, scope: str | None
-    ) -> None:
+    ) -> bool:
+        """Store the answer; False when it could not be (the ticket stays pending)."""
         if isinstance(decision, Deny) and decision.reason in (
             DenyReason.AUDIT_UNAVAILABLE,
             DenyReason.LEDGER_CORRUPT,
         ):
-            return  # the answer did not take effect; the ticket stays pending
+            return False  # the answer did not take effect; the ticket stays pending
         try:
             self._tickets.mark_answered(ticket_id, choice=choice, scope=scope, audit_ref=decision.audit_id)
         except LedgerError:
             log.error("answer to approval ticket %s was audited but could not be stored", ticket_id)
+            return False
+        return True
 
     # ------------------------------------------------------------ permits
     def redeem(

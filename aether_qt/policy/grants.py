@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import peewee
@@ -58,6 +59,7 @@ from aether_qt.policy.grant_state import (
 )
 from aether_qt.policy.scope import candidate_patterns, normalise_pattern
 from aether_qt.storage.cipher import DB_ERRORS
+from aether_qt.storage.errors import is_disk_full
 
 _COLUMNS = (
     "grant_id, capability, resource_pattern, persona, duration, issued_by, audit_ref, "
@@ -121,6 +123,7 @@ class GrantLedger:
         self._clock = clock
         self._state = LedgerState()
         self._intact = True
+        self.out_of_space = False  # the last failure was a full disk (reload() may bring it back)
         self._generation = -1
         self._load()
 
@@ -151,8 +154,8 @@ class GrantLedger:
         """
         try:
             current = self._read_generation()
-        except _DB_ERRORS:
-            self._intact = False
+        except _DB_ERRORS as exc:
+            self._failed(exc)
             return False
         if current == self._generation:
             return False
@@ -162,6 +165,23 @@ class GrantLedger:
     @property
     def intact(self) -> bool:
         """False after a failed read or write, or a mismatch with the audit log."""
+        return self._intact
+
+    def _failed(self, exc: BaseException) -> None:
+        self._intact = False
+        self.out_of_space = is_disk_full(exc, Path(str(self._db.database)))
+
+    def reload(self) -> bool:
+        """Read every grant again after a failure for want of space; True when that read worked.
+
+        The ledger counts as intact again, so the caller must then check it
+        against the verified audit rows and rebuild it from them if they differ,
+        as the runtime does at start (:meth:`verify_against`, :meth:`rebuild_from_audit`).
+        """
+        self._intact = True
+        self._load()
+        if self._intact:
+            self.out_of_space = False
         return self._intact
 
     def _from_row(self, row: tuple[Any, ...]) -> Grant:
@@ -195,8 +215,8 @@ class GrantLedger:
                 )
                 generation = self._read_generation()
         except _DB_ERRORS as exc:
-            self._intact = False
-            raise LedgerError(f"grant table write failed: {type(exc).__name__}") from exc
+            self._failed(exc)
+            raise LedgerError(f"the grants cannot be written now ({exc})") from exc
         # the caller updates the index next; if another process wrote before us, the next
         # refresh() reloads everything instead of trusting an index that missed its change
         self._generation = -1 if others else generation

@@ -11,6 +11,14 @@ When that key is missing or wrong the runtime still opens, *locked*: an empty
 database in memory stands in (nothing is written to disk, the real file is not
 touched), the audit log is left closed, the gate denies every side effect, and
 the ``data_locked`` flag says what to do.
+
+A full disk is the one failure it recovers from while running: when the audit
+log, the grant ledger or the ticket table failed for want of space, the
+``storage_full`` flag names the data folder, the space Aether wants there and
+the space there is, and as soon as there is room again (the next request, or
+:meth:`PolicyRuntime.check_storage`) the runtime does for the gate what a
+restart would do: verify the log since the last verified point, reopen it,
+reload the ledger and check it against the verified rows.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -28,7 +36,7 @@ from aether_qt.core.paths import AppPaths, migrations_dir
 from aether_qt.policy.app_data import open_app_database
 from aether_qt.policy.approvals import TicketStore
 from aether_qt.policy.audit_anchor import Anchor, AnchorReading
-from aether_qt.policy.audit_chain import AuditLog
+from aether_qt.policy.audit_chain import AuditConnection, AuditLog, connect_audit_db
 from aether_qt.policy.audit_home import anchor_store_for, home_in_use, keystore_for
 from aether_qt.policy.audit_start import StartCheck, check_at_start, check_missing
 from aether_qt.policy.audit_verify import VerifyReport, verify_log
@@ -37,14 +45,17 @@ from aether_qt.policy.contracts import AuditEntry, AuditRow, AuditWriteError, Cl
 from aether_qt.policy.effects import Effectors
 from aether_qt.policy.gate import Gate, PolicyConfig
 from aether_qt.policy.grant_state import LedgerState
-from aether_qt.policy.grants import GrantLedger
+from aether_qt.policy.grants import GrantLedger, LedgerError
 from aether_qt.policy.guard import Guard, Violation
 from aether_qt.policy.keys import AuditKeys, KeyStatus, KeysUnavailableError
 from aether_qt.policy.redaction import Redactor
+from aether_qt.policy.scope import is_root_text
 from aether_qt.storage.cipher import DataKey, is_plaintext_sqlite
 from aether_qt.storage.database import close_database, open_memory_database
 from aether_qt.storage.errors import DataKeyError
 from aether_qt.storage.settings import SettingsStore
+from aether_qt.storage.space import FreeSpace, measure
+from aether_qt.storage.statement_hook import HookedConnection, StatementHook
 
 _log = logging.getLogger(__name__)
 
@@ -72,11 +83,22 @@ class UnavailableAudit:
 
 @dataclass(frozen=True, slots=True)
 class PostureFlag:
-    """One condition the UI shows as a banner, by priority (lower is more urgent)."""
+    """One condition the UI shows as a banner, by priority (lower is more urgent).
+
+    ``space`` is set on ``storage_full``: the folder and the numbers behind the message.
+    """
 
     flag: str
     priority: int
     message: str
+    space: FreeSpace | None = None
+
+
+STORAGE_STOPPED = (
+    "Aether's data folder is full, so nothing can be recorded: every action is refused "
+    "until there is room (chat goes on). {numbers}."
+)
+STORAGE_LOW = "Aether's data folder is almost full: actions will be refused when it is. {numbers}."
 
 
 def default_roots() -> tuple[Path, ...]:
@@ -99,34 +121,61 @@ class PolicyRuntime:
     """
 
     def __init__(
-        self, *, paths: AppPaths, clock: Clock, allow_key_file: bool | None = None, sole_writer: bool = False
+        self,
+        *,
+        paths: AppPaths,
+        clock: Clock,
+        allow_key_file: bool | None = None,
+        sole_writer: bool = False,
+        connect_audit: Callable[[Path], AuditConnection] = connect_audit_db,
+        measure_space: Callable[[Path], FreeSpace | None] = measure,
+        statement_hook: StatementHook | None = None,
     ) -> None:
         self.paths = paths.ensure()
         self._sole_writer = sole_writer
         self.clock = clock
+        self._open_audit_connection = connect_audit
+        self._measure_space = measure_space
+        self._hook = statement_hook
         self.keystore = keystore_for(paths)
         # the key file is only ever written after an opt-in, so its presence is the standing opt-in
         opted_in = bool(allow_key_file) or paths.key_file.exists() or _legacy_key_file_opt_in(paths.app_db)
         self.data_key: DataKey | None = None
         self.data_error = ""
         try:
-            data = open_app_database(paths, self.keystore, allow_key_file=opted_in)
+            data = open_app_database(
+                paths, self.keystore, allow_key_file=opted_in, statement_hook=statement_hook
+            )
         except DataKeyError as exc:
             self.data_error = exc.user_message
             _log.error("app data locked: %s", exc.detail)
             self.database: peewee.SqliteDatabase = open_memory_database(migrations=migrations_dir())
         else:
             self.database, self.data_key = data.database, data.key
-        self.settings = SettingsStore(database=self.database)
-        if allow_key_file and not self.data_error:  # an explicit opt-in is remembered: "keys on disk"
-            self.settings.set(SETTING_KEY_FILE, True)
-        self.allow_key_file = opted_in or bool(self.settings.get(SETTING_KEY_FILE, False))
         self.anchor_store = anchor_store_for(paths, self.keystore)
+        self.audit: AuditLog | None = None
+        try:
+            self._assemble(allow_key_file, opted_in)
+        except BaseException:  # e.g. the disk is full: close what was opened, leave no handle behind
+            if self.audit is not None:
+                self.audit.close_without_checkpoint()
+            self.anchor_store.close()
+            close_database(self.database)
+            raise
+
+    def _assemble(self, allow_key_file: bool | None, opted_in: bool) -> None:
+        """Everything after the database: settings, keys, the audit log, ledger, tickets, gate."""
+        clock = self.clock
+        self.settings = SettingsStore(database=self.database)
+        remember = allow_key_file and not self.data_error  # an explicit opt-in is remembered ("keys on disk")
+        stored_opt_in = self.settings.get_as(SETTING_KEY_FILE, bool, False)  # "false" is no opt-in
+        if remember and not stored_opt_in:
+            self.settings.set(SETTING_KEY_FILE, True)
+        self.allow_key_file = opted_in or stored_opt_in
         self.persona_defaults: dict[str, dict[str, Mode]] = {}
         self.keys: AuditKeys | None = None
         self.keys_error = ""
         self.audit_error = ""
-        self.audit: AuditLog | None = None
         self.audit_check: StartCheck | None = None
         if self.data_error:  # the grants live in the locked file: the log's ledger check cannot run
             self.audit_error = "your data is locked"
@@ -141,7 +190,12 @@ class PolicyRuntime:
         verified = self.audit_check.grant_rows if self.audit_check is not None else ()
         if self.audit is not None and not self.ledger.verify_against(verified):
             _log.warning("grant ledger differs from the verified audit rows; rebuilding it from them")
-            self.ledger.rebuild_from_audit(verified)
+            try:
+                self.ledger.rebuild_from_audit(verified)
+            except LedgerError as exc:  # the ledger stays not intact: the gate denies until it is rebuilt
+                _log.error("grant ledger not rebuilt: %s", exc)
+        if self.audit is not None and (closed := self.tickets.close_answered(verified)):
+            _log.warning("closed %d approval ticket(s) the audit log says were answered", len(closed))
         self.gate = Gate(
             audit=sink,
             ledger=self.ledger,
@@ -149,6 +203,7 @@ class PolicyRuntime:
             config=self._config(),
             clock=clock,
             redactor=Redactor.from_audit_key(self.keys.hmac_key) if self.keys is not None else None,
+            resume=self._resume_after_full_disk,
         )
         self._record_start()
         self.guard: Guard | None = None
@@ -171,6 +226,9 @@ class PolicyRuntime:
         allow_key_file: bool | None = None,
         clock: Clock | None = None,
         sole_writer: bool = False,
+        connect_audit: Callable[[Path], AuditConnection] = connect_audit_db,
+        measure_space: Callable[[Path], FreeSpace | None] = measure,
+        statement_hook: StatementHook | None = None,
     ) -> PolicyRuntime:
         """Open every part of the policy layer for ``paths``.
 
@@ -180,12 +238,22 @@ class PolicyRuntime:
             clock: time (a fake one in tests).
             sole_writer: the caller holds the home's instance lock (the app): no other
                 writer can be alive, so an anchor that says a session is open means a crash.
+            connect_audit: opens ``audit.db`` (tests wrap it to make writes fail).
+            measure_space: measures the free space of a folder (tests pass fixed numbers).
+            statement_hook: sees every statement of both databases (``aether.db`` and
+                ``audit.db``) before it runs; the fault sweep of the tests makes one fail.
 
         Raises:
             StorageError: the app database cannot be used (locked, corrupt, newer schema...).
         """
         return cls(
-            paths=paths, clock=clock or SystemClock(), allow_key_file=allow_key_file, sole_writer=sole_writer
+            paths=paths,
+            clock=clock or SystemClock(),
+            allow_key_file=allow_key_file,
+            sole_writer=sole_writer,
+            connect_audit=connect_audit,
+            measure_space=measure_space,
+            statement_hook=statement_hook,
         )
 
     # ------------------------------------------------------------------ opening
@@ -213,7 +281,11 @@ class PolicyRuntime:
             check = None
         try:
             self.audit = AuditLog.open(
-                self.paths.audit_db, keys=self.keys, anchor_store=self.anchor_store, clock=self.clock
+                self.paths.audit_db,
+                keys=self.keys,
+                anchor_store=self.anchor_store,
+                clock=self.clock,
+                connect=self._connect_audit,
             )
         except AuditWriteError as exc:
             self.audit_error = str(exc)
@@ -235,6 +307,12 @@ class PolicyRuntime:
             verified_hash=check.verified_hash,
             grants_digest=check.grants_digest,
         )
+
+    def _connect_audit(self, path: Path) -> AuditConnection:
+        conn = self._open_audit_connection(path)
+        if self._hook is None:
+            return conn
+        return HookedConnection(cast(sqlite3.Connection, conn), self._hook, path.name)
 
     def _refuse(self, check: StartCheck) -> None:
         """The log does not extend its anchor (or failed verification): the gate stays deny-all."""
@@ -282,19 +360,23 @@ class PolicyRuntime:
 
     def preset(self) -> Preset:
         """The persisted permission preset (Assistant by default)."""
-        name = self.settings.get(SETTING_PRESET, DEFAULT_PRESET.value)
+        name = self.settings.get_as(SETTING_PRESET, str, DEFAULT_PRESET.value)
         try:
-            return Preset.parse(str(name))
+            return Preset.parse(name)
         except ValueError:
             _log.warning("unknown preset %r in settings; using %s", name, DEFAULT_PRESET.value)
             return DEFAULT_PRESET
 
     def approved_roots(self) -> tuple[Path, ...]:
-        """Folders path capabilities may touch."""
+        """Folders path capabilities may touch (stored values that are not absolute paths are skipped)."""
         stored = self.settings.get_as(SETTING_ROOTS, list, [])
-        if not stored:
-            return default_roots()
-        return tuple(Path(str(p)) for p in stored)
+        roots = tuple(Path(p) for p in stored if is_root_text(p))
+        if len(roots) < len(stored):
+            _log.warning(
+                "ignoring %d approved folder(s) in settings that are not absolute paths",
+                len(stored) - len(roots),
+            )
+        return roots or default_roots()
 
     def user_overrides(self) -> dict[str, Mode]:
         """Capability -> mode chosen by the user."""
@@ -348,10 +430,13 @@ class PolicyRuntime:
             message = f"{self.data_error} Every action is denied until then."
             flags.append(PostureFlag("data_locked", 0, message))
             return flags
+        stopped_by_space = self._stopped_by_space()
         if self.audit_check is not None and not self.audit_check.ok:
             flags.append(
                 PostureFlag("audit_broken", 0, f"{self.audit_error} Every action is denied until then.")
             )
+        elif stopped_by_space:
+            pass  # the storage flag below names the cause and what to do
         elif self.audit is None or not self.audit.healthy or self.gate.degraded:
             why = self.audit_error or self.keys_error or (self.audit.last_error if self.audit else "")
             flags.append(
@@ -363,7 +448,67 @@ class PolicyRuntime:
             flags.append(PostureFlag("keys_on_disk", 2, "Audit keys are kept in a file on disk (opt-in)."))
         if self.gate.paused:
             flags.append(PostureFlag("paused", 3, "Side effects are paused."))
+        space = self.free_space()
+        if space is not None and (stopped_by_space or not space.enough):
+            text = STORAGE_STOPPED if stopped_by_space else STORAGE_LOW
+            flags.append(
+                PostureFlag(
+                    "storage_full", 0 if stopped_by_space else 1, text.format(numbers=space.sentence()), space
+                )
+            )
         return sorted(flags, key=lambda f: f.priority)
+
+    # ------------------------------------------------------------------ storage
+
+    def free_space(self) -> FreeSpace | None:
+        """The space in the data folder against what Aether wants there (None: cannot be measured)."""
+        return self._measure_space(self.paths.data_dir)
+
+    def _stopped_by_space(self) -> bool:
+        """Whether a write of the audit log, the ledger or the tickets failed for want of space."""
+        audit_full = self.audit is not None and not self.audit.healthy and self.audit.out_of_space
+        return audit_full or self.ledger.out_of_space or self.tickets.out_of_space
+
+    def check_storage(self) -> bool:
+        """Look again for room ("Check again"): True when no lack of space stops side effects now."""
+        return self.gate.resume()
+
+    def _resume_after_full_disk(self) -> bool:
+        """The gate's resume hook: bring the log and the ledger back when space returned.
+
+        Runs under the gate's lock. Only a failure for want of space is undone,
+        only when the data folder has the room Aether wants, and only after the
+        audit log verified again from its last verified point (as at start);
+        anything else leaves the gate deny-all.
+        """
+        audit, keys = self.audit, self.keys
+        if audit is None or keys is None or not self._stopped_by_space():
+            return False
+        space = self.free_space()
+        if space is None or not space.enough:
+            return False
+        check = check_at_start(self.paths.audit_db, keys=keys, reading=self.anchors(), live=True)
+        if not check.ok:
+            self._refuse(check)
+            return False
+        if not (self.ledger.reload() and self.tickets.recheck()):
+            return False  # read again first: nothing is written before they read well
+        try:
+            audit.resume()
+            audit.set_verified(
+                epoch=check.epoch,
+                verified_seq=check.verified_seq,
+                verified_hash=check.verified_hash,
+                grants_digest=check.grants_digest,
+            )
+            if not self.ledger.verify_against(check.grant_rows):
+                _log.warning("grant ledger differs from the verified audit rows; rebuilding it from them")
+                self.ledger.rebuild_from_audit(check.grant_rows)
+        except (AuditWriteError, LedgerError) as exc:
+            _log.warning("side effects not resumed: %s", exc)
+            return False
+        _log.info("space returned in %s: side effects resume", self.paths.data_dir)
+        return True
 
     # ------------------------------------------------------------------ audit
 

@@ -39,7 +39,7 @@ import stat
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeGuard
 
 from aether_qt.policy.capabilities import ResourceKind
 from aether_qt.policy.contracts import PolicyError
@@ -114,6 +114,22 @@ def canonical_path_text(raw: str | os.PathLike[str]) -> str:
     if not os.path.isabs(expanded):
         raise ScopeError("relative paths are not accepted")
     return os.path.realpath(expanded)
+
+
+def is_root_text(value: object) -> TypeGuard[str]:
+    """Whether a stored value can be an approved folder: an absolute path the OS can name.
+
+    Settings are read back from the database, so a damaged value may be any JSON:
+    a relative path would be taken from the working folder, and NUL or a lone
+    surrogate makes every filesystem call on it raise.
+    """
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        os.fsencode(value)
+    except UnicodeEncodeError:
+        return False
+    return os.path.isabs(os.path.expanduser(value))
 
 
 def path_key(path: Path, *, case_insensitive: bool = CASE_INSENSITIVE) -> str:

@@ -2,8 +2,10 @@
 
 ``open_database`` is the one way the app opens ``aether.db`` (an SQLCipher file
 when a :class:`~aether_qt.storage.cipher.DataKey` is given; the policy layer
-always gives one, see :mod:`aether_qt.policy.app_data`). Problems of the environment (locked,
-corrupt, unreadable, disk full, schema too new) come out as the typed errors of
+always gives one, see :mod:`aether_qt.policy.app_data`), at ``synchronous=FULL``
+like the audit log (docs/architecture.md, "Durability", says why). Problems of
+the environment (locked, corrupt, unreadable, disk full, schema too new) come
+out as the typed errors of
 :mod:`aether_qt.storage.errors`; anything else is a bug and propagates as is.
 """
 
@@ -15,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import peewee
 from playhouse.sqlcipher_ext import SqlCipherDatabase
@@ -28,6 +31,7 @@ from aether_qt.storage.errors import (
     translate_sqlite_error,
 )
 from aether_qt.storage.migrations import apply_migrations
+from aether_qt.storage.statement_hook import HookedSqlCipherDatabase, HookedSqliteDatabase, StatementHook
 
 __all__ = ["close_database", "open_database", "open_memory_database", "translate_sqlite_error"]
 
@@ -54,29 +58,51 @@ def _quick_check(path: Path, *, timeout_s: float, key: DataKey | None) -> None:
     journal mode writes to the file, and a damaged file must stay untouched. With
     a ``key``, a file SQLCipher cannot decrypt is a :class:`DataKeyError` (a wrong
     key and a damaged first page look the same), never a reason to write.
+
+    A crash while a new file was still in rollback-journal mode (before
+    ``journal_mode=WAL`` took effect: the first open of a home) leaves a hot
+    journal, which a read-only connection cannot roll back
+    (``SQLITE_READONLY_ROLLBACK``): the check then runs on a read-write
+    connection, whose first read rolls the journal back. That restores the
+    file as it was before the interrupted transaction and changes nothing else.
     """
-    if key is None:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s)
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-    else:
-        if is_plaintext_sqlite(path):
-            raise DataKeyError(path, detail="the file is not encrypted yet")
-        conn = connect_keyed(path, key, read_only=True, timeout_s=timeout_s)
+    if key is not None and is_plaintext_sqlite(path):
+        raise DataKeyError(path, detail="the file is not encrypted yet")
     try:
-        try:
-            rows = conn.execute("PRAGMA quick_check").fetchall()
-        except DRIVER_ERRORS as exc:
-            if key is not None and "not a database" in str(exc):
-                raise DataKeyError(
-                    path, detail=f"cannot be decrypted with the data key from the {key.source}"
-                ) from None
+        rows = _check_rows(path, read_only=True, timeout_s=timeout_s, key=key)
+    except DRIVER_ERRORS as exc:
+        if key is not None and "not a database" in str(exc):
+            where = key.source.replace("_", " ")
+            raise DataKeyError(
+                path, detail=f"cannot be decrypted with the data key from the {where}"
+            ) from None
+        if not _hot_journal(path):
             raise
-    finally:
-        conn.close()
+        rows = _check_rows(path, read_only=False, timeout_s=timeout_s, key=key)
     problems = [str(row[0]) for row in rows if row and row[0] != "ok"]
     if problems:
         shown = "; ".join(problems[:3])
         raise DatabaseCorruptError(path, detail=f"integrity check failed: {shown}")
+
+
+def _check_rows(path: Path, *, read_only: bool, timeout_s: float, key: DataKey | None) -> list[Any]:
+    """``PRAGMA quick_check`` rows of ``path`` (keyed with ``key``; ``mode=ro`` with ``read_only``)."""
+    if key is None:
+        uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "")
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout_s)
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+    else:
+        conn = connect_keyed(path, key, read_only=read_only, timeout_s=timeout_s)
+    try:
+        return list(conn.execute("PRAGMA quick_check").fetchall())
+    finally:
+        conn.close()
+
+
+def _hot_journal(path: Path) -> bool:
+    """Whether a rollback journal with content lies next to ``path`` (a crash in rollback mode)."""
+    journal = path.with_name(f"{path.name}-journal")
+    return journal.is_file() and journal.stat().st_size > 0
 
 
 def _wall_ms() -> int:
@@ -90,9 +116,10 @@ def open_database(
     migrations: Path,
     backups_dir: Path,
     busy_timeout_ms: int = 5000,
-    synchronous: str = "NORMAL",
+    synchronous: str = "FULL",
     clock_ms: Callable[[], int] = _wall_ms,
     key: DataKey | None = None,
+    statement_hook: StatementHook | None = None,
 ) -> peewee.SqliteDatabase:
     """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
@@ -106,11 +133,15 @@ def open_database(
         migrations: folder of numbered ``NNNN_name.sql`` files.
         backups_dir: where pre-migration copies go.
         busy_timeout_ms: how long to wait for another connection's lock.
-        synchronous: ``NORMAL`` for the app database, ``FULL`` for the audit log.
+        synchronous: ``FULL`` (the default): a commit that returned survives power
+            loss, which acknowledged memories, grants, tickets and settings need.
+            ``NORMAL`` is for scratch databases (benchmarks) only.
         clock_ms: wall clock in milliseconds (injected by tests).
         key: open (or create) an SQLCipher file keyed with it; ``None`` for plain SQLite.
             A plaintext file is refused with a key (encrypt it first:
             :func:`aether_qt.policy.app_data.encrypt_database`).
+        statement_hook: sees every statement before it runs and may make it fail (the
+            fault sweep of the tests; see :mod:`aether_qt.storage.statement_hook`).
 
     Returns:
         A connected ``peewee.SqliteDatabase`` (connections are per thread).
@@ -128,14 +159,16 @@ def open_database(
         ("journal_mode", "WAL"),
         ("synchronous", synchronous.upper()),
     ]
-    db: peewee.SqliteDatabase
-    if key is None:
-        db = peewee.SqliteDatabase(str(path), pragmas=pragmas, timeout=busy_timeout_ms / 1000)
-    else:
+    options: dict[str, Any] = {"pragmas": pragmas, "timeout": busy_timeout_ms / 1000}
+    if key is not None:
         pragmas.insert(0, ("cipher_log_level", "NONE"))  # a wrong key is our error to explain, not stderr's
-        db = SqlCipherDatabase(
-            str(path), passphrase=key.sqlcipher_pragma(), pragmas=pragmas, timeout=busy_timeout_ms / 1000
-        )
+        options["passphrase"] = key.sqlcipher_pragma()
+    db: peewee.SqliteDatabase
+    if statement_hook is None:
+        db = (peewee.SqliteDatabase if key is None else SqlCipherDatabase)(str(path), **options)
+    else:
+        hooked = HookedSqliteDatabase if key is None else HookedSqlCipherDatabase
+        db = hooked(str(path), statement_hook=statement_hook, **options)
     try:
         if existed:
             _quick_check(path, timeout_s=busy_timeout_ms / 1000, key=key)

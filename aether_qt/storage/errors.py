@@ -17,6 +17,7 @@ from pathlib import Path
 import peewee
 
 from aether_qt.core.errors import ExplainedError
+from aether_qt.storage.space import FreeSpace, measure
 
 
 class StorageError(ExplainedError):
@@ -134,15 +135,25 @@ class DataKeyError(StorageError):
 
 
 class DiskFullError(StorageError):
-    """The disk (or the database's size limit) is full."""
+    """The disk (or the database's size limit) is full.
 
-    def __init__(self, path: Path, *, detail: str = "database or disk is full") -> None:
-        """Describe the full disk under ``path``."""
+    Attributes:
+        space: the space in the database's folder when the error was raised (the
+            folder, what Aether wants there, what is free), or ``None`` when it
+            could not be measured.
+    """
+
+    def __init__(
+        self, path: Path, *, detail: str = "database or disk is full", space: FreeSpace | None = None
+    ) -> None:
+        """Describe the full disk under ``path``, with the numbers of ``space`` when known."""
+        numbers = f" {space.sentence()}." if space is not None else ""
         super().__init__(
-            f"The disk holding {path} is full. Free some space; until then Aether is read-only.",
+            f"The disk holding {path} is full.{numbers} Free some space; until then Aether is read-only.",
             path=path,
             detail=detail,
         )
+        self.space = space
 
 
 # Primary SQLite result codes (the low byte of an extended code) by category.
@@ -171,6 +182,7 @@ _MESSAGE_CATEGORIES: tuple[tuple[str, str], ...] = (
 )
 
 _UNREADABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EROFS})
+_SQLITE_IOERR = 10
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -201,6 +213,31 @@ def _category(exc: BaseException, detail: str) -> str | None:
     return None
 
 
+def _io_error(exc: BaseException, detail: str) -> bool:
+    """Whether ``exc`` is SQLite's generic I/O error (what it raises when its shared memory cannot grow)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_IOERR
+    return "disk i/o error" in detail.lower()
+
+
+def is_disk_full(exc: BaseException, path: Path) -> bool:
+    """Whether ``exc`` (or an error it was raised from) means the disk holding ``path`` is full.
+
+    The policy layer uses this to tell a write that failed for want of space,
+    which the user can fix and after which writing may resume, from any other
+    failure.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(translate_sqlite_error(current, path), DiskFullError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def translate_sqlite_error(exc: BaseException, path: Path) -> StorageError:
     """Map a sqlite3, peewee or OS error about ``path`` to a typed storage error.
 
@@ -223,12 +260,15 @@ def translate_sqlite_error(exc: BaseException, path: Path) -> StorageError:
     if isinstance(inner, OSError) and inner.strerror:
         detail = inner.strerror
     category = _category(inner, detail)
+    space = measure(path.parent) if category in ("full", "unreadable") else None
+    if category == "unreadable" and _io_error(inner, detail) and space is not None and not space.enough:
+        category = "full"  # SQLite reports a failed write to its WAL or shared memory as an I/O error
     if category == "locked":
         return DatabaseLockedError(path, detail=detail)
     if category == "corrupt":
         return DatabaseCorruptError(path, detail=detail)
     if category == "full":
-        return DiskFullError(path, detail=detail)
+        return DiskFullError(path, detail=detail, space=space)
     if category == "unreadable":
         return DatabaseUnreadableError(path, detail=detail)
     return StorageError(f"The database {path} reported an error: {detail}", path=path, detail=detail)

@@ -37,18 +37,24 @@ def _wall_ms() -> int:
 
 
 def _secret_keys(value: object, prefix: str) -> list[str]:
-    """Dotted paths of object keys in ``value`` that look like secrets."""
-    if isinstance(value, dict):
-        found = []
-        for name, item in value.items():
-            where = f"{prefix}.{name}"
-            if looks_secret(str(name)):
-                found.append(where)
-            found.extend(_secret_keys(item, where))
-        return found
-    if isinstance(value, list):
-        return [hit for item in value for hit in _secret_keys(item, prefix)]
-    return []
+    """Dotted paths of object keys in ``value`` that look like secrets.
+
+    Walked with a stack, not recursion: a value nested deeper than the
+    recursion limit is refused by ``json.dumps`` with a clear error, not here.
+    """
+    found: list[str] = []
+    pending: list[tuple[object, str]] = [(value, prefix)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, dict):
+            for name, inner in item.items():
+                path = f"{where}.{name}"
+                if looks_secret(str(name)):
+                    found.append(path)
+                pending.append((inner, path))
+        elif isinstance(item, list):
+            pending.extend((inner, where) for inner in reversed(item))
+    return found
 
 
 class SettingsStore:
@@ -85,13 +91,13 @@ class SettingsStore:
         return str(rows[0][0]) if rows else None
 
     def get(self, key: str, default: JSONValue = None) -> JSONValue:
-        """The value of ``key``, or ``default`` when unset (or unreadable, logged)."""
+        """The value of ``key``, or ``default`` when unset or unreadable (bad or too deep JSON, logged)."""
         text = self._raw(key)
         if text is None:
             return default
         try:
             value: JSONValue = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than any setting is
             log.warning("setting %r holds invalid JSON; using the default", key)
             return default
         return value
@@ -117,7 +123,7 @@ class SettingsStore:
         """Store ``value`` under ``key``.
 
         Raises:
-            ValueError: empty key, or ``value`` is not JSON (NaN, a set, an object ...).
+            ValueError: empty key, or ``value`` is not JSON (NaN, a set, an object, nested too deeply ...).
             SecretSettingError: the key, or a key inside ``value``, names a secret.
             StorageError: the database refused the write (full, locked ...).
         """
@@ -128,7 +134,7 @@ class SettingsStore:
             raise SecretSettingError(f"refusing to store secret-like setting(s) {secrets}; use the keyring")
         try:
             text = json.dumps(value, allow_nan=False, sort_keys=True, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"setting {key!r} is not a JSON value: {exc}") from exc
         now = self._clock_ms()
         query = self._table.insert({self._key: key, self._value: text, self._updated: now}).on_conflict(

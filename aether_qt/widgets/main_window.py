@@ -6,10 +6,14 @@ queued to the GUI thread: tickets, decisions, grants, preset and pause changes
 (published by the gate-on-bus adapter, whoever made them: the trust centre, the
 tray, a turn) refresh the banners and the trust centre, coalesced by a short
 single-shot timer; model status drives the "no model" banner and the status bar.
-Nothing polls. A change the user makes in the trust centre refreshes at once;
-one made by another process (``aether policy evaluate`` in a terminal) cannot be
-published here, so the window also refreshes when it is activated, and on F5;
-each refresh is cheap when nothing changed.
+While the "storage full" banner shows, each refresh first asks the runtime to
+look for room again (a ``statvfs``; the log is re-verified only once there is
+room), so freeing space clears the banner at the next event, activation, F5 or
+"Check again", without a restart. Nothing polls. A change the user makes in the
+trust centre refreshes at once; one made by another process (``aether policy
+evaluate`` in a terminal) cannot be published here, so the window also
+refreshes when it is activated, and on F5; each refresh is cheap when nothing
+changed.
 
 The persona picker sits in the conversation header when the app lists
 personas: picking one asks the persona service to switch, and the status bar
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 from aether_qt.core.events import (
@@ -52,7 +56,7 @@ from aether_qt.core.events import (
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.backup_tab import ChooseFile, choose_file
-from aether_qt.widgets.trust.banners import BannerArea
+from aether_qt.widgets.trust.banners import CHECK_AGAIN, CHOOSE_MODEL, COPY_FOLDER, STORAGE_FULL, BannerArea
 from aether_qt.widgets.trust.centre import TrustCentre
 from aether_qt.widgets.trust.confirm import Confirm, ask_user
 from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
@@ -108,6 +112,19 @@ def model_status_text(status: ModelStatusChanged) -> str:
     if status.status == "failed":
         return "Model failed to load: reflex replies only"
     return "No model: reflex replies only"
+
+
+_MAX_TAB_DIGITS: Final = 4
+
+
+def stored_tab(value: object) -> int:
+    """The tab index kept in the settings file, or 0 when it is not a plain decimal number.
+
+    The file is the user's to edit, so the value may be anything ``QSettings``
+    reads: text, a list, digits ``int`` refuses ("²") or more digits than it parses.
+    """
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= _MAX_TAB_DIGITS else 0
 
 
 class MainWindow(QMainWindow):
@@ -247,6 +264,8 @@ class MainWindow(QMainWindow):
         """Recompute banners, approvals, grants, audit rows; announce what changed."""
         if self._stopped:
             return
+        if STORAGE_FULL in self.banners.flags():
+            self._runtime.check_storage()
         self.banners.refresh()
         self.trust_centre.refresh()
         tickets = self._runtime.tickets.pending()
@@ -326,8 +345,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
         else:
             self.splitter.setSizes([640, 460])
-        tab = self._settings.value(KEY_TAB, 0)
-        self.show_tab(int(tab) if isinstance(tab, (int, str)) and str(tab).isdigit() else 0)
+        self.show_tab(stored_tab(self._settings.value(KEY_TAB, 0)))
         panel = self._settings.value(KEY_PANEL, True)
         self.set_trust_centre_visible(str(panel).lower() not in {"false", "0"})
 
@@ -473,9 +491,34 @@ class MainWindow(QMainWindow):
         else:
             self._set_persona_status(f"Switching to {name} at the next turn boundary…")
 
-    def _on_banners_action_requested(self, flag: str) -> None:
-        if flag == "no_model":
+    def _on_banners_action_requested(self, flag: str, action: str) -> None:
+        if flag == "no_model" and action == CHOOSE_MODEL:
             self.choose_model_file()
+        elif flag == STORAGE_FULL and action == CHECK_AGAIN:
+            self.check_storage()
+        elif flag == STORAGE_FULL and action == COPY_FOLDER:
+            self._copy_storage_folder()
+
+    def check_storage(self) -> str:
+        """Look for room again ("Check again"); refresh, and return the sentence shown in the status bar."""
+        resumed = self._runtime.check_storage()
+        self.refresh()
+        flag = self.banners.posture_flag(STORAGE_FULL)
+        if flag is None:
+            message = "There is room again: actions are allowed." if resumed else "Storage is fine."
+        elif flag.space is not None and not flag.space.enough:
+            message = f"Still not enough room. {flag.space.sentence()}."
+        else:
+            message = "There is room, but actions stay refused: see the banners."
+        self.statusBar().showMessage(message, 10_000)
+        return message
+
+    def _copy_storage_folder(self) -> None:
+        flag = self.banners.posture_flag(STORAGE_FULL)
+        if flag is None or flag.space is None:
+            return
+        QGuiApplication.clipboard().setText(str(flag.space.folder))
+        self.statusBar().showMessage(f"Copied {flag.space.folder}", 10_000)
 
     def _on_soon_timeout(self) -> None:
         self.refresh()

@@ -133,12 +133,12 @@ class MemoryEdits(Protocol):
         """Forget a memory (``now``: erase its words at once)."""
         ...
 
-    def import_file(self, path: Path) -> MemoryOutcome:
-        """Import an export file in one transaction."""
+    def import_file(self, path: Path, *, passphrase: str | None = None) -> MemoryOutcome:
+        """Import an export file in one transaction (a sealed one needs its passphrase)."""
         ...
 
-    def export_file(self, path: Path) -> MemoryOutcome:
-        """Export every live memory to ``path``."""
+    def export_file(self, path: Path, *, passphrase: str) -> MemoryOutcome:
+        """Export every live memory to ``path``, sealed with ``passphrase``."""
         ...
 
 

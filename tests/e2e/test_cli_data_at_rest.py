@@ -12,10 +12,12 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_support import Cli
+from keyring_support import no_keyring
 
 from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.policy.app_data import open_app_database
@@ -71,6 +73,13 @@ def _plaintext_dbs(paths: AppPaths) -> list[str]:
         for p in _files(root)
         if p.read_bytes()[: len(SQLITE_HEADER)] == SQLITE_HEADER
     )
+
+
+@pytest.fixture(autouse=True)
+def _key_file_only() -> Iterator[None]:
+    """In this process too the keys are in the opt-in key file, whatever backend an earlier test left."""
+    with no_keyring():
+        yield
 
 
 @pytest.fixture(scope="module")

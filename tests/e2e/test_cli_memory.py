@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from cli_support import Cli
 
+from aether_qt.storage.cipher import unseal_with_passphrase
+
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
@@ -56,11 +58,17 @@ def test_export_then_import_round_trips_and_a_bad_entry_rejects_the_file(cli: Cl
     out = tmp_path / "exports"
     out.mkdir()
     cli.run("policy", "roots", "add", str(out), check=True)
-    exported = cli.json("memory", "export", str(out / "memories.json"))
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("correct horse battery\n")
+    exported = cli.json("memory", "export", str(out / "memories.json"), "--passphrase-file", str(secret))
     assert exported["ok"] and exported["decision"] == "allow"
-    data = json.loads((out / "memories.json").read_text(encoding="utf-8"))
+    sealed = (out / "memories.json").read_bytes()
+    assert b"my cat is Tom" not in sealed, "an export never carries memories in clear"
+    data = json.loads(unseal_with_passphrase(sealed, "correct horse battery"))
     assert [e["text"] for e in data["items"]] == ["my cat is Tom"]
     assert (out / "memories.json").stat().st_mode & 0o777 == 0o600
+    assert cli.run("memory", "export", str(out / "again.json")).returncode == 2  # no passphrase, no file
+    assert not (out / "again.json").exists()
 
     other = Cli(tmp_path / "other-home")
     bad = tmp_path / "bad.json"
@@ -69,7 +77,11 @@ def test_export_then_import_round_trips_and_a_bad_entry_rejects_the_file(cli: Cl
     assert rejected.returncode == 2 and "entry 1 (id x1)" in rejected.stderr
     assert other.json("memory", "list") == []  # nothing of the file was written
 
-    imported = other.json("memory", "import", str(out / "memories.json"))
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("not the passphrase\n")
+    refused = other.run("memory", "import", str(out / "memories.json"), "--passphrase-file", str(wrong))
+    assert refused.returncode == 2 and "wrong passphrase" in refused.stderr
+    imported = other.json("memory", "import", str(out / "memories.json"), "--passphrase-file", str(secret))
     assert imported["ok"] and len(imported["items"]) == 1
     [item] = other.json("memory", "list")
     assert item["text"] == "my cat is Tom" and item["provenance"]["source"] == "imported"

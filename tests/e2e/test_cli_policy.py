@@ -203,10 +203,10 @@ def test_without_keys_every_side_effect_is_denied_and_no_key_is_minted(tmp_path:
     key_file.unlink()  # the keys are gone; the log stays
     degraded = Cli(home=cli.home, key_file=False)
     env = degraded.env(PYTHON_KEYRING_BACKEND=FAIL_BACKEND)
-    out = degraded.json("policy", "evaluate", "notify.send", "hello", env=env)
-    assert out["decision"] == "deny"
-    assert out["reason"] == "audit_unavailable"
-    assert not key_file.exists(), "a new key must never be minted over an existing log"
+    out = degraded.run("policy", "evaluate", "notify.send", "hello", "--json", env=env)
+    assert out.returncode == 2 and "locked" in out.stderr  # the data key went with the file
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    assert not key_file.exists(), "a new key must never be minted over an existing log or database"
     verify = degraded.run("audit", "verify", env=env)
     assert verify.returncode == 2
     assert before  # the original key file was real
@@ -218,5 +218,7 @@ def test_real_secret_service_holds_the_keys(cli: Cli) -> None:
     doctor = cli.json("doctor")
     assert doctor["checks"]["keyring"]["backend"] == "keyring.backends.SecretService.Keyring"
     assert doctor["checks"]["keyring"]["on_disk"] is False
+    assert doctor["checks"]["encryption"]["ok"] is True
+    assert "in the keyring" in doctor["checks"]["encryption"]["detail"]
     assert not (cli.home / "config" / "keys-on-disk.json").exists()
     assert cli.run("audit", "verify").returncode == 0

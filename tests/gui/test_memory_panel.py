@@ -28,10 +28,12 @@ from aether_qt.engines.memory.items import Kind, MemoryItem, PrivacyClass
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.memory.host import MemoryHost
 from aether_qt.services.memory.service import MemoryService
+from aether_qt.storage.cipher import unseal_with_passphrase
 from aether_qt.storage.sql import execute
 from aether_qt.widgets.memory.panel import MemoryPanel
 
 REPO = Path(__file__).resolve().parents[2]
+PASSPHRASE = "tangerine-lighthouse"
 MIRA = "my sister's name is Mira"
 LENA = "my sister's name is Lena"
 TEA = "I like green tea in the morning"
@@ -105,6 +107,10 @@ class Dialogs:
         self.questions.append((title, "save" if save else "open"))
         return self.path
 
+    def ask_passphrase(self, title: str, confirm: bool) -> str | None:
+        self.questions.append((title, "passphrase twice" if confirm else "passphrase"))
+        return PASSPHRASE
+
 
 @pytest.fixture
 def dialogs() -> Dialogs:
@@ -115,7 +121,11 @@ def dialogs() -> Dialogs:
 def make_panel(qtbot: QtBot, bridge: QtBusBridge, dialogs: Dialogs) -> MakePanel:
     def make(host: MemoryHost) -> MemoryPanel:
         panel = MemoryPanel(
-            host=host, bus_bridge=bridge, confirm=dialogs.confirm, choose_file=dialogs.choose_file
+            host=host,
+            bus_bridge=bridge,
+            confirm=dialogs.confirm,
+            choose_file=dialogs.choose_file,
+            ask_passphrase=dialogs.ask_passphrase,
         )
         qtbot.addWidget(panel)
         panel.resize(1100, 600)
@@ -405,7 +415,9 @@ def test_export_writes_json_in_an_approved_folder(
     dialogs.path = tmp_path / "memories.json"
     message = finish(qtbot, panel, panel.export_button.click)
     assert message == f"Exported 4 memories to {dialogs.path}."
-    data = json.loads(dialogs.path.read_text(encoding="utf-8"))
+    sealed = dialogs.path.read_bytes()
+    assert all(text.encode() not in sealed for text in (MIRA, TEA, BIKE, LENA)), "no memory leaves in clear"
+    data = json.loads(unseal_with_passphrase(sealed, PASSPHRASE))
     assert sorted(e["text"] for e in data["items"]) == sorted([MIRA, TEA, BIKE, LENA])
 
     message = finish(qtbot, panel, panel.export_button.click)  # never overwrites

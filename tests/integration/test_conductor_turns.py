@@ -254,3 +254,16 @@ def test_barge_in_during_a_turn_or_while_its_reply_is_spoken_is_told_to_the_next
     router.delay = 0.05
     conductor.run_turn("go on")
     assert router.interrupted[-1] is True
+
+
+def test_a_folder_approved_while_the_app_runs_is_written_without_a_restart(
+    comp: Companion, docs: Path, tmp_path: Path
+) -> None:
+    later = tmp_path / "approved-later"
+    later.mkdir()
+    comp.runtime.set_roots((docs, later))  # the conductor above was built before this folder existed
+    report = comp.conductor.run_turn(f"write {later / 'note.txt'} call the plumber")
+    assert report is not None and report.ticket_id
+    decision, result = comp.conductor.answer(report.ticket_id, ApprovalChoice.ALLOW_ONCE)
+    assert decision.kind == "allow" and result is not None and result.ok, result
+    assert (later / "note.txt").read_text() == "call the plumber"

@@ -92,6 +92,8 @@ def test_a_reply_is_spoken_in_order_through_the_queue(speaker: Speaker, tmp_path
     assert done.wait(30)
     assert [c.text for c in played] == sentences
     assert len({c.path for c in played}) == 3
+    assert list(tmp_path.iterdir()) == [], "no spoken sentence is left on disk"
+    assert all(c.audio is not None and len(c.audio.samples) > 0 for c in played)
 
 
 def test_stop_joins_the_thread() -> None:

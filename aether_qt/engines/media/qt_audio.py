@@ -331,7 +331,7 @@ class ClipPlayer(_OwnThread):
     def enqueue(self, clip: SynthResult) -> None:
         """Play ``clip`` after the ones already queued (starts playing when idle)."""
         try:
-            audio = read_wav(clip.path)
+            audio = clip.audio if clip.audio is not None else read_wav(clip.path)
         except WavError as exc:
             self._fail(f"cannot play {clip.path}: {exc}")
             return

@@ -41,9 +41,9 @@ class SynthBackend(Protocol):
     """What the queue needs from a speaker (:class:`~.tts.Speaker` satisfies it)."""
 
     def synthesize(
-        self, text: str, out_path: Path, *, voice: VoiceSettings | None = None
+        self, text: str, out_path: Path, *, voice: VoiceSettings | None = None, keep_file: bool = True
     ) -> Future[SynthResult]:
-        """Synthesise ``text`` into a new WAV at ``out_path``."""
+        """Synthesise ``text`` into a new WAV at ``out_path`` (deleted once read unless ``keep_file``)."""
         ...
 
 
@@ -134,7 +134,7 @@ class SpeechQueue:
             generation = self._generation
             path = self._clip_dir / f"{self._prefix}-{generation}-{index:04d}.wav"
             try:
-                future = self._speaker.synthesize(sentence, path, voice=self._voice)
+                future = self._speaker.synthesize(sentence, path, voice=self._voice, keep_file=False)
             except Exception as exc:  # a speaker that refuses at once is a failed sentence too
                 future = Future()
                 future.set_exception(exc)

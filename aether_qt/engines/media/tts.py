@@ -12,9 +12,10 @@ espeak-ng needs two workarounds (see :mod:`~.pyttsx3_driver`): each sentence
 waits for espeak's own queue to drain, or settings and clips come out of order.
 
 Clips go to a folder the caller chooses (the app's cache folder: the runtime
-guard allows writes there); pyttsx3 writes the file itself, this module writes
-nothing. When no engine can be created, :meth:`Speaker.start` raises
-:class:`TtsUnavailable` and the app stays text only.
+guard allows writes there); pyttsx3 writes the file itself, this module only
+deletes it again when asked not to keep it (the app never keeps one). When no
+engine can be created, :meth:`Speaker.start` raises :class:`TtsUnavailable` and
+the app stays text only.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aether_qt.engines.media.audio import WavAudio
 from aether_qt.engines.media.pyttsx3_driver import create_engine, engine_defaults, espeak_flush
 from aether_qt.engines.media.voices import VoiceInfo, VoiceSettings, select_voice, voice_info
 from aether_qt.policy.contracts import Clock, SystemClock
+from aether_qt.policy.effects import remove_own_file
 
 __all__ = ["Speaker", "SynthResult", "TtsError", "TtsUnavailable"]
 
@@ -64,6 +67,7 @@ class SynthResult:
         envelope: loudness per 1/60 s, 0..1 (see :func:`~.audio.rms_envelope`).
         synth_s: seconds the engine took.
         voice_id: the voice used.
+        audio: the samples, when the file was removed right after reading (``path`` is then gone).
     """
 
     text: str
@@ -73,6 +77,7 @@ class SynthResult:
     envelope: tuple[float, ...]
     synth_s: float
     voice_id: str
+    audio: WavAudio | None = None
 
 
 @dataclass(slots=True)
@@ -170,9 +175,13 @@ class Speaker:
         return list(self._voices)
 
     def synthesize(
-        self, text: str, out_path: Path, *, voice: VoiceSettings | None = None
+        self, text: str, out_path: Path, *, voice: VoiceSettings | None = None, keep_file: bool = True
     ) -> Future[SynthResult]:
         """Queue ``text`` to be spoken into a new WAV at ``out_path``.
+
+        With ``keep_file=False`` the clip is read back and deleted at once, and the
+        result carries the samples: a sentence of a reply (memory text, often) is
+        never left on disk (the app's speech queue asks for this).
 
         The future fails with :class:`TtsError` when the folder is not writable, the
         file exists already, or no audio came out; with :class:`TtsUnavailable` when
@@ -185,7 +194,7 @@ class Speaker:
             raise ValueError("nothing to say")
         settings = voice or self._defaults
         target = Path(out_path)
-        return self._submit(lambda engine: self._synthesize(engine, text, target, settings))
+        return self._submit(lambda engine: self._synthesize(engine, text, target, settings, keep_file))
 
     # ------------------------------------------------------------------ the speaker thread
 
@@ -231,7 +240,9 @@ class Speaker:
             if late is not None:
                 _drop(late)
 
-    def _synthesize(self, engine: Any, text: str, target: Path, settings: VoiceSettings) -> SynthResult:
+    def _synthesize(
+        self, engine: Any, text: str, target: Path, settings: VoiceSettings, keep_file: bool
+    ) -> SynthResult:
         from aether_qt.engines.media.audio import WavError, read_wav, rms_envelope
 
         folder = target.parent
@@ -252,6 +263,9 @@ class Speaker:
             audio = read_wav(target)
         except WavError as exc:
             raise TtsError(f"the speech engine produced no clip: {exc}") from None
+        finally:
+            if not keep_file:
+                remove_own_file(target, root=folder)
         return SynthResult(
             text=text,
             path=target,
@@ -260,6 +274,7 @@ class Speaker:
             envelope=tuple(rms_envelope(audio.samples, audio.rate)),
             synth_s=synth_s,
             voice_id=voice_id,
+            audio=None if keep_file else audio,
         )
 
     def _apply(self, engine: Any, settings: VoiceSettings) -> str:

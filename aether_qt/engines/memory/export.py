@@ -1,7 +1,11 @@
 """Memory export entries (JSON-ready dicts) and their strict validation on import.
 
 An entry is checked completely before anything is written; the first problem
-is reported with the entry's index and id (:class:`MemoryImportError`).
+is reported with the entry's index and id (:class:`MemoryImportError`). What
+is checked is what the database and the views need: text that is valid
+Unicode (JSON can spell a lone surrogate, which no UTF-8 column can store) and
+a capture time the memory views can print (year 9999 at most, where SQLite's
+64-bit integers would overflow long after).
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from aether_qt.engines.memory.retention import parse_retention
 
 EXPORT_FORMAT = 1
 MAX_TEXT = 20_000
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+"""Largest export file an import reads (about 25,000 memories as ``export_file`` writes them)."""
+MAX_TIMESTAMP_MS = 253_402_128_000_000
+"""9999-12-30 UTC: a capture time every local time zone can still show as a date."""
 
 
 def entry_from_item(item: MemoryItem) -> dict[str, Any]:
@@ -60,6 +68,12 @@ def _text_field(entry: Mapping[str, Any], name: str, *, required: bool, limit: i
         raise ValueError(f"'{name}' is empty")
     if len(value) > limit:
         raise ValueError(f"'{name}' is longer than {limit} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"'{name}' is not valid Unicode (a lone surrogate at character {exc.start})"
+        ) from None
     return value
 
 
@@ -79,8 +93,8 @@ def _check(entry: Mapping[str, Any], now_ms: int) -> MemoryDraft:
     if not isinstance(prov, Mapping):
         raise ValueError("'provenance' must be an object")
     captured = prov.get("captured_at_ms", now_ms)
-    if isinstance(captured, bool) or not isinstance(captured, int) or captured < 0:
-        raise ValueError("'provenance.captured_at_ms' must be a non-negative integer")
+    if isinstance(captured, bool) or not isinstance(captured, int) or not 0 <= captured <= MAX_TIMESTAMP_MS:
+        raise ValueError(f"'provenance.captured_at_ms' must be an integer within 0..{MAX_TIMESTAMP_MS}")
     original = _text_field(prov, "source", required=False)
     tags = _text_field(entry, "tags", required=False)
     return MemoryDraft(

@@ -4,7 +4,10 @@ Flat inner product (exact cosine on normalised vectors) up to
 :data:`HNSW_THRESHOLD` items, HNSW beyond. Persisted as ``memory.faiss`` in
 the cache folder with a JSON sidecar recording what it was built from (format,
 dim, model id, count, the database's ``vector_version``); a missing, stale or
-unreadable file is rebuilt from SQLite. Rebuilding is blocking work for the
+unreadable file is rebuilt from SQLite. With a ``sealer`` (the app passes its
+data key) the index file is sealed (XSalsa20-Poly1305): the vectors say much
+about the memories' text, so they are as protected as ``aether.db``; a file that
+does not unseal is rebuilt, never trusted. Rebuilding is blocking work for the
 memory engine's thread, reporting progress through a callback.
 
 IDs in the index are ``memory_items.seq``. HNSW cannot delete, so removals
@@ -18,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aether_qt.policy.effects import remove_own_file, replace_own_file, write_own_file
 
@@ -38,6 +41,17 @@ SIDECAR_FORMAT = 1
 INDEX_FILE = "memory.faiss"
 
 Progress = Callable[[int, int], None]
+SEAL_PURPOSE = "memory index"
+
+
+class Sealer(Protocol):
+    """Encrypts what is written and checks what is read (:class:`~aether_qt.storage.cipher.DataKey`)."""
+
+    def seal(self, data: bytes, *, purpose: str) -> bytes:
+        """``data`` encrypted and authenticated."""
+
+    def unseal(self, blob: bytes, *, purpose: str) -> bytes:
+        """The plaintext; raises ``ValueError`` when ``blob`` is not sealed by this key or was changed."""
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -52,10 +66,20 @@ class VectorIndex:
         dim: vector length.
         model_id: the embedder's model id (an index of another model is stale).
         hnsw_threshold: above this many vectors a rebuild uses HNSW instead of flat.
+        sealer: seals the file on disk (``None``: plain faiss format, for benchmarks).
     """
 
-    def __init__(self, path: Path, dim: int, *, model_id: str = "", hnsw_threshold: int = HNSW_THRESHOLD):
+    def __init__(
+        self,
+        path: Path,
+        dim: int,
+        *,
+        model_id: str = "",
+        hnsw_threshold: int = HNSW_THRESHOLD,
+        sealer: Sealer | None = None,
+    ):
         self.path = path
+        self._sealer = sealer
         self.dim = dim
         self.model_id = model_id
         self.hnsw_threshold = hnsw_threshold
@@ -163,11 +187,10 @@ class VectorIndex:
         if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expected.items()):
             return "stale"
         try:
-            import faiss
-
-            index = faiss.read_index(str(self.path))
-        except (RuntimeError, OSError, MemoryError) as exc:  # faiss reports a bad file as RuntimeError
-            return f"corrupt: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            index = self._read()
+        except (ValueError, RuntimeError, OSError, MemoryError) as exc:  # faiss: a bad file is a RuntimeError
+            kind = "unsealable" if isinstance(exc, ValueError) else "corrupt"  # another key, or changed
+            return f"{kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         removed = meta.get("removed", [])
         if index.d != self.dim or int(index.ntotal) - len(removed) != meta.get("count"):
             return "corrupt: size mismatch"
@@ -185,9 +208,13 @@ class VectorIndex:
             return
         folder = self.path.parent
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        partial = self.path.with_name(self.path.name + ".partial")
-        faiss.write_index(self._index, str(partial))
-        replace_own_file(partial, self.path, root=folder)
+        if self._sealer is not None:  # serialised in memory: the clear vectors never touch the disk
+            raw = faiss.serialize_index(self._index).tobytes()
+            write_own_file(self.path, self._sealer.seal(raw, purpose=SEAL_PURPOSE), root=folder)
+        else:
+            partial = self.path.with_name(self.path.name + ".partial")
+            faiss.write_index(self._index, str(partial))
+            replace_own_file(partial, self.path, root=folder)
         meta = {
             "format": SIDECAR_FORMAT,
             "dim": self.dim,
@@ -199,6 +226,17 @@ class VectorIndex:
             "saved_at": int(time.time()),
         }
         write_own_file(self.sidecar, json.dumps(meta).encode("utf-8"), root=folder)
+
+    def _read(self) -> Any:
+        """The faiss index in :attr:`path` (unsealed first when there is a sealer)."""
+        import faiss
+
+        if self._sealer is None:
+            return faiss.read_index(str(self.path))
+        import numpy as np
+
+        raw = self._sealer.unseal(self.path.read_bytes(), purpose=SEAL_PURPOSE)
+        return faiss.deserialize_index(np.frombuffer(raw, dtype=np.uint8))
 
     def discard_files(self) -> None:
         """Delete the persisted files (the next load rebuilds)."""

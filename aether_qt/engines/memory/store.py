@@ -254,18 +254,30 @@ class MemoryStore:
         With ``now=True`` ("forget now") its text and vector are purged too,
         instead of after the grace period. Returns whether an item was forgotten.
         """
-        rows = execute(
-            self._db,
-            "UPDATE memory_items SET tombstoned_at_ms = ? WHERE id = ? AND tombstoned_at_ms IS NULL "
-            "RETURNING seq",
-            (self._clock.wall_ms(), item_id),
-        ).fetchall()
-        if rows and self._index is not None:
-            self._index.remove([int(rows[0][0])])
-        if now:
-            self._purge_where("id = ?", (item_id,))
+        return bool(self.forget_many([item_id], now=now))
+
+    def forget_many(self, item_ids: Sequence[str], *, now: bool = False) -> builtins.list[str]:
+        """Forget several items in one transaction (see :meth:`forget`); return the ids forgotten.
+
+        One transaction, so a crash leaves every item as it was or every item
+        forgotten (and, with ``now``, erased): never tombstoned with its words kept,
+        which a later "forget now" could no longer reach.
+        """
+        forgotten: builtins.list[tuple[int, str]] = []
+        with self._db.atomic():
+            for item_id in item_ids:
+                forgotten += execute(
+                    self._db,
+                    "UPDATE memory_items SET tombstoned_at_ms = ? WHERE id = ? AND tombstoned_at_ms IS NULL "
+                    "RETURNING seq, id",
+                    (self._clock.wall_ms(), item_id),
+                ).fetchall()
+                if now:
+                    self._purge_where("id = ?", (item_id,))
+        if forgotten and self._index is not None:
+            self._index.remove([int(seq) for seq, _ in forgotten])
         self._synced()
-        return bool(rows)
+        return [str(item_id) for _, item_id in forgotten]
 
     def purge(self, grace_s: float) -> int:
         """Erase text, tags and vector of items tombstoned more than ``grace_s`` ago; return how many.

@@ -127,7 +127,7 @@ def parse_card(data: bytes, *, name_hint: str) -> Card:
         container = f"png:{keyword}"
     else:
         raw, container = data, "json"
-    obj = _strict_json(raw, name_hint)
+    obj = _strict_json(raw, name_hint, in_png=container != "json")
     return _card_from_object(obj, container, name_hint)
 
 
@@ -167,14 +167,17 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _strict_json(raw: bytes, name_hint: str) -> dict[str, Any]:
+def _strict_json(raw: bytes, name_hint: str, *, in_png: bool) -> dict[str, Any]:
     """Parse card JSON: size-capped, UTF-8, no NaN/Infinity, no duplicate keys, an object."""
     if len(raw) > MAX_CARD_JSON_BYTES:
         raise CardError(name_hint, f"the card JSON is over the {MAX_CARD_JSON_BYTES} byte cap")
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CardError(name_hint, "not a PNG and not UTF-8 JSON") from None
+    except UnicodeDecodeError as exc:
+        what = (
+            "the card JSON in the PNG's text chunk is not UTF-8" if in_png else "not a PNG and not UTF-8 JSON"
+        )
+        raise CardError(name_hint, f"{what} (byte {exc.start})") from None
     try:
         obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
@@ -193,7 +196,7 @@ def _card_from_object(obj: dict[str, Any], container: str, name_hint: str) -> Ca
             raise CardError(name_hint, "not a character card (no 'spec' and no V1 fields)")
         return _card_from_data(obj, SPEC_V1, "", container, name_hint, v1=True)
     spec = obj["spec"]
-    if spec not in _SPEC_MAJOR:
+    if not isinstance(spec, str) or spec not in _SPEC_MAJOR:  # a list or object is unhashable
         raise CardError(
             name_hint, f"unsupported card spec {str(spec)[:40]!r} (expected {SPEC_V2!r} or {SPEC_V3!r})"
         )

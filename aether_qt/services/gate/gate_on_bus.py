@@ -199,7 +199,11 @@ class GateOnBus:
 
     def _audit_seq(self, audit_id: str) -> int | None:
         audit = self._runtime.audit
-        row = audit.get(audit_id) if audit is not None else None
+        try:
+            row = audit.get(audit_id) if audit is not None else None
+        except (AuditWriteError, sqlite3.Error) as exc:  # the decision stands; its event has no seq
+            _log.warning("could not read back audit row %s: %s", audit_id, exc)
+            return None
         return row.seq if row is not None else None
 
     def _publish(self, request: ActionRequest, decision: Decision) -> None:

@@ -48,7 +48,7 @@ from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.interaction.states import Category, Degraded, Outcome
 from aether_qt.engines.interaction.timing import TimerSchedule
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
-from aether_qt.policy.contracts import Clock
+from aether_qt.policy.contracts import Clock, PolicyError
 from aether_qt.policy.decisions import (
     ActionRequest,
     Allow,
@@ -61,7 +61,7 @@ from aether_qt.policy.decisions import (
 from aether_qt.policy.provenance import memory_is_trusted, memory_tag, remote_tag
 from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.services.interaction.history import ConversationHistory, Exchange
-from aether_qt.services.interaction.pending_actions import PendingActions
+from aether_qt.services.interaction.pending_actions import STORE_ERRORS, PendingActions, refused_by_user
 from aether_qt.services.interaction.tools import ToolCall, ToolResult, ToolRunner
 
 if TYPE_CHECKING:
@@ -299,14 +299,13 @@ class Conductor:
         """
         decision = self._gate.answer(ticket_id, choice, scope)
         if not isinstance(decision, Allow):
-            if decision.kind in ("draft", "deny"):
+            if refused_by_user(decision):  # any other refusal is a recheck: the ticket stays pending
                 self._pending.drop(ticket_id)
             return decision, None
-        call = self._pending.take(ticket_id)
-        if call is None:
+        allow = decision
+        result = self._pending.run(ticket_id, lambda call: self._tools.run(allow, call))
+        if result is None:
             return decision, None
-        result = self._tools.run(decision, call)
-        self._pending.finish(ticket_id, result)
         shown = [PhraseShown(turn_id="", pool="result", text=result.summary)]
         if result.quote and result.data is not None:
             shown.append(PhraseShown(turn_id="", pool="quote", text=result.quote, source=result.data.source))
@@ -399,12 +398,32 @@ class Conductor:
             turn.allow = decision
         elif isinstance(decision, Ask):
             ticket = turn.report.ticket_id = decision.ticket.ticket_id
-            self._pending.put(
-                ticket, self._call(turn, action), turn_id=turn.report.turn_id, now_ms=self._clock.wall_ms()
-            )
+            if not self._keep_for_approval(turn, ticket, action):
+                return
         elif isinstance(decision, Deny):
             reason = decision.reason.value
         turn.inbox.put(fsm.PolicyDecided(decision.kind, reason, ticket))  # type: ignore[arg-type]
+
+    def _keep_for_approval(self, turn: _Turn, ticket_id: str, action: ActionRequest) -> bool:
+        """Store the call the ticket waits for; if that fails, withdraw the ticket and end the turn.
+
+        A ticket whose call was not kept must not be answerable as if it were:
+        "allow" would spend the approval and do nothing. It is answered "deny"
+        at once (audited); if even that fails, answering it later says so.
+        """
+        now = self._clock.wall_ms()
+        try:
+            self._pending.put(ticket_id, self._call(turn, action), turn_id=turn.report.turn_id, now_ms=now)
+        except STORE_ERRORS as exc:
+            _log.warning("the call of ticket %s was not kept (%s); withdrawing the ticket", ticket_id, exc)
+            try:
+                self._gate.answer(ticket_id, ApprovalChoice.DENY)
+            except PolicyError as withdraw_exc:
+                _log.warning("ticket %s stays open without its call: %s", ticket_id, withdraw_exc)
+            turn.report.ticket_id = ""
+            turn.inbox.put(fsm.Fault(f"I could not keep this request for your approval ({exc}). Ask again."))
+            return False
+        return True
 
     def _run_tool(self, turn: _Turn, action: ActionRequest) -> None:
         if turn.allow is None:

@@ -3,14 +3,28 @@
 An ``Ask`` stores the call under its ticket id; answering the ticket takes it
 exactly once (even if two answers race) and runs it through the
 :class:`~aether_qt.services.interaction.tools.ToolRunner`.
+
+When the disk fails: storing a call raises (the conductor withdraws its
+ticket); an allowed call that cannot be read is not run, and the result says
+so; recording how a call ended, or that it was dropped, never raises, because
+the decision and the act stand whatever the bookkeeping says.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+from collections.abc import Callable
+
 import peewee
 
+from aether_qt.policy.decisions import Decision, Deny, DenyReason, DraftOnly
 from aether_qt.services.interaction.tools import ToolCall, ToolResult
 from aether_qt.storage.sql import execute
+
+_log = logging.getLogger(__name__)
+STORE_ERRORS = (sqlite3.Error, peewee.PeeweeException)
+"""What a failing read or write of the table raises."""
 
 
 class PendingActions:
@@ -24,7 +38,11 @@ class PendingActions:
         self._db = database
 
     def put(self, ticket_id: str, call: ToolCall, *, turn_id: str, now_ms: int) -> None:
-        """Remember ``call`` for ``ticket_id``."""
+        """Remember ``call`` for ``ticket_id``.
+
+        Raises:
+            sqlite3.Error, peewee.PeeweeException: the call was not stored (see :data:`STORE_ERRORS`).
+        """
         execute(
             self._db,
             "INSERT OR REPLACE INTO pending_actions "
@@ -47,18 +65,52 @@ class PendingActions:
             execute(self._db, "UPDATE pending_actions SET state = 'taken' WHERE ticket_id = ?", (ticket_id,))
         return ToolCall(capability=row[0], resource=row[1], payload=row[2], turn_id=row[3] or "")
 
+    def run(self, ticket_id: str, perform: Callable[[ToolCall], ToolResult]) -> ToolResult | None:
+        """Take the call of an allowed ticket, ``perform`` it once and record how it ended.
+
+        Returns None when the ticket has no call (``aether policy evaluate`` opens
+        tickets without one). A call that cannot be read is not performed: the
+        result says so (nothing was done; ask again).
+        """
+        try:
+            call = self.take(ticket_id)
+        except STORE_ERRORS as exc:
+            return ToolResult(
+                False, f"The approved action could not be read ({exc}); nothing was done. Ask again."
+            )
+        if call is None:
+            return None
+        result = perform(call)
+        self.finish(ticket_id, result)
+        return result
+
     def finish(self, ticket_id: str, result: ToolResult) -> None:
-        """Record the outcome of a taken call."""
-        execute(
-            self._db,
+        """Record the outcome of a taken call (a failure to record it is logged, not raised)."""
+        self._update(
             "UPDATE pending_actions SET state = ?, result = ? WHERE ticket_id = ?",
             ("done" if result.ok else "failed", result.summary, ticket_id),
         )
 
     def drop(self, ticket_id: str) -> None:
-        """Forget a call whose ticket was denied or answered draft-only."""
-        execute(
-            self._db,
+        """Forget a call whose ticket the user denied or answered draft-only (logged if it fails)."""
+        self._update(
             "UPDATE pending_actions SET state = 'dropped' WHERE ticket_id = ? AND state = 'pending'",
             (ticket_id,),
         )
+
+    def _update(self, sql: str, params: tuple[str, ...]) -> None:
+        try:
+            execute(self._db, sql, params)
+        except STORE_ERRORS as exc:
+            _log.warning("the pending call of ticket %s was not updated: %s", params[-1], exc)
+
+
+def refused_by_user(decision: Decision) -> bool:
+    """Whether the user's own answer refused the call (deny, or draft only): it will never run.
+
+    Any other refusal of an answer is a recheck (audit unavailable, ledger not
+    intact, paused, out of scope): the ticket stays pending, and so does its call.
+    """
+    if isinstance(decision, Deny):
+        return decision.reason is DenyReason.USER_DENIED
+    return isinstance(decision, DraftOnly) and decision.source == "user"

@@ -13,6 +13,7 @@ words). A call that waits for an approval is kept by
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -89,8 +90,10 @@ class ToolResult:
 class ToolRunner:
     """Performs allowed tool calls through the effectors (and memory, when there is one)."""
 
-    def __init__(self, *, effectors: Effectors, memory: MemoryTools | None = None) -> None:
-        self._fx = effectors
+    def __init__(self, *, effectors: Callable[[], Effectors], memory: MemoryTools | None = None) -> None:
+        """``effectors`` gives the runtime's current ones: approving a folder or installing the
+        guard replaces them, and a runner holding the old ones would refuse the new folder."""
+        self._effectors = effectors
         self._memory = memory
 
     def run(self, allow: Allow, call: ToolCall) -> ToolResult:
@@ -101,8 +104,8 @@ class ToolRunner:
         if handler is None:
             return ToolResult(False, f"I can't perform {call.capability} yet.")
         try:
-            return handler(self._fx, allow, call)
-        except EffectError as exc:
+            return handler(self._effectors(), allow, call)
+        except (EffectError, PermitError) as exc:  # also a gate that stopped accepting side effects meanwhile
             return ToolResult(False, str(exc))
 
     def _memory_call(self, allow: Allow, call: ToolCall) -> ToolResult:

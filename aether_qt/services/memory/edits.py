@@ -16,13 +16,18 @@ never its words.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import peewee
+
 from aether_qt.engines.memory import retention as ret
-from aether_qt.engines.memory.export import draft_from_entry
+from aether_qt.engines.memory.export import MAX_IMPORT_BYTES, draft_from_entry
 from aether_qt.engines.memory.items import (
     USER_CONFIRMED,
     Kind,
@@ -37,6 +42,13 @@ from aether_qt.engines.memory.items import (
 from aether_qt.policy.decisions import Allow, Decision, Deny
 from aether_qt.policy.memory_changes import MemoryAction, MemoryChange
 from aether_qt.services.gate.user_acts import USER, decide_as_user
+from aether_qt.storage.cipher import (
+    PASSPHRASE_MAGIC,
+    is_passphrase_sealed,
+    seal_with_passphrase,
+    unseal_with_passphrase,
+)
+from aether_qt.storage.errors import translate_sqlite_error
 
 if TYPE_CHECKING:
     from aether_qt.engines.memory.store import MemoryStore
@@ -160,14 +172,18 @@ class UserEdits:
         change = MemoryChange.on_item(action, item_id, persona=USER)
         return self._as_user(change, forget, "purged" if now else "forgotten", summary)
 
-    def import_file(self, path: Path) -> MemoryOutcome:
+    def import_file(self, path: Path, *, passphrase: str | None = None) -> MemoryOutcome:
         """Import an export file in one transaction (``memory.write.durable``); a bad entry rejects it all.
 
+        A sealed export needs its ``passphrase``; a plain JSON file (an older export,
+        or one written by hand) is read as it is.
+
         Raises:
-            MemoryImportError: the file is unreadable, not an export, or holds a malformed entry.
+            MemoryImportError: the file is unreadable, not an export, sealed with another
+                passphrase (or changed), or holds a malformed entry.
         """
         store = self._require()
-        entries = read_export_file(path)
+        entries = read_export_file(path, passphrase=passphrase)
         now = self._rt.clock.wall_ms()
         for i, entry in enumerate(entries):  # a malformed file is refused before the gate is asked
             draft_from_entry(i, entry, now_ms=now)
@@ -178,11 +194,19 @@ class UserEdits:
             f"Imported {_count(len(entries))} from {path.name}.",
         )
 
-    def export_file(self, path: Path) -> MemoryOutcome:
-        """Export every live memory as JSON through the gate (``memory.export``) and an effector."""
+    def export_file(self, path: Path, *, passphrase: str) -> MemoryOutcome:
+        """Export every live memory through the gate (``memory.export``) and an effector.
+
+        The JSON is sealed with ``passphrase`` (Argon2id + XSalsa20-Poly1305): the file
+        leaves the encrypted database, so it must not carry the memories in clear.
+
+        Raises:
+            ValueError: the passphrase is too short.
+        """
         with self._lock:
             entries = self._require().export()
-        data = json.dumps({"format": 1, "items": entries}, ensure_ascii=False, indent=2).encode("utf-8")
+        text = json.dumps({"format": 1, "items": entries}, ensure_ascii=False, indent=2).encode("utf-8")
+        data = seal_with_passphrase(text, passphrase)
         decision = self._user_decision("memory.export", str(path.expanduser().absolute()))
         if not isinstance(decision, Allow):
             return _refused(decision)
@@ -201,14 +225,23 @@ class UserEdits:
         return item
 
     def _as_user(self, change: MemoryChange, apply: Apply, kind: str, summary: str) -> MemoryOutcome:
+        """Ask the gate as the user, then apply ``change`` under the Allow.
+
+        Raises:
+            StorageError: the database failed while the change was applied (nothing of it is kept:
+                each change is one transaction).
+        """
         with self._lock:
             decision = self._user_decision(change.capability, change.resource)
             if not isinstance(decision, Allow):
                 return _refused(decision)
             allow = decision
-            items = self._rt.effectors.change_memory(
-                allow.permit, change, lambda checked: apply(checked, allow)
-            )
+            try:
+                items = self._rt.effectors.change_memory(
+                    allow.permit, change, lambda checked: apply(checked, allow)
+                )
+            except (sqlite3.Error, peewee.PeeweeException) as exc:
+                raise translate_sqlite_error(exc, self._rt.paths.app_db) from exc
         self._changed(kind, items, decision.audit_id)
         return MemoryOutcome(True, summary, "allow", decision.audit_id, items)
 
@@ -228,17 +261,67 @@ def _refused(decision: Decision) -> MemoryOutcome:
     return MemoryOutcome(False, f"Not allowed: {reason}.", decision.kind, decision.audit_id)
 
 
-def read_export_file(path: Path) -> list[object]:
-    """The entries of an export file (``{"format": 1, "items": [...]}`` or a bare list).
+def is_sealed_export(path: Path) -> bool:
+    """``path`` is an export sealed with a passphrase (false when unreadable: the import will say why)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open
+            return False
+        with path.open("rb") as handle:
+            return is_passphrase_sealed(handle.read(len(PASSPHRASE_MAGIC)))
+    except OSError:
+        return False
+
+
+def read_export_file(path: Path, *, passphrase: str | None = None) -> list[object]:
+    """The entries of an export file (``{"format": 1, "items": [...]}`` or a bare list), unsealed if sealed.
+
+    A file over :data:`~aether_qt.engines.memory.export.MAX_IMPORT_BYTES` is refused
+    before it is read (parsing JSON costs up to ~25 bytes of memory per byte of
+    file), and only a regular file is opened (a FIFO would block the import).
 
     Raises:
-        MemoryImportError: unreadable, not JSON, or not an export (index -1 names the file itself).
+        MemoryImportError: unreadable, too large, sealed without (or with a wrong)
+            passphrase, not UTF-8 JSON, nested too deeply, or not an export (index -1
+            names the file itself).
     """
+
+    def refuse(reason: str) -> MemoryImportError:
+        return MemoryImportError(-1, "", f"{path}: {reason}")
+
+    raw = _read_capped(path, refuse)
+    if is_passphrase_sealed(raw):
+        if passphrase is None:
+            raise refuse("this export is sealed; its passphrase is needed")
+        try:
+            raw = unseal_with_passphrase(raw, passphrase)
+        except ValueError as exc:  # SealedFileError is a ValueError, and so is a too short passphrase
+            raise refuse(str(exc)) from None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise MemoryImportError(-1, "", f"{path}: {exc}") from None
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise refuse("not a memory export (JSON nested too deeply)") from None
+    except ValueError as exc:
+        raise refuse(f"not JSON: {exc}") from None
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise MemoryImportError(-1, "", f"{path}: not a memory export (expected a list of items)")
+        raise refuse("not a memory export (expected a list of items)")
     return items
+
+
+def _read_capped(path: Path, refuse: Callable[[str], MemoryImportError]) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_IMPORT_BYTES`, or ``refuse``'s error."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse("not a regular file; expected a memory export (.json)")
+        if info.st_size > MAX_IMPORT_BYTES:
+            raise refuse(f"the file is over the {MAX_IMPORT_BYTES} byte cap")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_IMPORT_BYTES + 1)
+    except OSError as exc:
+        raise refuse(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_IMPORT_BYTES:  # it grew after the check
+        raise refuse(f"the file is over the {MAX_IMPORT_BYTES} byte cap")
+    return raw

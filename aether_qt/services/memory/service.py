@@ -180,7 +180,12 @@ class MemoryService:
     ) -> VectorIndex:
         from aether_qt.engines.memory.index import INDEX_FILE, VectorIndex
 
-        index = VectorIndex(self._paths.cache_dir / INDEX_FILE, embedder.dim, model_id=embedder.model_id)
+        index = VectorIndex(
+            self._paths.cache_dir / INDEX_FILE,
+            embedder.dim,
+            model_id=embedder.model_id,
+            sealer=self._rt.data_key,  # None only while the data is locked: then there is nothing to hide
+        )
 
         def report(done: int, total: int) -> None:
             self._set_status(
@@ -337,7 +342,7 @@ class MemoryService:
                 self._rt.effectors.change_memory(allow.permit, change, lambda _change: None)
                 return MemoryOutcome(False, f"I have no memory about “{topic}”.", "allow", allow.audit_id)
             self._rt.effectors.change_memory(
-                allow.permit, change, lambda _change: [store.forget(item.id) for item in targets]
+                allow.permit, change, lambda _change: store.forget_many([item.id for item in targets])
             )
         self._changed("forgotten", tuple(targets), allow.audit_id)
         quoted = "; ".join(f"“{item.text}”" for item in targets)

@@ -33,6 +33,7 @@ from aether_qt.policy.capabilities import CAPABILITIES, Mode, preset_mode, stric
 from aether_qt.policy.contracts import AuditEntry, AuditWriteError
 from aether_qt.policy.provenance import card_tag
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.storage.errors import StorageError
 
 _log = logging.getLogger(__name__)
 SETTING_ACTIVE = "persona.active"
@@ -175,7 +176,11 @@ class PersonaService:
     # ------------------------------------------------------------------ internals
 
     def _follow_setting(self) -> None:
-        wanted = self._runtime.settings.get_as(SETTING_ACTIVE, str, "")
+        try:
+            wanted = self._runtime.settings.get_as(SETTING_ACTIVE, str, "")
+        except StorageError as exc:  # a choice made elsewhere waits for the next boundary; the turn goes on
+            _log.warning("the active persona setting was not read: %s", exc.detail)
+            return
         with self._lock:
             if not wanted or wanted in (self._active.persona_id, self._followed):
                 return

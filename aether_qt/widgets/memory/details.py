@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -50,6 +51,7 @@ from aether_qt.engines.memory.items import (
     PrivacyClass,
     UnknownMemoryError,
 )
+from aether_qt.storage.cipher import MIN_PASSPHRASE, PASSPHRASE_MAGIC, is_passphrase_sealed
 
 SOURCES: Final[dict[str, str]] = {
     "user_confirmed": "you asked me to remember it",
@@ -134,6 +136,37 @@ class WeakReply:
         widget = self._widget()
         if widget is not None and isValid(widget):
             getattr(widget, self._method)(*self._args, value)
+
+
+def is_sealed_file(path: Path) -> bool:
+    """``path`` starts like a passphrase-sealed export (False when unreadable: the import says why)."""
+    try:
+        with path.open("rb") as handle:
+            return is_passphrase_sealed(handle.read(len(PASSPHRASE_MAGIC)))
+    except OSError:
+        return False
+
+
+def ask_passphrase(parent: QWidget, title: str, confirm: bool) -> str | None:
+    """The default passphrase prompt (masked; asked twice with ``confirm``); None when cancelled."""
+    label = f"Passphrase (at least {MIN_PASSPHRASE} characters). Without it the file cannot be read:"
+    while True:
+        first, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Password)
+        if not ok:
+            return None
+        if len(first) < MIN_PASSPHRASE:
+            label = f"Too short: use at least {MIN_PASSPHRASE} characters."
+            continue
+        if not confirm:
+            return first
+        again, ok = QInputDialog.getText(
+            parent, title, "The same passphrase again:", QLineEdit.EchoMode.Password
+        )
+        if not ok:
+            return None
+        if again == first:
+            return first
+        label = "The two passphrases differ. Passphrase:"
 
 
 def choose_json_file(parent: QWidget, title: str, save: bool) -> Path | None:

@@ -42,8 +42,10 @@ from aether_qt.widgets.memory.details import (
     MemoryDetails,
     MemoryTable,
     WeakReply,
+    ask_passphrase,
     choose_json_file,
     error_text,
+    is_sealed_file,
 )
 from aether_qt.widgets.ports import Memory, MemoryJobs
 from aether_qt.widgets.trust.confirm import ask_user
@@ -53,6 +55,8 @@ _log = logging.getLogger(__name__)
 Confirm = Callable[[str, str], bool]
 ChooseFile = Callable[[str, bool], Path | None]
 """``choose_file(title, save)``: a path to write (``save``) or to read, or None when cancelled."""
+AskPassphrase = Callable[[str, bool], str | None]
+"""``ask_passphrase(title, confirm)``: the passphrase (twice with ``confirm``), or None when cancelled."""
 SEARCH_DELAY_MS: Final = 250
 RELOAD_DELAY_MS: Final = 150
 LIST_LIMIT: Final = 500
@@ -111,6 +115,7 @@ class MemoryPanel(QWidget):
         bus_bridge: QtBusBridge | None = None,
         confirm: Confirm | None = None,
         choose_file: ChooseFile | None = None,
+        ask_passphrase: AskPassphrase | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -120,6 +125,7 @@ class MemoryPanel(QWidget):
         # reference cycle, and a cycle may be collected in the memory thread (see WeakReply)
         self._confirm_with = confirm
         self._choose_file_with = choose_file
+        self._ask_passphrase_with = ask_passphrase
         self._listing = Listing("", ())
         self._generation = 0  # only the newest reload's answer is shown
         self._running = 0  # changes in flight
@@ -442,13 +448,24 @@ class MemoryPanel(QWidget):
 
     def _on_import_button_clicked(self) -> None:
         path = None if self.busy else (self._choose_file_with or self._file_dialog)("Import memories", False)
-        if path is not None:
-            self._run("import", lambda s: s.edits.import_file(path))
+        if path is None:
+            return
+        passphrase = None
+        if is_sealed_file(path):
+            passphrase = (self._ask_passphrase_with or self._passphrase_dialog)(
+                "Passphrase of the export", False
+            )
+            if passphrase is None:
+                return
+        self._run("import", lambda s: s.edits.import_file(path, passphrase=passphrase))
 
     def _on_export_button_clicked(self) -> None:
         path = None if self.busy else (self._choose_file_with or self._file_dialog)("Export memories", True)
-        if path is not None:
-            self._run("export", lambda s: s.edits.export_file(path))
+        if path is None:
+            return
+        passphrase = (self._ask_passphrase_with or self._passphrase_dialog)("Seal the export", True)
+        if passphrase is not None:
+            self._run("export", lambda s: s.edits.export_file(path, passphrase=passphrase))
 
     # ------------------------------------------------------------ default dialogs
 
@@ -457,3 +474,6 @@ class MemoryPanel(QWidget):
 
     def _file_dialog(self, title: str, save: bool) -> Path | None:
         return choose_json_file(self, title, save)
+
+    def _passphrase_dialog(self, title: str, confirm: bool) -> str | None:
+        return ask_passphrase(self, title, confirm)

@@ -4,7 +4,9 @@ A banner mirrors one :class:`~aether_qt.policy.runtime.PostureFlag` of the polic
 runtime, or a condition reported on the bus (no model, offline, voice unavailable
 ...) and set with :meth:`BannerArea.set_condition`. Banners are never dismissed by
 the user: one clears only when its condition is gone (DESIGN.md §11). A banner
-may carry one action button (the "no model" banner offers "Choose a model…").
+may carry action buttons (the "no model" banner offers "Choose a model…"; the
+"storage full" banner, which names the data folder and the space Aether wants
+there, offers "Check again" and "Copy folder path").
 
 The persona-error banner follows the persona events: ``persona.did_fail`` shows
 where the active persona's file broke and which persona stays in use;
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
 
 # flag -> (background, text colour, short title)
 SEVERITY: Final[dict[str, tuple[str, str, str]]] = {
+    "data_locked": ("#b71c1c", "#ffffff", "Data locked"),
     "audit_broken": ("#c62828", "#ffffff", "Audit broken"),
+    "storage_full": ("#ad1457", "#ffffff", "Storage full"),
     "policy_degraded": ("#ef6c00", "#ffffff", "Policy degraded"),
     "keys_on_disk": ("#f9d34c", "#3a2f00", "Keys on disk"),
     "paused": ("#f9d34c", "#3a2f00", "Paused"),
@@ -53,7 +57,20 @@ CONDITION_RANKS: Final[dict[str, int]] = {
 """DESIGN.md §11 order among bus conditions; an unknown one ranks just above the persona error."""
 UNKNOWN_RANK: Final = CONDITION_PRIORITY + 5
 PERSONA_ERROR: Final = "persona_error"
-ACTIONS: Final[dict[str, str]] = {"no_model": "Choose a model…"}
+STORAGE_FULL: Final = "storage_full"
+CHOOSE_MODEL: Final = "choose_model"
+CHECK_AGAIN: Final = "check_again"
+COPY_FOLDER: Final = "copy_folder"
+ACTIONS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "no_model": ((CHOOSE_MODEL, "Choose a model…"),),
+    STORAGE_FULL: ((CHECK_AGAIN, "Check again"), (COPY_FOLDER, "Copy folder path")),
+}
+"""Flag -> its action buttons: (action id, label), the first one being :attr:`Banner.action`.
+
+"Copy folder path" rather than "Open folder": opening a file manager starts a
+process, a side effect the gate must audit, and on a full disk nothing can be
+audited; the path in the clipboard works in any file manager or terminal.
+"""
 
 
 def persona_error_text(failed: PersonaFailed, keeping: str) -> str:
@@ -69,9 +86,16 @@ def banner_colours(flag: str) -> tuple[str, str]:
 
 
 class Banner(QFrame):
-    """One coloured strip: a short title and the runtime's sentence."""
+    """One coloured strip: a short title, the runtime's sentence and its action buttons.
 
-    def __init__(self, flag: PostureFlag, *, action: str = "", parent: QWidget | None = None) -> None:
+    Attributes:
+        action: the first action button (``None`` without actions).
+        buttons: every action button, by action id.
+    """
+
+    def __init__(
+        self, flag: PostureFlag, *, actions: tuple[tuple[str, str], ...] = (), parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.flag = flag.flag
         background, text, title = SEVERITY.get(flag.flag, _FALLBACK)
@@ -91,15 +115,18 @@ class Banner(QFrame):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(heading)
         layout.addWidget(self.message, 1)
-        self.action: QPushButton | None = None
-        if action:
-            self.action = QPushButton(action)
-            self.action.setObjectName(f"banner_action_{flag.flag}")
-            self.action.setStyleSheet(
+        self.buttons: dict[str, QPushButton] = {}
+        for action_id, label in actions:
+            button = QPushButton(label)
+            button.setObjectName(f"banner_action_{flag.flag}" if not self.buttons else f"banner_{action_id}")
+            button.setProperty("action", action_id)
+            button.setStyleSheet(
                 f"QPushButton {{ color: {text}; background: transparent; border: 1px solid {text};"
                 " border-radius: 4px; padding: 3px 10px; }"
             )
-            layout.addWidget(self.action)
+            layout.addWidget(button)
+            self.buttons[action_id] = button
+        self.action: QPushButton | None = next(iter(self.buttons.values()), None)
 
 
 class BannerArea(QWidget):
@@ -107,11 +134,11 @@ class BannerArea(QWidget):
 
     Signals:
         sig_posture_changed(list[str]): the flags now shown, most urgent first.
-        sig_action_requested(str): the action button of the banner for this flag was clicked.
+        sig_action_requested(str, str): an action button was clicked: the banner's flag, the action id.
     """
 
     sig_posture_changed = Signal(list)
-    sig_action_requested = Signal(str)
+    sig_action_requested = Signal(str, str)
 
     def __init__(self, *, runtime: PolicyRuntime, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,6 +148,7 @@ class BannerArea(QWidget):
         self._persona: tuple[str, str] | None = None  # the active persona's id and name
         self._broken_persona: str | None = None  # id of the persona whose file failed ("" unknown)
         self._shown: tuple[tuple[str, str], ...] = ()
+        self._flags: dict[str, PostureFlag] = {}
         self._banners: list[Banner] = []
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(10, 8, 10, 0)
@@ -169,12 +197,16 @@ class BannerArea(QWidget):
         self.set_condition(PERSONA_ERROR, None)
 
     def disable_action(self, flag: str, why: str) -> None:
-        """Keep the action button of ``flag``'s banner disabled, with ``why`` as its tooltip."""
+        """Keep the action buttons of ``flag``'s banner disabled, with ``why`` as their tooltip."""
         self._disabled_actions[flag] = why
         banner = self.banner(flag)
-        if banner is not None and banner.action is not None:
-            banner.action.setEnabled(False)
-            banner.action.setToolTip(why)
+        for button in banner.buttons.values() if banner is not None else ():
+            button.setEnabled(False)
+            button.setToolTip(why)
+
+    def posture_flag(self, flag: str) -> PostureFlag | None:
+        """The runtime's posture flag ``flag`` as last shown (with its numbers), if shown."""
+        return self._flags.get(flag)
 
     def refresh(self) -> None:
         """Recompute the posture; rebuild only when a condition appeared or cleared."""
@@ -186,6 +218,7 @@ class BannerArea(QWidget):
             if flag not in known
         ]
         posture.sort(key=lambda f: f.priority)
+        self._flags = {f.flag: f for f in posture}
         wanted = tuple((f.flag, f.message) for f in posture)
         if wanted == self._shown:
             return
@@ -201,15 +234,15 @@ class BannerArea(QWidget):
         self.sig_posture_changed.emit(self.flags())
 
     def _make_banner(self, flag: PostureFlag) -> Banner:
-        banner = Banner(flag, action=ACTIONS.get(flag.flag, ""), parent=self)
-        if banner.action is not None:
-            banner.action.setProperty("flag", flag.flag)
-            banner.action.setEnabled(flag.flag not in self._disabled_actions)
-            banner.action.setToolTip(self._disabled_actions.get(flag.flag, ""))
-            banner.action.clicked.connect(self._on_banner_action_clicked)
+        banner = Banner(flag, actions=ACTIONS.get(flag.flag, ()), parent=self)
+        for button in banner.buttons.values():
+            button.setProperty("flag", flag.flag)
+            button.setEnabled(flag.flag not in self._disabled_actions)
+            button.setToolTip(self._disabled_actions.get(flag.flag, ""))
+            button.clicked.connect(self._on_banner_action_clicked)
         return banner
 
     def _on_banner_action_clicked(self) -> None:
         sender = self.sender()
         if isinstance(sender, QPushButton):
-            self.sig_action_requested.emit(str(sender.property("flag")))
+            self.sig_action_requested.emit(str(sender.property("flag")), str(sender.property("action")))

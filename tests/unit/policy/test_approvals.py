@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gate_support import FlakySink, make_rig
@@ -10,6 +11,7 @@ from gate_support import FlakySink, make_rig
 from aether_qt.policy.approvals import (
     AnswerPlan,
     TicketError,
+    TicketUnreadableError,
     plan_answer,
     request_from_json,
     request_to_json,
@@ -147,15 +149,68 @@ def test_ticket_store_failures(tmp_path: Path) -> None:
     assert isinstance(denied, Deny) and denied.reason is DenyReason.LEDGER_CORRUPT
 
 
-def test_answer_store_failure_is_logged_not_raised(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def _answers_not_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Ask]:
+    """An Ask whose store then fails to record any answer."""
     rig, ask = _ask(tmp_path)
 
     def broken(*args: object, **kwargs: object) -> None:
         raise LedgerError("disk gone")
 
     monkeypatch.setattr(rig.tickets, "mark_answered", broken)
+    return rig, ask
+
+
+def test_answer_store_failure_is_logged_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig, ask = _answers_not_stored(tmp_path, monkeypatch)
     decision = rig.gate.answer(ask.ticket.ticket_id, C.DENY)
     assert isinstance(decision, Deny) and decision.reason is DenyReason.USER_DENIED
     assert "could not be stored" in caplog.text
+
+
+def test_tickets_answered_in_the_audit_log_are_closed(tmp_path: Path) -> None:
+    rig, ask = _ask(tmp_path)
+    second = rig.gate.evaluate(ActionRequest("files.delete", str(rig.roots[0] / "b.txt")))
+    third = rig.gate.evaluate(ActionRequest("files.delete", str(rig.roots[0] / "c.txt")))
+    assert isinstance(second, Ask) and isinstance(third, Ask)
+    # the ticket table refuses updates: the state a crash between the grant and the ticket leaves
+    rig.db.execute_sql(
+        "CREATE TRIGGER stuck BEFORE UPDATE ON approval_tickets BEGIN SELECT RAISE(ABORT, 'stuck'); END"
+    )
+    assert isinstance(rig.gate.answer(ask.ticket.ticket_id, C.ALWAYS_SCOPE), Deny)  # audited, not stored
+    rig = rig.reopen()  # a failed ticket write leaves the store not intact until the next start
+    assert isinstance(rig.gate.answer(second.ticket.ticket_id, C.DENY), Deny)
+    rig.db.execute_sql("DROP TRIGGER stuck")
+    rig = rig.reopen()
+    assert len(rig.tickets.pending()) == 3  # audited (and granted), yet still asking
+
+    closed = rig.tickets.close_answered(rig.sink.rows)
+
+    assert closed == [ask.ticket.ticket_id, second.ticket.ticket_id]
+    healed = rig.tickets.get(ask.ticket.ticket_id)
+    assert healed.state is TicketState.ANSWERED and healed.choice is C.ALWAYS_SCOPE
+    assert rig.tickets.get(second.ticket.ticket_id).choice is C.DENY
+    assert [t.ticket_id for t in rig.tickets.pending()] == [third.ticket.ticket_id]  # never answered
+    assert rig.tickets.close_answered(rig.sink.rows) == []  # once only
+
+
+def test_an_allow_whose_answer_is_not_stored_takes_no_effect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig, ask = _answers_not_stored(tmp_path, monkeypatch)
+    decision = rig.gate.answer(ask.ticket.ticket_id, C.ALLOW_ONCE)
+    assert isinstance(decision, Deny) and decision.reason is DenyReason.LEDGER_CORRUPT
+    allow, refused = rig.sink.rows[-2:]  # the allow was audited; so is why it takes no effect
+    assert allow.decision == "allow" and refused.detail["event"] == "ticket_answer_not_stored"
+    assert refused.decision == "deny" and refused.detail["ticket_id"] == ask.ticket.ticket_id
+    assert [t.ticket_id for t in rig.tickets.pending()] == [ask.ticket.ticket_id]  # the card stays open
+
+
+def test_an_unreadable_ticket_is_a_ticket_error_and_a_ledger_error(tmp_path: Path) -> None:
+    rig, ask = _ask(tmp_path)
+    rig.db.execute_sql("ALTER TABLE approval_tickets RENAME TO gone")
+    with pytest.raises(TicketUnreadableError, match="cannot be read or written now") as caught:
+        rig.gate.answer(ask.ticket.ticket_id, C.ALLOW_ONCE)
+    assert isinstance(caught.value, TicketError) and isinstance(caught.value, LedgerError)
+    assert not rig.tickets.intact

@@ -17,6 +17,7 @@ from aether_qt.policy.audit_verify import verify_log
 from aether_qt.policy.canonical import genesis_hash
 from aether_qt.policy.contracts import AuditEntry, AuditSink, AuditWriteError, FakeClock
 from aether_qt.policy.keys import AuditKeys
+from aether_qt.storage.statement_hook import HookedConnection
 
 
 def entry(i: int = 0, **detail: Any) -> AuditEntry:
@@ -240,6 +241,24 @@ def test_anchor_write_failure_marks_unhealthy_but_keeps_the_row(
     row = log.append(entry(2))
     assert row.seq == 2 and not log.healthy
     assert "anchor file not written" in log.last_error
+    log.close()
+
+
+def test_an_unreadable_row_under_the_anchor_marks_unhealthy_but_keeps_the_row(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    def disk_fails_on_read_back(_db: str, sql: str) -> None:
+        if sql.startswith("SELECT event_hash FROM audit_log WHERE seq"):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    def connect(path: Path) -> HookedConnection:
+        return HookedConnection(connect_audit_db(path), disk_fails_on_read_back, path.name)
+
+    log = AuditLog.open(tmp_path / "audit.db", keys=keys, anchor_store=anchors, clock=clock, connect=connect)
+    log.append(entry(1), anchor=True)  # the first anchor has no earlier row to read back
+    row = log.append(entry(2), anchor=True)  # committed before the anchor is moved: it stays
+    assert row.seq == 2 and not log.healthy
+    assert "audit anchor not stored" in log.last_error and "disk I/O error" in log.last_error
     log.close()
 
 

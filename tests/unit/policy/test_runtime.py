@@ -24,7 +24,7 @@ from aether_qt.policy.audit_chain import AuditLog
 from aether_qt.policy.audit_home import anchor_store_for, keystore_for, load_home_keys, verify_home
 from aether_qt.policy.capabilities import Mode, Preset
 from aether_qt.policy.contracts import AuditEntry, AuditWriteError, FakeClock
-from aether_qt.policy.decisions import ActionRequest, Allow, Deny, DenyReason
+from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask, Deny, DenyReason
 from aether_qt.policy.guard import AuditHook, Guard, GuardViolation
 from aether_qt.policy.runtime import (
     SETTING_OVERRIDES,
@@ -68,6 +68,17 @@ def test_keyring_home_is_clean_and_anchored(paths: AppPaths, use_backend: Any) -
     assert verify_home(paths).status == "intact"
     with PolicyRuntime.open(paths) as again:
         assert again.verify().anchored
+
+
+def test_a_statement_hook_sees_both_databases(paths: AppPaths, use_backend: Any) -> None:
+    use_backend(MemoryKeyring())
+    seen: list[tuple[str, str]] = []
+    with PolicyRuntime.open(paths, statement_hook=lambda db, sql: seen.append((db, sql))) as rt:
+        seen.clear()
+        assert isinstance(rt.gate.evaluate(ActionRequest("notify.send", "hi")), Allow)
+    names = [db for db, _ in seen]
+    assert "aether.db" in names and ("audit.db", "BEGIN IMMEDIATE") in seen
+    assert verify_home(paths).status == "intact"
 
 
 def test_no_keyring_without_opt_in_denies_everything(paths: AppPaths, use_backend: Any) -> None:
@@ -163,6 +174,27 @@ def test_ledger_is_rebuilt_from_the_audit_log_when_they_differ(paths: AppPaths, 
         assert len(rt.ledger.snapshot()) >= 1
         assert rt.ledger.verify_against(rt.audit.rows() if rt.audit else [])
     assert expected
+
+
+def test_a_ticket_the_audit_log_says_was_answered_is_closed_at_start(
+    paths: AppPaths, use_backend: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        ask = rt.gate.evaluate(ActionRequest("media.mic", "microphone", actor_persona="aether"))
+        assert isinstance(ask, Ask)
+        # the ticket's update fails: the answer is audited and its grant stored, as before a crash;
+        # the act itself does not run now (the card stays open), the start closes the ticket
+        rt.database.execute_sql(
+            "CREATE TRIGGER stuck BEFORE UPDATE ON approval_tickets BEGIN SELECT RAISE(ABORT, 'stuck'); END"
+        )
+        assert isinstance(rt.gate.answer(ask.ticket.ticket_id, ApprovalChoice.ALWAYS_SCOPE), Deny)
+        rt.database.execute_sql("DROP TRIGGER stuck")
+        assert [t.ticket_id for t in rt.tickets.pending()] == [ask.ticket.ticket_id]
+    with PolicyRuntime.open(paths) as rt:
+        assert rt.tickets.pending() == []
+        assert rt.tickets.get(ask.ticket.ticket_id).choice is ApprovalChoice.ALWAYS_SCOPE
+    assert "closed 1 approval ticket(s) the audit log says were answered" in caplog.text
 
 
 def test_guard_is_installed_once_and_stays_after_close(

@@ -48,7 +48,7 @@ def test_open_creates_folder_and_sets_pragmas(open_db: OpenDb, tmp_path: Path) -
     assert _pragma(db, "journal_mode") == "wal"
     assert _pragma(db, "foreign_keys") == 1
     assert _pragma(db, "busy_timeout") == 1234
-    assert _pragma(db, "synchronous") == 1  # NORMAL
+    assert _pragma(db, "synchronous") == 2  # FULL: acknowledged writes survive power loss
 
 
 def test_synchronous_full_for_the_audit_database(open_db: OpenDb, tmp_path: Path) -> None:

@@ -20,8 +20,9 @@ class ManualSpeaker:
         self.jobs: list[tuple[str, Path, VoiceSettings | None, Future[SynthResult]]] = []
 
     def synthesize(
-        self, text: str, out_path: Path, *, voice: VoiceSettings | None = None
+        self, text: str, out_path: Path, *, voice: VoiceSettings | None = None, keep_file: bool = True
     ) -> Future[SynthResult]:
+        assert not keep_file, "the queue never leaves a spoken sentence on disk"
         future: Future[SynthResult] = Future()
         self.jobs.append((text, out_path, voice, future))
         return future
@@ -98,7 +99,7 @@ def test_a_failed_sentence_is_reported_and_skipped(speaker: ManualSpeaker) -> No
 def test_a_speaker_that_refuses_at_once_counts_as_a_failed_sentence() -> None:
     class Refusing:
         def synthesize(
-            self, text: str, out_path: Path, *, voice: VoiceSettings | None = None
+            self, text: str, out_path: Path, *, voice: VoiceSettings | None = None, keep_file: bool = True
         ) -> Future[SynthResult]:
             raise RuntimeError("engine gone")
 

@@ -11,6 +11,7 @@ from memory_support import HashEmbedder
 
 from aether_qt.engines.memory.index import VectorIndex
 from aether_qt.engines.memory.store import MemoryStore
+from aether_qt.storage.cipher import SEALED_MAGIC, DataKey
 
 TEXTS = [
     "green tea in the morning",
@@ -149,3 +150,58 @@ def test_empty_index_search(tmp_path: Path) -> None:
     index.remove([1])  # nothing to remove: no error
     index.save()  # nothing to save
     assert not index.path.exists()
+
+
+def _sealed(tmp_path: Path, embedder: HashEmbedder, key: DataKey) -> VectorIndex:
+    return VectorIndex(
+        tmp_path / "cache" / "memory.faiss", embedder.dim, model_id=embedder.model_id, sealer=key
+    )
+
+
+def test_a_sealed_index_holds_no_clear_vector_and_loads_only_with_its_key(
+    tmp_path: Path, store: MemoryStore, embedder: HashEmbedder
+) -> None:
+    key = DataKey.generate(source="keyring")
+    index = _sealed(tmp_path, embedder, key)
+    assert index.load_or_rebuild(store.reader) == "rebuilt (missing)"
+    store.attach_index(index)
+    for text in TEXTS:
+        store.add(text)
+    index.save()
+    blob = index.path.read_bytes()
+    vector = np.ascontiguousarray(embedder.embed([TEXTS[1]])[0], dtype=np.float32).tobytes()
+    assert blob.startswith(SEALED_MAGIC) and vector[:64] not in blob
+    again = _sealed(tmp_path, embedder, key)
+    assert (
+        again.load_or_rebuild(store.reader) == "loaded"
+        and _top(again, embedder, TEXTS[1]) == store.list()[2].seq
+    )
+
+    other = _sealed(tmp_path, embedder, DataKey.generate(source="keyring"))
+    assert other.load_or_rebuild(store.reader).startswith("rebuilt (unsealable")
+
+
+@pytest.mark.parametrize("where", [0, 40, -1])
+def test_a_changed_byte_in_a_sealed_index_is_rebuilt_not_trusted(
+    tmp_path: Path, store: MemoryStore, embedder: HashEmbedder, where: int
+) -> None:
+    key = DataKey.generate(source="keyring")
+    index = _sealed(tmp_path, embedder, key)
+    index.load_or_rebuild(store.reader)
+    store.attach_index(index)
+    store.add(TEXTS[0])
+    index.save()
+    blob = bytearray(index.path.read_bytes())
+    blob[where] ^= 0x01
+    index.path.write_bytes(bytes(blob))
+    assert _sealed(tmp_path, embedder, key).load_or_rebuild(store.reader).startswith("rebuilt (unsealable")
+
+
+def test_a_clear_index_from_an_older_release_is_replaced_by_a_sealed_one(
+    tmp_path: Path, store: MemoryStore, embedder: HashEmbedder
+) -> None:
+    _filled(tmp_path, store, embedder)  # plain faiss format, as the previous release wrote it
+    key = DataKey.generate(source="keyring")
+    index = _sealed(tmp_path, embedder, key)
+    assert index.load_or_rebuild(store.reader).startswith("rebuilt (unsealable")
+    assert index.path.read_bytes().startswith(SEALED_MAGIC) and index.count == 4
