@@ -14,8 +14,9 @@ members checked as a whole:
 * the staged ``audit.db`` is verified in full with the bundled keys (chain,
   HMAC, checkpoints) against that anchor, and its head is the one the manifest
   names;
-* the staged ``aether.db`` opens with the bundled data key and passes SQLite's
-  quick check (a check-only read hashes it without writing it).
+* the staged ``aether.db`` opens with the bundled data key, passes SQLite's
+  quick check, and has no schema newer than this release knows (a check-only
+  read hashes it without writing it).
 
 Any failure removes the staging folder and raises
 :class:`~aether_qt.policy.backup_format.BundleError` (a wrong passphrase and a
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aether_qt.core.paths import migrations_dir
 from aether_qt.policy.audit_anchor import Anchor, parse_anchor
 from aether_qt.policy.audit_verify import open_readonly, verify_connection
 from aether_qt.policy.backup_format import (
@@ -51,6 +53,7 @@ from aether_qt.policy.contracts import PolicyError
 from aether_qt.policy.effects import remove_own_file, remove_own_folder, write_own_file
 from aether_qt.policy.keys import AuditKeys
 from aether_qt.storage.cipher import DRIVER_ERRORS, DataKey, connect_keyed
+from aether_qt.storage.migrations import latest_version
 from aether_qt.storage.sealed_stream import MODERATE, KdfCost, StreamOpener, plain_size
 
 _log = logging.getLogger(__name__)
@@ -168,16 +171,29 @@ def _verify_audit(manifest: Manifest, path: Path, keys: AuditKeys, anchor: Ancho
 
 
 def _check_app_db(staged: Path, key: DataKey) -> None:
+    """The staged ``aether.db`` opens with ``key``, passes the quick check, and has a schema we know."""
     try:
         conn = connect_keyed(staged, key, read_only=True)
         try:
             verdict = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+            known = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'")
+            version = 0
+            if known.fetchone()[0]:
+                version = int(
+                    conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+                )
         finally:
             conn.close()
     except DRIVER_ERRORS:
-        verdict = "it does not open with the bundled data key"
+        verdict, version = "it does not open with the bundled data key", 0
     if verdict != "ok":
         raise BundleError(f"the backup's aether.db is damaged: {verdict}")
+    newest = latest_version(migrations_dir())
+    if version > newest:
+        raise BundleError(
+            f"the backup was made by a newer Aether (database schema {version}, this release knows "
+            f"{newest}): update Aether, then restore it"
+        )
 
 
 def discard_staging(staging: Path, *, root: Path) -> None:

@@ -171,3 +171,42 @@ def test_any_single_edit_of_a_sealed_stream_is_refused_with_the_typed_error(
         blob.insert(at, value)
     with pytest.raises(SealedFileError):
         _open(bytes(blob))
+
+
+def _forged(tags: list[tuple[bytes, int]]) -> bytes:
+    """A stream sealed with the right key whose chunks carry the given tags (a writer's bug, or a forger)."""
+    import nacl.bindings as sodium
+
+    from aether_qt.storage.cipher import passphrase_key
+
+    salt = bytes(16)
+    key = passphrase_key(PASS, salt, opslimit=CHEAP.opslimit, memlimit=CHEAP.memlimit)
+    prefix = STREAM_MAGIC + salt + CHEAP.opslimit.to_bytes(8, "big") + CHEAP.memlimit.to_bytes(8, "big")
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    header = prefix + sodium.crypto_secretstream_xchacha20poly1305_init_push(state, key)
+    body = [sodium.crypto_secretstream_xchacha20poly1305_push(state, m, header, t) for m, t in tags]
+    return header + b"".join(body)
+
+
+def test_tags_out_of_place_are_refused_even_under_the_right_key() -> None:
+    import nacl.bindings as sodium
+
+    final, message = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL, 0
+    assert _open(_forged([(b"x" * CHUNK, message), (b"end", final)])) == b"x" * CHUNK + b"end"
+    with pytest.raises(SealedFileError, match="out of place"):
+        _open(_forged([(b"x" * CHUNK, final), (b"", final)]))
+    with pytest.raises(SealedFileError, match="cut short"):
+        _open(_forged([(b"short", message)]))
+
+
+class _FailingDisk(io.BytesIO):
+    def read(self, size: int | None = -1) -> bytes:
+        if self.tell() >= HEADER_BYTES:
+            raise OSError(5, "Input/output error")
+        return super().read(size)
+
+
+def test_a_disk_error_while_reading_is_the_typed_error() -> None:
+    opener = StreamOpener(_FailingDisk(_seal(b"x" * 100)), PASS, min_cost=CHEAP)
+    with pytest.raises(SealedFileError, match="cannot be read: Input/output error"):
+        b"".join(opener.chunks())
