@@ -90,9 +90,15 @@ def _table_counts(conn: Any, schema: str = "main") -> dict[str, int]:
 
 def _export(path: Path, partial: Path, key: DataKey) -> None:
     """Write the encrypted copy of the plaintext ``path`` to ``partial`` and check it row for row."""
-    conn = connect_keyed(path, None)
+    conn = connect_keyed(path, None, timeout_s=1.0)
     try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # leaving WAL needs the only connection: another program still using the file is refused here
+        try:
+            mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+        except DRIVER_ERRORS:
+            mode = "busy"
+        if str(mode).lower() != "delete":
+            raise DatabaseLockedError(path, detail="another program has it open")
         before = _table_counts(conn)
         conn.execute(f'ATTACH DATABASE ? AS encrypted KEY "{key.sqlcipher_pragma()}"', (str(partial),))
         conn.execute("SELECT sqlcipher_export('encrypted')")

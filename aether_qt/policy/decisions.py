@@ -7,7 +7,7 @@ on the bus unchanged and be written to the audit log as canonical JSON.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -53,6 +53,37 @@ class ActionRequest:
     target: str = ""
 
 
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unencodable_fields(request: ActionRequest) -> tuple[str, ...]:
+    """Fields of ``request`` holding text that is not valid UTF-8 (lone surrogates: ``os.fsdecode``
+    of a file name with undecodable bytes); such a request cannot be written to the audit as it is."""
+    found = [name for name in _TEXT_FIELDS if not _encodable(str(getattr(request, name) or ""))]
+    if not all(_encodable(tag) for tag in request.provenance_tags):
+        found.append("provenance_tags")
+    return tuple(found)
+
+
+def escaped_request(request: ActionRequest) -> ActionRequest:
+    """``request`` with every undecodable character written as ``\\udcXX`` (for its audit row only:
+    the escaped name is another name, so the request it came from must be refused)."""
+    changes: dict[str, Any] = {
+        name: _escaped(value) for name in _TEXT_FIELDS if isinstance(value := getattr(request, name), str)
+    }
+    changes["provenance_tags"] = tuple(_escaped(tag) for tag in request.provenance_tags)
+    return replace(request, **changes)
+
+
 class DenyReason(StrEnum):
     """Why the gate refused; each maps to one pre-gate or stage."""
 
@@ -75,6 +106,19 @@ class DenyReason(StrEnum):
     GRANT_EXPIRED = "grant_expired"
     GRANT_REVOKED = "grant_revoked"
     USER_DENIED = "user_denied"
+
+
+_TEXT_FIELDS = (
+    "capability",
+    "resource",
+    "actor_persona",
+    "change_id",
+    "turn_id",
+    "request_id",
+    "intended_route",
+    "task_id",
+    "target",
+)
 
 
 class Duration(StrEnum):

@@ -65,7 +65,9 @@ from aether_qt.policy.decisions import (
     NeedsUpgrade,
     Permit,
     TicketState,
+    escaped_request,
     new_id,
+    unencodable_fields,
 )
 from aether_qt.policy.evaluator import Evaluation, Exit, PolicyConfig, deny
 from aether_qt.policy.grants import GrantLedger, LedgerError, ephemeral, grant_facts, make_grant
@@ -151,6 +153,12 @@ class Gate:
         """Decide on a request; the decision is audited before it is returned."""
         with self._lock:
             self._ledger.refresh()
+            if fields := unencodable_fields(
+                request
+            ):  # audited escaped, refused: the escape names another thing
+                ev = Evaluation(escaped_request(request))
+                why = f"not valid UTF-8: {', '.join(fields)}"
+                return self._finish(ev, ev.stop("2.action", deny(DenyReason.NOT_IN_SCOPE, why)), {})
             ev = Evaluation(request)
             exit_ = self._run(ev, self._checks(ev, through_mode=True))
             if exit_ is not None:

@@ -479,3 +479,18 @@ def test_preset_mode_clamps_a_high_capability_the_matrix_would_auto_approve(
     monkeypatch.setitem(capabilities._MATRIX, "files.delete", (Mode.AUTO,) * len(row))
     assert capabilities.preset_mode(Preset.POWER_USER, "files.delete") is Mode.ASK
     assert capabilities.preset_mode(Preset.POWER_USER, "files.read") is Mode.AUTO
+
+
+@pytest.mark.parametrize("field", ["resource", "target", "provenance_tags", "actor_persona"])
+def test_a_name_that_is_not_utf8_is_refused_and_audited_escaped(rig: Rig, field: str) -> None:
+    """A file name with undecodable bytes (``os.fsdecode`` gives lone surrogates) must not crash the gate."""
+    odd = f(rig, "a\udcffb.txt")
+    value: object = (f"file:{odd}",) if field == "provenance_tags" else odd
+    request = replace(ActionRequest("files.read", f(rig)), **{field: value})
+    decision = rig.gate.evaluate(request)
+    assert deny_reason(decision) is R.NOT_IN_SCOPE
+    row = rig.sink.rows[-1]
+    assert row.audit_id == decision.audit_id
+    assert "\\udcff" in repr(row) and "\udcff" not in str(row.resource) + str(row.detail)
+    assert not rig.gate.degraded
+    assert isinstance(rig.gate.evaluate(ActionRequest("files.read", f(rig))), Allow)  # still deciding

@@ -253,7 +253,14 @@ def test_patch_entry_points_rebinds_subprocess_and_skips_missing_cffi() -> None:
 def test_native_modules_imports_ctypes_and_finds_cffi(monkeypatch: pytest.MonkeyPatch) -> None:
     modules = native_modules()
     assert "ctypes" in sys.modules
-    assert set(modules) == {"_posixsubprocess", "sqlite3", "sqlite3.dbapi2", "_cffi_backend"}
+    assert set(modules) == {
+        "_posixsubprocess",
+        "sqlite3",
+        "sqlite3.dbapi2",
+        "sqlcipher3",
+        "sqlcipher3.dbapi2",
+        "_cffi_backend",
+    }
     monkeypatch.setitem(sys.modules, "_cffi_backend", None)  # importing it now raises ImportError
     assert "_cffi_backend" not in native_modules()
 

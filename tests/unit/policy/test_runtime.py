@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -463,3 +464,15 @@ def sqlite_max_seq(db: Path) -> int:
         return int(conn.execute("SELECT max(seq) FROM audit_log").fetchone()[0])
     finally:
         conn.close()
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_and_the_chain_stays_sound(
+    paths: AppPaths, use_backend: Any
+) -> None:
+    use_backend(keyring.backends.fail.Keyring())
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        odd = os.fsdecode(os.fsencode(str(paths.data_dir.parent)) + b"/caf\xe9.txt")  # Latin-1 bytes on disk
+        decision = rt.gate.evaluate(ActionRequest("files.read", odd))
+        assert isinstance(decision, Deny) and decision.reason is DenyReason.NOT_IN_SCOPE
+        assert rt.audit is not None and rt.audit.healthy and not rt.gate.degraded
+        assert rt.verify().status == "intact"
