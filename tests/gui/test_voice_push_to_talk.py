@@ -163,7 +163,7 @@ def test_hold_to_talk_is_transcribed_answered_aloud_and_barge_in_cuts_it(
         heard = monitor.between(played_at, played_at + 10.0)
         assert heard and max(heard) > 0.01, "no audio reached the sink"
         clips = [Path(words[1]) for words in app.said("CLIP")]
-        assert clips and clips[0].is_file()
+        assert clips and not clips[0].exists(), "a spoken sentence is read back and never left on disk"
 
         if not app.said("PLAYED"):  # still speaking: barge in
             xdotool("keydown", "F9")
