@@ -188,7 +188,7 @@ def test_a_lost_or_damaged_index_is_rebuilt_and_recall_still_works(paths: AppPat
         index_file.write_bytes(b"\x00garbage" * 100)
     with open_companion(paths, load_model=False) as comp:
         assert comp.memory is not None and comp.memory.index is not None
-        expected = "missing" if damage == "deleted" else "corrupt"
+        expected = "missing" if damage == "deleted" else "unsealable"  # the file is sealed with the data key
         assert comp.memory.index.last_load.startswith(f"rebuilt ({expected}")
         assert comp.memory.status.state == "ready"
         hits = comp.memory.search("who is my sibling?").hits  # no shared word: found by meaning
