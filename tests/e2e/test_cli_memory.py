@@ -89,5 +89,8 @@ def test_export_then_import_round_trips_and_a_bad_entry_rejects_the_file(cli: Cl
 
 def test_export_outside_the_approved_folders_is_refused(cli: Cli, tmp_path: Path) -> None:
     remember(cli, "my cat is Tom")
-    proc = cli.run("memory", "export", str(tmp_path / "elsewhere.json"))
-    assert proc.returncode != 0 and not (tmp_path / "elsewhere.json").exists()
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("correct horse battery\n")
+    proc = cli.run("memory", "export", str(tmp_path / "elsewhere.json"), "--passphrase-file", str(secret))
+    assert proc.returncode != 0 and "outside_approved_roots" in proc.stderr + proc.stdout, proc.stderr
+    assert not (tmp_path / "elsewhere.json").exists()
