@@ -36,7 +36,12 @@ class Cli:
         return env
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, check: bool = False, cwd: Path | None = None
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        check: bool = False,
+        cwd: Path | None = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "aether_qt.cli", "--home", str(self.home)]
         if self.key_file:
@@ -46,7 +51,7 @@ class Cli:
             capture_output=True,
             text=True,
             env=env or self.env(),
-            timeout=120,
+            timeout=timeout,
             check=False,
             cwd=cwd,
         )
