@@ -274,6 +274,13 @@ def _voice(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _add_common(q)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import doctor
     from aether_qt.commands.bench import suites as bench
@@ -284,10 +291,13 @@ def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _add_common(d)
     b = sub.add_parser("bench", help="benchmarks (tables and JSON; never part of the tests)")
     b.add_argument(
-        "suite", nargs="?", default="policy", choices=["policy", "turn", "avatar", "memory", "voice"]
+        "suite", nargs="?", default="policy", choices=["policy", "turn", "avatar", "memory", "voice", "soak"]
     )
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    b.add_argument(
+        "--turns", type=_positive, default=None, metavar="N", help="soak: how many turns (default 500)"
+    )
     b.set_defaults(handler=bench.run)
     _add_common(b)
 

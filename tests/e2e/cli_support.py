@@ -42,6 +42,7 @@ class Cli:
         check: bool = False,
         cwd: Path | None = None,
         stdin: int | None = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "aether_qt.cli", "--home", str(self.home)]
         if self.key_file:
@@ -51,7 +52,7 @@ class Cli:
             capture_output=True,
             text=True,
             env=env or self.env(),
-            timeout=120,
+            timeout=timeout,
             check=False,
             cwd=cwd,
             stdin=stdin,

@@ -200,3 +200,36 @@ def test_a_choice_made_by_the_cli_is_picked_up_at_the_next_turn(
     service.at_boundary()
     assert service.active.persona_id == "pip"
     assert sum(isinstance(e.payload, PersonaFailed) for e in seen) == 1
+
+
+def test_a_boundary_on_another_thread_never_undoes_the_users_choice(
+    runtime: PolicyRuntime, events: tuple[EventBus, list[Envelope]], tmp_path: Path
+) -> None:
+    """The picker applies a choice on the GUI thread while a turn's end passes the boundary on the
+    interaction thread (``aether bench soak`` hit it after some forty swaps). The boundary read the
+    setting after the new persona was active but before the setting said so, took the old id for a
+    choice made at the command line and swapped back: the window then showed one persona and the
+    gate ran another, and the next pick of the "active" one did nothing."""
+    bus, seen = events
+    service = PersonaService(runtime=runtime, bus=bus, user_dir=tmp_path / "personas")
+    service.start()
+    stop = threading.Event()
+
+    def boundaries() -> None:  # turns ending, one after another, on the interaction thread
+        while not stop.is_set():
+            service.at_boundary()
+
+    other = threading.Thread(target=boundaries, daemon=True)
+    other.start()
+    chosen = [("pip", "sage")[i % 2] for i in range(12)]
+    try:
+        for persona_id in chosen:
+            service.choose(persona_id)
+    finally:
+        stop.set()
+        other.join(10)
+    service.at_boundary()
+    activated = [e.payload.persona_id for e in seen if isinstance(e.payload, PersonaActivated)]
+    assert activated == ["aether", *chosen]
+    assert service.active.persona_id == runtime.settings.get(SETTING_ACTIVE) == chosen[-1]
+    assert [s["to"] for s in swaps(runtime)] == activated

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aether_qt.commands.output import emit_json
+from aether_qt.commands.output import emit_json, fail
 
 
 def _fmt(value: Any) -> str:
@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from aether_qt.commands.bench.avatar import run_avatar_bench
     from aether_qt.commands.bench.memory import run_memory_bench
     from aether_qt.commands.bench.policy import run_policy_bench
+    from aether_qt.commands.bench.soak import run_soak_bench
     from aether_qt.commands.bench.turn import run_turn_bench
     from aether_qt.commands.bench.voice import run_voice_bench
+    from aether_qt.commands.session import CommandError
 
     suites: dict[str, Callable[..., dict[str, Any]]] = {
         "policy": run_policy_bench,
@@ -48,9 +50,21 @@ def run(args: argparse.Namespace) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
         home = Path(args.home) if args.home else Path(tmp)
-        result = suites[args.suite](home, quick=args.quick)
+        if args.suite == "soak":
+            try:
+                result = run_soak_bench(
+                    home,
+                    quick=args.quick,
+                    turns=args.turns,
+                    throwaway=not args.home,
+                    allow_key_file=getattr(args, "allow_key_file", False),
+                )
+            except CommandError as exc:
+                return fail(str(exc), exc.code)
+        else:
+            result = suites[args.suite](home, quick=args.quick)
     if args.json:
         emit_json(result)
     else:
         print_table(f"aether bench {args.suite}", result["table"])
-    return 0
+    return 1 if result.get("error") else 0  # a soak that stopped early

@@ -84,6 +84,8 @@ class PersonaService:
     def __init__(self, *, runtime: PolicyRuntime, bus: EventBus, user_dir: Path) -> None:
         self._runtime, self._bus, self._user_dir = runtime, bus, user_dir
         self._lock = threading.RLock()
+        # one boundary at a time: taking a swap, applying it and writing the setting are one step
+        self._swapping = threading.RLock()
         self._active = MINIMUM_TRUST
         self._path: Path | None = None
         self._pending: tuple[CompiledPersona, Path | None] | None = None
@@ -166,12 +168,18 @@ class PersonaService:
 
         A choice made elsewhere (``aether persona use ID`` while the app runs) is
         noticed here too: the remembered id differs from the active one.
+
+        Boundaries on different threads (a pick applied on the GUI thread, a turn's
+        end on the interaction thread) take turns. Otherwise one could read the
+        setting while the other's swap had made the new persona active but not yet
+        written the setting, take the old id for a command-line choice and swap back.
         """
-        self._follow_setting()
-        with self._lock:
-            pending, self._pending = self._pending, None
-        if pending is not None:
-            self._apply(*pending)
+        with self._swapping:
+            self._follow_setting()
+            with self._lock:
+                pending, self._pending = self._pending, None
+            if pending is not None:
+                self._apply(*pending)
 
     # ------------------------------------------------------------------ internals
 
