@@ -295,6 +295,11 @@ class PolicyRuntime:
             check = check_at_start(
                 self.paths.audit_db, keys=self.keys, reading=reading, live=self._others_alive()
             )
+        else:  # a new log is anchored before its first row: a crash after that row is an unclean end
+            try:
+                self.audit.vouch(keyring=True, session_open=True)
+            except AuditWriteError as exc:
+                _log.warning("the new audit log could not be anchored yet: %s", exc)
         if not check.ok:
             self.audit.close_without_checkpoint()
             self.audit = None

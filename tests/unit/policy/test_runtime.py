@@ -476,3 +476,34 @@ def test_a_file_name_that_is_not_utf8_is_refused_and_the_chain_stays_sound(
         assert isinstance(decision, Deny) and decision.reason is DenyReason.NOT_IN_SCOPE
         assert rt.audit is not None and rt.audit.healthy and not rt.gate.degraded
         assert rt.verify().status == "intact"
+
+
+def test_a_crash_right_after_the_first_row_of_a_new_log_is_an_unclean_end_not_a_rollback(
+    paths: AppPaths, use_backend: Any
+) -> None:
+    """Found by the kill loop: a new home killed between its first audit row and its first anchor
+    was refused for good as "cut short"; the new log is anchored before its first row."""
+    use_backend(keyring.backends.fail.Keyring())
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child ends itself
+        try:
+            state = {"insert": False, "commit": False}
+
+            def crash_after_the_first_row(database: str, sql: str) -> None:
+                if database != "audit.db":
+                    return
+                if state["commit"]:
+                    os._exit(7)  # the first row is committed, nothing after it has run
+                if state["insert"] and sql.lstrip().upper().startswith("COMMIT"):
+                    state["commit"] = True
+                if "INSERT INTO audit_log" in sql:
+                    state["insert"] = True
+
+            PolicyRuntime.open(paths, allow_key_file=True, statement_hook=crash_after_the_first_row)
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 7
+    with PolicyRuntime.open(paths, allow_key_file=True) as rt:
+        assert "audit_broken" not in flags(rt), rt.posture()
+        assert isinstance(rt.gate.evaluate(ActionRequest("notify.send", "hi")), Allow)
