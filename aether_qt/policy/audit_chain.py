@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -130,7 +131,18 @@ class AuditConnection(Protocol):
 def connect_audit_db(path: Path) -> sqlite3.Connection:
     """Open ``path`` for the log: WAL, ``synchronous=FULL``, autocommit (the log begins its transactions)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-    conn.execute("PRAGMA journal_mode=WAL")
+    # Switching a new file to WAL takes an exclusive lock and SQLite does not call the busy
+    # handler for it: two processes creating the log at once see "database is locked" at once.
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.02)
     conn.execute("PRAGMA synchronous=FULL")
     return conn
 

@@ -114,7 +114,8 @@ def test_editing_the_palette_and_prompt_applies_within_a_second(qtbot: QtBot, li
     assert new_hash != old_hash and "You, Mine, are" in live.service.active.router.system_prompt
     live.conversation.submit("hello again")
     qtbot.waitUntil(lambda: len(ends(live)) == 1, timeout=60_000)
-    assert live.conversation.conductor.busy() is False
+    # the turn stays busy past TurnEnded while it stores its episode; then it lets a swap in
+    qtbot.waitUntil(lambda: live.conversation.conductor.busy() is False, timeout=10_000)
     activated = [e.payload for e in live.events if isinstance(e.payload, PersonaActivated)]
     assert activated[-1].content_hash == new_hash
 
