@@ -89,6 +89,7 @@ class GenerationResult:
     stopped: str  # "done", "max_tokens", "cancelled", "error"
     prompt_tokens: int = 0
     error: str = ""
+    usage_reported: bool = False  # a remote server reported ``usage`` (else tokens were counted)
 
 
 TokenSink = Callable[[str], None]
@@ -96,6 +97,40 @@ TokenSink = Callable[[str], None]
 
 class ProviderError(Exception):
     """A provider cannot answer (missing or broken model, load failure); the message says why."""
+
+
+class RemoteStatus(StrEnum):
+    """Why a remote generation ended without a complete answer (typed, for the turn and the breaker)."""
+
+    AUTH = "auth"  # 401/403: shown to the user, never retried silently
+    RATE_LIMITED = "rate_limited"  # 429 (``retry_after`` honoured)
+    SERVER_ERROR = "server_error"  # 5xx
+    MALFORMED = "malformed"  # an event that is not the documented protocol
+    DROPPED = "dropped"  # the connection closed mid-stream
+    TIMEOUT = "timeout"  # connect or read timeout (a stalled server)
+    UNREACHABLE = "unreachable"  # refused, no route, name not resolved
+    BAD_REQUEST = "bad_request"  # other 4xx (unknown model, bad URL path)
+
+
+class RemoteError(ProviderError):
+    """A remote provider failed; ``str(self)`` is a sentence for the user (never a key or a body).
+
+    Attributes:
+        status: what went wrong.
+        retry_after: seconds the server asked to wait (429), else None.
+        counts_for_breaker: whether this failure is the server's (5xx, drops, timeouts,
+            malformed events, unreachable) rather than the user's setup (auth, bad request).
+    """
+
+    def __init__(self, status: RemoteStatus, sentence: str, *, retry_after: float | None = None) -> None:
+        super().__init__(sentence)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def counts_for_breaker(self) -> bool:
+        """True for failures of the server or the network, which the circuit breaker counts."""
+        return self.status not in (RemoteStatus.AUTH, RemoteStatus.BAD_REQUEST)
 
 
 class Provider(Protocol):
