@@ -33,6 +33,7 @@ class Route:
     provider: str  # "reflex", "gpt4all", an OpenAI-compatible provider id
     model: str = ""  # model id or file name; "" for reflex
     reason: str = ""
+    status: str = ""  # a :class:`RemoteStatus` when a remote try failed ("" otherwise)
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,33 @@ class KeyStore:
                 f"keyring {backend_name(backend)} refused to store {entry}: {type(exc).__name__}"
             ) from None
 
+    # ------------------------------------------------------------ provider keys
+
+    def get_provider_key(self, provider: str) -> str | None:
+        """The API key of remote ``provider`` from the OS keyring, or ``None`` (none stored).
+
+        Raises:
+            KeysUnavailableError: no usable keyring (provider keys are never kept anywhere else).
+        """
+        if not backend_usable(self.backend()):
+            raise KeysUnavailableError("no usable keyring: remote provider keys live only in the OS keyring")
+        return self._get(f"provider-key:{provider}")
+
+    def set_provider_key(self, provider: str, key: str) -> None:
+        """Keep the API key of ``provider`` in the OS keyring (never in a file).
+
+        Raises:
+            KeysUnavailableError: no usable keyring, or it refused.
+        """
+        if not backend_usable(self.backend()):
+            raise KeysUnavailableError("no usable keyring: remote provider keys live only in the OS keyring")
+        self._set(f"provider-key:{provider}", key)
+
+    def delete_provider_key(self, provider: str) -> None:
+        """Remove the key of ``provider`` from the keyring (nothing when there is none)."""
+        if backend_usable(self.backend()) and self._get(f"provider-key:{provider}") is not None:
+            self._forget(f"provider-key:{provider}")
+
     # ------------------------------------------------------------ anchor entry
 
     def get_anchor_text(self) -> str | None:

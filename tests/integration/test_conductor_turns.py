@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keyring
 import keyring.backends.fail
@@ -24,6 +25,7 @@ from aether_qt.engines.interaction.phrases import load_default_persona
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.services.interaction.conductor import Conductor
+from tests.router_fakes import LocalPlan
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,13 @@ def test_hello_is_answered_by_the_local_model(comp: Companion, docs: Path, event
     report = comp.conductor.run_turn("hello, how are you today?")
     assert report is not None
     assert report.outcome == "Answered"
-    assert report.route == {"tier": "local", "provider": "gpt4all", "model": comp.router.status.model_id}
+    assert report.route == {
+        "tier": "local",
+        "provider": "gpt4all",
+        "model": comp.router.status.model_id,
+        "reason": "category DirectLocal",  # no remote provider is set up: the plain local route
+        "status": "",
+    }
     assert report.reply.strip()
     assert report.state_trace[0] == "Classifying" and report.final_state == "Idle"
     assert "Streaming" in report.state_trace
@@ -160,7 +168,7 @@ def test_empty_input_is_ignored_and_a_huge_paste_gets_a_notice(comp: Companion, 
     assert any("I used the first" in n for n in report.notices)
 
 
-class SlowRouter:
+class SlowRouter(LocalPlan):
     """A router whose model takes ``delay`` seconds before the first token."""
 
     def __init__(self, delay: float) -> None:
@@ -170,7 +178,12 @@ class SlowRouter:
         return True
 
     def answer(
-        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+        self,
+        request: GenerationRequest,
+        category: str,
+        on_token: TokenSink,
+        cancel: threading.Event,
+        **kw: Any,
     ) -> tuple[Route, GenerationResult]:
         if cancel.wait(self.delay):
             return Route(Tier.LOCAL, "slow"), GenerationResult("", 0, "cancelled")
@@ -222,10 +235,15 @@ class RecordingSlowRouter(SlowRouter):
         self.interrupted: list[bool] = []
 
     def answer(
-        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+        self,
+        request: GenerationRequest,
+        category: str,
+        on_token: TokenSink,
+        cancel: threading.Event,
+        **kw: Any,
     ) -> tuple[Route, GenerationResult]:
         self.interrupted.append(request.interrupted_previous)
-        return super().answer(request, category, on_token, cancel)
+        return super().answer(request, category, on_token, cancel, **kw)
 
 
 def test_barge_in_during_a_turn_or_while_its_reply_is_spoken_is_told_to_the_next_prompt(

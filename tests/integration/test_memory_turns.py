@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ from aether_qt.policy.capabilities import Preset
 from aether_qt.services.interaction.conductor import RouterPort
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.sql import execute
+from tests.router_fakes import WrappedPlan
 
 MIRA = "remember that my sister's name is Mira"
 
@@ -52,7 +54,7 @@ def open_companion(
     )
 
 
-class RecordingRouter:
+class RecordingRouter(WrappedPlan):
     """The real router, remembering every request it was asked to answer."""
 
     def __init__(self) -> None:
@@ -69,11 +71,16 @@ class RecordingRouter:
         return self.inner.model_ready()
 
     def answer(
-        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+        self,
+        request: GenerationRequest,
+        category: str,
+        on_token: TokenSink,
+        cancel: threading.Event,
+        **kw: Any,
     ) -> tuple[Route, GenerationResult]:
         assert self.inner is not None
         self.requests.append(request)
-        return self.inner.answer(request, category, on_token, cancel)
+        return self.inner.answer(request, category, on_token, cancel, **kw)
 
 
 def audit_rows(comp: Companion, capability: str) -> list[tuple[str, str, str]]:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keyring_support import key_file_runtime
@@ -20,6 +21,7 @@ from aether_qt.policy.capabilities import Mode
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.interaction.conductor import Conductor, TurnReport
 from aether_qt.services.persona.service import SETTING_ACTIVE, PersonaService
+from tests.router_fakes import LocalPlan
 
 
 @pytest.fixture
@@ -130,7 +132,7 @@ def test_nothing_loads_means_the_minimum_trust_persona(
     assert service.path is None
 
 
-class SlowRouter:
+class SlowRouter(LocalPlan):
     """Streams a reply slowly so a persona edit can land in the middle of it."""
 
     def __init__(self) -> None:
@@ -141,7 +143,12 @@ class SlowRouter:
         return True
 
     def answer(
-        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+        self,
+        request: GenerationRequest,
+        category: str,
+        on_token: TokenSink,
+        cancel: threading.Event,
+        **kw: Any,
     ) -> tuple[Route, GenerationResult]:
         self.prompts.append(request.system_prompt)
         self.started.set()

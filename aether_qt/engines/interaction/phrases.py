@@ -160,6 +160,8 @@ class DefaultPersona:
     temperature: float = 0.7
     max_tokens: int = 160
     taint: tuple[str, ...] = ()
+    preferred_tier: str = "remote"  # the persona's routing: used only as far as the user's posture allows
+    privacy_posture: str = "allow_remote"
 
 
 DEFAULT_SYSTEM_PROMPT: Final = (
@@ -184,11 +186,16 @@ def load_default_persona(path: Path | None = None) -> DefaultPersona:
         data = {}
     raw_phrases = data.get("phrases")
     phrases = _phrase_lists(raw_phrases) if isinstance(raw_phrases, dict) else {}
+    routing = data.get("routing")
+    if not isinstance(routing, dict):
+        routing = {}
     return DefaultPersona(
         persona_id=_text(data.get("id"), "aether"),
         name=_text(data.get("name"), "Aether"),
         system_prompt=_text(data.get("system_prompt"), DEFAULT_SYSTEM_PROMPT),
         pools=PhrasePools(phrases),
+        preferred_tier=_text(routing.get("preferred_tier"), "remote"),
+        privacy_posture=_text(routing.get("privacy_posture"), "allow_remote"),
     )
 
 

@@ -4,9 +4,12 @@ Pure Python (no Qt): the host wraps a :class:`Router` in a QObject moved to the
 router thread, calls :meth:`Router.start` there at start-up, and turns each
 :class:`ModelStatus` into a ``router.did_change_model_status`` event.
 
-Tiers today: ``reflex`` (no model) and ``local`` (gpt4all). The ``remote`` tier
-(OpenAI-compatible endpoints, gated by ``router.remote``, with the circuit
-breaker of DESIGN.md §7) is a later issue; :func:`choose_route` never returns it.
+Tiers: ``reflex`` (no model), ``local`` (gpt4all) and ``remote`` (an
+OpenAI-compatible endpoint the user set up, :mod:`.remote_tier`). The route is
+decided before any model call (:meth:`Router.plan`, rules in :mod:`.route_plan`);
+a remote route also needs the gate's ``router.remote`` permit, which the
+conductor asks for and hands to :meth:`Router.answer`. Fallback: remote ->
+local -> apology.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ from aether_qt.core.generation import (
     TokenSink,
 )
 from aether_qt.engines.router import models
+from aether_qt.engines.router.breaker import BreakerState
 from aether_qt.engines.router.gguf import ModelFileError
 from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
 from aether_qt.engines.router.reflex import ReflexProvider
+from aether_qt.engines.router.remote_tier import RemoteTier
+from aether_qt.engines.router.route_plan import RouteFacts, decide_route
 
 ACKNOWLEDGE = (
     "Acknowledge"  # engines.interaction.states.Category.ACKNOWLEDGE (engines do not import each other)
@@ -120,6 +126,7 @@ class Router:
         self._status = ModelStatus("", "missing", 0.0, f"No local model is loaded yet. {CHOOSE_MODEL_HINT}")
         self._status_lock = threading.Lock()
         self.reflex = ReflexProvider(model_ready=self.model_ready)
+        self.remote: RemoteTier | None = None  # set by the composition root when a provider is set up
 
     # ------------------------------------------------------------ status
 
@@ -136,6 +143,15 @@ class Router:
     def banner(self) -> str:
         """The degraded-mode banner text, or "" when the local model is ready."""
         return "" if self.model_ready() else self.status.message
+
+    def remote_resource(self) -> str:
+        """The active provider's base URL: the resource of ``router.remote`` ("" without one)."""
+        provider = self.remote.provider if self.remote is not None else None
+        return provider.base_url if provider is not None else ""
+
+    def remote_banner(self) -> str:
+        """'Remote unavailable: answering locally …' while the breaker is open, else ""."""
+        return self.remote.banner() if self.remote is not None else ""
 
     def _set(self, status: ModelStatus, sink: StatusSink | None) -> ModelStatus:
         with self._status_lock:
@@ -230,14 +246,106 @@ class Router:
             return self._local
         return self.reflex
 
+    def plan(
+        self,
+        category: str,
+        *,
+        persona_name: str = "Aether",
+        persona_tier: str = "remote",
+        persona_posture: str = "allow_remote",
+        sensitive: str = "",
+        private_memories: int = 0,
+        tainted: bool = False,
+    ) -> Route:
+        """The route for a turn, before any model call (rules: :func:`.route_plan.decide_route`)."""
+        local = self.route(category)
+        remote = self.remote
+        if remote is None:
+            return local
+        facts = RouteFacts(
+            category=category,
+            local_ready=local.tier is Tier.LOCAL,
+            local_model=local.model,
+            posture=remote.settings.posture,
+            provider=remote.provider,
+            persona_name=persona_name,
+            persona_tier=persona_tier,
+            persona_posture=persona_posture,
+            sensitive=sensitive,
+            private_memories=private_memories,
+            tainted=tainted,
+            breaker_open=remote.breaker.state is BreakerState.OPEN,
+        )
+        route = decide_route(facts)
+        if route.tier is not Tier.REMOTE and local.tier is Tier.LOCAL:
+            return Route(Tier.LOCAL, local.provider, model=local.model, reason=route.reason)
+        return route if route.tier is Tier.REMOTE else local
+
     def answer(
-        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+        self,
+        request: GenerationRequest,
+        category: str,
+        on_token: TokenSink,
+        cancel: threading.Event,
+        *,
+        route: Route | None = None,
+        permit: object = None,
     ) -> tuple[Route, GenerationResult]:
-        """Route and generate one reply; a failing local model falls back to the reflex tier."""
-        route = self.route(category)
+        """Generate one reply on ``route`` (default: the local route); fall back remote -> local -> apology.
+
+        A remote route needs ``permit`` (the gate's ``router.remote`` Allow). A remote
+        failure before any word answers locally with the reason; one after words were
+        shown ends the turn with the typed status and the words so far.
+        """
+        if route is not None and route.tier is Tier.REMOTE:
+            return self._answer_remote(route, permit, request, category, on_token=on_token, cancel=cancel)
+        local = self.route(category)
+        if route is not None and route.tier is local.tier:
+            local = route  # keep the planned reason
+        return self._answer_local(local, request, on_token, cancel)
+
+    def _answer_remote(
+        self,
+        route: Route,
+        permit: object,
+        request: GenerationRequest,
+        category: str,
+        *,
+        on_token: TokenSink,
+        cancel: threading.Event,
+    ) -> tuple[Route, GenerationResult]:
+        remote = self.remote
+        if remote is None or permit is None:
+            return self._answer_local(
+                self._local_with(category, "remote was not allowed"), request, on_token, cancel
+            )
+        outcome = remote.try_answer(permit, request, on_token, cancel)
+        if outcome.result is not None:
+            return route, outcome.result
+        if outcome.refused:
+            return self._answer_local(self._local_with(category, outcome.refused), request, on_token, cancel)
+        error = outcome.error
+        assert error is not None
+        failed = Route(
+            route.tier, route.provider, route.model, reason=f"remote failed: {error}", status=error.status
+        )
+        if outcome.streamed or cancel.is_set():
+            return failed, GenerationResult(text="", tokens=0, stopped="error", error=str(error))
+        reason = f"remote failed ({error}); answering locally"
+        local = self._local_with(category, reason)
+        local = Route(local.tier, local.provider, local.model, reason=local.reason, status=error.status)
+        return self._answer_local(local, request, on_token, cancel)
+
+    def _local_with(self, category: str, reason: str) -> Route:
+        local = self.route(category)
+        return Route(local.tier, local.provider, local.model, reason=reason)
+
+    def _answer_local(
+        self, route: Route, request: GenerationRequest, on_token: TokenSink, cancel: threading.Event
+    ) -> tuple[Route, GenerationResult]:
         try:
             return route, self.provider(route).generate(request, on_token, cancel)
         except ProviderError as exc:
-            fallback = Route(Tier.REFLEX, "reflex", reason=f"local model failed: {exc}")
+            fallback = Route(Tier.REFLEX, "reflex", reason=f"local model failed: {exc}", status=route.status)
             apology = f"Sorry, my local model could not answer ({exc}). Please try again."
             return fallback, self.reflex.say(apology, request.max_tokens + 64, on_token, cancel)

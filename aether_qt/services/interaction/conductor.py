@@ -47,6 +47,7 @@ from aether_qt.engines.interaction.classifier import Classification, classify
 from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.interaction.states import Category, Degraded, Outcome
 from aether_qt.engines.interaction.timing import TimerSchedule
+from aether_qt.engines.memory.sensitivity import sensitive_reason
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.contracts import Clock, PolicyError
 from aether_qt.policy.decisions import (
@@ -101,10 +102,35 @@ class RouterPort(Protocol):
         """Whether the local model answers."""
         ...
 
+    def plan(
+        self,
+        category: str,
+        *,
+        persona_name: str,
+        persona_tier: str,
+        persona_posture: str,
+        sensitive: str,
+        private_memories: int,
+        tainted: bool,
+    ) -> Route:
+        """The route of a turn, decided before any model call."""
+        ...
+
+    def remote_resource(self) -> str:
+        """The active remote provider's base URL (the ``router.remote`` resource), "" without one."""
+        ...
+
     def answer(
-        self, request: GenerationRequest, category: str, on_token: TokenSink, cancel: threading.Event
+        self,
+        request: GenerationRequest,
+        category: str,
+        on_token: TokenSink,
+        cancel: threading.Event,
+        *,
+        route: Route | None = None,
+        permit: object = None,
     ) -> tuple[Route, GenerationResult]:
-        """Route and generate one reply (blocking; run on the router thread)."""
+        """Generate one reply on ``route`` (blocking; run on the router thread)."""
         ...
 
 
@@ -341,6 +367,8 @@ class Conductor:
                 "tier": item.route.tier.value,
                 "provider": item.route.provider,
                 "model": item.route.model,
+                "reason": item.route.reason,
+                "status": item.route.status,
             }
             if item.route.tier is Tier.REMOTE:
                 turn.remote = remote_tag(item.route.provider)
@@ -467,17 +495,72 @@ class Conductor:
         )
         category = turn.classification.category.value
         inbox, cancel = turn.inbox, turn.cancel
+        route, permit = self._route(turn, category, with_tool_result=effect.with_tool_result)
 
         def job() -> None:
             try:
-                route, result = self._router.answer(request, category, lambda t: inbox.put(_Token(t)), cancel)
+                route_taken, result = self._router.answer(
+                    request, category, lambda t: inbox.put(_Token(t)), cancel, route=route, permit=permit
+                )
             except Exception as exc:  # a bug in a provider must end the turn, not hang it
                 _log.exception("generation failed")
                 inbox.put(fsm.Fault(f"generation failed: {type(exc).__name__}"))
                 return
-            inbox.put(_Generated(route, result))
+            inbox.put(_Generated(route_taken, result))
 
         self._spawn(job)
+
+    def _route(self, turn: _Turn, category: str, *, with_tool_result: bool) -> tuple[Route, object]:
+        """Plan the route before any model call; a remote route asks the gate for ``router.remote``.
+
+        The user's words and the recalled memories are checked for sensitive content,
+        and the turn's taint travels with the request, so the gate refuses what the
+        planner let through by mistake.
+        """
+        recalled = turn.report.recalled
+        sensitive = sensitive_reason(turn.classification.text)
+        if not sensitive and any(hit.get("privacy") == "sensitive" for hit in recalled):
+            sensitive = "a sensitive memory"
+        persona = turn.persona
+        route = self._router.plan(
+            category,
+            persona_name=persona.name,
+            persona_tier=persona.preferred_tier,
+            persona_posture=persona.privacy_posture,
+            sensitive=sensitive,
+            private_memories=len(recalled),
+            tainted=bool(turn.context) or with_tool_result,
+        )
+        if route.tier is not Tier.REMOTE:
+            return route, None
+        action = ActionRequest(
+            "router.remote",
+            self._router.remote_resource(),
+            actor_persona="user",  # the user set the provider up (and allowed it then); not a persona's act
+            turn_id=turn.report.turn_id,
+            provenance_tags=turn.context,
+            intended_route=route.provider,
+            task_id=turn.report.task_id,
+        )
+        decision = self._gate.evaluate(action)
+        if isinstance(decision, Allow):
+            return route, decision.permit
+        if isinstance(
+            decision, Ask
+        ):  # routing never raises a card: the user allows a provider when adding it
+            self._gate.answer(decision.ticket.ticket_id, ApprovalChoice.DENY)
+        local = self._router.plan(
+            category,
+            persona_name=persona.name,
+            persona_tier="local",
+            persona_posture="local_only",
+            sensitive="",
+            private_memories=0,
+            tainted=False,
+        )
+        refusal = decision.reason.value if isinstance(decision, Deny) else type(decision).__name__.lower()
+        reason = f"the gate did not allow remote ({refusal}); answering locally"
+        return Route(local.tier, local.provider, local.model, reason=reason), None
 
     def _end(self, turn: _Turn, effect: fsm.EndTurn) -> None:
         turn.schedule.cancel()

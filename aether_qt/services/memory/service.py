@@ -44,11 +44,13 @@ from aether_qt.engines.memory.items import (
     MemoryItem,
     MemoryOutcome,
     MemoryUnavailableError,
+    PrivacyClass,
     Provenance,
     TextEmbedder,
     claim_of,
 )
 from aether_qt.engines.memory.recall import Recall, RecallHit, RecallResult, as_fenced
+from aether_qt.engines.memory.sensitivity import is_sensitive
 from aether_qt.engines.memory.store import MemoryStore
 from aether_qt.policy.decisions import ActionRequest, Allow, Decision
 from aether_qt.policy.memory_changes import MemoryAction, MemoryChange
@@ -315,7 +317,12 @@ class MemoryService:
                 allow.permit,
                 MemoryChange(MemoryAction.REMEMBER, REMEMBER_RESOURCE),
                 lambda _change: store.add(
-                    draft_text, kind=kind, provenance=provenance, retention=retention, salience=0.8
+                    draft_text,
+                    kind=kind,
+                    privacy=PrivacyClass.SENSITIVE if is_sensitive(draft_text) else PrivacyClass.PRIVATE,
+                    provenance=provenance,
+                    retention=retention,
+                    salience=0.8,
                 ),
             )
         change = "added" if item.seen_count == 1 else "reinforced"

@@ -52,6 +52,8 @@ def turn_persona(persona: CompiledPersona) -> DefaultPersona:
         temperature=persona.router.temperature,
         max_tokens=persona.router.max_tokens,
         taint=() if persona.summary.trusted else (card_tag(persona.persona_id),),
+        preferred_tier=persona.router.preferred_tier,
+        privacy_posture=persona.router.privacy_posture,
     )
 
 

@@ -42,7 +42,7 @@ def test_parts_carry_every_layer() -> None:
     assert persona.memory.retention_days == 365 and persona.memory.remember
     assert persona.visual.palette["primary"].startswith("#") and persona.visual.shape == "round"
     assert persona.voice.rate == 170
-    assert "Aether" in persona.router.system_prompt and persona.router.privacy_posture == "local_only"
+    assert "Aether" in persona.router.system_prompt and persona.router.privacy_posture == "allow_remote"
     assert persona.policy.preset is Preset.ASSISTANT and persona.policy.clamps == ()
     assert persona.summary.name == "Aether" and persona.summary.trusted
     assert persona.source_path.endswith("aether.yaml")
