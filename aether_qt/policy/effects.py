@@ -67,6 +67,7 @@ from aether_qt.policy.memory_changes import MemoryChange
 
 if TYPE_CHECKING:
     import zipfile
+    from urllib.parse import SplitResult
     from urllib.request import OpenerDirector
 
     from aether_qt.policy.guard import Guard
@@ -774,6 +775,19 @@ def redact_url(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def url_parts(url: str) -> SplitResult:
+    """``url`` split into its parts (urllib is a side-effect library: only this module imports it).
+
+    Raises:
+        ValueError: the URL is malformed (a bad port, brackets...).
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    _ = parts.port  # a malformed port raises here
+    return parts
 
 
 def check_web_url(url: str) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Protocol
-from urllib.parse import urlsplit
+
+from aether_qt.policy.effects import url_parts
 
 PROVIDERS_KEY: Final = "router.providers"
 ACTIVE_KEY: Final = "router.active"
@@ -74,8 +75,7 @@ def check_name(name: str) -> str:
 def check_url(url: str) -> str:
     """``url`` normalised (no trailing ``/``) if it is an http(s) base URL without credentials or query."""
     try:
-        parts = urlsplit(url.strip())
-        _ = parts.port
+        parts = url_parts(url.strip())
     except ValueError:
         raise ProviderConfigError("the URL is malformed (example: http://127.0.0.1:8080/v1)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
