@@ -302,6 +302,12 @@ def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _add_common(b)
 
 
+def _providers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import providers
+
+    providers.register(sub, _add_common)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by the docs test)."""
     parser = argparse.ArgumentParser(prog="aether", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -313,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     _audit(sub)
     _backup(sub)
     _turns(sub)
+    _providers(sub)
     _persona(sub)
     _avatar(sub)
     _memory(sub)

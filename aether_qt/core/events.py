@@ -289,6 +289,7 @@ class TurnEnded(Payload):
     final_state: str
     reply: str
     notice: str = ""
+    route: str = ""  # where the answer came from and why, in words ("" for the plain local route)
 
 
 @dataclass(frozen=True, slots=True)

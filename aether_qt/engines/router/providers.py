@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Final, Protocol
 
 from aether_qt.policy.effects import url_parts
+from aether_qt.storage.settings import JSONValue
 
 PROVIDERS_KEY: Final = "router.providers"
 ACTIVE_KEY: Final = "router.active"
@@ -53,7 +54,7 @@ class ProviderConfig:
     price_in: float = 0.0  # USD per million input tokens
     price_out: float = 0.0  # USD per million output tokens
 
-    def as_json(self) -> dict[str, str | float]:
+    def as_json(self) -> dict[str, JSONValue]:
         """Plain data for the settings table."""
         return {
             "url": self.base_url,
@@ -119,11 +120,11 @@ def make_config(
 class SettingsLike(Protocol):
     """What this module needs of :class:`~aether_qt.storage.settings.SettingsStore`."""
 
-    def get(self, key: str, default: object = None) -> object:
+    def get(self, key: str, default: JSONValue = None) -> JSONValue:
         """A JSON value or ``default``."""
         ...
 
-    def set(self, key: str, value: object) -> None:
+    def set(self, key: str, value: JSONValue) -> None:
         """Store a JSON value."""
         ...
 
@@ -177,7 +178,7 @@ def load_router_settings(settings: SettingsLike) -> RouterSettings:
 def save_provider(settings: SettingsLike, config: ProviderConfig) -> None:
     """Add or replace ``config``."""
     raw = settings.get(PROVIDERS_KEY, {})
-    stored = dict(raw) if isinstance(raw, Mapping) else {}
+    stored: dict[str, JSONValue] = dict(raw) if isinstance(raw, Mapping) else {}
     stored[config.name] = config.as_json()
     settings.set(PROVIDERS_KEY, stored)
 
@@ -185,7 +186,7 @@ def save_provider(settings: SettingsLike, config: ProviderConfig) -> None:
 def remove_provider(settings: SettingsLike, name: str) -> bool:
     """Remove provider ``name`` (and make nothing active if it was); False when there was none."""
     raw = settings.get(PROVIDERS_KEY, {})
-    stored = dict(raw) if isinstance(raw, Mapping) else {}
+    stored: dict[str, JSONValue] = dict(raw) if isinstance(raw, Mapping) else {}
     if stored.pop(name, None) is None:
         return False
     settings.set(PROVIDERS_KEY, stored)

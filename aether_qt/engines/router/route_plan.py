@@ -91,3 +91,17 @@ def decide_route(facts: RouteFacts) -> Route:
     if reason or provider is None:
         return local_route(facts, reason or "no remote provider is set up")
     return Route(Tier.REMOTE, provider.name, model=provider.model, reason=f"remote allowed: {provider.name}")
+
+
+_PLAIN = ("category ", "acknowledgement", "no remote provider is set up", "no local model is ready")
+
+
+def route_caption(route: Route) -> str:
+    """The route in words for the turn in the window ("" for the everyday local answer)."""
+    if route.tier is Tier.REMOTE:
+        failed = f" ({route.reason})" if route.status else ""
+        return f"Answered by {route.provider} ({route.model}) over the network{failed}"
+    if not route.reason or route.reason.startswith(_PLAIN):
+        return ""
+    where = "on this computer" if route.tier is Tier.LOCAL else "with a built-in answer"
+    return f"Answered {where}: {route.reason}"

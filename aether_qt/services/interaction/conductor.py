@@ -48,6 +48,7 @@ from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.interaction.states import Category, Degraded, Outcome
 from aether_qt.engines.interaction.timing import TimerSchedule
 from aether_qt.engines.memory.sensitivity import sensitive_reason
+from aether_qt.engines.router.route_plan import route_caption
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.contracts import Clock, PolicyError
 from aether_qt.policy.decisions import (
@@ -197,6 +198,7 @@ class _Turn:
     window_sources: tuple[str, ...] = ()  # the untrusted content in the window when the turn began
     picked_up: tuple[str, ...] = ()  # untrusted content this turn brought in (file, memories, remote reply)
     remote: str = ""  # the remote provider that wrote the reply, if one did
+    route_caption: str = ""  # where the answer came from, for the window
     streamed: list[str] = field(default_factory=list)
     last_phrase: str = ""
     action: ActionRequest | None = None
@@ -370,6 +372,7 @@ class Conductor:
                 "reason": item.route.reason,
                 "status": item.route.status,
             }
+            turn.route_caption = route_caption(item.route)
             if item.route.tier is Tier.REMOTE:
                 turn.remote = remote_tag(item.route.provider)
                 self._pick_up(turn, turn.remote)
@@ -583,6 +586,7 @@ class Conductor:
                 final_state=report.final_state,
                 reply=report.reply,
                 notice=" ".join(report.notices),
+                route=turn.route_caption,
             ),
         )
         if effect.outcome is Outcome.ANSWERED and turn.classification.category in _CHAT:

@@ -141,8 +141,16 @@ class AssistantBubble(QFrame):
             "color: #7a4f00; background: #fff4d6; border-radius: 6px; padding: 4px 6px;"
         )
         self.notice.hide()
-        for widget in (self.state_label, self.phrases, self.quote, self.reply, self.notice):
+        self.route = _plain_label(name="turn_route")
+        self.route.setStyleSheet(f"color: {MUTED}; font-size: 8pt;")
+        self.route.hide()
+        for widget in (self.state_label, self.phrases, self.quote, self.reply, self.notice, self.route):
             layout.addWidget(widget)
+
+    def show_route(self, caption: str) -> None:
+        """Say where the answer came from and why ("Answered by lan (m) over the network"); "" hides it."""
+        self.route.setText(caption)
+        self.route.setVisible(bool(caption))
 
     def reply_text(self) -> str:
         """Everything streamed so far (or the final reply)."""
@@ -272,9 +280,13 @@ class Transcript(QScrollArea):
         if self._dirty and not self.flush_timer.isActive():
             self.flush_timer.start()
 
-    def end_turn(self, turn_id: str, *, outcome: str, final_state: str, reply: str, notice: str) -> None:
-        """Finalise the turn's bubble (outcome label, notice)."""
-        self._assistant(turn_id).finish(outcome=outcome, final_state=final_state, reply=reply, notice=notice)
+    def end_turn(
+        self, turn_id: str, *, outcome: str, final_state: str, reply: str, notice: str, route: str = ""
+    ) -> None:
+        """Finalise the turn's bubble (outcome label, notice, where the answer came from)."""
+        bubble = self._assistant(turn_id)
+        bubble.finish(outcome=outcome, final_state=final_state, reply=reply, notice=notice)
+        bubble.show_route(route)
 
     def show_hearing(self, text: str | None) -> None:
         """While push-to-talk is held: the words heard so far, live, on the user's side; None hides them."""

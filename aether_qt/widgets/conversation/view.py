@@ -240,6 +240,7 @@ class ConversationView(QWidget):
             final_state=payload.final_state,
             reply=payload.reply,
             notice=payload.notice,
+            route=payload.route,
         )
         if payload.turn_id == self.current_turn:
             self.current_turn = None
