@@ -14,6 +14,7 @@ never understate it.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -80,24 +81,21 @@ DEFAULT_PRICES: Final[Mapping[str, Price]] = MappingProxyType(
     }
 )
 """Defaults for well-known hosted models; the user's own price always wins."""
+_SNAPSHOT: Final = re.compile(r"(?P<name>.+?)(?:-\d{4}-\d{2}-\d{2})?")
 
 
 def default_price(model: str, *, self_hosted: bool) -> Price | None:
     """The default price of ``model``, or None when it is unknown and the user must give one.
 
-    A dated snapshot (``gpt-4o-mini-2024-07-18``) takes the price of the longest
-    known name it extends (so ``gpt-4o-mini-...`` is not priced as ``gpt-4o``).
-    A self-hosted server (Ollama, llama.cpp, vLLM on the user's machine or LAN)
-    costs nothing whatever the model is called.
+    A known name or one of its dated snapshots (``gpt-4o-mini-2024-07-18``) is
+    priced; any other variant (``gpt-4o-audio-preview`` is priced differently)
+    is unknown rather than guessed. A self-hosted server (Ollama, llama.cpp,
+    vLLM on the user's machine or LAN) costs nothing whatever the model is called.
     """
     if self_hosted:
         return FREE
-    name = model.strip().lower()
-    best = ""
-    for known in DEFAULT_PRICES:
-        if (name == known or name.startswith(known + "-")) and len(known) > len(best):
-            best = known
-    return DEFAULT_PRICES[best] if best else None
+    match = _SNAPSHOT.fullmatch(model.strip().lower())
+    return DEFAULT_PRICES.get(match["name"]) if match else None
 
 
 def _decimal(value: float) -> Decimal:
@@ -152,9 +150,11 @@ def usd(micros: int) -> float:
 
 
 def format_usd(micros: int) -> str:
-    """A sentence-friendly amount: ``$0.0123`` below a cent, ``$1.50`` above."""
+    """An amount for a sentence, precise enough to compare with a cap: ``$0.0150``, ``$1.50``."""
     amount = usd(micros)
-    return f"${amount:.4f}" if 0 < amount < 0.01 else f"${amount:.2f}"
+    if amount == 0 or amount >= 1:
+        return f"${amount:.2f}"
+    return f"${amount:.4f}" if amount >= 0.0001 else f"${amount:.6f}"
 
 
 def day_key(wall_ms: int) -> str:
