@@ -5,9 +5,7 @@ call, model loading with progress, generation with cancel), :mod:`.prompt`
 (:func:`~.prompt.build_prompt`: persona system prompt, fenced data, history fitted
 to the context window; :func:`~.prompt.neutralize` of special tokens),
 :mod:`.gpt4all_provider` (the local llama.cpp model through gpt4all),
-:mod:`.reflex` (templated answers without a model), :mod:`.costs` and
-:mod:`.cost_ledger` (prices, reservations under daily and monthly caps, re-arm),
-:mod:`.models` (the bundled
+:mod:`.reflex` (templated answers without a model), :mod:`.models` (the bundled
 SmolLM2 GGUF prepared for gpt4all, user models, SHA-256s), :mod:`.gguf` (a GGUF
 header reader) and :mod:`.sentences` (:class:`~.sentences.SentenceSplitter` for
 speech as tokens stream).
