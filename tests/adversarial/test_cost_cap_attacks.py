@@ -202,6 +202,12 @@ def test_rearm_needs_the_users_own_permit_for_cost_admin(runtime: PolicyRuntime)
     persona = runtime.gate.answer(asked.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
     with pytest.raises(PermitError):
         ledger.rearm(permit=persona.permit, verifier=runtime.gate)  # type: ignore[union-attr]
+    asked = runtime.gate.evaluate(ActionRequest("cost.admin", "costs:caps", actor_persona="default"))
+    assert isinstance(asked, Ask)
+    raise_caps = runtime.gate.answer(asked.ticket.ticket_id, ApprovalChoice.ALLOW_ONCE)
+    with pytest.raises(PermitError):
+        ledger.set_caps(daily_usd=100.0, monthly_usd=None, permit=raise_caps.permit, verifier=runtime.gate)  # type: ignore[union-attr]
+    assert ledger.state().daily_cap_micros == ONE
     assert ledger.state().tripped is not None
     with pytest.raises(CapReached):
         reserve(ledger)
@@ -264,3 +270,10 @@ def test_the_stand_in_database_of_locked_data_never_allows_spending() -> None:
         assert ledger.refusal() is not None
     finally:
         close_database(stand_in)
+
+
+def test_a_reservation_inside_a_callers_transaction_is_refused(runtime: PolicyRuntime) -> None:
+    ledger = CostLedger(database=runtime.database)
+    with runtime.database.atomic(), pytest.raises(RuntimeError, match="own transaction"):
+        reserve(ledger)  # a deferred outer transaction would give up the write lock's serialisation
+    assert ledger.entries() == []

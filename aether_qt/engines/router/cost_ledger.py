@@ -48,7 +48,6 @@ from typing import Any
 import peewee
 
 from aether_qt.engines.router.costs import (
-    MAX_TOKENS,
     CapReached,
     CostEntry,
     CostState,
@@ -77,6 +76,7 @@ USER = "user"  # the persona of the user's own acts (services.gate.user_acts.USE
 STALE_AFTER_MS = 15 * 60_000
 """Longer than any call may stream (connect + read timeouts, retries): an older open reservation is dead."""
 _MAX_NAME = 200
+_MAX_ENTRIES = 10_000
 _TRIPPED = "The cost cap was reached: run `aether costs rearm` to re-arm it."
 _ENTRY_COLUMNS = (
     "id, provider, model, day, state, reserved_micros, charged_micros, input_tokens, output_tokens,"
@@ -143,6 +143,10 @@ class CostLedger:
             raise LedgerUnavailable(
                 "Your data is locked, so the cost ledger cannot be checked: "
                 "remote models are off until it opens."
+            )
+        if write and self._db.in_transaction():
+            raise RuntimeError(
+                "the cost ledger writes in its own transaction (BEGIN IMMEDIATE), not inside another"
             )
         try:
             with self._db.atomic(lock_type="IMMEDIATE" if write else None):
@@ -370,8 +374,8 @@ class CostLedger:
         Raises:
             LedgerUnavailable: the ledger is locked or damaged.
         """
-        if not 1 <= limit <= MAX_TOKENS:
-            raise ValueError("limit must be at least 1")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_ENTRIES:
+            raise ValueError(f"limit must be between 1 and {_MAX_ENTRIES}")
         with self._transaction(write=False):
             query = f"SELECT {_ENTRY_COLUMNS} FROM cost_entries ORDER BY seq DESC LIMIT ?"
             rows = execute(self._db, query, (limit,)).fetchall()
