@@ -150,11 +150,9 @@ def usd(micros: int) -> float:
 
 
 def format_usd(micros: int) -> str:
-    """An amount for a sentence, precise enough to compare with a cap: ``$0.0150``, ``$1.50``."""
-    amount = usd(micros)
-    if amount == 0 or amount >= 1:
-        return f"${amount:.2f}"
-    return f"${amount:.4f}" if amount >= 0.0001 else f"${amount:.6f}"
+    """An amount exactly as counted, in as few decimals as it needs: ``$0.50``, ``$0.0150``, ``$0.000015``."""
+    places = 2 if micros % 10_000 == 0 else 4 if micros % 100 == 0 else 6
+    return f"${usd(micros):.{places}f}"
 
 
 def day_key(wall_ms: int) -> str:

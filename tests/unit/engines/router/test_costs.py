@@ -67,8 +67,8 @@ def test_cap_amounts_round_down_and_refuse_nonsense() -> None:
 
 
 def test_amounts_read_well() -> None:
-    amounts = [format_usd(m) for m in (0, 15, 123, 15_000, 1_500_000)]
-    assert amounts == ["$0.00", "$0.000015", "$0.0001", "$0.0150", "$1.50"]
+    amounts = [format_usd(m) for m in (0, 15, 7500, 15_000, 500_000, 1_500_000, 1_234_567)]
+    assert amounts == ["$0.00", "$0.000015", "$0.0075", "$0.0150", "$0.50", "$1.50", "$1.234567"]
 
 
 def test_prompt_estimate_is_the_prompt_builders_upper_estimate() -> None:
