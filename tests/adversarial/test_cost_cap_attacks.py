@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from app_db_support import connect_app_db, data_key
+from cost_support import DAY_MS, MAX_OUT, NOON, ONE, PRICE, PROMPT, Clock
 from keyring_support import key_file_runtime
 
 from aether_qt.core.paths import migrations_dir
@@ -25,10 +26,8 @@ from aether_qt.engines.router.costs import (
     CapReached,
     CostRefused,
     LedgerUnavailable,
-    Price,
     Reservation,
     cost_check,
-    cost_micros,
 )
 from aether_qt.policy.contracts import PermitError
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask
@@ -36,22 +35,7 @@ from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.user_acts import decide_as_user
 from aether_qt.storage.database import close_database, open_database, open_memory_database
 
-PRICE = Price(2.50, 10.00)
-PROMPT, MAX_OUT = 1000, 500
-ONE = cost_micros(PRICE, PROMPT, MAX_OUT)  # 7500 micro-dollars
-DAY_MS = 86_400_000
 FAIL_BACKEND = "keyring.backends.fail.Keyring"
-NOON = 1_796_644_800_000  # 2026-12-07 12:00 UTC
-
-
-class Clock:
-    """A wall clock the test moves (forward and back)."""
-
-    def __init__(self, now_ms: int) -> None:
-        self.now_ms = now_ms
-
-    def __call__(self) -> int:
-        return self.now_ms
 
 
 @pytest.fixture

@@ -7,26 +7,14 @@ from pathlib import Path
 
 import pytest
 from app_db_support import connect_app_db
+from cost_support import DAY_MS, NOON, ONE, PRICE, Clock
 from keyring_support import key_file_runtime
 
 from aether_qt.engines.router.cost_ledger import STALE_AFTER_MS, CostLedger
-from aether_qt.engines.router.costs import FREE, CapReached, Price, cost_micros
+from aether_qt.engines.router.costs import FREE, CapReached, cost_micros
 from aether_qt.policy.decisions import Allow
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.user_acts import decide_as_user
-
-PRICE = Price(2.50, 10.00)
-ONE = cost_micros(PRICE, 1000, 500)  # 7500 micro-dollars
-NOON = 1_796_644_800_000  # 2026-12-07 12:00 UTC
-DAY_MS = 86_400_000
-
-
-class Clock:
-    def __init__(self, now_ms: int) -> None:
-        self.now_ms = now_ms
-
-    def __call__(self) -> int:
-        return self.now_ms
 
 
 @pytest.fixture
