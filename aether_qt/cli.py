@@ -248,6 +248,23 @@ def _memory(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _add_common(q)
 
 
+def _costs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import costs as cmd
+
+    c = sub.add_parser("costs", help="remote spend against the caps; set or re-arm the caps")
+    c.set_defaults(handler=cmd.show)
+    cs = c.add_subparsers(dest="action")
+    ca = cs.add_parser("cap", help="set the daily and/or monthly cap in USD (an audited change)")
+    ca.add_argument("--daily", type=float, default=None, metavar="USD")
+    ca.add_argument("--monthly", type=float, default=None, metavar="USD")
+    ca.set_defaults(handler=cmd.cap)
+    ra = cs.add_parser("rearm", help="re-arm a reached cap (an audited change)")
+    ra.set_defaults(handler=cmd.rearm)
+    for q in (c, ca, ra):
+        q.add_argument("--json", action="store_true", default=False if q is c else argparse.SUPPRESS)
+        _add_common(q)
+
+
 def _voice(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from aether_qt.commands import voice as cmd
 
@@ -323,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     _persona(sub)
     _avatar(sub)
     _memory(sub)
+    _costs(sub)
     _voice(sub)
     _doctor_bench(sub)
     return parser
