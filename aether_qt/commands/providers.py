@@ -25,6 +25,7 @@ from aether_qt.engines.router.providers import (
     load_router_settings,
     make_config,
     remove_provider,
+    resolve_price,
     save_provider,
     set_active,
     set_posture,
@@ -99,7 +100,8 @@ def _revoke_provider_grants(rt: PolicyRuntime, base_url: str) -> list[str]:
 @_guarded
 def add(args: argparse.Namespace) -> int:
     """Add (or replace) a provider; the first one becomes active."""
-    config = make_config(args.name, args.url, args.model, args.price_in, args.price_out)
+    price_in, price_out = resolve_price(args.url, args.model, args.price_in, args.price_out)
+    config = make_config(args.name, args.url, args.model, price_in, price_out)
     key = read_key(prompt=True) if args.key_stdin else None
     with policy_runtime(args) as rt:
         if key is not None:
@@ -212,8 +214,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: A
     a.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8080/v1")
     a.add_argument("--model", required=True)
     a.add_argument("--key-stdin", action="store_true", help="read the API key from standard input")
-    a.add_argument("--price-in", type=float, default=0.0, metavar="USD_PER_MTOK")
-    a.add_argument("--price-out", type=float, default=0.0, metavar="USD_PER_MTOK")
+    a.add_argument(
+        "--price-in", type=float, default=None, metavar="USD_PER_MTOK", help="default: the model's price"
+    )
+    a.add_argument("--price-out", type=float, default=None, metavar="USD_PER_MTOK")
     a.set_defaults(handler=add)
     ls = ps.add_parser("list", help="providers, the active one, the posture")
     ls.add_argument("--json", action="store_true")

@@ -43,6 +43,7 @@ from aether_qt.policy.audit_verify import VerifyReport, verify_log
 from aether_qt.policy.capabilities import DEFAULT_PRESET, Mode, Preset
 from aether_qt.policy.contracts import AuditEntry, AuditRow, AuditWriteError, Clock, SystemClock
 from aether_qt.policy.effects import Effectors
+from aether_qt.policy.evaluator import CostCheck
 from aether_qt.policy.gate import Gate, PolicyConfig
 from aether_qt.policy.grant_state import LedgerState
 from aether_qt.policy.grants import GrantLedger, LedgerError
@@ -173,6 +174,7 @@ class PolicyRuntime:
             self.settings.set(SETTING_KEY_FILE, True)
         self.allow_key_file = opted_in or stored_opt_in
         self.persona_defaults: dict[str, dict[str, Mode]] = {}
+        self._cost_check: CostCheck | None = None  # set by the composition root (set_cost_check)
         self.keys: AuditKeys | None = None
         self.keys_error = ""
         self.audit_error = ""
@@ -359,7 +361,18 @@ class PolicyRuntime:
             keys_available=self.keys is not None,
             allow_without_keys=False,
             protected_dirs=(self.paths.config_dir, self.paths.data_dir, self.paths.cache_dir),
+            cost_check=self._cost_check,
         )
+
+    def set_cost_check(self, check: CostCheck | None) -> None:
+        """Have the gate refuse paid ``router.remote`` requests while the cost ledger says so.
+
+        The composition root passes the ledger's hook (the ledger lives in the router engine,
+        above this layer); the reservation before each call is the hard limit, this is the
+        gate's view of it, so a refusal is audited as ``cost_cap``.
+        """
+        self._cost_check = check
+        self.gate.update_config(self._config())
 
     # ------------------------------------------------------------------ settings
 

@@ -90,6 +90,47 @@ def check_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+def is_self_hosted(url: str) -> bool:
+    """Whether ``url`` points at this machine or the local network (a server the user runs: free)."""
+    import ipaddress
+
+    try:
+        host = (url_parts(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith((".local", ".lan", ".home.arpa")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a public name: a hosted API unless the user says it is free
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def resolve_price(
+    url: str, model: str, price_in: float | None, price_out: float | None
+) -> tuple[float, float]:
+    """The prices to store: the user's, else the model's default, else free for a self-hosted server.
+
+    Raises:
+        ProviderConfigError: a hosted model with no known price and none given (a cap needs a price).
+    """
+    from aether_qt.engines.router.costs import default_price
+
+    if price_in is not None and price_out is not None:
+        return price_in, price_out
+    known = default_price(model, self_hosted=is_self_hosted(url))
+    if known is None:
+        raise ProviderConfigError(
+            f"no known price for {model[:60]!r} on a hosted server: give --price-in and --price-out "
+            "(USD per million tokens; 0 for a free server) so the spending caps can hold"
+        )
+    return (
+        known.input_per_mtok if price_in is None else price_in,
+        known.output_per_mtok if price_out is None else price_out,
+    )
+
+
 def check_price(value: float, what: str) -> float:
     """A price in USD per million tokens (0 for a free, self-hosted server)."""
     if not (0.0 <= value <= _MAX_PRICE):  # NaN fails this too

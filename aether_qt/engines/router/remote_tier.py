@@ -12,16 +12,20 @@ usage the server reported (or on counted tokens).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aether_qt.core.generation import GenerationRequest, GenerationResult, RemoteError, TokenSink
 from aether_qt.engines.router.breaker import BreakerState, CircuitBreaker
+from aether_qt.engines.router.cost_ledger import CostLedger
+from aether_qt.engines.router.costs import CostRefused, Price, Reservation, prompt_token_estimate
 from aether_qt.engines.router.providers import ProviderConfig, RouterSettings
 
-Opener = Callable[[bytes, Mapping[str, str], float, float], Any]
-"""``opener(body, headers, connect_timeout, read_timeout) -> ChatStream``: the effector, bound to a permit."""
+Opener = Callable[..., Any]
+"""``opener(*, body, headers, connect_timeout, read_timeout, cancel) -> ChatStream``: the bound effector."""
+
+_MAX_SETTLED_TOKENS = 100_000_000  # CostLedger.settle refuses more
 
 
 class SpendRefusedError(Exception):
@@ -69,11 +73,46 @@ class RemoteOutcome:
 
 
 def prompt_tokens(request: GenerationRequest) -> int:
-    """The estimate used for a reservation: characters / 4, rounded up, over everything sent."""
-    chars = len(request.system_prompt) + len(request.user_text)
-    chars += sum(len(m.text) + sum(len(d.text) for d in m.data) for m in request.history)
-    chars += sum(len(d.text) + len(d.source) for d in request.data)
-    return -(-chars // 4) + 8  # + the chat template's few tokens per message
+    """The estimate used for a reservation over everything sent (it over-counts: a cap is never beaten)."""
+    parts = [request.system_prompt, request.user_text]
+    parts += [m.text for m in request.history] + [d.text for m in request.history for d in m.data]
+    parts += [f"{d.source} {d.text}" for d in request.data]
+    return prompt_token_estimate("\n".join(parts)) + 4 * (len(request.history) + 2)  # the template's tokens
+
+
+def provider_price(provider: ProviderConfig) -> Price:
+    """The provider's price per million tokens as the user set it."""
+    return Price(provider.price_in, provider.price_out)
+
+
+class LedgerSpending:
+    """:class:`Spending` over the persisted :class:`CostLedger` (caps, reservations, the ledger)."""
+
+    def __init__(self, ledger: CostLedger) -> None:
+        self.ledger = ledger
+
+    def reserve(self, provider: ProviderConfig, prompt_tokens: int, max_tokens: int) -> object:
+        """Reserve at the provider's price, or refuse with the ledger's sentence."""
+        try:
+            return self.ledger.reserve(
+                provider.name, provider.model, prompt_tokens, max_tokens, provider_price(provider)
+            )
+        except CostRefused as exc:
+            raise SpendRefusedError(str(exc)) from None
+
+    def settle(self, reservation: object, input_tokens: int, output_tokens: int) -> None:
+        """Settle on the tokens used; nothing used gives the reservation back."""
+        assert isinstance(reservation, Reservation)
+        if input_tokens == 0 and output_tokens == 0:
+            self.ledger.release(reservation)
+            return
+        try:
+            self.ledger.settle(reservation, input_tokens, output_tokens)
+        except ValueError:  # absurd usage reported: record the most the ledger takes (it trips the cap)
+            cap = _MAX_SETTLED_TOKENS
+            self.ledger.settle(
+                reservation, min(input_tokens, cap), min(output_tokens, cap), usage_reported=False
+            )
 
 
 class RemoteTier:
