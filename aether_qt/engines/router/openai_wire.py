@@ -187,7 +187,8 @@ def parse_event(data: str, provider: str) -> StreamEvent:
 def _choice(choice: Any, provider: str) -> tuple[str, str | None]:
     if not isinstance(choice, dict):
         raise malformed(provider)
-    delta = choice.get("delta") or {}
+    delta = choice.get("delta")
+    delta = {} if delta is None else delta  # a final chunk may omit it; a wrong type is malformed
     finish = choice.get("finish_reason")
     if not isinstance(delta, dict) or not (finish is None or isinstance(finish, str)):
         raise malformed(provider)
