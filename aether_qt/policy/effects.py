@@ -38,6 +38,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import shlex
 import threading
 import uuid
@@ -84,6 +85,7 @@ _CHUNK: Final = 64 * 1024
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 _USER_AGENT: Final = "Aether"
+_HEADER_TEXT: Final = re.compile(r"[\x20-\x7e]+")  # printable ASCII: no line break can start a header
 _CANCEL_POLL: Final = 0.02  # seconds between looks at a cancel event (the barge-in budget is 150 ms)
 _EXPORT_CAPABILITIES: Final = frozenset({"audit.export", "memory.export"})
 _T = TypeVar("_T")
@@ -395,12 +397,17 @@ class Effectors:
         answered yet (the caller then sees an aborted stream or a RemoteError).
 
         Raises:
-            RemoteError: BAD_REQUEST (``base_url`` is not a plain http(s) URL; nothing is
-                redeemed), UNREACHABLE or TIMEOUT. Its sentence names the redacted URL,
-                never a header.
+            RemoteError: BAD_REQUEST (``base_url`` is not a plain http(s) URL, or a header
+                holds a control or non-ASCII character; nothing is redeemed), UNREACHABLE
+                or TIMEOUT. Its sentence names the redacted URL, never a header.
             PermitError: the permit is not for ``router.remote`` on ``base_url``.
         """
         check_base_url(base_url)
+        if not all(_HEADER_TEXT.fullmatch(f"{name}:{value}") for name, value in headers.items()):
+            # httpx would refuse it with the header (a key) in its exception and debug log
+            raise RemoteError(
+                RemoteStatus.BAD_REQUEST, "a request header holds a character HTTP cannot carry"
+            )
         connection = _ChatSocket(cancel)
         failure: RemoteError | None = None
         with self._acting(permit, "router.remote", base_url):

@@ -340,3 +340,45 @@ def test_the_bundled_model_answers_through_the_server(
     assert result.stopped in ("done", "max_tokens") and result.usage_reported
     assert result.text.strip() and result.text == "".join(tokens)
     assert 0 < result.tokens <= 12 and len(tokens) == result.tokens  # one event per model token
+
+
+@pytest.mark.parametrize(
+    "bad_key",
+    [f"{CANARY}\nX-Injected: 1", f"{CANARY}é", f"{CANARY} {CANARY}", f"\x00{CANARY}"],
+    ids=["line-break", "non-ascii", "space", "nul"],  # ids, not the key, in the test report
+)
+def test_a_key_no_header_can_carry_is_refused_before_sending_and_shown_nowhere(
+    runtime: PolicyRuntime, server: OpenAIServer, caplog: pytest.LogCaptureFixture, bad_key: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    remote = RemoteProvider("lan", server.base_url, "m", api_key=lambda: bad_key)
+    with pytest.raises(RemoteError) as raised:
+        remote.generate_with(allow(runtime, server.base_url), ask(), lambda _t: None, threading.Event())
+    error = raised.value
+    assert error.status is RemoteStatus.AUTH and "lan" in str(error)
+    shown = "".join(traceback.format_exception(error)) + repr(vars(error)) + caplog.text
+    assert "CANARY" not in shown and error.__context__ is None
+    assert server.requests == []
+
+
+def test_a_pasted_key_with_surrounding_whitespace_is_trimmed(
+    runtime: PolicyRuntime, server: OpenAIServer
+) -> None:
+    _, error, result = run(runtime, server, key=f"  {CANARY}\n")
+    assert error is None and result is not None
+    assert server.requests[-1].headers["authorization"] == f"Bearer {CANARY}"
+
+
+def test_the_effector_refuses_a_header_with_a_line_break_whoever_calls_it(
+    runtime: PolicyRuntime, server: OpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(RemoteError) as raised:
+        allow(runtime, server.base_url)(
+            body=b"{}",
+            headers={"Authorization": f"Bearer {CANARY}\r\nX-Injected: 1"},
+            connect_timeout=1,
+            read_timeout=1,
+        )
+    assert raised.value.status is RemoteStatus.BAD_REQUEST
+    assert "CANARY" not in str(raised.value) + caplog.text and server.requests == []

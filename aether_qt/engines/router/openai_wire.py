@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ CHAT_PATH: Final = "/chat/completions"
 DONE_MARK: Final = "[DONE]"
 MAX_RETRY_AFTER: Final = 86_400.0
 """Longest wait honoured from a Retry-After (a day): a server cannot park the tier for ever."""
+_HEADER_TOKEN: Final = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a bearer token may hold
 _MAX_EVENT_CHARS: Final = 1_000_000  # one event larger than this is not a chat chunk
 
 
@@ -103,11 +105,27 @@ def request_body(request: GenerationRequest, model: str) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
-def request_headers(api_key: str | None) -> dict[str, str]:
-    """Headers of the request; the key travels only in ``Authorization`` (none for a keyless server)."""
+def request_headers(api_key: str | None, provider: str = "the provider") -> dict[str, str]:
+    """Headers of the request; the key travels only in ``Authorization`` (none for a keyless server).
+
+    Whitespace around the key (a pasted line's newline) is dropped. A key with any
+    other character than visible ASCII is refused here: the HTTP layer would fail on
+    it with the header, key included, in its exception and its debug log (a line
+    break would even start a second header).
+
+    Raises:
+        RemoteError: AUTH, for a key no header can carry (the sentence does not quote it).
+    """
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
+    key = (api_key or "").strip()
+    if key and not _HEADER_TOKEN.fullmatch(key):
+        raise RemoteError(
+            RemoteStatus.AUTH,
+            f"the API key of {provider} has a character an HTTP header cannot carry "
+            "(a space, a line break or a non-ASCII letter): enter it again",
+        )
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
     return headers
 
 

@@ -125,7 +125,7 @@ class RemoteProvider:
         try:
             stream = opener(
                 body=body,
-                headers=wire.request_headers(self._api_key()),
+                headers=wire.request_headers(self._api_key(), self.name),
                 connect_timeout=self.connect_timeout,
                 read_timeout=self.read_timeout,
                 cancel=cancel,
