@@ -167,6 +167,18 @@ def test_max_tokens_is_reported_and_counted_tokens_without_usage(
 
 
 # ---------------------------------------------------------------------- failures
+def test_a_server_answering_with_one_json_body_is_malformed_not_dropped(
+    runtime: PolicyRuntime, server: OpenAIServer
+) -> None:
+    def not_streaming(*, body: bytes, **kw: object) -> object:  # a server that ignores "stream": true
+        plain = {**json.loads(body), "stream": False}
+        return allow(runtime, server.base_url)(body=json.dumps(plain).encode(), **kw)  # type: ignore[arg-type]
+
+    with pytest.raises(RemoteError) as raised:
+        provider(server).generate_with(not_streaming, ask(), lambda _t: None, threading.Event())  # type: ignore[arg-type]
+    assert raised.value.status is RemoteStatus.MALFORMED
+
+
 @pytest.mark.parametrize(
     ("mode", "status", "partial"),
     [

@@ -41,7 +41,8 @@ DONE_MARK: Final = "[DONE]"
 MAX_RETRY_AFTER: Final = 86_400.0
 """Longest wait honoured from a Retry-After (a day): a server cannot park the tier for ever."""
 _HEADER_TOKEN: Final = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a bearer token may hold
-_MAX_EVENT_CHARS: Final = 1_000_000  # one event larger than this is not a chat chunk
+_MAX_EVENT_CHARS: Final = 1_000_000
+_OTHER_FIELDS: Final = frozenset({"event", "id", "retry"})  # one event larger than this is not a chat chunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,10 @@ class SseDecoder:
     Feed it lines without their line ending; an event is dispatched at the blank
     line that ends it (several ``data:`` lines are joined with newlines, as the
     SSE standard says), or by :meth:`flush` when the stream ends without one.
+    Stricter than the SSE standard in one way: a field other than ``data``,
+    ``event``, ``id`` and ``retry`` is MALFORMED rather than ignored, so a server
+    that answers with a whole JSON body or an HTML page (a captive portal) gets a
+    clear error instead of an empty, "dropped" answer.
 
     Args:
         provider: the provider's name, for error sentences.
@@ -158,8 +163,10 @@ class SseDecoder:
         if line.startswith(":"):
             return None  # a comment: keep-alive
         name, _, value = line.partition(":")
+        if name in _OTHER_FIELDS:
+            return None  # they carry nothing for chat completions
         if name != "data":
-            return None  # event:, id:, retry: carry nothing for chat completions
+            raise malformed(self._provider)  # a JSON body, an HTML page: not an event stream
         value = value.removeprefix(" ")
         self._size += len(value)
         if self._size > _MAX_EVENT_CHARS:

@@ -161,6 +161,13 @@ def test_events_outside_the_protocol_are_malformed(data: str) -> None:
     assert data not in str(raised.value)
 
 
+@pytest.mark.parametrize("line", ['{"id": "chatcmpl-1", "choices": []}', "<html>", '  "content": "hi",'])
+def test_a_body_that_is_not_an_event_stream_is_malformed(line: str) -> None:
+    with pytest.raises(RemoteError) as raised:
+        decode([line])
+    assert raised.value.status is RemoteStatus.MALFORMED
+
+
 def test_a_streamed_error_object_is_a_server_error_without_its_text() -> None:
     with pytest.raises(RemoteError) as raised:
         decode(['data: {"error": {"message": "bad key sk-CANARY-x"}}', ""])
