@@ -100,13 +100,15 @@ def bundled_model_source(models_dir: Path, *, max_tokens: int = 24) -> TextSourc
     from aether_qt.core.generation import GenerationRequest, Message
     from aether_qt.engines.router import models
     from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
+    from aether_qt.engines.router.prompt import DATA_RULE
 
     provider = Gpt4AllProvider(models.prepare_bundled(models_dir), n_threads=2, n_ctx=2048)
     provider.load()
     lock = threading.Lock()
 
     def source(messages: list[dict[str, Any]]) -> Iterator[str]:
-        system = "\n".join(m["content"] for m in messages if m["role"] == "system")
+        # The local provider adds the data rule itself: drop the copy the client's system message carries.
+        system = "\n".join(m["content"] for m in messages if m["role"] == "system").replace(DATA_RULE, "")
         talk = [m for m in messages if m["role"] in ("user", "assistant")]
         history = tuple(Message(m["role"], m["content"]) for m in talk[:-1])
         user = talk[-1]["content"] if talk else ""
