@@ -394,3 +394,15 @@ def test_the_effector_refuses_a_header_with_a_line_break_whoever_calls_it(
         )
     assert raised.value.status is RemoteStatus.BAD_REQUEST
     assert "CANARY" not in str(raised.value) + caplog.text and server.requests == []
+
+
+def test_the_test_server_lists_its_model_and_answers_without_streaming(server: OpenAIServer) -> None:
+    import httpx
+
+    with httpx.Client(trust_env=False) as client:
+        models = client.get(server.base_url + "/models").json()
+        body = {"model": "test-model", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+        reply = client.post(server.base_url + "/chat/completions", json=body).json()
+    assert [m["id"] for m in models["data"]] == ["test-model"] and models["object"] == "list"
+    assert reply["object"] == "chat.completion" and reply["choices"][0]["message"]["content"] == WORDS
+    assert reply["usage"]["completion_tokens"] == len(WORDS.split())
