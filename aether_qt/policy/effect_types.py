@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,3 +116,74 @@ def inside_roots(path: Path, roots: Sequence[Path]) -> bool:
 def scrubbed_env(environ: Mapping[str, str]) -> dict[str, str]:
     """A child process's environment: ``environ`` minus names that look like secrets."""
     return {name: value for name, value in environ.items() if not _SECRET_NAME.search(name)}
+
+
+class ChatStream:
+    """An open streaming response of a remote model (:meth:`Effectors.open_chat_stream`).
+
+    The request went out with effector rights; reading it does not need them (a
+    connected socket's reads raise no guard event), so the caller reads it in its
+    own thread. Built by the effector from the response's parts.
+
+    Args:
+        status_code: the HTTP status.
+        headers: response headers, names in lower case.
+        lines: the body's lines (without line endings); a network failure raises
+            :class:`~aether_qt.core.generation.RemoteError` (DROPPED, TIMEOUT), an
+            abort ends them quietly.
+        read: reads at most ``limit`` bytes of the body (never raises).
+        shutdown: shuts the socket down (thread-safe, idempotent).
+        release: closes the response and its connection.
+    """
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        headers: Mapping[str, str],
+        lines: Callable[[], Iterator[str]],
+        read: Callable[[int], bytes],
+        shutdown: Callable[[], None],
+        release: Callable[[], None],
+    ) -> None:
+        self.status_code = status_code
+        self.headers = dict(headers)
+        self._lines, self._read, self._shutdown, self._release = lines, read, shutdown, release
+        self._lock = threading.Lock()
+        self._aborted = False
+        self._closed = False
+
+    @property
+    def aborted(self) -> bool:
+        """True once :meth:`abort` ran."""
+        return self._aborted
+
+    def iter_lines(self) -> Iterator[str]:
+        """The body's lines as they arrive (see ``lines`` above)."""
+        return self._lines()
+
+    def read_error_body(self, limit: int) -> bytes:
+        """At most ``limit`` bytes of the body of a failed request (for a log line the caller vets)."""
+        return self._read(limit)
+
+    def abort(self) -> None:
+        """Shut the socket down from any thread: a blocked read returns at once, the server sees the close."""
+        with self._lock:  # held while shutting down: close() never frees the socket under it
+            if self._aborted or self._closed:
+                return
+            self._aborted = True
+            self._shutdown()
+
+    def close(self) -> None:
+        """Close the response and its connection (idempotent; in the reading thread)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._release()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

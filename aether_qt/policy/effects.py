@@ -38,15 +38,19 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import shlex
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from aether_qt.core.generation import RemoteError, RemoteStatus
 from aether_qt.policy.contracts import PermitVerifier
 from aether_qt.policy.decisions import Permit
 from aether_qt.policy.effect_types import (
+    ChatStream,
     DirEntry,
     EffectFailedError,
     FetchError,
@@ -66,9 +70,13 @@ from aether_qt.policy.leases import MICROPHONE, CaptureLease, CaptureLeases
 from aether_qt.policy.memory_changes import MemoryChange
 
 if TYPE_CHECKING:
+    import socket
+    import ssl
     import zipfile
     from urllib.parse import SplitResult
     from urllib.request import OpenerDirector
+
+    import httpx
 
     from aether_qt.policy.guard import Guard
 
@@ -78,6 +86,8 @@ _CHUNK: Final = 64 * 1024
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _NO_HARD_LINKS: Final = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 _USER_AGENT: Final = "Aether"
+_HEADER_TEXT: Final = re.compile(r"[\x20-\x7e]+")  # printable ASCII: no line break can start a header
+_CANCEL_POLL: Final = 0.02  # seconds between looks at a cancel event (the barge-in budget is 150 ms)
 _EXPORT_CAPABILITIES: Final = frozenset({"audit.export", "memory.export"})
 _T = TypeVar("_T")
 
@@ -107,6 +117,7 @@ class Effectors:
         self._roots = tuple(canonical_path(p) for p in approved_roots)
         self._download_roots = tuple(canonical_path(p) for p in download_roots)
         self._guard = guard
+        self._tls: ssl.SSLContext | None = None  # built once: loading the CA bundle costs ~20 ms
         self.capture_leases = CaptureLeases(gate=verifier)
 
     # ------------------------------------------------------------------ plumbing
@@ -364,6 +375,80 @@ class Effectors:
                 )
             os.replace(part, target)
         return target
+
+    # ------------------------------------------------------------------ remote models
+    def open_chat_stream(
+        self,
+        permit: Permit,
+        base_url: str,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        connect_timeout: float,
+        read_timeout: float,
+        cancel: threading.Event | None = None,
+    ) -> ChatStream:
+        """POST a streaming chat request to ``base_url`` + ``/chat/completions`` (``router.remote``).
+
+        Connecting, sending and waiting for the response headers happen here, with
+        effector rights; the returned stream is read by the caller without them.
+        No proxy variable, ``.netrc`` or redirect is followed: the key in ``headers``
+        goes to ``base_url`` and nowhere else. When ``cancel`` is given, a watcher
+        shuts the socket down as soon as it is set, even while the server has not
+        answered yet (the caller then sees an aborted stream or a RemoteError).
+
+        Raises:
+            RemoteError: BAD_REQUEST (``base_url`` is not a plain http(s) URL, or a header
+                holds a control or non-ASCII character; nothing is redeemed), UNREACHABLE
+                or TIMEOUT. Its sentence names the redacted URL, never a header.
+            PermitError: the permit is not for ``router.remote`` on ``base_url``.
+        """
+        check_base_url(base_url)
+        if not all(_HEADER_TEXT.fullmatch(f"{name}:{value}") for name, value in headers.items()):
+            # httpx would refuse it with the header (a key) in its exception and debug log
+            raise RemoteError(
+                RemoteStatus.BAD_REQUEST, "a request header holds a character HTTP cannot carry"
+            )
+        connection = _ChatSocket(cancel)
+        failure: RemoteError | None = None
+        with self._acting(permit, "router.remote", base_url):
+            import httpx
+
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()
+            timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+            client = httpx.Client(verify=self._tls, timeout=timeout, trust_env=False, follow_redirects=False)
+            url = base_url.rstrip("/") + "/chat/completions"
+            try:
+                request = client.build_request(
+                    "POST", url, content=body, headers=dict(headers), extensions={"trace": connection.trace}
+                )
+                response = client.send(request, stream=True)
+            except httpx.TimeoutException:
+                failure = RemoteError(RemoteStatus.TIMEOUT, f"{redact_url(base_url)} did not answer in time")
+            except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
+                failure = RemoteError(
+                    RemoteStatus.UNREACHABLE, f"cannot reach {redact_url(base_url)}: {type(exc).__name__}"
+                )
+            if failure is not None:
+                client.close()
+        if failure is not None:
+            connection.stop()
+            raise failure  # raised here, outside the except: no exception holds the request
+
+        def release() -> None:
+            connection.stop()
+            response.close()
+            client.close()
+
+        return ChatStream(
+            status_code=response.status_code,
+            headers={name.lower(): value for name, value in response.headers.items()},
+            lines=lambda: _chat_lines(response, connection, base_url),
+            read=lambda limit: _read_some(response, limit),
+            shutdown=connection.shutdown,
+            release=release,
+        )
 
     # ------------------------------------------------------------------ processes
     def run_process(
@@ -895,3 +980,110 @@ def _download_to(url: str, part: Path, *, timeout: float, progress: Progress | N
         raise EffectFailedError(f"cannot write {part}: {exc.strerror}") from None
     if failure:
         raise FetchError(failure)
+
+
+# ---------------------------------------------------------------------- remote models
+def check_base_url(base_url: str) -> None:
+    """Accept a provider URL: http(s) with a host, no user info, query or fragment.
+
+    Raises:
+        RemoteError: BAD_REQUEST otherwise (a password in the URL would travel in the clear
+            and land in messages; a query would be dropped by the path we append).
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        check_web_url(base_url)
+        parts = urlsplit(base_url)
+        plain = parts.username is None and parts.password is None and not parts.query and not parts.fragment
+    except (UnsupportedUrlError, ValueError):
+        plain = False
+    if not plain:
+        raise RemoteError(
+            RemoteStatus.BAD_REQUEST,
+            "a provider URL must be http(s)://host[:port]/path without a password or query",
+        )
+
+
+class _ChatSocket:
+    """The socket of one chat request, caught as it connects, so a cancel can shut it down at any time.
+
+    httpcore reports the connected stream to the request's ``trace`` extension; the
+    socket is taken from it (after TLS too, whose socket replaces the plain one). An
+    abort that comes before the connection shuts it down the moment it exists.
+    """
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._stopped = threading.Event()
+        self.aborted = False
+        if cancel is not None:
+            threading.Thread(
+                target=self._watch, args=(cancel,), name="aether-chat-cancel", daemon=True
+            ).start()
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        """httpcore's trace callback: keep the socket of a finished connect or TLS handshake."""
+        if name not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        found = stream.get_extra_info("socket") if stream is not None else None
+        with self._lock:
+            self._socket = found
+            if self.aborted:
+                _shut(found)
+
+    def shutdown(self) -> None:
+        """Shut the socket down now (or as soon as it connects); thread-safe."""
+        with self._lock:
+            self.aborted = True
+            _shut(self._socket)
+
+    def stop(self) -> None:
+        """End the cancel watcher (the stream is closed)."""
+        self._stopped.set()
+
+    def _watch(self, cancel: threading.Event) -> None:
+        while not self._stopped.is_set():
+            if cancel.wait(_CANCEL_POLL):
+                if not self._stopped.is_set():
+                    self.shutdown()
+                return
+
+
+def _shut(sock: socket.socket | None) -> None:
+    import socket
+
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed by its owner, or never connected
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _chat_lines(response: httpx.Response, connection: _ChatSocket, base_url: str) -> Iterator[str]:
+    """The lines of a chat stream; network failures become RemoteError, unless the stream was aborted."""
+    import httpx
+
+    failure: RemoteError | None = None
+    try:
+        yield from response.iter_lines()
+    except httpx.TimeoutException:
+        failure = RemoteError(RemoteStatus.TIMEOUT, f"{redact_url(base_url)} stopped sending (read timeout)")
+    except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
+        failure = RemoteError(
+            RemoteStatus.DROPPED, f"the connection to {redact_url(base_url)} broke: {type(exc).__name__}"
+        )
+    if failure is not None and not connection.aborted:
+        raise failure
+
+
+def _read_some(response: httpx.Response, limit: int) -> bytes:
+    import httpx
+
+    data = b""
+    with contextlib.suppress(httpx.HTTPError, httpx.StreamError, OSError):
+        for chunk in response.iter_raw():
+            data += chunk
+            if len(data) >= limit:
+                break
+    return data[:limit]
