@@ -265,6 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (extra or {}).items():
             self.send_header(name, value)
+        self.send_header(
+            "Connection", "close"
+        )  # one request per connection: a client never reuses a closed one
         self.end_headers()
         self.wfile.write(data)
         self.close_connection = True
@@ -323,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
         faults = (Mode.CUT, Mode.STALL, Mode.MALFORMED, Mode.PAUSE)

@@ -409,32 +409,20 @@ class Effectors:
             raise RemoteError(
                 RemoteStatus.BAD_REQUEST, "a request header holds a character HTTP cannot carry"
             )
-        connection = _ChatSocket(cancel)
-        failure: RemoteError | None = None
         with self._acting(permit, "router.remote", base_url):
-            import httpx
-
-            if self._tls is None:
-                self._tls = httpx.create_ssl_context()
-            timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-            client = httpx.Client(verify=self._tls, timeout=timeout, trust_env=False, follow_redirects=False)
-            url = base_url.rstrip("/") + "/chat/completions"
+            connection = _ChatSocket(cancel)  # after the redeem: a refused permit starts no watcher
             try:
-                request = client.build_request(
-                    "POST", url, content=body, headers=dict(headers), extensions={"trace": connection.trace}
+                client, response = self._send_chat(
+                    base_url,
+                    body=body,
+                    headers=headers,
+                    connection=connection,
+                    connect_timeout=connect_timeout,
+                    read_timeout=read_timeout,
                 )
-                response = client.send(request, stream=True)
-            except httpx.TimeoutException:
-                failure = RemoteError(RemoteStatus.TIMEOUT, f"{redact_url(base_url)} did not answer in time")
-            except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
-                failure = RemoteError(
-                    RemoteStatus.UNREACHABLE, f"cannot reach {redact_url(base_url)}: {type(exc).__name__}"
-                )
-            if failure is not None:
-                client.close()
-        if failure is not None:
-            connection.stop()
-            raise failure  # raised here, outside the except: no exception holds the request
+            except BaseException:
+                connection.stop()
+                raise
 
         def release() -> None:
             connection.stop()
@@ -449,6 +437,41 @@ class Effectors:
             shutdown=connection.shutdown,
             release=release,
         )
+
+    def _send_chat(
+        self,
+        base_url: str,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        connection: _ChatSocket,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> tuple[httpx.Client, httpx.Response]:
+        """Connect, send and wait for the response headers (inside :meth:`open_chat_stream`'s act)."""
+        import httpx
+
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        client = httpx.Client(verify=self._tls, timeout=timeout, trust_env=False, follow_redirects=False)
+        url = base_url.rstrip("/") + "/chat/completions"
+        failure: RemoteError | None = None
+        try:
+            request = client.build_request(
+                "POST", url, content=body, headers=dict(headers), extensions={"trace": connection.trace}
+            )
+            response = client.send(request, stream=True)
+        except httpx.TimeoutException:
+            failure = RemoteError(RemoteStatus.TIMEOUT, f"{redact_url(base_url)} did not answer in time")
+        except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
+            failure = RemoteError(
+                RemoteStatus.UNREACHABLE, f"cannot reach {redact_url(base_url)}: {type(exc).__name__}"
+            )
+        if failure is not None:
+            client.close()
+            raise failure  # raised here, outside the except: no exception holds the request
+        return client, response
 
     # ------------------------------------------------------------------ processes
     def run_process(
