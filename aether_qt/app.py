@@ -24,7 +24,14 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from aether_qt.companion import SETTING_MODEL, build_conductor, build_memory, chosen_model, gate_on_bus
+from aether_qt.companion import (
+    SETTING_MODEL,
+    build_conductor,
+    build_memory,
+    build_remote_tier,
+    chosen_model,
+    gate_on_bus,
+)
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import Envelope, ModelStatusChanged
 from aether_qt.core.instance import HandedOver, InstanceServer, Owner, claim
@@ -185,6 +192,7 @@ def _conversation(
 ) -> QtConversation:
     """The conductor and the router on their QThreads, over this runtime's gate and the active persona."""
     router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
+    router.remote = build_remote_tier(runtime)
     conversation = QtConversation(
         router=router,
         bus=bus,

@@ -18,6 +18,7 @@ from aether_qt.core.bus import EventBus
 from aether_qt.core.paths import AppPaths
 from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.persona.registry import user_personas_dir
+from aether_qt.engines.router.remote_tier import RemoteTier
 from aether_qt.engines.router.router import ModelStatus, Router
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.gate_on_bus import GateOnBus
@@ -42,6 +43,58 @@ def chosen_model(runtime: PolicyRuntime) -> str | None:
 def gate_on_bus(runtime: PolicyRuntime, bus: EventBus) -> GateOnBus:
     """The runtime's gate and policy controls, publishing their decisions and changes on ``bus``."""
     return GateOnBus(runtime=runtime, bus=bus)
+
+
+def build_remote_tier(
+    runtime: PolicyRuntime, *, clock: Callable[[], float] = time.monotonic
+) -> RemoteTier | None:
+    """The remote tier for the user's active provider (None without one), and the gate's cost check.
+
+    The provider's key is read from the keyring for each request (a changed key
+    applies at once; a locked keyring is an AUTH failure the user sees). Spending
+    goes through the persisted cost ledger; the gate refuses paid requests while
+    the ledger does.
+    """
+    import functools
+
+    from aether_qt.core.generation import RemoteError, RemoteStatus
+    from aether_qt.engines.router.breaker import CircuitBreaker
+    from aether_qt.engines.router.cost_ledger import CostLedger
+    from aether_qt.engines.router.costs import cost_check
+    from aether_qt.engines.router.providers import load_router_settings
+    from aether_qt.engines.router.remote_provider import RemoteProvider
+    from aether_qt.engines.router.remote_tier import LedgerSpending, Opener
+    from aether_qt.policy.decisions import Permit
+    from aether_qt.policy.keys import KeysUnavailableError
+
+    settings = load_router_settings(runtime.settings)
+    provider = settings.active_provider
+    if provider is None:
+        return None
+    ledger = CostLedger(database=runtime.database)
+    free = {p.base_url for p in settings.providers if p.price_in == 0 and p.price_out == 0}
+    runtime.set_cost_check(cost_check(ledger.refusal, is_free=lambda resource: resource in free))
+
+    def api_key() -> str | None:
+        try:
+            return runtime.keystore.get_provider_key(provider.name)
+        except KeysUnavailableError:
+            raise RemoteError(
+                RemoteStatus.AUTH,
+                f"the keyring is locked or missing, so the key of {provider.name} cannot be read",
+            ) from None
+
+    def open_stream(permit: object) -> Opener:
+        assert isinstance(permit, Permit)  # the gate's router.remote Allow, handed over by the conductor
+        return functools.partial(runtime.effectors.open_chat_stream, permit, provider.base_url)
+
+    return RemoteTier(
+        settings=settings,
+        backend=RemoteProvider(provider.name, provider.base_url, provider.model, api_key=api_key),
+        open_stream=open_stream,
+        spending=LedgerSpending(ledger),
+        breaker=CircuitBreaker(clock=clock),
+    )
 
 
 def build_conductor(
@@ -144,6 +197,7 @@ class Companion:
             personas = PersonaService(runtime=runtime, bus=bus, user_dir=user_personas_dir(paths.data_dir))
             persona = personas.start()
             router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
+            router.remote = build_remote_tier(runtime)
             if load_model:
                 router.start(progress, system_prompt=persona.router.system_prompt)
             memory = build_memory(runtime, bus, paths, personas) if with_memory else None
