@@ -79,7 +79,8 @@ def _print_report(report: TurnReport) -> None:
         sys.stdout.write(f"taint: {', '.join(report.taint)} ({taint_sentence(report.taint)})\n")
     route = report.route
     if route:
-        sys.stdout.write(f"route: {route['tier']}/{route['provider']} {route.get('model', '')}\n")
+        reason = f" ({route['reason']})" if route.get("reason") else ""
+        sys.stdout.write(f"route: {route['tier']}/{route['provider']} {route.get('model', '')}{reason}\n")
     trace = " -> ".join(report.state_trace)
     sys.stdout.write(f"turn: {report.outcome} in {report.final_state} ({trace})\n")
     for notice in report.notices:
@@ -124,6 +125,8 @@ def chat(args: argparse.Namespace) -> int:
                     sys.stdout.write(report.reply)
                 sys.stdout.write("\n")
                 _print_report(report)
+                if banner := comp.router.remote_banner():
+                    sys.stderr.write(f"[{banner}]\n")
     except CommandError as exc:
         return fail(str(exc), exc.code)
     return 0

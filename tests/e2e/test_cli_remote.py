@@ -117,8 +117,15 @@ def test_a_sensitive_memory_is_answered_locally_and_never_reaches_the_server(
     route = asked["route"]
     assert isinstance(route, dict) and route["tier"] == "local"
     assert "never leaves this computer" in str(route["reason"])
+    assert cli.run("providers", "privacy", "remote").returncode == 0
+    widened = say(cli, "which bank do I use?")
+    assert any("4921" in str(hit["text"]) for hit in widened["recalled"])  # type: ignore[attr-defined]
+    route = widened["route"]
+    assert isinstance(route, dict) and route["tier"] == "remote"
+    assert "a sensitive memory stayed on this computer" in str(route["reason"])
     for request in model_server.requests[before:]:
         assert "4921" not in json.dumps(request.body)
+    assert len(model_server.requests) > before
     shown = cli.json("memory", "list")
     assert any(m["privacy"] == "sensitive" and "4921" in m["text"] for m in shown)
 

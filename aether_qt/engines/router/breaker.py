@@ -47,6 +47,7 @@ class CircuitBreaker:
         self._failures: deque[float] = deque()
         self._opened_at: float | None = None
         self._trial = False
+        self._held_until = 0.0  # a 429's Retry-After: no try before then
         self._lock = threading.Lock()
 
     @property
@@ -56,6 +57,8 @@ class CircuitBreaker:
             return self._state_locked()
 
     def _state_locked(self) -> BreakerState:
+        if self._clock() < self._held_until:
+            return BreakerState.OPEN
         if self._opened_at is None:
             return BreakerState.CLOSED
         if self._trial or self._clock() - self._opened_at >= self._cooldown:
@@ -93,9 +96,16 @@ class CircuitBreaker:
                 self._opened_at = now
                 self._failures.clear()
 
-    def retry_in(self) -> float:
-        """Seconds until a trial is allowed (0 when closed or half-open)."""
+    def hold(self, seconds: float) -> None:
+        """The server asked to wait (429 Retry-After): no try for ``seconds`` (at most an hour)."""
         with self._lock:
+            self._held_until = max(self._held_until, self._clock() + min(max(seconds, 0.0), 3600.0))
+
+    def retry_in(self) -> float:
+        """Seconds until a try is allowed (0 when closed or half-open)."""
+        with self._lock:
+            now = self._clock()
+            held = max(0.0, self._held_until - now)
             if self._opened_at is None or self._trial:
-                return 0.0
-            return max(0.0, self._cooldown - (self._clock() - self._opened_at))
+                return held
+            return max(held, self._cooldown - (now - self._opened_at))

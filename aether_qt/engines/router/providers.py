@@ -33,10 +33,11 @@ class Posture(StrEnum):
     """Where the user lets conversations go.
 
     ``local-only``: nothing leaves the machine. ``remote-non-sensitive`` (the
-    default once a provider is added): remote for turns that carry none of the
-    user's memories, sensitive words or untrusted content. ``remote``: remote
-    also with the user's private memories; sensitive ones and untrusted content
-    still never leave.
+    default once a provider is added): a turn goes remote unless it touches
+    anything sensitive (the user's words, or a recalled sensitive memory), then
+    it is answered here. ``remote``: turns go remote and sensitive memories are
+    left out of the request. In both, the user's sensitive words and untrusted
+    content (a file, a page, a card) never leave.
     """
 
     LOCAL_ONLY = "local-only"

@@ -179,6 +179,8 @@ class RemoteTier:
         except RemoteError as exc:
             if exc.counts_for_breaker:
                 self.breaker.record_failure()
+            if exc.retry_after is not None:
+                self.breaker.hold(exc.retry_after)  # honour Retry-After: local answers until then
             self._settle(reservation, prompt_tokens(request) if words else 0, -(-len("".join(words)) // 4))
             return RemoteOutcome(None, error=exc, streamed=bool(words))
         self.breaker.record_success()

@@ -4,8 +4,9 @@ Pure: the conductor gathers the facts (:class:`RouteFacts`) and this module
 turns them into a :class:`~aether_qt.core.generation.Route` with a reason a
 person can read. The order of the checks is the order of the promises: the
 user's posture first, then the persona, then the content (sensitive words or
-memories and untrusted content never leave the machine), then the server's
-health and the money. A remote route still needs the gate's ``router.remote``
+memories and untrusted content never leave the machine: under ``remote`` a
+turn goes without its sensitive memories, under ``remote-non-sensitive`` it
+stays here), then the server's health and the money. A remote route still needs the gate's ``router.remote``
 Allow and a cost reservation; either refusal sends the turn to the local tier.
 """
 
@@ -30,8 +31,8 @@ class RouteFacts:
         persona_name: for reasons ("Sage keeps conversations on this computer").
         persona_tier: the persona's preferred tier (``local``, ``remote``, ``reflex``).
         persona_posture: the persona's own posture (``local_only``, ``ask``, ``allow_remote``).
-        sensitive: why the turn's words or recalled memories are sensitive ("" when not).
-        private_memories: how many of the user's memories are in the prompt.
+        sensitive: why the user's words in this turn are sensitive ("" when not).
+        sensitive_memories: how many recalled memories are marked sensitive.
         tainted: untrusted content (a file, a web page, a card) is in the model's context.
         breaker_open: the circuit breaker does not allow a remote try now.
     """
@@ -45,7 +46,7 @@ class RouteFacts:
     persona_tier: str = "remote"
     persona_posture: str = "allow_remote"
     sensitive: str = ""
-    private_memories: int = 0
+    sensitive_memories: int = 0
     tainted: bool = False
     breaker_open: bool = False
 
@@ -60,8 +61,8 @@ def local_route(facts: RouteFacts, reason: str) -> Route:
 def _local_reason(facts: RouteFacts) -> str:
     """Why the turn stays on this computer ("" when nothing keeps it here)."""
     name = facts.persona_name
-    count = facts.private_memories
-    memories = "a memory" if count == 1 else f"{count} memories"
+    count = facts.sensitive_memories
+    memories = "a sensitive memory" if count == 1 else f"{count} sensitive memories"
     checks = (
         (facts.provider is None, "no remote provider is set up"),
         (facts.posture is Posture.LOCAL_ONLY, "privacy: you chose local only"),
@@ -77,7 +78,7 @@ def _local_reason(facts: RouteFacts) -> str:
         (facts.tainted, "privacy: untrusted content (a file, a page or a card) never leaves this computer"),
         (
             bool(count) and facts.posture is Posture.REMOTE_NON_SENSITIVE,
-            f"privacy: the turn uses {memories} of yours (remote only for turns without)",
+            f"privacy: the turn uses {memories} (remote only for turns without)",
         ),
         (facts.breaker_open, "remote unavailable: answering locally"),
     )
@@ -88,9 +89,14 @@ def decide_route(facts: RouteFacts) -> Route:
     """The route for one turn and why (see the module docstring for the order)."""
     reason = _local_reason(facts)
     provider = facts.provider
+    count = facts.sensitive_memories
+    memories = "a sensitive memory" if count == 1 else f"{count} sensitive memories"
     if reason or provider is None:
         return local_route(facts, reason or "no remote provider is set up")
-    return Route(Tier.REMOTE, provider.name, model=provider.model, reason=f"remote allowed: {provider.name}")
+    kept = f"; {memories} stayed on this computer" if count else ""
+    return Route(
+        Tier.REMOTE, provider.name, model=provider.model, reason=f"remote allowed: {provider.name}{kept}"
+    )
 
 
 _PLAIN = ("category ", "acknowledgement", "no remote provider is set up", "no local model is ready")

@@ -37,6 +37,7 @@ from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
 from aether_qt.engines.router.reflex import ReflexProvider
 from aether_qt.engines.router.remote_tier import RemoteTier
 from aether_qt.engines.router.route_plan import RouteFacts, decide_route
+from aether_qt.policy.provenance import remote_tag
 
 ACKNOWLEDGE = (
     "Acknowledge"  # engines.interaction.states.Category.ACKNOWLEDGE (engines do not import each other)
@@ -254,14 +255,19 @@ class Router:
         persona_tier: str = "remote",
         persona_posture: str = "allow_remote",
         sensitive: str = "",
-        private_memories: int = 0,
-        tainted: bool = False,
+        sensitive_memories: int = 0,
+        taint: tuple[str, ...] = (),
     ) -> Route:
-        """The route for a turn, before any model call (rules: :func:`.route_plan.decide_route`)."""
+        """The route for a turn, before any model call (rules: :func:`.route_plan.decide_route`).
+
+        ``taint`` names the untrusted content in the turn's context; the active
+        provider's own earlier replies (``remote:<name>``) may go back to it.
+        """
         local = self.route(category)
         remote = self.remote
         if remote is None:
             return local
+        own = remote_tag(remote.provider.name) if remote.provider is not None else ""
         facts = RouteFacts(
             category=category,
             local_ready=local.tier is Tier.LOCAL,
@@ -272,8 +278,8 @@ class Router:
             persona_tier=persona_tier,
             persona_posture=persona_posture,
             sensitive=sensitive,
-            private_memories=private_memories,
-            tainted=tainted,
+            sensitive_memories=sensitive_memories,
+            tainted=any(tag != own for tag in taint),
             breaker_open=remote.breaker.state is BreakerState.OPEN,
         )
         route = decide_route(facts)

@@ -111,10 +111,10 @@ class RouterPort(Protocol):
         persona_tier: str,
         persona_posture: str,
         sensitive: str,
-        private_memories: int,
-        tainted: bool,
+        sensitive_memories: int,
+        taint: tuple[str, ...],
     ) -> Route:
-        """The route of a turn, decided before any model call."""
+        """The route of a turn, decided before any model call (``taint``: the turn's provenance tags)."""
         ...
 
     def remote_resource(self) -> str:
@@ -499,6 +499,9 @@ class Conductor:
         category = turn.classification.category.value
         inbox, cancel = turn.inbox, turn.cancel
         route, permit = self._route(turn, category, with_tool_result=effect.with_tool_result)
+        if route.tier is Tier.REMOTE:  # sensitive memories never leave: the request goes without them
+            kept = {hit["text"] for hit in turn.report.recalled if hit.get("privacy") == "sensitive"}
+            request = dataclasses.replace(request, data=tuple(d for d in request.data if d.text not in kept))
 
         def job() -> None:
             try:
@@ -520,28 +523,27 @@ class Conductor:
         and the turn's taint travels with the request, so the gate refuses what the
         planner let through by mistake.
         """
-        recalled = turn.report.recalled
-        sensitive = sensitive_reason(turn.classification.text)
-        if not sensitive and any(hit.get("privacy") == "sensitive" for hit in recalled):
-            sensitive = "a sensitive memory"
+        kept = [hit["text"] for hit in turn.report.recalled if hit.get("privacy") == "sensitive"]
         persona = turn.persona
         route = self._router.plan(
             category,
             persona_name=persona.name,
             persona_tier=persona.preferred_tier,
             persona_posture=persona.privacy_posture,
-            sensitive=sensitive,
-            private_memories=len(recalled),
-            tainted=bool(turn.context) or with_tool_result,
+            sensitive=sensitive_reason(turn.classification.text),
+            sensitive_memories=len(kept),
+            taint=(*turn.context, *(("tool:result",) if with_tool_result else ())),
         )
         if route.tier is not Tier.REMOTE:
             return route, None
+        # the provider's own earlier replies may go back to it; any other untrusted content may not
+        tags = tuple(t for t in turn.context if t != remote_tag(route.provider))
         action = ActionRequest(
             "router.remote",
             self._router.remote_resource(),
             actor_persona="user",  # the user set the provider up (and allowed it then); not a persona's act
             turn_id=turn.report.turn_id,
-            provenance_tags=turn.context,
+            provenance_tags=tags,
             intended_route=route.provider,
             task_id=turn.report.task_id,
         )
@@ -558,8 +560,8 @@ class Conductor:
             persona_tier="local",
             persona_posture="local_only",
             sensitive="",
-            private_memories=0,
-            tainted=False,
+            sensitive_memories=0,
+            taint=(),
         )
         refusal = decision.reason.value if isinstance(decision, Deny) else type(decision).__name__.lower()
         reason = f"the gate did not allow remote ({refusal}); answering locally"

@@ -49,3 +49,12 @@ def test_after_the_cool_down_one_trial_runs_and_its_result_closes_or_reopens() -
     assert breaker.allow()
     breaker.record_success()
     assert breaker.state is BreakerState.CLOSED and breaker.allow()
+
+
+def test_a_retry_after_holds_every_try_until_it_has_passed() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(clock=clock)
+    breaker.hold(12.0)
+    assert breaker.state is BreakerState.OPEN and not breaker.allow() and breaker.retry_in() == 12.0
+    clock.now += 12.0
+    assert breaker.state is BreakerState.CLOSED and breaker.allow()

@@ -174,3 +174,24 @@ def test_a_refused_reservation_answers_locally_with_the_cap_sentence(tmp_path: P
         remote_router(tmp_path, script, Ledger(refuse="the daily cap of $0.10 is reached"))
     )
     assert route.tier is Tier.LOCAL and "daily cap of $0.10" in route.reason and script.outcomes == ["never"]
+
+
+def test_a_rate_limit_honours_retry_after_then_tries_again(tmp_path: Path) -> None:
+    clock = Clock()
+    limited = RemoteError(RemoteStatus.RATE_LIMITED, "the server asks to wait 20 s", retry_after=20.0)
+    router = remote_router(tmp_path, Script(limited, "after the wait"), clock=clock)
+    route, _result, _ = ask(router)
+    assert route.tier is Tier.LOCAL and route.status == "rate_limited"
+    assert router.plan("DirectLocal").tier is Tier.LOCAL  # not before Retry-After
+    clock.now += 20
+    route, result, _ = ask(router)
+    assert route.tier is Tier.REMOTE and result.text == "after the wait"
+
+
+def test_the_provider_s_own_earlier_reply_may_go_back_to_it_but_other_untrusted_content_may_not(
+    tmp_path: Path,
+) -> None:
+    router = remote_router(tmp_path, Script())
+    assert router.plan("DirectLocal", taint=("remote:lan",)).tier is Tier.REMOTE
+    assert router.plan("DirectLocal", taint=("remote:lan", "file:/home/u/notes.txt")).tier is Tier.LOCAL
+    assert router.plan("DirectLocal", taint=("remote:other",)).tier is Tier.LOCAL

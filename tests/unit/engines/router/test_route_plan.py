@@ -36,7 +36,7 @@ def test_a_clean_turn_goes_to_the_active_provider_with_its_reason() -> None:
         ({"persona_tier": "reflex"}, "prefers built-in answers"),
         ({"sensitive": "a credential or an identifier"}, "holds a credential or an identifier"),
         ({"tainted": True}, "untrusted content"),
-        ({"private_memories": 2}, "uses 2 memories of yours"),
+        ({"sensitive_memories": 2}, "uses 2 sensitive memories"),
         ({"breaker_open": True}, "remote unavailable: answering locally"),
     ],
 )
@@ -46,9 +46,11 @@ def test_each_rule_keeps_the_turn_local_and_says_why(change: dict[str, object], 
     assert reason in route.reason
 
 
-def test_sensitive_and_tainted_stay_local_even_when_the_user_allows_everything_remote() -> None:
+def test_sensitive_words_and_taint_stay_local_even_when_the_user_allows_everything_remote() -> None:
     everything = dataclasses.replace(OPEN, posture=Posture.REMOTE)
-    assert decide_route(dataclasses.replace(everything, private_memories=3)).tier is Tier.REMOTE
+    without = decide_route(dataclasses.replace(everything, sensitive_memories=1))
+    assert without.tier is Tier.REMOTE  # the request goes without the memory (the conductor strips it)
+    assert without.reason == "remote allowed: lan; a sensitive memory stayed on this computer"
     assert decide_route(dataclasses.replace(everything, sensitive="a card number")).tier is Tier.LOCAL
     assert decide_route(dataclasses.replace(everything, tainted=True)).tier is Tier.LOCAL
 
