@@ -76,6 +76,8 @@ def build_remote_tier(
     runtime.set_cost_check(cost_check(ledger.refusal, is_free=lambda resource: resource in free))
 
     def api_key() -> str | None:
+        if not provider.keyed:
+            return None  # a server that needs no key (the user's own, on the LAN)
         try:
             return runtime.keystore.get_provider_key(provider.name)
         except KeysUnavailableError:
@@ -176,13 +178,15 @@ class Companion:
         with_memory: bool = True,
         wrap_router: Callable[[Router], RouterPort] | None = None,
         statement_hook: StatementHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> Companion:
         """Open the policy runtime, load the model (unless told not to), start memory, build a conductor.
 
         ``wrap_router`` wraps the router the conductor answers through (tests record
         the requests it is given); by default the conductor uses the router itself.
         ``statement_hook`` sees every statement of both databases before it runs (the
-        fault sweep of the tests makes one fail; see :meth:`PolicyRuntime.open`).
+        fault sweep of the tests makes one fail; see :meth:`PolicyRuntime.open`). ``clock``
+        (monotonic seconds) times the remote tier's circuit breaker.
 
         Raises:
             StorageError: the app database cannot be used.
@@ -197,7 +201,7 @@ class Companion:
             personas = PersonaService(runtime=runtime, bus=bus, user_dir=user_personas_dir(paths.data_dir))
             persona = personas.start()
             router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
-            router.remote = build_remote_tier(runtime)
+            router.remote = build_remote_tier(runtime, clock=clock)
             if load_model:
                 router.start(progress, system_prompt=persona.router.system_prompt)
             memory = build_memory(runtime, bus, paths, personas) if with_memory else None

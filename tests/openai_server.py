@@ -145,6 +145,7 @@ class OpenAIServer:
     Args:
         text_source: chooses the words of each answer.
         model: the model id it serves.
+        port: 0 for any free port; an earlier server's port to stand in for it after a stop.
 
     Attributes:
         mode: the current :class:`Mode` (switch it at any time).
@@ -155,7 +156,7 @@ class OpenAIServer:
         disconnects: every early close the server noticed.
     """
 
-    def __init__(self, text_source: TextSource, *, model: str = "test-model") -> None:
+    def __init__(self, text_source: TextSource, *, model: str = "test-model", port: int = 0) -> None:
         self.text_source = text_source
         self.model = model
         self.mode = Mode.OK
@@ -166,7 +167,7 @@ class OpenAIServer:
         self.disconnects: list[Disconnect] = []
         self.finished = threading.Event()  # set after each response the server completed or abandoned
         self.quiet = threading.Event()  # set when a HOLD, STALL or PAUSE silence begins
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))  # port: a restart
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -101,7 +101,7 @@ def _revoke_provider_grants(rt: PolicyRuntime, base_url: str) -> list[str]:
 def add(args: argparse.Namespace) -> int:
     """Add (or replace) a provider; the first one becomes active."""
     price_in, price_out = resolve_price(args.url, args.model, args.price_in, args.price_out)
-    config = make_config(args.name, args.url, args.model, price_in, price_out)
+    config = make_config(args.name, args.url, args.model, price_in, price_out, keyed=args.key_stdin)
     key = read_key(prompt=True) if args.key_stdin else None
     with policy_runtime(args) as rt:
         if key is not None:

@@ -54,6 +54,7 @@ class ProviderConfig:
     model: str
     price_in: float = 0.0  # USD per million input tokens
     price_out: float = 0.0  # USD per million output tokens
+    keyed: bool = False  # a key is kept in the keyring for it (a LAN server may need none)
 
     def as_json(self) -> dict[str, JSONValue]:
         """Plain data for the settings table."""
@@ -62,6 +63,7 @@ class ProviderConfig:
             "model": self.model,
             "price_in": self.price_in,
             "price_out": self.price_out,
+            "keyed": self.keyed,
         }
 
 
@@ -140,7 +142,7 @@ def check_price(value: float, what: str) -> float:
 
 
 def make_config(
-    name: str, url: str, model: str, price_in: float = 0.0, price_out: float = 0.0
+    name: str, url: str, model: str, price_in: float = 0.0, price_out: float = 0.0, *, keyed: bool = False
 ) -> ProviderConfig:
     """A checked :class:`ProviderConfig`.
 
@@ -156,6 +158,7 @@ def make_config(
         model,
         check_price(price_in, "--price-in"),
         check_price(price_out, "--price-out"),
+        keyed,
     )
 
 
@@ -181,6 +184,7 @@ def _from_json(name: str, value: object) -> ProviderConfig | None:
             str(value.get("model", "")),
             float(value.get("price_in", 0.0)),
             float(value.get("price_out", 0.0)),
+            keyed=value.get("keyed") is True,
         )
     except (ProviderConfigError, TypeError, ValueError):
         return None  # a hand-edited entry the app cannot use is skipped, not fatal
