@@ -47,6 +47,7 @@ from aether_qt.engines.interaction.classifier import Classification, classify
 from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.interaction.states import Category, Degraded, Outcome
 from aether_qt.engines.interaction.timing import TimerSchedule
+from aether_qt.engines.router.grounding import Grounded, Recalled, ground
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.contracts import Clock, PolicyError
 from aether_qt.policy.decisions import (
@@ -65,7 +66,7 @@ from aether_qt.services.interaction.pending_actions import STORE_ERRORS, Pending
 from aether_qt.services.interaction.tools import ToolCall, ToolResult, ToolRunner
 
 if TYPE_CHECKING:
-    from aether_qt.engines.memory.recall import RecallResult
+    from aether_qt.engines.memory.recall import RecallHit, RecallResult
 
 _log = logging.getLogger(__name__)
 SOURCE = "L1"
@@ -341,6 +342,7 @@ class Conductor:
                 "tier": item.route.tier.value,
                 "provider": item.route.provider,
                 "model": item.route.model,
+                "reason": item.route.reason,
             }
             if item.route.tier is Tier.REMOTE:
                 turn.remote = remote_tag(item.route.provider)
@@ -450,11 +452,12 @@ class Conductor:
         if effect.draft:
             system += "\nOnly write a draft for the user to review; do not claim that anything was done."
         user_text, temperature = turn.classification.text, turn.persona.temperature
+        grounded: Grounded | None = None
         if effect.with_tool_result:
             user_text += "\n\n(Answer from the data above in one or two sentences.)"
             temperature = 0.3
         else:
-            self._recall(turn)
+            grounded = self._ground(turn, self._recall(turn))
         request = GenerationRequest(
             turn_id=turn.report.turn_id,
             system_prompt=system,
@@ -470,7 +473,12 @@ class Conductor:
 
         def job() -> None:
             try:
-                route, result = self._router.answer(request, category, lambda t: inbox.put(_Token(t)), cancel)
+                if grounded is not None:  # a remembered fact answers it: no model (see grounding.py)
+                    route, result = grounded.route, grounded.stream(lambda t: inbox.put(_Token(t)))
+                else:
+                    route, result = self._router.answer(
+                        request, category, lambda t: inbox.put(_Token(t)), cancel
+                    )
             except Exception as exc:  # a bug in a provider must end the turn, not hang it
                 _log.exception("generation failed")
                 inbox.put(fsm.Fault(f"generation failed: {type(exc).__name__}"))
@@ -507,17 +515,17 @@ class Conductor:
 
     # ------------------------------------------------------------------ memory
 
-    def _recall(self, turn: _Turn) -> None:
+    def _recall(self, turn: _Turn) -> tuple[RecallHit, ...]:
         """Put memories relevant to the user's words into the prompt, fenced as data with their source."""
         if self._memory is None or not self._memory.started:
-            return
+            return ()
         try:
             result, fenced = self._memory.recall_for_turn(
                 turn.classification.text, turn_id=turn.report.turn_id, persona_id=turn.persona.persona_id
             )
         except Exception:  # memory trouble must not cost the user their answer
             _log.exception("memory recall failed")
-            return
+            return ()
         turn.data = (*turn.data, *fenced)
         untrusted = [h for h in result.hits if not memory_is_trusted(h.provenance.source, h.provenance.trust)]
         self._pick_up(turn, *(memory_tag(hit.item_id) for hit in untrusted))
@@ -537,6 +545,23 @@ class Conductor:
         ]
         if result.timed_out:
             turn.report.notices.append("memory_miss")
+        return result.hits
+
+    def _ground(self, turn: _Turn, hits: tuple[RecallHit, ...]) -> Grounded | None:
+        """The reply from a remembered fact, when one answers the question (:mod:`...grounding`)."""
+        recalled = [
+            Recalled(
+                h.item_id,
+                h.text,
+                h.kind.value,
+                h.provenance.source,
+                h.provenance.trust,
+                h.provenance.captured_at_ms,
+                h.score,
+            )
+            for h in hits
+        ]
+        return ground(turn.classification.text, recalled, now_ms=self._clock.wall_ms())
 
     def _episode(self, turn: _Turn) -> None:
         if self._memory is None or not self._memory.started:
