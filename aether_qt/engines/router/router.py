@@ -27,7 +27,7 @@ from aether_qt.core.generation import (
     Tier,
     TokenSink,
 )
-from aether_qt.engines.router import models
+from aether_qt.engines.router import models, sampling
 from aether_qt.engines.router.gguf import ModelFileError
 from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
 from aether_qt.engines.router.reflex import ReflexProvider
@@ -117,6 +117,7 @@ class Router:
         self._model_id = model_id
         self._factory = provider_factory or (lambda info: Gpt4AllProvider(info, clock=clock))
         self._local: LocalProvider | None = None
+        self._local_bytes = 0  # size of the local model file: its sampling caps (sampling.py)
         self._status = ModelStatus("", "missing", 0.0, f"No local model is loaded yet. {CHOOSE_MODEL_HINT}")
         self._status_lock = threading.Lock()
         self.reflex = ReflexProvider(model_ready=self.model_ready)
@@ -185,7 +186,7 @@ class Router:
             provider.close()
             return self._set(self._down("failed", info.model_id, str(exc)), progress)
         self.stop()
-        self._local = provider
+        self._local, self._local_bytes = provider, info.size_bytes
         took = self._clock() - started
         return self._set(
             ModelStatus(info.model_id, "ready", 1.0, f"{info.model_id} ready ({took:.1f} s)"), progress
@@ -235,6 +236,8 @@ class Router:
     ) -> tuple[Route, GenerationResult]:
         """Route and generate one reply; a failing local model falls back to the reflex tier."""
         route = self.route(category)
+        if route.tier is Tier.LOCAL:
+            request = sampling.for_model(request, self._local_bytes)
         try:
             return route, self.provider(route).generate(request, on_token, cancel)
         except ProviderError as exc:
