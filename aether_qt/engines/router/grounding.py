@@ -12,8 +12,9 @@ and a quoted fact with its date is easy to check and to correct.
 The decision is deliberately narrow; any doubt leaves the question to the model:
 
 * the text is a question (a question mark, or it opens like one) about the user
-  (``my``, ``I``, ``me``, ``our``...): "what is your name?" is not about a fact
-  the user told;
+  (``my``, ``I``, ``me``, ``our``...), or about someone the fact names ("when is
+  Jonas's birthday?" and "Jonas's birthday is on 3 July"): "what is your name?"
+  is not about a fact the user told;
 * the memory is the user's own words (:func:`~aether_qt.policy.provenance.memory_is_trusted`:
   said or confirmed by the user; never a file's or the assistant's text), a
   fact, preference or note (an episode is a past chat turn, often a question);
@@ -65,7 +66,7 @@ _IGNORED_TEXT = """
     such than that the their them then there these they this those to too up very was we were what
     whats when where which while who whom whose why will with would you your yours s t d ll m re ve
     don didn doesn isn wasn tell remind recall remember know again please still ever mine again
-    get got go goes going went thing things something anything one
+    get got go goes going went thing things something anything one say said told
     """
 _IGNORED = frozenset(_IGNORED_TEXT.split())
 # Words naming the kind of answer: not required unless the fact names a kind itself (see the docstring).
@@ -89,8 +90,16 @@ _SYNONYMS = {
     "works": "job",
     "working": "job",
     "worked": "job",
+    "mom": "mother",
+    "mum": "mother",
+    "dad": "father",
+    "like": "favourite",  # "the band I like best" is "my favourite band"
+    "love": "favourite",
+    "prefer": "favourite",
+    "best": "favourite",
 }
 _PROPER_NOUN = re.compile(r"(?<!^)(?<![.!?]\s)\b(?!I\b)[A-Z][\w'-]+")
+_NAMING = re.compile(r"\b(?:is|are|was|were)\s+[A-Z]")  # "my sister is Mira" (case-sensitive)
 _QUALIFIERS_TEXT = "favourite favorite best little big older younger elder eldest oldest new old"
 _QUALIFIERS = frozenset(_QUALIFIERS_TEXT.split())
 _VALUE_PATTERNS = (
@@ -177,13 +186,23 @@ def _terms(words: Sequence[str]) -> set[str]:
     return {_norm(w) for w in words if w not in _IGNORED} - {""}
 
 
+def is_question(text: str) -> bool:
+    """Whether ``text`` asks something (a question mark, or it opens like a question)."""
+    words = _words(text)
+    return bool(words) and (text.rstrip().endswith("?") or words[0] in _QUESTION_OPENERS)
+
+
 def is_question_about_user(text: str) -> bool:
     """Whether ``text`` asks something about the user (a question that names ``my``/``I``/``me``...)."""
-    words = _words(text)
-    if not words:
-        return False
-    asks = text.rstrip().endswith("?") or words[0] in _QUESTION_OPENERS
-    return asks and any(w in _FIRST_PERSON for w in words)
+    return is_question(text) and any(w in _FIRST_PERSON for w in _words(text))
+
+
+def named(text: str) -> set[str]:
+    """The names in ``text`` (capitalised words past its first, ``I`` aside), case-folded, ``'s`` dropped."""
+    return {
+        re.sub(r"'s$", "", m.group(0).replace("\u2019", "'")).casefold()
+        for m in _PROPER_NOUN.finditer(text.strip())
+    }
 
 
 def _about(fact_words: Sequence[str]) -> set[str]:
@@ -206,7 +225,7 @@ def _match(question_terms: set[str], fact: Recalled, *, how: bool) -> tuple[floa
     """
     fact_words = _words(fact.text)
     fact_terms = _terms(fact_words)
-    if _PROPER_NOUN.search(fact.text.strip()):
+    if _NAMING.search(fact.text):
         fact_terms.add("name")  # "my sister is Mira" names her
     fact_kinds = fact_terms & _KIND_WORDS
     required = {t for t in question_terms if t not in _KIND_WORDS or fact_kinds}
@@ -271,7 +290,10 @@ def ground(
         now_ms: the wall clock (epoch ms), to say the year only when it is not this one.
         tz: the time zone of the date in the reply (None: the machine's).
     """
-    if not is_question_about_user(question):
+    if not is_question(question):
+        return None
+    names = set() if is_question_about_user(question) else named(question)
+    if not is_question_about_user(question) and not names:
         return None
     words = _words(question)
     question_terms = _terms(words)
@@ -282,6 +304,8 @@ def ground(
             continue
         if not memory_is_trusted(fact.source, fact.trust):
             continue
+        if names and not names <= set(_words(fact.text)):
+            continue  # not about the user: it must be about someone the fact names ("Jonas")
         matched = _match(question_terms, fact, how=how)
         if matched is None:
             continue

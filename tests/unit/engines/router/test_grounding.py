@@ -177,3 +177,31 @@ def test_question_detection() -> None:
     assert is_question_about_user("Tell me my dog's name.")
     assert not is_question_about_user("where is Lisbon?")
     assert not is_question_about_user("I live in Lisbon.")
+
+
+def test_a_question_about_someone_the_fact_names_is_answered_but_general_knowledge_is_not() -> None:
+    jonas = fact("Jonas's birthday is on 3 July")
+    grounded = answer("when is Jonas's birthday?", jonas)
+    assert grounded is not None and "3 July" in grounded.reply
+    assert answer("when is Anna's birthday?", jonas) is None  # someone else
+    party = fact("Jonas's birthday party is in July at the lake")
+    assert answer("where is Jonas's birthday party in July?", party) is not None
+    assert answer("where is Anna's birthday party in July?", party) is None  # 3 of 4 words, not her
+    france = fact("my sister lives in France")
+    trip = fact("I went to France in May")
+    assert answer("what's the capital of France?", france, trip) is None
+
+
+def test_everyday_rewordings_fold_to_the_same_words() -> None:
+    assert answer("when is my mom's birthday?", fact("my mother's birthday is on 12 March")) is not None
+    grounded = answer("which band do I like best?", fact("my favourite band is Radiohead"))
+    assert grounded is not None and grounded.answer == "Radiohead"
+    assert answer("where did I say my wifi router is?", fact("my wifi router is in the hallway cupboard"))
+
+
+def test_a_name_question_is_not_answered_by_a_fact_that_only_mentions_a_name() -> None:
+    lisbon = fact("I live in Lisbon")
+    assert answer("what's my name?", lisbon) is None
+    grounded = answer("what's my sister's name?", fact("my sister is Mira"), lisbon)
+    assert grounded is not None and grounded.answer == "Mira"
+    assert answer("what's my name?", fact("my name is Sam"), lisbon) is not None
