@@ -75,7 +75,12 @@ def test_hello_is_answered_by_the_local_model(comp: Companion, docs: Path, event
     report = comp.conductor.run_turn("hello, how are you today?")
     assert report is not None
     assert report.outcome == "Answered"
-    assert report.route == {"tier": "local", "provider": "gpt4all", "model": comp.router.status.model_id}
+    assert report.route == {
+        "tier": "local",
+        "provider": "gpt4all",
+        "model": comp.router.status.model_id,
+        "reason": "category DirectLocal",
+    }
     assert report.reply.strip()
     assert report.state_trace[0] == "Classifying" and report.final_state == "Idle"
     assert "Streaming" in report.state_trace
