@@ -548,7 +548,7 @@ class Conductor:
         return result.hits
 
     def _ground(self, turn: _Turn, hits: tuple[RecallHit, ...]) -> Grounded | None:
-        """The reply from a remembered fact, when one answers the question (:mod:`...grounding`)."""
+        """A remembered fact as the reply, when one answers the question (``engines.router.grounding``)."""
         recalled = [
             Recalled(
                 h.item_id,
