@@ -118,10 +118,16 @@ def test_a_remembered_fact_is_recalled_with_provenance_after_a_restart(paths: Ap
         assert report is not None and report.outcome == "Answered", report
         [hit] = [h for h in report.recalled if "Mira" in h["text"]]
         assert hit["source"] == "user_confirmed" and hit["trust"] == "user_confirmed"
+        # the fact answers it: no model is asked, the reply gives the fact and its source
+        assert report.route["provider"] == "memory" and report.route["tier"] == "reflex"
+        assert report.reply.startswith("Mira — you told me on ") and not recording.requests
+        # a question the fact does not answer goes to the model, with the memory fenced as data
+        report = comp.conductor.run_turn("say something kind about my sister")
+        assert report is not None and report.outcome == "Answered", report
         [request] = recording.requests
         prompt = build_prompt(request)
         assert 'trust="user_confirmed"' in prompt.turn and "my sister's name is Mira" in prompt.turn
-        assert prompt.turn.index("Mira") < prompt.turn.index("what's my sister's name?")
+        assert prompt.turn.index("Mira") < prompt.turn.index("say something kind about my sister")
         assert audit_rows(comp, "memory.read")[-1][0] == "allow"
 
 

@@ -30,7 +30,7 @@ from aether_qt.core.generation import (
     Tier,
     TokenSink,
 )
-from aether_qt.engines.router import models
+from aether_qt.engines.router import models, sampling
 from aether_qt.engines.router.breaker import BreakerState
 from aether_qt.engines.router.gguf import ModelFileError
 from aether_qt.engines.router.gpt4all_provider import Gpt4AllProvider
@@ -124,6 +124,7 @@ class Router:
         self._model_id = model_id
         self._factory = provider_factory or (lambda info: Gpt4AllProvider(info, clock=clock))
         self._local: LocalProvider | None = None
+        self._local_bytes = 0  # size of the local model file: its sampling caps (sampling.py)
         self._status = ModelStatus("", "missing", 0.0, f"No local model is loaded yet. {CHOOSE_MODEL_HINT}")
         self._status_lock = threading.Lock()
         self.reflex = ReflexProvider(model_ready=self.model_ready)
@@ -202,7 +203,7 @@ class Router:
             provider.close()
             return self._set(self._down("failed", info.model_id, str(exc)), progress)
         self.stop()
-        self._local = provider
+        self._local, self._local_bytes = provider, info.size_bytes
         took = self._clock() - started
         return self._set(
             ModelStatus(info.model_id, "ready", 1.0, f"{info.model_id} ready ({took:.1f} s)"), progress
@@ -349,6 +350,8 @@ class Router:
     def _answer_local(
         self, route: Route, request: GenerationRequest, on_token: TokenSink, cancel: threading.Event
     ) -> tuple[Route, GenerationResult]:
+        if route.tier is Tier.LOCAL:  # a tiny local model gets sampling fit for its size
+            request = sampling.for_model(request, self._local_bytes)
         try:
             return route, self.provider(route).generate(request, on_token, cancel)
         except ProviderError as exc:

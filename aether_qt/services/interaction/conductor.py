@@ -48,6 +48,7 @@ from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.interaction.states import Category, Degraded, Outcome
 from aether_qt.engines.interaction.timing import TimerSchedule
 from aether_qt.engines.memory.sensitivity import sensitive_reason
+from aether_qt.engines.router.grounding import Grounded, Recalled, ground
 from aether_qt.engines.router.route_plan import route_caption
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.contracts import Clock, PolicyError
@@ -67,7 +68,7 @@ from aether_qt.services.interaction.pending_actions import STORE_ERRORS, Pending
 from aether_qt.services.interaction.tools import ToolCall, ToolResult, ToolRunner
 
 if TYPE_CHECKING:
-    from aether_qt.engines.memory.recall import RecallResult
+    from aether_qt.engines.memory.recall import RecallHit, RecallResult
 
 _log = logging.getLogger(__name__)
 SOURCE = "L1"
@@ -481,11 +482,12 @@ class Conductor:
         if effect.draft:
             system += "\nOnly write a draft for the user to review; do not claim that anything was done."
         user_text, temperature = turn.classification.text, turn.persona.temperature
+        grounded: Grounded | None = None
         if effect.with_tool_result:
             user_text += "\n\n(Answer from the data above in one or two sentences.)"
             temperature = 0.3
         else:
-            self._recall(turn)
+            grounded = self._ground(turn, self._recall(turn))
         request = GenerationRequest(
             turn_id=turn.report.turn_id,
             system_prompt=system,
@@ -498,16 +500,22 @@ class Conductor:
         )
         category = turn.classification.category.value
         inbox, cancel = turn.inbox, turn.cancel
-        route, permit = self._route(turn, category, with_tool_result=effect.with_tool_result)
-        if route.tier is Tier.REMOTE:  # sensitive memories never leave: the request goes without them
+        route: Route | None = None
+        permit: object = None
+        if grounded is None:  # a remembered fact answers without any model: nothing to route
+            route, permit = self._route(turn, category, with_tool_result=effect.with_tool_result)
+        if route is not None and route.tier is Tier.REMOTE:  # sensitive memories never leave
             kept = {hit["text"] for hit in turn.report.recalled if hit.get("privacy") == "sensitive"}
             request = dataclasses.replace(request, data=tuple(d for d in request.data if d.text not in kept))
 
         def job() -> None:
             try:
-                route_taken, result = self._router.answer(
-                    request, category, lambda t: inbox.put(_Token(t)), cancel, route=route, permit=permit
-                )
+                if grounded is not None:  # a remembered fact answers it: no model (see grounding.py)
+                    route_taken, result = grounded.route, grounded.stream(lambda t: inbox.put(_Token(t)))
+                else:
+                    route_taken, result = self._router.answer(
+                        request, category, lambda t: inbox.put(_Token(t)), cancel, route=route, permit=permit
+                    )
             except Exception as exc:  # a bug in a provider must end the turn, not hang it
                 _log.exception("generation failed")
                 inbox.put(fsm.Fault(f"generation failed: {type(exc).__name__}"))
@@ -596,17 +604,17 @@ class Conductor:
 
     # ------------------------------------------------------------------ memory
 
-    def _recall(self, turn: _Turn) -> None:
+    def _recall(self, turn: _Turn) -> tuple[RecallHit, ...]:
         """Put memories relevant to the user's words into the prompt, fenced as data with their source."""
         if self._memory is None or not self._memory.started:
-            return
+            return ()
         try:
             result, fenced = self._memory.recall_for_turn(
                 turn.classification.text, turn_id=turn.report.turn_id, persona_id=turn.persona.persona_id
             )
         except Exception:  # memory trouble must not cost the user their answer
             _log.exception("memory recall failed")
-            return
+            return ()
         turn.data = (*turn.data, *fenced)
         untrusted = [h for h in result.hits if not memory_is_trusted(h.provenance.source, h.provenance.trust)]
         self._pick_up(turn, *(memory_tag(hit.item_id) for hit in untrusted))
@@ -626,6 +634,23 @@ class Conductor:
         ]
         if result.timed_out:
             turn.report.notices.append("memory_miss")
+        return result.hits
+
+    def _ground(self, turn: _Turn, hits: tuple[RecallHit, ...]) -> Grounded | None:
+        """A remembered fact as the reply, when one answers the question (``engines.router.grounding``)."""
+        recalled = [
+            Recalled(
+                h.item_id,
+                h.text,
+                h.kind.value,
+                h.provenance.source,
+                h.provenance.trust,
+                h.provenance.captured_at_ms,
+                h.score,
+            )
+            for h in hits
+        ]
+        return ground(turn.classification.text, recalled, now_ms=self._clock.wall_ms())
 
     def _episode(self, turn: _Turn) -> None:
         if self._memory is None or not self._memory.started:

@@ -40,6 +40,7 @@ class FakeLocal:
         self.loaded = False
         self.warmed: list[str] = []
         self.closed = 0
+        self.requests: list[GenerationRequest] = []
         self.threads: list[int] = []
 
     def load(self, progress: Callable[[float, str], None] | None = None) -> None:
@@ -68,6 +69,7 @@ class FakeLocal:
     ) -> GenerationResult:
         if self.fail_generate:
             raise ProviderError(self.fail_generate)
+        self.requests.append(request)
         on_token("model says hi")
         return GenerationResult(text="model says hi", tokens=1, stopped="done")
 
@@ -124,6 +126,9 @@ def test_start_prepares_the_bundled_model_loads_and_warms_with_progress(
         GenerationRequest("t", "sys", "tell me"), "DirectLocal", tokens.append, threading.Event()
     )
     assert result.text == "model says hi" and tokens == ["model says hi"]
+    # the test model file is tiny: the local tier caps the persona's sampling for it (sampling.py)
+    [request] = made[0].requests
+    assert (request.temperature, request.max_tokens) == (0.2, 96)
 
 
 def test_the_microphone_gets_the_cpu_while_it_is_live(tmp_path: Path, bundled: Path) -> None:
