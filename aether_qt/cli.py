@@ -296,7 +296,10 @@ def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _add_common(d)
     b = sub.add_parser("bench", help="benchmarks (tables and JSON; never part of the tests)")
     b.add_argument(
-        "suite", nargs="?", default="policy", choices=["policy", "turn", "avatar", "memory", "voice", "soak"]
+        "suite",
+        nargs="?",
+        default="policy",
+        choices=["policy", "turn", "avatar", "memory", "voice", "soak", "router-cache"],
     )
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
