@@ -137,7 +137,7 @@ def _backup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _turns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from aether_qt.commands import models, models_fetch, turns
+    from aether_qt.commands import models, models_catalogue, models_fetch, turns
 
     say = sub.add_parser("say", help="one turn: classify, gate, tools, model; prints the reply")
     say.add_argument("text")
@@ -157,14 +157,19 @@ def _turns(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mu = ms.add_parser("use", help="answer with a registered model from the next start on")
     mu.add_argument("model_id")
     mu.set_defaults(handler=models.use)
-    mf = ms.add_parser("fetch", help="download a speech model through the gate (pinned SHA-256, resumable)")
-    mf.add_argument("name", metavar="NAME", help="vosk-en-small")
-    mf.add_argument("--url", default=None, help="a mirror of the archive (needs --sha256)")
-    mf.add_argument("--sha256", default=None, metavar="HEX", help="the archive's SHA-256 when --url is given")
+    mc = ms.add_parser("catalogue", help="GGUF chat models to fetch, pinned SHA-256, fit to this machine")
+    mc.add_argument("--json", action="store_true")
+    mc.set_defaults(handler=models_catalogue.catalogue)
+    mf = ms.add_parser(
+        "fetch", help="download a speech or catalogue chat model through the gate (pinned SHA-256, resumable)"
+    )
+    mf.add_argument("name", metavar="NAME", help="vosk-en-small, or a name from `aether models catalogue`")
+    mf.add_argument("--url", default=None, help="a mirror of the file (needs --sha256)")
+    mf.add_argument("--sha256", default=None, metavar="HEX", help="the file's SHA-256 when --url is given")
     mf.add_argument("--json", action="store_true")
     mf.set_defaults(handler=models_fetch.fetch)
     _add_common(mf)
-    for q in (say, chat, ml, ma, mu):
+    for q in (say, chat, ml, ma, mu, mc):
         _add_common(q)
 
 
@@ -311,7 +316,7 @@ def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "suite",
         nargs="?",
         default="policy",
-        choices=["policy", "turn", "avatar", "memory", "voice", "soak", "router"],
+        choices=["policy", "turn", "avatar", "memory", "voice", "soak", "router", "router-cache"],
     )
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")

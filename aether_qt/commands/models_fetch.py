@@ -1,5 +1,9 @@
 """``aether models fetch NAME``: download a speech model through the gate, verify it, unpack it, use it.
 
+A NAME from the GGUF chat model catalogue is fetched and registered by
+:func:`aether_qt.commands.models_catalogue.fetch_gguf` instead (same gate,
+same resumable, hash-checked download).
+
 The download is the gated side effect ``model.download`` of the URL into its
 destination archive (the user typed the command: an Ask is answered "allow
 once" on their behalf, audited like any other answer; the permit names the
@@ -39,11 +43,27 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def _fetch_chat_model(args: argparse.Namespace) -> int:
+    """``args.name`` is not a speech model: fetch it from the GGUF chat catalogue, if it is there."""
+    from aether_qt.commands.models_catalogue import fetch_gguf
+    from aether_qt.engines.router.catalogue import CatalogueError, find, load_catalogue
+
+    try:
+        chat_models = load_catalogue()
+    except CatalogueError as exc:
+        return fail(str(exc))
+    chat = find(chat_models, args.name)
+    if chat is not None:
+        return fetch_gguf(args, chat, _Progress(args.json))
+    known = sorted(CATALOG) + [m.name for m in chat_models]
+    return fail(f"unknown model {args.name!r}; known: {', '.join(known)} (see aether models catalogue)", 2)
+
+
 def fetch(args: argparse.Namespace) -> int:
-    """Download, verify, unpack and select the speech model ``args.name``."""
+    """Download, verify, unpack and select the speech model ``args.name`` (or fetch a GGUF chat model)."""
     spec = CATALOG.get(args.name)
     if spec is None:
-        return fail(f"unknown model {args.name!r}; known: {', '.join(sorted(CATALOG))}", 2)
+        return _fetch_chat_model(args)
     if args.url and not args.sha256:
         return fail("--url needs --sha256: a download is only used when its hash is pinned", 2)
     url, sha256 = args.url or spec.url, (args.sha256 or spec.sha256).lower()

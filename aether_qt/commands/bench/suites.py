@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from aether_qt.commands.bench.memory import run_memory_bench
     from aether_qt.commands.bench.policy import run_policy_bench
     from aether_qt.commands.bench.router import run_router_bench
+    from aether_qt.commands.bench.router_cache import run_router_cache_bench
     from aether_qt.commands.bench.soak import run_soak_bench
     from aether_qt.commands.bench.turn import run_turn_bench
     from aether_qt.commands.bench.voice import run_voice_bench
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         "memory": run_memory_bench,
         "voice": run_voice_bench,
         "router": run_router_bench,
+        "router-cache": run_router_cache_bench,
     }
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
         home = Path(args.home) if args.home else Path(tmp)

@@ -3,14 +3,20 @@
 Everything here blocks and runs in the router thread; only ``cancel`` is set
 from elsewhere. gpt4all is imported lazily in :func:`open_gpt4all`.
 
-Why not ``GPT4All.chat_session``: in gpt4all 2.8.2 it ingests the system
-prompt on the *first* ``generate`` (not on entry) and then keeps every turn in
-the model's context, while our requests carry their own fitted history. So
-the provider drives the model's ``LLModel`` directly: :meth:`warm` evaluates
-the system turn once and remembers how many tokens it took (``n_past``);
-each generation rewinds the context to that point (llama.cpp drops the KV
-cache after ``n_past``) and evaluates only the rest of the prompt. The result
-is identical to a cold prompt (tested) and the persona is never re-read.
+The KV cache is kept across turns. Why not ``GPT4All.chat_session``: in
+gpt4all 2.8.2 it keeps the model's *sampled* reply tokens in the context and
+appends each new user turn after them, while our requests carry their own
+fitted history (trimmed, with data blocks and notes) that must be read exactly
+as it is built. So the provider drives the model's ``LLModel`` directly and
+remembers which ChatML turns its context holds and where each ends
+(:mod:`~aether_qt.engines.router.kv_prefix`): each generation rewinds the
+context to the end of the last turn the new prompt shares with it (setting
+``n_past``; llama.cpp then drops the cache after it and gpt4all trims its
+token list, so the repeat penalty sees only the kept tokens) and evaluates
+only the rest. :meth:`warm` evaluates the system turn before the first
+request. A different persona, a trimmed history or a cancelled prompt simply
+share a shorter prefix; a context shift forgets everything. The reply is the
+same as from a cold context (tested with greedy decoding).
 
 Cancel: the per-token callbacks (prompt *and* reply tokens) return ``False``
 once ``cancel`` is set, which stops llama.cpp after the current token or
@@ -29,6 +35,7 @@ from typing import Any
 
 from aether_qt.core.generation import GenerationRequest, GenerationResult, ModelInfo, ProviderError, TokenSink
 from aether_qt.engines.router.gguf import ModelFileError, read_header
+from aether_qt.engines.router.kv_prefix import KeptTurn, marker_ids, reusable, split_turns, turn_ends
 from aether_qt.engines.router.prompt import CONTEXT_MARGIN, build_prompt, fit_context, system_block
 
 ProgressSink = Callable[[float, str], None]
@@ -44,8 +51,9 @@ class GenerationStats:
         prompt_s: from the call to the first reply token (prompt evaluation + first step).
         total_s: the whole call.
         tokens: reply tokens streamed.
-        prompt_tokens: prompt tokens evaluated in this call (after the warmed system turn).
+        prompt_tokens: prompt tokens evaluated in this call (after the reused prefix).
         system_reused: the warmed system turn was reused (no re-ingestion).
+        reused_tokens: prompt tokens not evaluated again (system turn and shared history).
     """
 
     prompt_s: float
@@ -53,6 +61,7 @@ class GenerationStats:
     tokens: int
     prompt_tokens: int
     system_reused: bool
+    reused_tokens: int = 0
 
     @property
     def tokens_per_s(self) -> float:
@@ -74,8 +83,10 @@ class _Stream:
         self.error = ""
         self.cancelled = False
         self.sink_error: BaseException | None = None
+        self.prompt_ids: list[int] = []  # every prompt token evaluated, in order
 
-    def on_prompt_token(self, _token_id: int) -> bool:
+    def on_prompt_token(self, token_id: int) -> bool:
+        self.prompt_ids.append(token_id)  # llama.cpp calls this after the token is in the context
         if self.cancel.is_set():
             self.cancelled = True
             return False
@@ -131,7 +142,8 @@ class Gpt4AllProvider:
     One generation at a time (a lock); :meth:`load`, :meth:`warm` and
     :meth:`generate` are called from the router thread. ``open_model(path,
     n_threads, n_ctx)`` loads the checked file (default :func:`open_gpt4all`;
-    tests pass a scripted fake model).
+    tests pass a scripted fake model). ``reuse_history=False`` reuses only the
+    system turn, as before the KV cache was kept (for ``aether bench``).
 
     Attributes:
         name: ``"gpt4all"``.
@@ -150,6 +162,7 @@ class Gpt4AllProvider:
         n_batch: int = 128,
         clock: Callable[[], float] = time.perf_counter,
         open_model: Callable[[Path, int, int], Any] = open_gpt4all,
+        reuse_history: bool = True,
     ) -> None:
         self.model = model
         self.n_threads = n_threads
@@ -158,9 +171,10 @@ class Gpt4AllProvider:
         self._clock = clock
         self._open_model = open_model
         self._lock = threading.Lock()
+        self._reuse_history = reuse_history
         self._gpt: Any = None  # gpt4all.GPT4All once loaded
-        self._system = ""  # the system turn the context currently starts with
-        self._system_past = 0  # tokens it takes
+        self._kept: list[KeptTurn] = []  # the turns the context holds, system turn first
+        self._markers: frozenset[int] = frozenset()  # ids that may be <|im_start|> (kv_prefix)
         self.last_stats: GenerationStats | None = None
 
     @property
@@ -194,7 +208,7 @@ class Gpt4AllProvider:
             except Exception as exc:  # gpt4all raises bare Exception/RuntimeError/ValueError
                 raise ProviderError(f"gpt4all could not load {path}: {exc}") from exc
             self._gpt = gpt
-            self._system, self._system_past = "", 0
+            self._kept = []
             report(1.0, f"{self.model.model_id} is loaded")
 
     def set_threads(self, n_threads: int) -> None:
@@ -213,7 +227,7 @@ class Gpt4AllProvider:
             if self._gpt is not None:
                 self._gpt.close()
             self._gpt = None
-            self._system, self._system_past = "", 0
+            self._kept = []
 
     def warm(self, system_prompt: str) -> float:
         """Pre-ingest the system turn for ``system_prompt`` so the first reply starts fast.
@@ -226,7 +240,7 @@ class Gpt4AllProvider:
         """
         with self._lock:
             text = system_block(system_prompt)
-            if text == self._system:
+            if self._kept and self._kept[0].text == text:
                 return 0.0
             started = self._clock()
             self._ingest_system(text, threading.Event())
@@ -242,7 +256,7 @@ class Gpt4AllProvider:
         llm = self._llm()
         stream = _Stream(lambda _t: None, cancel, self._clock)
         llm._prompt_callback = stream.on_prompt_token
-        self._system, self._system_past = "", 0
+        self._kept = []
         llm.prompt_model(
             text,
             "%1%2",
@@ -256,7 +270,8 @@ class Gpt4AllProvider:
             raise ProviderError(f"the system prompt does not fit model {self.model.model_id}: {stream.error}")
         if stream.cancelled:
             return False
-        self._system, self._system_past = text, int(llm.context.n_past)
+        self._kept = [KeptTurn(text, int(llm.context.n_past))]
+        self._markers = marker_ids(stream.prompt_ids)
         return True
 
     def generate(
@@ -276,14 +291,19 @@ class Gpt4AllProvider:
             started = self._clock()
             fitted = fit_context(request, self.n_ctx, request.max_tokens)
             prompt = build_prompt(fitted)
-            reused = prompt.system == self._system
+            turns = [prompt.system, *split_turns(prompt.turn)]
+            keep = reusable(self._kept, turns) if self._reuse_history else reusable(self._kept[:1], turns)
+            reused = keep > 0
             if not reused and not self._ingest_system(prompt.system, cancel):
                 return GenerationResult(text="", tokens=0, stopped="cancelled")
+            keep = max(keep, 1)
+            del self._kept[keep:]
+            base = self._kept[-1].end
             stream = _Stream(on_token, cancel, self._clock)
             llm._prompt_callback = stream.on_prompt_token
-            llm.context.n_past = self._system_past  # rewind to just after the system turn
+            llm.context.n_past = base  # rewind to the end of the last shared turn
             llm.prompt_model(
-                prompt.turn,
+                "".join(turns[keep:]),
                 "%1%2",
                 stream.on_reply_token,
                 n_predict=fitted.max_tokens,
@@ -296,22 +316,37 @@ class Gpt4AllProvider:
                 reset_context=False,
                 special=True,
             )
-            return self._finish(stream, fitted, started, reused)
+            self._remember(stream, turns[keep:], base)
+            return self._finish(stream, fitted, started, reused, base)
+
+    def _remember(self, stream: _Stream, evaluated: list[str], base: int) -> None:
+        """Record the complete turns just evaluated, or forget everything after a context shift.
+
+        llama.cpp shifts (erases part of) a full context by itself; positions are
+        then meaningless, so a generation that may have reached the end of the
+        window leaves nothing to reuse.
+        """
+        n_past = int(self._llm().context.n_past)
+        prompt_end = base + len(stream.prompt_ids)
+        if n_past < prompt_end or prompt_end + stream.tokens + 1 >= self.n_ctx - CONTEXT_MARGIN:
+            self._kept = []
+            return
+        ends = turn_ends(evaluated, stream.prompt_ids, base, self._markers) if self._reuse_history else None
+        if ends:
+            self._kept.extend(ends)
 
     def _finish(
-        self, stream: _Stream, fitted: GenerationRequest, started: float, reused: bool
+        self, stream: _Stream, fitted: GenerationRequest, started: float, reused: bool, base: int
     ) -> GenerationResult:
         ended = self._clock()
-        n_past = int(self._llm().context.n_past)
-        if n_past >= self.n_ctx - CONTEXT_MARGIN or n_past < self._system_past:
-            self._system, self._system_past = "", 0  # llama.cpp shifted the context: re-ingest next time
-        prompt_tokens = max(n_past - self._system_past - stream.tokens, 0)
+        prompt_tokens = len(stream.prompt_ids)
         self.last_stats = GenerationStats(
             prompt_s=(stream.first_at if stream.first_at is not None else ended) - started,
             total_s=ended - started,
             tokens=stream.tokens,
             prompt_tokens=prompt_tokens,
             system_reused=reused,
+            reused_tokens=base if reused else 0,
         )
         if stream.sink_error is not None:
             raise stream.sink_error

@@ -246,19 +246,33 @@ def _slug(path: Path) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", base.lower()).strip("-._") or "model"
 
 
-def add_model(path: str | os.PathLike[str], models_dir: Path) -> ModelInfo:
-    """Register a user's GGUF by reference (no copy) after validating it; return its entry.
+def add_model(
+    path: str | os.PathLike[str],
+    models_dir: Path,
+    *,
+    source: str = "user",
+    expected_sha256: str = "",
+    notes: tuple[str, ...] = (),
+) -> ModelInfo:
+    """Register a GGUF by reference (no copy) after validating it; return its entry.
 
     Adding the same file again refreshes its hash and returns the same id.
+    ``source`` is ``"user"`` for ``aether models add`` and ``"catalogue"`` for a
+    fetched model, whose hash must still be ``expected_sha256`` (checked again
+    here, the last step before the model can be used).
 
     Raises:
-        ModelFileError: missing, not a GGUF, corrupt or truncated (the message names the file).
+        ModelFileError: missing, not a GGUF, corrupt, truncated or not the expected
+            content (the message names the file).
     """
     models_dir.mkdir(parents=True, exist_ok=True)
     file = Path(path).expanduser().absolute()
     header = read_header(file)
+    digest = sha256_file(file)
+    if expected_sha256 and digest != expected_sha256.lower():
+        raise ModelFileError(file, f"its sha256 {digest[:16]}... is not the pinned {expected_sha256[:16]}...")
     entries = _load_entries(models_dir)
-    existing = next((e for e in entries if e.get("path") == str(file) and e.get("source") == "user"), None)
+    existing = next((e for e in entries if e.get("path") == str(file) and e.get("source") == source), None)
     if existing is not None:
         model_id = str(existing["model_id"])
     else:
@@ -266,16 +280,16 @@ def add_model(path: str | os.PathLike[str], models_dir: Path) -> ModelInfo:
         model_id, n = _slug(file), 2
         while model_id in taken:
             model_id, n = f"{_slug(file)}-{n}", n + 1
-    notes = [f"GGUF v{header.version}, {header.tensor_count} tensors"]
+    described = [f"GGUF v{header.version}, {header.tensor_count} tensors", *notes]
     if header.unknown_tensor_types:
-        notes.append(f"size check skipped for ggml types {list(header.unknown_tensor_types)}")
+        described.append(f"size check skipped for ggml types {list(header.unknown_tensor_types)}")
     info = ModelInfo(
         model_id=model_id,
         path=str(file),
-        sha256=sha256_file(file),
+        sha256=digest,
         size_bytes=header.file_size,
-        source="user",
-        notes=tuple(notes),
+        source=source,
+        notes=tuple(described),
     )
     _save_entries(models_dir, _upsert(entries, _entry(info, _stat(file))))
     return info

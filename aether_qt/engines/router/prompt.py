@@ -1,9 +1,14 @@
 """Building the ChatML prompt for local models, and fitting it into the context window.
 
 Order (DESIGN.md §7): the persona's system prompt plus the rule about data
-blocks; then the fenced data blocks of this turn; then recent history; then,
-when the previous answer was cut off by barge-in, a note saying so; then the
-user's text and the assistant header.
+blocks; then recent history; then the fenced data blocks of this turn (recalled
+memories, a file read); then, when the previous answer was cut off by barge-in,
+a note saying so; then the user's text and the assistant header. This turn's
+data comes *after* the history so that a follow-up's prompt starts with the
+same turns as the previous one: the local model keeps those in its KV cache
+and evaluates only what changed (:mod:`~aether_qt.engines.router.kv_prefix`);
+data placed first would change the prompt right after the system turn at every
+recall. It also sits next to the question it belongs to.
 
 Injection hygiene: the prompt is tokenized with special tokens enabled (the
 ChatML markers must become real control tokens), so every piece of text that
@@ -116,7 +121,7 @@ class ChatPrompt:
     Attributes:
         system: the system turn (persona + data rule); the same for every turn of a persona,
             so a provider can evaluate it once and reuse it.
-        turn: data, history, note, user text and the assistant header.
+        turn: history, data, note, user text and the assistant header.
     """
 
     system: str
@@ -137,13 +142,13 @@ def system_block(system_prompt: str) -> str:
 def build_prompt(request: GenerationRequest) -> ChatPrompt:
     """The ChatML prompt for ``request`` (see the module docstring for the order)."""
     parts: list[str] = []
-    if request.data:
-        parts.append(_fenced_turn("Data for this turn", request.data))
     for message in request.history:
         role = "assistant" if message.role == "assistant" else "user"
         if message.data:
             parts.append(_fenced_turn("Data shown in this earlier turn", message.data))
         parts.append(_turn(role, neutralize(message.text)))
+    if request.data:
+        parts.append(_fenced_turn("Data for this turn", request.data))
     if request.interrupted_previous:
         parts.append(_turn("system", INTERRUPTED_NOTE))
     parts.append(_turn("user", neutralize(request.user_text)))

@@ -1,7 +1,11 @@
 """The conversation the conductor re-sends, and the taint and task that go with it.
 
-The local model re-reads the history before every reply, so the conductor keeps
-a short window of answered turns (:func:`history_window`, a token budget). Each
+The local model reads the history before every reply, so the conductor keeps a
+short window of answered turns (:func:`history_window`, a token budget). The
+window keeps its oldest exchange while everything since still fits, so that
+consecutive prompts share their history and the model's KV cache (kept across
+turns) covers it; only when the budget is exceeded does it restart at the newest
+exchanges that fit half of it. Each
 turn is kept as an :class:`Exchange`: the user's words, the assistant's own
 words, and apart from both the untrusted data shown in that turn (a file's text),
 which later prompts fence as data with its source, never as anyone's words.
@@ -75,9 +79,10 @@ def history_window(
 ) -> tuple[Message, ...]:
     """The most recent messages that fit ``budget`` estimated tokens, each cut to ``per_message``.
 
-    The local model re-reads the history before every reply (its cache keeps only
-    the system turn), so an unbounded history makes each follow-up slower: six
-    long replies cost seconds before the first token. Newest messages are kept
+    The local model reads again whatever history its KV cache does not hold
+    (after a restart of the window, a trimmed history, another persona), so an
+    unbounded history can make a follow-up slow: six long replies cost seconds
+    before the first token. Newest messages are kept
     first; a message's data counts towards the budget and each block is cut like
     a message; a user message is never kept without the reply that followed it.
     """
@@ -126,16 +131,34 @@ class ConversationHistory:
         self._turns = turns
         self._budget = budget
         self._exchanges: list[Exchange] = []
+        self._first = 0  # the window starts at this exchange while everything since fits
 
     def add(self, exchange: Exchange) -> None:
         """Keep an answered turn (the oldest beyond ``turns`` is forgotten)."""
         self._exchanges.append(exchange)
+        before = len(self._exchanges)
         del self._exchanges[: -self._turns or len(self._exchanges)]
+        self._first = max(self._first - (before - len(self._exchanges)), 0)
 
     def messages(self) -> tuple[Message, ...]:
-        """The window as the prompt's history: the newest messages within the budget, cut."""
+        """The window as the prompt's history: recent whole exchanges within the budget, cut.
+
+        The window keeps its start while every exchange since fits the budget (a
+        stable prefix for the model's KV cache); past the budget it restarts at the
+        newest exchanges that fit half of it, or, when not even one does, the
+        newest that fit the whole budget. It is always a suffix of the exchanges,
+        never longer than :func:`history_window` would keep.
+        """
+        held = [m for exchange in self._exchanges[self._first :] for m in exchange.messages()]
+        window = history_window(held, budget=self._budget)
+        if len(window) == len(held):
+            return window
         recent = [m for exchange in self._exchanges for m in exchange.messages()]
-        return history_window(recent, budget=self._budget)
+        window = history_window(recent, budget=self._budget // 2) or history_window(
+            recent, budget=self._budget
+        )
+        self._first = len(self._exchanges) - len(window) // 2
+        return window
 
     def window(self) -> tuple[Exchange, ...]:
         """The exchanges whose messages :meth:`messages` keeps (always whole exchanges)."""

@@ -23,7 +23,7 @@ def request(**kw: object) -> GenerationRequest:
     return GenerationRequest(**base)  # type: ignore[arg-type]
 
 
-def test_order_is_system_data_history_note_user_then_assistant_header() -> None:
+def test_order_is_system_history_data_note_user_then_assistant_header() -> None:
     req = request(
         data=(FencedData("file:/x", "x content"),),
         history=(Message("user", "earlier q"), Message("assistant", "earlier a")),
@@ -34,7 +34,7 @@ def test_order_is_system_data_history_note_user_then_assistant_header() -> None:
     assert p.system == f"<|im_start|>system\nYou are Aether.\n\n{DATA_RULE}<|im_end|>\n"
     text = p.text
     positions = [
-        text.index(s) for s in ("You are Aether", "x content", "earlier q", "earlier a", INTERRUPTED_NOTE)
+        text.index(s) for s in ("You are Aether", "earlier q", "earlier a", "x content", INTERRUPTED_NOTE)
     ]
     positions.append(text.index("<|im_start|>user\nnow<|im_end|>"))
     assert positions == sorted(positions)
