@@ -316,7 +316,17 @@ def _doctor_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "suite",
         nargs="?",
         default="policy",
-        choices=["policy", "turn", "avatar", "memory", "voice", "soak", "router", "router-cache"],
+        choices=[
+            "policy",
+            "turn",
+            "avatar",
+            "memory",
+            "voice",
+            "soak",
+            "router",
+            "router-cache",
+            "router-remote",
+        ],
     )
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")

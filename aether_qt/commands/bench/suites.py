@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from aether_qt.commands.bench.policy import run_policy_bench
     from aether_qt.commands.bench.router import run_router_bench
     from aether_qt.commands.bench.router_cache import run_router_cache_bench
+    from aether_qt.commands.bench.router_remote import run_router_remote_bench
     from aether_qt.commands.bench.soak import run_soak_bench
     from aether_qt.commands.bench.turn import run_turn_bench
     from aether_qt.commands.bench.voice import run_voice_bench
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         "voice": run_voice_bench,
         "router": run_router_bench,
         "router-cache": run_router_cache_bench,
+        "router-remote": run_router_remote_bench,
     }
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
         home = Path(args.home) if args.home else Path(tmp)
