@@ -205,6 +205,52 @@ def privacy(args: argparse.Namespace) -> int:
     return 0
 
 
+@_guarded
+def test(args: argparse.Namespace) -> int:
+    """Send NAME one short request through the gate and say what came back (exit 1 when it failed)."""
+    import functools
+    import threading
+    import time
+
+    from aether_qt.core.generation import GenerationRequest, RemoteError
+    from aether_qt.engines.router.remote_provider import RemoteProvider
+    from aether_qt.policy.decisions import ActionRequest, Allow
+
+    with policy_runtime(args) as rt:
+        config = load_router_settings(rt.settings).find(args.name)
+        if config is None:
+            raise CommandError(f"no provider {args.name!r}", 2)
+
+        def api_key() -> str | None:
+            return rt.keystore.get_provider_key(config.name) if config.keyed else None
+
+        decision = rt.gate.evaluate(
+            ActionRequest("router.remote", config.base_url, actor_persona="user", intended_route=config.name)
+        )
+        if not isinstance(decision, Allow):
+            raise CommandError(
+                f"the gate did not allow a request to {config.name}; `aether providers use` allows it"
+            )
+        provider = RemoteProvider(config.name, config.base_url, config.model, api_key=api_key)
+        opener = functools.partial(rt.effectors.open_chat_stream, decision.permit, config.base_url)
+        request = GenerationRequest(
+            "test", "Reply with one short word.", "Say OK.", max_tokens=8, temperature=0.0
+        )
+        first: list[float] = []
+        started = time.perf_counter()
+        try:
+            result = provider.generate_with(
+                opener, request, lambda _t: first.append(time.perf_counter()), threading.Event()
+            )
+        except RemoteError as exc:
+            sys.stdout.write(f"{config.name}: FAILED ({exc.status.value}): {exc}\n")
+            return 1
+    took = (first[0] - started) * 1000 if first else float("nan")
+    words = result.text.strip()[:80]
+    sys.stdout.write(f"{config.name}: OK, first token in {took:.0f} ms, {result.tokens} tokens: {words!r}\n")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Any) -> None:
     """Add ``aether providers …`` to the parser."""
     p = sub.add_parser("providers", help="remote OpenAI-compatible providers (keys in the keyring)")
@@ -229,8 +275,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: A
     r = ps.add_parser("remove", help="remove NAME, its key and its grants")
     r.add_argument("name")
     r.set_defaults(handler=remove)
+    t = ps.add_parser("test", help="send NAME one short request and report what came back")
+    t.add_argument("name")
+    t.set_defaults(handler=test)
     pv = ps.add_parser("privacy", help="show or set where turns may go")
     pv.add_argument("posture", nargs="?", choices=[p.value for p in Posture])
     pv.set_defaults(handler=privacy)
-    for q in (a, ls, u, r, pv):
+    for q in (a, ls, u, r, t, pv):
         common(q)

@@ -133,7 +133,12 @@ def test_a_sensitive_memory_is_answered_locally_and_never_reaches_the_server(
 def test_a_failing_server_is_said_and_answered_locally(cli: Cli, tmp_path: Path) -> None:
     with OpenAIServer(fixed_words("never shown")) as server:
         assert add_provider(cli, server.base_url).returncode == 0
+        tested = cli.run("providers", "test", "lan")
+        assert tested.returncode == 0 and tested.stdout.startswith("lan: OK")
+        assert "never shown" in tested.stdout
         server.mode = Mode.SERVER_ERROR
+        failed = cli.run("providers", "test", "lan")
+        assert failed.returncode == 1 and "FAILED (server_error)" in failed.stdout
         report = say(cli, "tell me about the sea")
         route = report["route"]
         assert isinstance(route, dict) and route["tier"] == "local" and route["status"] == "server_error"
@@ -144,7 +149,7 @@ def test_a_failing_server_is_said_and_answered_locally(cli: Cli, tmp_path: Path)
         assert isinstance(route, dict) and route["status"] == "auth"
         assert "key" in str(route["reason"]).lower()
     costs = cli.json("costs")
-    assert [e["charged_usd"] for e in costs["entries"]] == [0.0, 0.0]  # reserved, then given back
+    assert [e["charged_usd"] for e in costs["entries"]] == [0.0, 0.0]  # turns reserve, then give back
     assert costs["open_reservations"] == 0
 
 
