@@ -34,6 +34,7 @@ from aether_qt.engines.router.cost_ledger import CostLedger
 from aether_qt.engines.router.costs import CapReached
 from aether_qt.engines.router.providers import make_config, save_provider, set_active
 from aether_qt.engines.router.router import Router
+from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.costs import CostsService
 from aether_qt.widgets.main_window import MainWindow
@@ -307,3 +308,27 @@ def test_a_ledger_that_cannot_be_read_is_said_in_red_and_spending_is_not_shown_a
         window.shutdown()
     finally:
         runtime.close()
+
+
+def test_a_refused_change_is_said_and_changes_nothing(
+    qtbot: QtBot, runtime: PolicyRuntime, router: Router, bridge: QtBusBridge, tmp_path: Path
+) -> None:
+    runtime.set_preset(Preset.OBSERVER)  # the Observer preset denies cost.admin, even to the user
+    window = make_window(qtbot, runtime, bridge, tmp_path, router)
+    tab = costs_tab(window)
+    before = CostLedger(database=runtime.database).state()
+    tab.daily_cap.setValue(50.0)
+    qtbot.mouseClick(tab.apply_button, Qt.MouseButton.LeftButton)
+    assert tab.status.isVisible()
+    assert tab.status.text() == (
+        "Changing the cost caps was refused by the policy: the Observer preset does not allow it; "
+        "the Assistant preset in Permissions does."
+    )
+    after = CostLedger(database=runtime.database).state()
+    assert (after.daily_cap_micros, after.monthly_cap_micros) == (
+        before.daily_cap_micros,
+        before.monthly_cap_micros,
+    )
+    assert allowed(runtime, "costs:caps") == []
+    assert tab.daily_cap.value() == 50.0  # what the user typed stays, to apply once allowed
+    window.shutdown()

@@ -72,12 +72,17 @@ class CostsService:
 
     def _permit(self, resource: str, what: str) -> tuple[Permit, str]:
         decision = decide_as_user(self._rt.gate, ADMIN, resource)
-        if not isinstance(decision, Allow):
-            data = decision_as_dict(decision)
-            why = data.get("reason") or data["decision"]
-            message = f"{what} was refused by the policy ({why}). {data.get('message') or ''}"
-            raise CostsRefusedError(message.strip())
-        return decision.permit, decision.audit_id
+        if isinstance(decision, Allow):
+            return decision.permit, decision.audit_id
+        data = decision_as_dict(decision)
+        if data["decision"] == "needs_upgrade":
+            why = (
+                f"the {self._rt.preset().value} preset does not allow it; the "
+                f"{data['suggested_preset']} preset in Permissions does"
+            )
+        else:
+            why = f"{data.get('reason') or data['decision']}: {data.get('message') or ''}".rstrip(": ")
+        raise CostsRefusedError(f"{what} was refused by the policy: {why}.")
 
     def set_caps(self, daily_usd: float, monthly_usd: float) -> str:
         """Set both caps (``aether costs cap``), audited; a sentence with the audit id.
