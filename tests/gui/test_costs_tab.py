@@ -32,7 +32,7 @@ from aether_qt.core.events import TurnEnded
 from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.engines.router.cost_ledger import CostLedger
 from aether_qt.engines.router.costs import CapReached
-from aether_qt.engines.router.providers import make_config, save_provider, set_active
+from aether_qt.engines.router.providers import Posture, make_config, save_provider, set_active, set_posture
 from aether_qt.engines.router.router import Router
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.runtime import PolicyRuntime
@@ -60,6 +60,7 @@ def runtime(tmp_path: Path) -> Iterator[PolicyRuntime]:
     with key_file_runtime(tmp_path / "home") as rt:
         save_provider(rt.settings, make_config("hosted", "http://127.0.0.1:9/v1", "gpt-4o-mini", 2.5, 10.0))
         set_active(rt.settings, "hosted")
+        set_posture(rt.settings, Posture.REMOTE_NON_SENSITIVE)  # as `aether providers add` leaves it
         yield rt
 
 
@@ -96,6 +97,11 @@ def make_window(
 def remote_flags(window: MainWindow) -> list[str]:
     """The remote banners shown (the key file of these homes also shows "keys on disk")."""
     return [flag for flag in window.banners.flags() if flag.startswith("remote")]
+
+
+def shown(window: MainWindow, flag: str) -> bool:
+    banner = window.banners.banner(flag)
+    return banner is not None and banner.isVisible()
 
 
 def costs_tab(window: MainWindow) -> CostsTab:
@@ -241,9 +247,9 @@ def test_the_unavailable_banner_counts_down_while_the_breaker_is_open_and_goes(
     for _ in range(3):  # three server failures in a minute open the breaker (what try_answer records)
         router.remote.breaker.record_failure()
     turn_ended(bus)
-    qtbot.waitUntil(lambda: REMOTE_UNAVAILABLE in window.banners.flags(), timeout=5000)
+    qtbot.waitUntil(lambda: shown(window, REMOTE_UNAVAILABLE), timeout=5000)  # a child is shown queued
     banner = window.banners.banner(REMOTE_UNAVAILABLE)
-    assert banner is not None and banner.isVisible() and banner.action is None
+    assert banner is not None and banner.action is None
     assert banner.message.text() == "hosted (gpt-4o-mini): answering locally (trying again in 30 s)."
     assert REMOTE_ACTIVE not in window.banners.flags() and window.remote_banners.countdown.isActive()
     save_shot(qtbot, window, "remote-unavailable-banner.png", tmp_path)
@@ -258,11 +264,18 @@ def test_the_unavailable_banner_counts_down_while_the_breaker_is_open_and_goes(
     window.shutdown()
 
 
-def test_no_provider_no_remote_banner_and_without_a_service_the_tab_says_so(
+def test_no_provider_or_local_only_no_remote_banner_and_without_a_service_the_tab_says_so(
     qtbot: QtBot, runtime: PolicyRuntime, bridge: QtBusBridge, tmp_path: Path
 ) -> None:
     window = make_window(qtbot, runtime, bridge, tmp_path, Router(models_dir=tmp_path, clock=Monotonic()))
     assert remote_flags(window) == [] and costs_tab(window).view is not None
+    window.shutdown()
+    set_posture(runtime.settings, Posture.LOCAL_ONLY)  # a provider set up, but nothing leaves
+    local = Router(models_dir=tmp_path, clock=Monotonic())
+    local.remote = build_remote_tier(runtime)
+    assert local.remote is not None and local.remote.provider is not None
+    window = make_window(qtbot, runtime, bridge, tmp_path, local)
+    assert remote_flags(window) == []
     window.shutdown()
     bare = MainWindow(
         runtime=runtime,

@@ -14,6 +14,7 @@ from aether_qt.core.cost_views import CostRow, CostsView, RemoteView
 from aether_qt.core.errors import ExplainedError
 from aether_qt.engines.router.cost_ledger import CAPS_RESOURCE, REARM_RESOURCE, CostLedger
 from aether_qt.engines.router.costs import CostEntry, CostRefused, format_usd, micros_from_usd, usd
+from aether_qt.engines.router.providers import Posture
 from aether_qt.engines.router.router import Router
 from aether_qt.policy.decisions import Allow, Permit, decision_as_dict
 from aether_qt.policy.runtime import PolicyRuntime
@@ -121,11 +122,14 @@ class CostsService:
         return f"Re-armed: remote models may spend again up to the caps (audited as {audit_id})."
 
     def remote(self) -> RemoteView:
-        """The active remote provider, today's spend (None when unreadable) and the breaker's banner."""
+        """The active remote provider, today's spend (None when unreadable) and the breaker's banner.
+
+        An empty view while no provider is active or the posture is local-only (nothing leaves).
+        """
         tier = self._router.remote if self._router is not None else None
         provider = tier.provider if tier is not None else None
-        if tier is None or provider is None:
-            return RemoteView()
+        if tier is None or provider is None or tier.settings.posture is Posture.LOCAL_ONLY:
+            return RemoteView()  # local-only: set up, but no turn goes there
         try:
             state = self._ledger.state()
         except CostRefused:
