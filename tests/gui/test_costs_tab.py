@@ -182,6 +182,8 @@ def test_re_arm_from_the_button_is_audited_and_clears_the_tripped_cap(
     window = make_window(qtbot, runtime, bridge, tmp_path, router)
     tab = costs_tab(window)
     assert tab.tripped.isVisible() and "daily cost cap" in tab.tripped_label.text()
+    centre = window.trust_centre
+    assert centre.tabText(centre.indexOf(tab)) == "Costs (cap reached)"
     banner = window.banners.banner(REMOTE_ACTIVE)
     assert banner is not None and "cost cap reached: answering locally" in banner.message.text()
     assert allowed(runtime, "costs:rearm") == []
@@ -191,6 +193,7 @@ def test_re_arm_from_the_button_is_audited_and_clears_the_tripped_cap(
 
     assert allowed(runtime, "costs:rearm") == [("cost.admin", "allow", "user")]
     assert ledger.state().tripped is None and not tab.tripped.isVisible()
+    assert centre.tabText(centre.indexOf(tab)) == "Costs"
     banner = window.banners.banner(REMOTE_ACTIVE)
     assert banner is not None and "cap reached" not in banner.message.text()
     assert tab.status.text().startswith("Re-armed") and "audited as" in tab.status.text()

@@ -80,7 +80,7 @@ class TrustCentre(QTabWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Refresh every tab (cheap when nothing changed) and the Approvals tab title."""
+        """Refresh every tab (cheap when nothing changed) and the Approvals and Costs tab titles."""
         self.approvals.refresh()
         self.grants.refresh()
         self.audit.refresh()
@@ -88,6 +88,8 @@ class TrustCentre(QTabWidget):
         self.costs.refresh()
         count = len(self.approvals.pending_ids())
         self.setTabText(0, f"Approvals ({count})" if count else "Approvals")
+        tripped = self.costs.view is not None and bool(self.costs.view.tripped)
+        self.setTabText(self.indexOf(self.costs), "Costs (cap reached)" if tripped else "Costs")
 
     def _on_tab_changed(self, *_: object) -> None:
         self.refresh()
