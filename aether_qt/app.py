@@ -41,6 +41,7 @@ from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
 from aether_qt.engines.router.router import Router
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.gate.costs import CostsService
 from aether_qt.services.gate.data_safety import DataSafetyService
 from aether_qt.services.interaction.host import QtConversation
 from aether_qt.services.memory.host import MemoryHost
@@ -148,6 +149,7 @@ def _build(
     choose_model: ChooseModel | None = None,
     personas: PersonaHost | None = None,
     memory: MemoryHost | None = None,
+    router: Router | None = None,
 ) -> AppParts:
     tray_available = QSystemTrayIcon.isSystemTrayAvailable()
     app.setQuitOnLastWindowClosed(not tray_available)
@@ -165,6 +167,7 @@ def _build(
         data_safety=DataSafetyService(
             runtime=runtime, home=paths.data_dir.parent if home or os.environ.get(HOME_ENV) else None
         ),
+        costs=CostsService(runtime=runtime, router=router),
     )
     window.sig_quit_requested.connect(app.quit)
     tray: TrayIcon | None = None
@@ -433,6 +436,7 @@ def _run(
             choose_model=_model_chooser(paths, runtime, conversation),
             personas=host,
             memory=memory,
+            router=conversation.router,
         )
         presence = PresenceHost(visual=service.active.visual, bridge=bridge)
         avatar = parts.window.conversation_view.avatar

@@ -6,6 +6,8 @@ queued to the GUI thread: tickets, decisions, grants, preset and pause changes
 (published by the gate-on-bus adapter, whoever made them: the trust centre, the
 tray, a turn) refresh the banners and the trust centre, coalesced by a short
 single-shot timer; model status drives the "no model" banner and the status bar.
+A turn's end refreshes too: it may have spent money, so the Costs tab and the
+remote banners (:mod:`~aether_qt.widgets.trust.remote_banners`) follow.
 While the "storage full" banner shows, each refresh first asks the runtime to
 look for room again (a ``statvfs``; the log is re-verified only once there is
 room), so freeing space clears the banner at the next event, activation, F5 or
@@ -51,20 +53,29 @@ from aether_qt.core.events import (
     SpeechHeard,
     TicketAnswered,
     TicketOpened,
+    TurnEnded,
     VoiceStateChanged,
 )
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.backup_tab import ChooseFile, choose_file
-from aether_qt.widgets.trust.banners import CHECK_AGAIN, CHOOSE_MODEL, COPY_FOLDER, STORAGE_FULL, BannerArea
+from aether_qt.widgets.trust.banners import (
+    CHECK_AGAIN,
+    CHOOSE_MODEL,
+    COPY_FOLDER,
+    OPEN_COSTS,
+    STORAGE_FULL,
+    BannerArea,
+)
 from aether_qt.widgets.trust.centre import TrustCentre
 from aether_qt.widgets.trust.confirm import Confirm, ask_user
 from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
+from aether_qt.widgets.trust.remote_banners import REMOTE_ACTIVE, RemoteBanners
 
 if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge
     from aether_qt.policy.runtime import PolicyRuntime
-    from aether_qt.widgets.ports import Conversation, DataSafety, PolicyControls
+    from aether_qt.widgets.ports import Conversation, Costs, DataSafety, PolicyControls
 
 SOON_MS = 60
 KEY_GEOMETRY = "main_window/geometry"
@@ -161,6 +172,7 @@ class MainWindow(QMainWindow):
         data_safety: DataSafety | None = None,
         ask_passphrase: AskPassphrase = ask_passphrase,
         choose_file: ChooseFile = choose_file,
+        costs: Costs | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -187,7 +199,9 @@ class MainWindow(QMainWindow):
             data_safety=data_safety,
             ask_passphrase=ask_passphrase,
             choose_file=choose_file,
+            costs=costs,
         )
+        self.remote_banners = RemoteBanners(banners=self.banners, costs=costs, parent=self)
         self.memory_panel = memory_panel
         if memory_panel is not None:  # a tab of the side panel, with its own Ctrl+<n>
             backup = self.trust_centre.indexOf(self.trust_centre.backup)  # Memory keeps Ctrl+5
@@ -267,6 +281,7 @@ class MainWindow(QMainWindow):
         if STORAGE_FULL in self.banners.flags():
             self._runtime.check_storage()
         self.banners.refresh()
+        self.remote_banners.refresh()
         self.trust_centre.refresh()
         tickets = self._runtime.tickets.pending()
         lines = {t.ticket_id: f"{t.request.capability}: {t.request.resource}" for t in tickets}
@@ -363,6 +378,7 @@ class MainWindow(QMainWindow):
             return
         self._stopped = True
         self.soon.stop()
+        self.remote_banners.stop()
         self.conversation_view.transcript.flush_timer.stop()
         self.save_state()
         self.trust_centre.shutdown()
@@ -389,7 +405,7 @@ class MainWindow(QMainWindow):
         elif isinstance(payload, MemoryStatusChanged):
             degraded = payload.state in ("fts_only", "unavailable")
             self.banners.set_condition("memory", payload.message if degraded else None)
-        elif isinstance(payload, _POLICY_EVENTS):
+        elif isinstance(payload, (*_POLICY_EVENTS, TurnEnded)):  # a turn may have spent: costs, remote banner
             self._refresh_soon()
         elif isinstance(payload, PersonaActivated | PersonaFailed | PersonaRecovered):
             self._show_persona_event(payload)
@@ -498,6 +514,8 @@ class MainWindow(QMainWindow):
             self.check_storage()
         elif flag == STORAGE_FULL and action == COPY_FOLDER:
             self._copy_storage_folder()
+        elif flag == REMOTE_ACTIVE and action == OPEN_COSTS:
+            self.show_tab(self.trust_centre.indexOf(self.trust_centre.costs))
 
     def check_storage(self) -> str:
         """Look for room again ("Check again"); refresh, and return the sentence shown in the status bar."""

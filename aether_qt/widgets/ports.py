@@ -16,6 +16,9 @@ audits each change through the gate and publishes it on the bus
 :class:`DataSafety` is the trust centre's Backup and Restore (the real one is
 :class:`~aether_qt.services.gate.data_safety.DataSafetyService`).
 
+:class:`Costs` is the trust centre's Costs tab and the window's remote banners (the real one
+is :class:`~aether_qt.services.gate.costs.CostsService`).
+
 :class:`Conversation` is what the UI sees of a conversation: submit text,
 cancel, answer approvals; events on the bus. The real implementation
 (:class:`~aether_qt.services.interaction.host.QtConversation`) runs each turn in
@@ -32,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from aether_qt.core.cost_views import CostsView, RemoteView
 from aether_qt.core.events import MemoryStatusChanged
 from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass
 from aether_qt.engines.memory.recall import RecallResult
@@ -88,6 +92,32 @@ class DataSafety(Protocol):
 
     def restore_command(self, bundle: Path) -> str:
         """The command line that restores ``bundle`` once the app is closed (cheap: no check)."""
+        ...
+
+
+class Costs(Protocol):
+    """The cost ledger as the Costs tab and the remote banners see it.
+
+    Each call is one short transaction on the app database (run on the GUI
+    thread). Expected failures (a locked or damaged ledger, the gate's refusal,
+    a bad amount) raise :class:`~aether_qt.core.errors.ExplainedError` with a
+    sentence for the user; nothing is changed then.
+    """
+
+    def view(self, limit: int) -> CostsView:
+        """Spend against the caps and the newest ``limit`` entries."""
+        ...
+
+    def set_caps(self, daily_usd: float, monthly_usd: float) -> str:
+        """Set both caps as the user's audited act; a sentence saying what changed."""
+        ...
+
+    def rearm(self) -> str:
+        """Re-arm a tripped cap as the user's audited act; a sentence saying what happened."""
+        ...
+
+    def remote(self) -> RemoteView:
+        """The active remote provider, today's spend and whether its breaker is open."""
         ...
 
 

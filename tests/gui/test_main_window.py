@@ -500,6 +500,8 @@ RUN_APP = textwrap.dedent(
     def ready(parts):
         parts.runtime.gate.pause(True)  # one audited row, so a shutdown checkpoint is due
         parts.runtime.gate.pause(False)
+        centre = parts.window.trust_centre  # the Costs tab is wired to the real ledger, on Ctrl+7
+        print("COSTS", centre.indexOf(centre.costs), "Ctrl+7" in parts.window.shortcuts, centre.costs.view)
         QTimer.singleShot(300, parts.app.quit)
 
     sys.exit(run_app(AppOptions(home=sys.argv[1], allow_key_file=True), on_ready=ready))
@@ -515,6 +517,7 @@ def test_run_app_starts_and_quits_cleanly(home: Path, fail_keyring: None) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
+    assert "COSTS 6 True CostsView(" in done.stdout, done.stdout
     rt = open_runtime(home)
     try:
         assert rt.audit is not None

@@ -6,7 +6,9 @@ runtime, or a condition reported on the bus (no model, offline, voice unavailabl
 the user: one clears only when its condition is gone (DESIGN.md §11). A banner
 may carry action buttons (the "no model" banner offers "Choose a model…"; the
 "storage full" banner, which names the data folder and the space Aether wants
-there, offers "Check again" and "Copy folder path").
+there, offers "Check again" and "Copy folder path"; the "remote model" banner
+offers "Costs…"). A banner whose sentence changes (a countdown) is updated in
+place, not rebuilt.
 
 The persona-error banner follows the persona events: ``persona.did_fail`` shows
 where the active persona's file broke and which persona stays in use;
@@ -37,6 +39,7 @@ SEVERITY: Final[dict[str, tuple[str, str, str]]] = {
     "no_model": ("#546e7a", "#ffffff", "No model"),
     "offline": ("#78909c", "#ffffff", "Offline"),
     "remote_active": ("#1565c0", "#ffffff", "Remote model"),
+    "remote_unavailable": ("#5c6bc0", "#ffffff", "Remote unavailable"),
     "microphone_live": ("#2e7d32", "#ffffff", "Microphone live"),
     "voice_unavailable": ("#90a4ae", "#102027", "Voice unavailable"),
     "persona_error": ("#b39ddb", "#1f1235", "Persona error"),
@@ -49,6 +52,7 @@ CONDITION_RANKS: Final[dict[str, int]] = {
     "no_model": CONDITION_PRIORITY,
     "offline": CONDITION_PRIORITY + 1,
     "remote_active": CONDITION_PRIORITY + 2,
+    "remote_unavailable": CONDITION_PRIORITY + 2,  # shown instead of remote_active, never with it
     "microphone_live": CONDITION_PRIORITY + 3,
     "voice_unavailable": CONDITION_PRIORITY + 4,
     "persona_error": CONDITION_PRIORITY + 6,
@@ -61,9 +65,11 @@ STORAGE_FULL: Final = "storage_full"
 CHOOSE_MODEL: Final = "choose_model"
 CHECK_AGAIN: Final = "check_again"
 COPY_FOLDER: Final = "copy_folder"
+OPEN_COSTS: Final = "open_costs"
 ACTIONS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "no_model": ((CHOOSE_MODEL, "Choose a model…"),),
     STORAGE_FULL: ((CHECK_AGAIN, "Check again"), (COPY_FOLDER, "Copy folder path")),
+    "remote_active": ((OPEN_COSTS, "Costs…"),),
 }
 """Flag -> its action buttons: (action id, label), the first one being :attr:`Banner.action`.
 
@@ -221,6 +227,11 @@ class BannerArea(QWidget):
         self._flags = {f.flag: f for f in posture}
         wanted = tuple((f.flag, f.message) for f in posture)
         if wanted == self._shown:
+            return
+        if [flag for flag, _ in wanted] == self.flags():  # only sentences changed (a countdown): no rebuild
+            for banner, (_, message) in zip(self._banners, wanted, strict=True):
+                banner.message.setText(message)
+            self._shown = wanted
             return
         for old in self._banners:
             self._layout.removeWidget(old)

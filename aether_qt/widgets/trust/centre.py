@@ -1,7 +1,7 @@
-"""The trust centre: pending approvals, grants, the audit log, the permission preset and backups.
+"""The trust centre: pending approvals, grants, the audit log, the permission preset, backups and costs.
 
 Each tab is its own module (``approvals_tab``, ``grants_tab``, ``audit_tab``,
-``permissions_tab``, ``backup_tab``); this one assembles them. The tabs read the policy
+``permissions_tab``, ``backup_tab``, ``costs_tab``); this one assembles them. The tabs read the policy
 runtime; every change (answer, revoke, revoke all, preset) goes through the
 :class:`~aether_qt.widgets.ports.PolicyControls` they were given, which audits
 it and publishes it on the bus; nothing is decided in a widget. Tabs rebuild
@@ -21,17 +21,18 @@ from aether_qt.widgets.trust.approvals_tab import Answer, ApprovalsTab
 from aether_qt.widgets.trust.audit_tab import AuditTab
 from aether_qt.widgets.trust.backup_tab import BackupTab, ChooseFile, choose_file
 from aether_qt.widgets.trust.confirm import Confirm, ask_user
+from aether_qt.widgets.trust.costs_tab import CostsTab
 from aether_qt.widgets.trust.grants_tab import GrantsTab
 from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
 from aether_qt.widgets.trust.permissions_tab import PermissionsTab
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
-    from aether_qt.widgets.ports import DataSafety, PolicyControls
+    from aether_qt.widgets.ports import Costs, DataSafety, PolicyControls
 
 
 class TrustCentre(QTabWidget):
-    """Approvals, Grants, Audit, Permissions and Backup, each a tab over the policy runtime and its controls.
+    """Approvals, Grants, Audit, Permissions, Backup and Costs: tabs over the policy runtime and its controls.
 
     Tickets are answered by ``answer`` when given (the conversation's, so a
     waiting turn resumes), else by ``controls.answer``. Backups go through
@@ -54,6 +55,7 @@ class TrustCentre(QTabWidget):
         data_safety: DataSafety | None = None,
         ask_passphrase: AskPassphrase = ask_passphrase,
         choose_file: ChooseFile = choose_file,
+        costs: Costs | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -68,20 +70,26 @@ class TrustCentre(QTabWidget):
         self.addTab(self.grants, "Grants")
         self.addTab(self.audit, "Audit")
         self.addTab(self.permissions, "Permissions")
+        self.costs = CostsTab(costs=costs)
         self.addTab(self.backup, "Backup")
+        self.addTab(self.costs, "Costs")
         self.approvals.sig_ticket_answered.connect(self._on_tab_changed)
         self.grants.sig_grants_revoked.connect(self._on_tab_changed)
         self.permissions.sig_preset_changed.connect(self._on_tab_changed)
+        self.costs.sig_costs_changed.connect(self._on_tab_changed)
         self.refresh()
 
     def refresh(self) -> None:
-        """Refresh every tab (cheap when nothing changed) and the Approvals tab title."""
+        """Refresh every tab (cheap when nothing changed) and the Approvals and Costs tab titles."""
         self.approvals.refresh()
         self.grants.refresh()
         self.audit.refresh()
         self.permissions.refresh()
+        self.costs.refresh()
         count = len(self.approvals.pending_ids())
         self.setTabText(0, f"Approvals ({count})" if count else "Approvals")
+        tripped = self.costs.view is not None and bool(self.costs.view.tripped)
+        self.setTabText(self.indexOf(self.costs), "Costs (cap reached)" if tripped else "Costs")
 
     def _on_tab_changed(self, *_: object) -> None:
         self.refresh()
