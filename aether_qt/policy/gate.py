@@ -205,6 +205,20 @@ class Gate:
             AuditEntry("system", "", "", "audit_resumed", reason="storage", detail=detail), anchor=True
         )
 
+    def record_route(self, *, turn_id: str, resource: str, route: str, reason: str) -> str:
+        """Write where a turn is answered and why (``decision: route``); its audit id ("" if unwritten).
+
+        Not a decision (no permit, no grant): the router decided it before any model
+        call, and the user can read it back next to the gate's ``router.remote`` rows.
+        """
+        detail = {"v": 1, "event": "route", "route": route}
+        entry = AuditEntry(
+            "system", "router.route", resource, "route", reason=reason[:300], turn_id=turn_id, detail=detail
+        )
+        with self._lock:
+            row = self._append(entry)
+        return row.audit_id if row is not None else ""
+
     def resume(self) -> bool:
         """Try to end a stop caused by a full disk now (the banner's "Check again").
 

@@ -105,7 +105,7 @@ def test_add_then_say_streams_from_the_provider_with_route_ledger_and_audit_but_
     no_canary_on_disk(cli.home)
 
 
-def test_a_sensitive_memory_is_answered_locally_and_never_reaches_the_server(
+def test_sensitive_words_stay_local_and_a_sensitive_memory_never_reaches_the_server(
     cli: Cli, model_server: OpenAIServer
 ) -> None:
     model_server.mode = Mode.OK
@@ -113,10 +113,17 @@ def test_a_sensitive_memory_is_answered_locally_and_never_reaches_the_server(
     before = len(model_server.requests)
     told = say(cli, "remember that my bank PIN is 4921")
     assert told["outcome"] == "Answered"
-    asked = say(cli, "what is my bank PIN?")
+    asked = say(cli, "I am worried someone saw my password today")
     route = asked["route"]
     assert isinstance(route, dict) and route["tier"] == "local"
     assert "never leaves this computer" in str(route["reason"])
+    con = sqlite3.connect(cli.home / "data" / "audit.db")
+    try:
+        routes = list(con.execute("SELECT resource, reason FROM audit_log WHERE decision = 'route'"))
+    finally:
+        con.close()
+    assert (model_server.base_url, route["reason"]) in routes  # the audit says where and why
+    assert all("4921" not in reason for _, reason in routes)
     assert cli.run("providers", "privacy", "remote").returncode == 0
     widened = say(cli, "which bank do I use?")
     assert any("4921" in str(hit["text"]) for hit in widened["recalled"])  # type: ignore[attr-defined]

@@ -107,6 +107,10 @@ class GateOnBus:
         self._publish(request, decision)
         return decision
 
+    def record_route(self, *, turn_id: str, resource: str, route: str, reason: str) -> str:
+        """Write a turn's route and its reason to the audit (see :meth:`Gate.record_route`)."""
+        return self.gate.record_route(turn_id=turn_id, resource=resource, route=route, reason=reason)
+
     def answer(self, ticket_id: str, choice: ApprovalChoice, scope: str | None = None) -> Decision:
         """Answer a ticket through the gate; publish the answer and its decision.
 

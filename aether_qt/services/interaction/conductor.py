@@ -504,6 +504,11 @@ class Conductor:
         permit: object = None
         if grounded is None:  # a remembered fact answers without any model: nothing to route
             route, permit = self._route(turn, category, with_tool_result=effect.with_tool_result)
+            if resource := self._router.remote_resource():  # with a provider set up, every route is audited
+                where = f"{route.tier.value}/{route.provider}"
+                self._gate.record_route(
+                    turn_id=turn.report.turn_id, resource=resource, route=where, reason=route.reason
+                )
         if route is not None and route.tier is Tier.REMOTE:  # sensitive memories never leave
             kept = {hit["text"] for hit in turn.report.recalled if hit.get("privacy") == "sensitive"}
             request = dataclasses.replace(request, data=tuple(d for d in request.data if d.text not in kept))
