@@ -31,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from aether_qt.commands.bench.router_rules import fact_recalled, score_reply
+from aether_qt.commands.bench.router_rules import fact_recalled, invented_identity, score_reply
 from aether_qt.companion import Companion
 from aether_qt.core.generation import GenerationRequest
 from aether_qt.core.paths import resolve_paths
@@ -127,7 +127,10 @@ def _everyday(home: Path, quick: bool) -> dict[str, Any]:
             bad = [name for name, ok in scored.checks.items() if not ok]
             failed_checks.update(bad)
             if bad:
-                failures.append({"id": prompt["id"], "failed": bad, "reply": reply[:160]})
+                invented = invented_identity(reply)
+                failures.append(
+                    {"id": prompt["id"], "failed": bad, "invented": invented, "reply": reply[:300]}
+                )
             _progress("everyday", i + 1, len(prompts))
     n = len(prompts)
     return {
