@@ -110,4 +110,4 @@ def route_caption(route: Route) -> str:
     if not route.reason or route.reason.startswith(_PLAIN):
         return ""
     where = "on this computer" if route.tier is Tier.LOCAL else "with a built-in answer"
-    return f"Answered {where}: {route.reason}"
+    return f"Answered {where} ({route.reason})"

@@ -59,3 +59,20 @@ def test_without_a_local_model_a_kept_turn_is_answered_by_the_reflex_tier_with_b
     route = decide_route(dataclasses.replace(OPEN, local_ready=False, sensitive="health details"))
     assert route.tier is Tier.REFLEX
     assert "health details" in route.reason and "no local model is ready" in route.reason
+
+
+def test_the_caption_under_a_reply_says_where_and_why_and_stays_quiet_for_the_everyday_answer() -> None:
+    from aether_qt.core.generation import Route
+    from aether_qt.engines.router.route_plan import route_caption
+
+    assert route_caption(decide_route(OPEN)) == "Answered by lan (m) over the network"
+    kept = decide_route(dataclasses.replace(OPEN, sensitive="a card number"))
+    assert route_caption(kept) == (
+        "Answered on this computer (privacy: the turn holds a card number, which never leaves this computer)"
+    )
+    assert route_caption(decide_route(dataclasses.replace(OPEN, provider=None))) == ""
+    assert route_caption(Route(Tier.LOCAL, "gpt4all", "tiny", reason="category DirectLocal")) == ""
+    failed = Route(Tier.REMOTE, "lan", "m", reason="remote failed: the connection closed", status="dropped")
+    assert (
+        route_caption(failed) == "Answered by lan (m) over the network (remote failed: the connection closed)"
+    )
