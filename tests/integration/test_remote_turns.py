@@ -148,3 +148,18 @@ def test_twenty_parallel_requests_never_spend_more_than_the_cap_plus_one_reserva
         )
         assert route.tier is Tier.REMOTE and not isinstance(decision, Allow)  # the gate refuses at the cap
         assert getattr(decision, "reason", None) is not None and decision.reason.value == "cost_cap"  # type: ignore[union-attr]
+
+
+def test_without_the_users_grant_a_turn_is_answered_locally_and_no_approval_card_appears(
+    paths: AppPaths, server: OpenAIServer
+) -> None:
+    set_up(paths, server.base_url)
+    with open_companion(paths) as comp:
+        grants = [g.grant_id for g in comp.runtime.ledger.active() if g.capability == "router.remote"]
+        assert grants and all(comp.runtime.gate.revoke(g) for g in grants)  # the user withdrew consent
+        seen: list[str] = []
+        comp.bus.subscribe("*", lambda env: seen.append(env.kind))
+        route = turn(comp, "tell me about the sea")
+        assert route["tier"] == "local" and "the gate did not allow remote" in route["reason"]
+        assert "approvals.did_open_ticket" not in seen and server.requests == []
+        assert comp.runtime.tickets.pending() == []

@@ -560,13 +560,14 @@ class Conductor:
             intended_route=route.provider,
             task_id=turn.report.task_id,
         )
-        decision = self._gate.evaluate(action)
+        # Routing never raises an approval card (the user allows a provider when adding it):
+        # the plain gate decides, audited, without the ticket events that would show one.
+        gate = self._gate.gate
+        decision = gate.evaluate(action)
         if isinstance(decision, Allow):
             return route, decision.permit
-        if isinstance(
-            decision, Ask
-        ):  # routing never raises a card: the user allows a provider when adding it
-            self._gate.answer(decision.ticket.ticket_id, ApprovalChoice.DENY)
+        if isinstance(decision, Ask):
+            gate.answer(decision.ticket.ticket_id, ApprovalChoice.DENY)
         local = self._router.plan(
             category,
             persona_name=persona.name,
