@@ -205,6 +205,14 @@ def test_approval_card_appears_inline_and_deny_answers_it(
     fake.hold = True
     type_and_send(qtbot, view, "write plan.txt")
     qtbot.waitUntil(view.running, timeout=2000)
+    # the turn's first events (its "Thinking" state, the acknowledgement) arrive on a timer: let them
+    # land before the ticket, or a late "Thinking" overwrites "Awaiting your approval" on a busy machine
+    qtbot.waitUntil(
+        lambda: (
+            "turn_1" in view.transcript.bubbles and bool(view.transcript.bubbles["turn_1"].phrases.text())
+        ),
+        timeout=5000,
+    )
     fake.open_ticket("tkt_7", resource="/home/user/Documents/plan.txt", risk="high")
     card = view.transcript.cards["tkt_7"]
     qtbot.waitUntil(card.isVisible, timeout=1000)
