@@ -14,8 +14,8 @@ import datetime as dt
 import sys
 from typing import Any
 
-from aether_qt.commands.output import emit_json, emit_pairs, emit_table, fail
-from aether_qt.commands.session import CommandError, app_database, policy_runtime, user_allow
+from aether_qt.commands.output import emit_json, emit_pairs, emit_table
+from aether_qt.commands.session import CommandError, app_database, guarded, policy_runtime, user_allow
 from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.router.cost_ledger import CAPS_RESOURCE, REARM_RESOURCE, CostLedger
 from aether_qt.engines.router.costs import (
@@ -60,20 +60,7 @@ def _print_state(state: CostState) -> None:
         sys.stdout.write("note: the system clock is behind the ledger's; periods follow the ledger's clock\n")
 
 
-def _guarded(fn: Any) -> Any:
-    """Turn command, ledger and storage errors into ``aether: message`` and an exit code."""
-
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            result: int = fn(args)
-        except CommandError as exc:
-            return fail(str(exc), exc.code)
-        except (CostRefused, StorageError) as exc:
-            return fail(str(exc), 2)
-        return result
-
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
+_guarded = guarded(CostRefused, StorageError)  # ledger and storage errors exit 2
 
 
 @_guarded

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aether_qt.commands.output import emit_json, emit_pairs, emit_table, fail
+from aether_qt.commands.output import emit_json, emit_pairs, emit_table
 from aether_qt.commands.session import (
     CommandError,
     absolute_resource,
     decision_line,
+    guarded,
     policy_runtime,
 )
 from aether_qt.policy.approvals import TicketError
@@ -30,18 +31,7 @@ if TYPE_CHECKING:
     from aether_qt.services.gate.gate_on_bus import GateOnBus
 
 
-def _guarded(fn: Any) -> Any:
-    """Turn :class:`CommandError` into ``aether: message`` and its exit code."""
-
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            result: int = fn(args)
-        except CommandError as exc:
-            return fail(str(exc), exc.code)
-        return result
-
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
+_guarded = guarded()  # CommandError -> "aether: message" and its exit code
 
 
 def _controls(runtime: PolicyRuntime) -> GateOnBus:

@@ -16,8 +16,8 @@ import getpass
 import sys
 from typing import Any
 
-from aether_qt.commands.output import emit_json, emit_table, fail
-from aether_qt.commands.session import CommandError, policy_runtime
+from aether_qt.commands.output import emit_json, emit_table
+from aether_qt.commands.session import CommandError, guarded, policy_runtime
 from aether_qt.engines.router.providers import (
     Posture,
     ProviderConfig,
@@ -36,16 +36,7 @@ from aether_qt.policy.runtime import PolicyRuntime
 _MAX_KEY = 4096
 
 
-def _guarded(fn: Any) -> Any:
-    def wrapper(args: argparse.Namespace) -> int:
-        try:
-            result: int = fn(args)
-        except (CommandError, ProviderConfigError) as exc:
-            return fail(str(exc), getattr(exc, "code", 2))
-        return result
-
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
+_guarded = guarded(ProviderConfigError)  # a bad name, URL or price exits 2
 
 
 def read_key(*, prompt: bool) -> str:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import peewee
 
+from aether_qt.commands.output import fail
 from aether_qt.core.paths import AppPaths, resolve_paths
 from aether_qt.policy.capabilities import CAPABILITIES, ResourceKind
 from aether_qt.policy.decisions import Allow, decision_as_dict
 from aether_qt.policy.runtime import PolicyRuntime
+
+Handler = Callable[[argparse.Namespace], int]
 
 
 class CommandError(Exception):
@@ -23,6 +26,25 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
+
+
+def guarded(*also: type[Exception]) -> Callable[[Handler], Handler]:
+    """Decorate a command: :class:`CommandError` becomes ``aether: message`` and its exit code,
+    each exception type in ``also`` becomes ``aether: message`` and exit 2."""
+
+    def decorate(fn: Handler) -> Handler:
+        def wrapper(args: argparse.Namespace) -> int:
+            try:
+                return fn(args)
+            except CommandError as exc:
+                return fail(str(exc), exc.code)
+            except also as exc:
+                return fail(str(exc), 2)
+
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+    return decorate
 
 
 @contextmanager

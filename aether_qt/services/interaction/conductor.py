@@ -502,15 +502,17 @@ class Conductor:
         inbox, cancel = turn.inbox, turn.cancel
         route: Route | None = None
         permit: object = None
+        kept = {hit["text"] for hit in turn.report.recalled if hit.get("privacy") == "sensitive"}
         if grounded is None:  # a remembered fact answers without any model: nothing to route
-            route, permit = self._route(turn, category, with_tool_result=effect.with_tool_result)
+            route, permit = self._route(
+                turn, category, kept=len(kept), with_tool_result=effect.with_tool_result
+            )
             if resource := self._router.remote_resource():  # with a provider set up, every route is audited
                 where = f"{route.tier.value}/{route.provider}"
                 self._gate.record_route(
                     turn_id=turn.report.turn_id, resource=resource, route=where, reason=route.reason
                 )
         if route is not None and route.tier is Tier.REMOTE:  # sensitive memories never leave
-            kept = {hit["text"] for hit in turn.report.recalled if hit.get("privacy") == "sensitive"}
             request = dataclasses.replace(request, data=tuple(d for d in request.data if d.text not in kept))
 
         def job() -> None:
@@ -529,14 +531,15 @@ class Conductor:
 
         self._spawn(job)
 
-    def _route(self, turn: _Turn, category: str, *, with_tool_result: bool) -> tuple[Route, object]:
+    def _route(
+        self, turn: _Turn, category: str, *, kept: int, with_tool_result: bool
+    ) -> tuple[Route, object]:
         """Plan the route before any model call; a remote route asks the gate for ``router.remote``.
 
-        The user's words and the recalled memories are checked for sensitive content,
-        and the turn's taint travels with the request, so the gate refuses what the
-        planner let through by mistake.
+        The user's words are checked for sensitive content (``kept``: how many recalled
+        memories are sensitive), and the turn's taint travels with the request, so the
+        gate refuses what the planner let through by mistake.
         """
-        kept = [hit["text"] for hit in turn.report.recalled if hit.get("privacy") == "sensitive"]
         persona = turn.persona
         route = self._router.plan(
             category,
@@ -544,7 +547,7 @@ class Conductor:
             persona_tier=persona.preferred_tier,
             persona_posture=persona.privacy_posture,
             sensitive=sensitive_reason(turn.classification.text),
-            sensitive_memories=len(kept),
+            sensitive_memories=kept,
             taint=(*turn.context, *(("tool:result",) if with_tool_result else ())),
         )
         if route.tier is not Tier.REMOTE:
