@@ -25,7 +25,7 @@ from aether_qt.engines.interaction.phrases import load_default_persona
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.services.interaction.conductor import Conductor
-from tests.router_fakes import LocalPlan
+from router_fakes import LocalPlan
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from aether_qt.policy.capabilities import Preset
 from aether_qt.services.interaction.conductor import RouterPort
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.sql import execute
-from tests.router_fakes import WrappedPlan
+from router_fakes import WrappedPlan
 
 MIRA = "remember that my sister's name is Mira"
 

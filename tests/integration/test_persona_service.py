@@ -21,7 +21,7 @@ from aether_qt.policy.capabilities import Mode
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.interaction.conductor import Conductor, TurnReport
 from aether_qt.services.persona.service import SETTING_ACTIVE, PersonaService
-from tests.router_fakes import LocalPlan
+from router_fakes import LocalPlan
 
 
 @pytest.fixture
