@@ -18,6 +18,8 @@ from aether_qt.storage.sql import execute
 
 SESSION = "session"
 FOREVER = "forever"
+SETTING_RETENTION = "memory.retention"  # the user's choice (wizard, settings); absent = forever
+RETENTION_CHOICES = (FOREVER, "days:365", "days:90", "days:30", SESSION)  # what the UI offers
 _DAYS = re.compile(r"^days:(?P<n>[1-9]\d{0,4})$")
 DAY_MS = 86_400_000
 
@@ -107,3 +109,37 @@ def end_session(db: peewee.SqliteDatabase, *, now_ms: int, session_id: str) -> l
         (now_ms, session_id),
     ).fetchall()
     return [int(row[0]) for row in rows]
+
+
+def describe_retention(text: str) -> str:
+    """The words the wizard and the settings dialog show for a retention value.
+
+    Raises:
+        ValueError: not a retention string.
+    """
+    retention = parse_retention(text)
+    if retention.kind == SESSION:
+        return "Only for this session (nothing is kept after Aether closes)"
+    if retention.kind == FOREVER:
+        return "Until I ask Aether to forget it"
+    return f"For {retention.days} days"
+
+
+def stricter(a: str, b: str) -> str:
+    """The shorter-lived of two retention strings (the user's setting and the persona's).
+
+    A persona can only make Aether keep less than the user chose, never more.
+
+    Raises:
+        ValueError: either is not a retention string.
+    """
+
+    def rank(text: str) -> tuple[int, int]:
+        parsed = parse_retention(text)
+        if parsed.kind == SESSION:
+            return (0, 0)
+        if parsed.kind == "days":
+            return (1, parsed.days)
+        return (2, 0)
+
+    return a if rank(a) <= rank(b) else b
