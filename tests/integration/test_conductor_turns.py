@@ -16,6 +16,7 @@ from typing import Any
 import keyring
 import keyring.backends.fail
 import pytest
+from router_fakes import LocalPlan
 
 from aether_qt.companion import Companion, build_conductor
 from aether_qt.core.events import Envelope
@@ -25,7 +26,6 @@ from aether_qt.engines.interaction.phrases import load_default_persona
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.services.interaction.conductor import Conductor
-from router_fakes import LocalPlan
 
 
 @pytest.fixture(scope="module")

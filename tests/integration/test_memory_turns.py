@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from keyring_support import no_keyring
+from router_fakes import WrappedPlan
 
 from aether_qt.companion import Companion
 from aether_qt.core.generation import GenerationRequest, GenerationResult, Route, TokenSink
@@ -30,7 +31,6 @@ from aether_qt.policy.capabilities import Preset
 from aether_qt.services.interaction.conductor import RouterPort
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.sql import execute
-from router_fakes import WrappedPlan
 
 MIRA = "remember that my sister's name is Mira"
 

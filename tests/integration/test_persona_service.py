@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from keyring_support import key_file_runtime
+from router_fakes import LocalPlan
 
 from aether_qt.companion import build_conductor
 from aether_qt.core.bus import EventBus
@@ -21,7 +22,6 @@ from aether_qt.policy.capabilities import Mode
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.interaction.conductor import Conductor, TurnReport
 from aether_qt.services.persona.service import SETTING_ACTIVE, PersonaService
-from router_fakes import LocalPlan
 
 
 @pytest.fixture
