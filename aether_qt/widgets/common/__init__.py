@@ -1,0 +1,1 @@
+"""Small reusable widgets: the microphone level meter and the hotkey capture field."""
