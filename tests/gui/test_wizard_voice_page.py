@@ -132,9 +132,18 @@ def test_hotkey_capture_refuses_typing_keys_esc_cancels_and_reset(qtbot: QtBot, 
     assert edit.key == "F9" and edit.field.text() == "F9"
 
 
+@pytest.fixture
+def real_media(runtime: PolicyRuntime) -> Iterator[OnboardingMedia]:
+    """The ports as the app builds them (the real speech-model source: nothing is fetched)."""
+    made = OnboardingMedia(runtime=runtime)
+    yield made
+    made.close()
+
+
 def test_the_meter_moves_while_the_virtual_microphone_hears_speech(
-    qtbot: QtBot, page: VoicePage, runtime: PolicyRuntime, vmic: Path, tmp_path: Path
+    qtbot: QtBot, real_media: OnboardingMedia, runtime: PolicyRuntime, vmic: Path, tmp_path: Path
 ) -> None:
+    page, _model_page = build_media_pages(OnboardingChoices(), real_media)
     wizard = in_wizard(qtbot, page)
     page.voice.setChecked(True)
     page.mic_button.click()

@@ -66,6 +66,7 @@ class DownloadBar(QWidget):
         self.job: Download | None = None
         self.last: DownloadResult | None = None
         self._fetch: Fetch | None = None
+        self.consent = ""
 
     @property
     def busy(self) -> bool:
@@ -74,10 +75,14 @@ class DownloadBar(QWidget):
 
     def offer(self, label: str, consent: str, fetch: Fetch | None) -> None:
         """Offer ``label`` with ``consent`` (what, how big, from where); no ``fetch``: no button."""
-        self._fetch = fetch
+        self._fetch, self.consent = fetch, consent
         self.button.setText(label)
         self.button.setVisible(fetch is not None)
         self.status.setText(consent)
+
+    def remind(self, words: str) -> None:
+        """Say ``words`` before the consent line (the page cannot go on without the download)."""
+        self.status.setText(f"{words} {self.consent}".strip())
 
     def start(self) -> None:
         """Start the offered download (the user pressed the button)."""

@@ -70,7 +70,7 @@ class CatalogueBox(QWidget):
         self.download = DownloadBar(name="model_download", parent=self)
         self.download.sig_busy_changed.connect(self._on_download_busy_changed)
         self.download.sig_downloaded.connect(self._on_download_downloaded)
-        label = QLabel("Models you can &download (sizes and fit measured on this computer):", self)
+        label = QLabel("&Models you can download (sizes and fit measured on this computer):", self)
         label.setBuddy(self.list)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

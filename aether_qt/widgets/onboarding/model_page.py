@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -63,6 +64,8 @@ class ModelPage(OnboardingPage):
         self.setSubTitle("Aether answers with a language model. Start small; you can add others later.")
         self._sources = sources
         bundled = sources.bundled_model()
+        if bundled:
+            bundled = f"{bundled} Nothing to download: Aether can answer at once."
         self.options = {
             ModelKind.BUNDLED: QRadioButton("&Bundled small model (recommended to start)", self),
             ModelKind.GGUF: QRadioButton("My own &GGUF model file", self),
@@ -73,6 +76,7 @@ class ModelPage(OnboardingPage):
         self.stack = QStackedWidget(self)
         self.bundled_label = QLabel(bundled or "The bundled model is not installed on this computer.", self)
         self.bundled_label.setWordWrap(True)
+        self.bundled_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.catalogue = CatalogueBox(sources=sources, parent=self)
         self.catalogue.sig_changed.connect(self.completeChanged)
         self.remote = RemoteForm(sources=sources, parent=self)
@@ -161,7 +165,7 @@ class ModelPage(OnboardingPage):
         if kind is ModelKind.CATALOGUE:
             offer = self.catalogue.selected
             if offer is None or offer.name not in self.catalogue.downloaded:
-                self.catalogue.download.status.setText("Download the model first, or choose another option.")
+                self.catalogue.download.remind("Download the model first, or choose another option.")
                 return False
         if kind is ModelKind.REMOTE:
             problem = self.remote.problem()
