@@ -19,8 +19,10 @@ from pytestqt.qtbot import QtBot
 from wizard_media_support import Mirror, gguf, in_wizard, serving, sha256, shot
 
 from aether_qt.engines.router.catalogue import CatalogueModel, HashSource
+from aether_qt.engines.router.models import find_model
 from aether_qt.engines.router.providers import load_router_settings
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.onboarding_media.finish import ModelNotRegistered, register_model
 from aether_qt.services.onboarding_media.media import OnboardingMedia
 from aether_qt.services.onboarding_media.remote import save_remote_provider
 from aether_qt.widgets.onboarding.choices import ModelKind, OnboardingChoices
@@ -136,7 +138,11 @@ def test_a_file_that_is_not_a_gguf_is_refused_in_plain_words(
     page.gguf_path.setText(str(good))
     assert page.validatePage() and page.gguf_problem.text() == "This model file looks right."
     assert choices.model is not None and (choices.model.kind, choices.model.path) == (ModelKind.GGUF, good)
-    assert not (page._sources.models_dir / "models.json").exists()  # type: ignore[attr-defined]  # registered at Finish
+    models_dir = page._sources.models_dir  # type: ignore[attr-defined]
+    assert not (models_dir / "models.json").exists()  # registered at Finish, not before
+    assert find_model(models_dir, register_model(models_dir, good)) is not None
+    with pytest.raises(ModelNotRegistered, match=r"^The model was not added: truncated"):
+        register_model(models_dir, truncated)
 
 
 def test_a_catalogue_model_downloads_with_progress_cancel_and_hash_check(
@@ -183,6 +189,12 @@ def test_a_catalogue_model_downloads_with_progress_cancel_and_hash_check(
         "bigger",
         gguf_dir / "bigger.gguf",
     )
+    catalogue = page._sources._catalogue  # type: ignore[attr-defined]  # the test's two models
+    model_id = register_model(
+        runtime.paths.models_dir, gguf_dir / "bigger.gguf", catalogue_name="bigger", catalogue=catalogue
+    )
+    registered = find_model(runtime.paths.models_dir, model_id)
+    assert registered is not None and registered.sha256 == sha256(BIG)
     box.list.setCurrentRow(1)
     mirror.files["tiny.gguf"] = BIG  # the mirror serves something else than the pinned file
     box.download.button.click()

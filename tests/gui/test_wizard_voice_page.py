@@ -232,3 +232,18 @@ def test_an_installed_english_model_is_said_and_not_downloaded(
     assert not page.download.button.isVisible()
     page.record()
     assert choices.stt_model == str(model) and mirror.ranges == []
+
+
+def test_a_paused_aether_opens_no_microphone_and_fetches_nothing(
+    qtbot: QtBot, page: VoicePage, runtime: PolicyRuntime, mirror: Mirror
+) -> None:
+    _wizard = in_wizard(qtbot, page)  # kept: the wizard owns the page
+    page.voice.setChecked(True)
+    runtime.gate.pause(True)
+    page.mic_button.click()
+    assert page.mic_status.text() == "Aether is paused. Resume it in the trust centre, then try again."
+    assert page.mic_button.text() == "Test &microphone" and page.meter.level == 0.0
+    page.download.button.click()
+    qtbot.waitUntil(lambda: not page.download.busy, timeout=10_000)
+    assert page.download.status.text() == "Aether is paused. Resume it in the trust centre, then try again."
+    assert mirror.ranges == []  # the gate said no: not one byte was asked for

@@ -24,17 +24,16 @@ Key = Qt.Key
 Mod = Qt.KeyboardModifier
 PROMPT: Final = "Press the keys… (Esc cancels)"
 _CHORD_MODS: Final = Mod.ControlModifier | Mod.AltModifier | Mod.MetaModifier
-_MODIFIER_KEYS: Final = frozenset(
-    {
-        Key.Key_Control,
-        Key.Key_Shift,
-        Key.Key_Alt,
-        Key.Key_Meta,
-        Key.Key_AltGr,
-        Key.Key_Super_L,
-        Key.Key_Super_R,
-    }
-)
+# the modifier each modifier key sets: its own press or release may not be in the event's state yet
+_MODIFIER_KEYS: Final = {
+    Key.Key_Control: Mod.ControlModifier,
+    Key.Key_Shift: Mod.ShiftModifier,
+    Key.Key_Alt: Mod.AltModifier,
+    Key.Key_AltGr: Mod.AltModifier,
+    Key.Key_Meta: Mod.MetaModifier,
+    Key.Key_Super_L: Mod.MetaModifier,
+    Key.Key_Super_R: Mod.MetaModifier,
+}
 _LOCKS: Final = frozenset({Key.Key_CapsLock, Key.Key_NumLock})
 # keys that may stand alone: pressing them types nothing and moves nothing
 _SOLO_KEYS: Final = frozenset(
@@ -164,12 +163,17 @@ class HotkeyEdit(QWidget):
             self._on_key(event)
             return True
         if isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyRelease:
-            if not event.modifiers() & (_CHORD_MODS | Mod.ShiftModifier):
-                self.field.setText(PROMPT)  # every modifier let go without a key
+            if event.key() in _MODIFIER_KEYS:
+                self._show_held(event.modifiers() & ~_MODIFIER_KEYS[Key(event.key())])
             return True
         if event.type() == QEvent.Type.FocusOut:
             self.cancel_capture()
         return super().eventFilter(watched, event)
+
+    def _show_held(self, modifiers: Qt.KeyboardModifier) -> None:
+        """``Ctrl+Alt+…`` while modifiers are held without a key; the prompt once all are let go."""
+        held = sequence_text(0, modifiers).rstrip("+")
+        self.field.setText(f"{held}+…" if held else PROMPT)
 
     def _on_key(self, event: QKeyEvent) -> None:
         key, modifiers = event.key(), event.modifiers()
@@ -180,8 +184,7 @@ class HotkeyEdit(QWidget):
             self.cancel_capture()
             return
         if key in _MODIFIER_KEYS:
-            held = sequence_text(0, modifiers).rstrip("+")
-            self.field.setText(f"{held}+…" if held else PROMPT)
+            self._show_held(modifiers | _MODIFIER_KEYS[Key(key)])
             return
         problem = hotkey_problem(key, modifiers)
         if problem:
