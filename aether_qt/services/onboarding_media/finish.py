@@ -35,7 +35,8 @@ def register_model(
         ModelNotRegistered: the file is gone or damaged, or the catalogue download is not the
             pinned file.
     """
-    expected, notes, source = "", (), "user"
+    expected, source = "", "user"
+    notes: tuple[str, ...] = ()
     if catalogue_name:
         try:
             models = list(catalogue) if catalogue is not None else load_catalogue()
