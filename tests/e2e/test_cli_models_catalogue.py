@@ -9,14 +9,13 @@ so a resumed download can be seen doing so.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_support import Cli
+from mirror_support import Mirror, serving
 
 from aether_qt.core.paths import resolve_paths
 
@@ -44,45 +43,10 @@ def tiny_gguf() -> bytes:
     return bytes(out)
 
 
-class Mirror:
-    """Serves ``files`` by name; records each request's Range header."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.ranges: list[str | None] = []
-        mirror = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = mirror.files.get(self.path.lstrip("/"))
-                wanted = self.headers.get("Range")
-                mirror.ranges.append(wanted)
-                if body is None:
-                    self.send_error(404)
-                    return
-                start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted else 0
-                self.send_response(206 if wanted else 200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                self.wfile.write(body[start:])
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
 def mirror() -> Iterator[Mirror]:
-    m = Mirror()
-    thread = threading.Thread(target=m.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield m
-    finally:
-        m.server.shutdown()
-        m.server.server_close()
+    with serving() as running:
+        yield running
 
 
 @pytest.fixture

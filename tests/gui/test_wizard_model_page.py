@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 from keyring_support import key_file_runtime
+from mirror_support import Mirror, serving
 from openai_server import Mode, OpenAIServer, fixed_words
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
-from wizard_media_support import Mirror, gguf, in_wizard, serving, sha256, shot
+from wizard_media_support import gguf, in_wizard, sha256, shot
 
 from aether_qt.engines.router.catalogue import CatalogueModel, HashSource
 from aether_qt.engines.router.models import find_model

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from audio_support import PacedFeeder, espeak, recording_streams
 from keyring_support import key_file_runtime
+from mirror_support import Mirror, serving
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWizard
 from pytestqt.qtbot import QtBot
-from wizard_media_support import Mirror, in_wizard, serving, sha256, shot, speech_zip
+from wizard_media_support import in_wizard, sha256, shot, speech_zip
 
 from aether_qt.engines.media.audio import array_to_pcm, read_wav_16k
 from aether_qt.engines.media.stt_models import CATALOG

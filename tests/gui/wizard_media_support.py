@@ -1,83 +1,21 @@
-"""Helpers for the wizard's voice and model page tests: a paced mirror on 127.0.0.1, archives, GGUFs, shots.
+"""Helpers for the wizard's voice and model page tests: archives, GGUFs, a wizard around a page, shots.
 
-The mirror plays the model hosts (nothing leaves 127.0.0.1): it serves files by
-name with Range support, optionally paced (``step`` bytes then ``pause``
-seconds) so a test can watch progress and cancel mid-way, and records each
-request's Range header.
+The model hosts are played by :mod:`mirror_support` on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import os
 import struct
-import threading
-import time
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtWidgets import QWidget, QWizard, QWizardPage
 from pytestqt.qtbot import QtBot
 
 SHOTS_ENV = "AETHER_SHOTS_DIR"  # where page screenshots go (default: the test's tmp_path)
-
-
-class Mirror:
-    """Serves ``files`` by name on 127.0.0.1 (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.ranges: list[str | None] = []
-        self.step, self.pause = 0, 0.0
-        mirror = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = mirror.files.get(self.path.lstrip("/"))
-                wanted = self.headers.get("Range")
-                mirror.ranges.append(wanted)
-                if body is None:
-                    self.send_error(404)
-                    return
-                start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted else 0
-                self.send_response(206 if wanted else 200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                step = mirror.step or len(body)
-                try:
-                    for at in range(start, len(body), step):
-                        self.wfile.write(body[at : at + step])
-                        self.wfile.flush()
-                        time.sleep(mirror.pause)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client cancelled
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def url(self, name: str) -> str:
-        return f"{self.base}/{name}"
-
-
-@contextmanager
-def serving() -> Iterator[Mirror]:
-    mirror = Mirror()
-    thread = threading.Thread(target=mirror.server.serve_forever, name="mirror", daemon=True)
-    thread.start()
-    try:
-        yield mirror
-    finally:
-        mirror.server.shutdown()
-        mirror.server.server_close()
-        thread.join(5)
 
 
 def noise(size: int) -> bytes:
