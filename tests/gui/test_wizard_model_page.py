@@ -262,6 +262,20 @@ def test_unusable_remote_fields_keep_the_user_on_the_page(qtbot: QtBot, page: Mo
     page.remote.price_in.setText("0")
     page.remote.price_out.setText("0")
     assert not page.validatePage() and page.remote.status.text().startswith("Check the fields: provider name")
+    page.remote.name.setText("hosted")
+    page.remote.url.setText("https://api.example.invalid/v1")
+    page.remote.model.setText("a-model-nobody-prices")
+    page.remote.price_in.setText("")
+    assert not page.validatePage()
+    assert page.remote.status.text().startswith(
+        "Aether does not know this model's price: fill in both prices"
+    )
+    page.remote.price_in.setText("cheap")
+    assert (
+        not page.validatePage() and page.remote.status.text() == "Prices must be numbers, such as 0 or 0.15."
+    )
+    page.remote.price_in.setText("0.15")
+    assert page.validatePage()
 
 
 def test_finish_saves_a_keyless_remote_provider_as_the_active_one(

@@ -197,6 +197,11 @@ class RemoteForm(QWidget):
             price_in, price_out = resolve_price(draft.url, draft.model, draft.price_in, draft.price_out)
             make_config(draft.name, draft.url, draft.model, price_in, price_out, keyed=bool(draft.key))
         except ProviderConfigError as exc:
+            if "--price-in" in str(exc):  # the command line's words: say it for this form
+                return (
+                    "Aether does not know this model's price: fill in both prices (US dollars per "
+                    "million tokens, 0 for a free server), so your spending limits can work."
+                )
             return f"Check the fields: {exc}."
         return ""
 
