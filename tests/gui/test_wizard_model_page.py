@@ -123,7 +123,8 @@ def test_a_file_that_is_not_a_gguf_is_refused_in_plain_words(
     qtbot.waitUntil(page.options[ModelKind.GGUF].isChecked, timeout=2000)
     notes = tmp_path / "notes.gguf"
     notes.write_text("shopping list: milk, bread\n")
-    page.gguf_path.setFocus()
+    QTest.keyClick(page.options[ModelKind.GGUF], Qt.Key.Key_Tab)  # Tab goes on to the file field
+    assert page.gguf_path.hasFocus()
     QTest.keyClicks(page.gguf_path, str(notes))
     assert not page.validatePage()
     assert page.gguf_problem.text() == (

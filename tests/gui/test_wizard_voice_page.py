@@ -162,6 +162,10 @@ def test_the_meter_moves_while_the_virtual_microphone_hears_speech(
     assert page.meter.level == 0.0
     qtbot.waitUntil(lambda: recording_streams() == 0, timeout=5000)  # closed, nothing left open
     assert "media.mic" in audited(runtime)
+    page.mic_button.click()  # again, then leave the wizard with the microphone open
+    qtbot.waitUntil(lambda: recording_streams() == 1, timeout=5000)
+    wizard.reject()
+    qtbot.waitUntil(lambda: recording_streams() == 0, timeout=5000)  # hiding the page closed it
 
 
 def audited(runtime: PolicyRuntime) -> str:
