@@ -222,6 +222,12 @@ def test_a_download_that_is_not_the_pinned_file_is_refused(
     qtbot.waitUntil(lambda: not page.download.busy, timeout=10_000)
     assert "was not the expected file" in page.download.status.text()
     assert not list((runtime.paths.models_dir / "stt").glob("*.zip"))
+    del mirror.files["model.zip"]  # the server answers 404
+    page.download.button.click()
+    qtbot.waitUntil(lambda: not page.download.busy, timeout=10_000)
+    assert page.download.status.text().startswith(
+        "Could not download the speech model: the server could not be reached or refused it."
+    )
 
 
 def test_an_installed_english_model_is_said_and_not_downloaded(

@@ -91,8 +91,12 @@ def _problem(spec: DownloadSpec, exc: Exception) -> str:
     """What went wrong with ``spec``'s download, for the user."""
     if isinstance(exc, HashMismatchError):
         return f"The download of {spec.what} was not the expected file, so it was deleted. Try again later."
-    if isinstance(exc, FetchError):
-        return f"Could not download {spec.what}: {exc}. Check the connection."
+    if isinstance(exc, FetchError):  # its text may name a library's exception: not for the user
+        _log.info("downloading %s failed: %s", spec.what, exc)
+        return (
+            f"Could not download {spec.what}: the server could not be reached or refused it. "
+            "Check the internet connection, then press Download again: it picks up where it stopped."
+        )
     _log.warning("downloading %s failed: %s", spec.what, exc)
     return f"Could not download {spec.what}: {exc}"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import threading
 
-from aether_qt.core.generation import GenerationRequest, ProviderError
+from aether_qt.core.generation import GenerationRequest, ProviderError, RemoteError, RemoteStatus
 from aether_qt.core.media_offers import RemoteDraft
 from aether_qt.engines.router.providers import (
     ProviderConfig,
@@ -35,6 +35,17 @@ from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.onboarding_media.gate_acts import USER, GateLike, allow_once, refusal_words
 
 TEST_MAX_TOKENS = 8
+# the page's words for what the user can act on; the rest keep the provider's own sentence
+_FAILURES = {
+    RemoteStatus.AUTH: "the server refused the API key. Check the key.",
+    RemoteStatus.UNREACHABLE: "cannot reach the server. Check the URL, and that the server is running.",
+    RemoteStatus.TIMEOUT: "the server did not answer in time. Try again, or check the URL.",
+    RemoteStatus.DROPPED: "the connection broke in the middle of the answer. Try again.",
+}
+
+
+def _failure_words(exc: RemoteError) -> str:
+    return _FAILURES.get(exc.status) or str(exc)
 
 
 def draft_config(draft: RemoteDraft) -> ProviderConfig:
@@ -66,7 +77,9 @@ def test_connection(gate: GateLike, effectors: Effectors, draft: RemoteDraft) ->
     )
     try:
         result = provider.generate_with(opener, request, lambda _text: None, threading.Event())
-    except ProviderError as exc:  # a RemoteError's words are for the user (never the key or a body)
+    except RemoteError as exc:
+        return False, f"FAILED: {_failure_words(exc)}"
+    except ProviderError as exc:  # its words are for the user (never the key or a body)
         return False, f"FAILED: {exc}"
     words = result.text.strip()[:60]
     return True, f"OK: {config.model} answered “{words}”." if words else f"OK: {config.model} answered."
