@@ -100,7 +100,7 @@ STORAGE_STOPPED = (
     "until there is room (chat goes on). {numbers}."
 )
 READ_ONLY = (
-    "Read-only: you chose to keep no keys, so Aether can chat but every action is refused. "
+    "Read-only: you chose to keep no keys, so Aether can chat but keeps nothing and refuses every action. "
     "Run the setup again to keep the keys in a keyring or in a file on this computer."
 )
 STORAGE_LOW = "Aether's data folder is almost full: actions will be refused when it is. {numbers}."
@@ -466,6 +466,8 @@ class PolicyRuntime:
     def posture(self) -> list[PostureFlag]:
         """Conditions the UI must show, most urgent first."""
         flags: list[PostureFlag] = []
+        if self.data_error and self.read_only and self.keys is None:  # no keys, so no data key either
+            return [PostureFlag("read_only", 1, READ_ONLY)]
         if self.data_error:
             message = f"{self.data_error} Every action is denied until then."
             flags.append(PostureFlag("data_locked", 0, message))
@@ -484,8 +486,9 @@ class PolicyRuntime:
             flags.append(
                 PostureFlag("audit_broken", 0, f"Audit log unavailable, every action is denied. {why}")
             )
-        if self.keys is None and not self.read_only:
-            flags.append(PostureFlag("policy_degraded", 1, f"Keys unavailable: {self.keys_error}"))
+        if self.keys is None:
+            if not self.read_only:  # read-only has no keys on purpose: the flag above says so
+                flags.append(PostureFlag("policy_degraded", 1, f"Keys unavailable: {self.keys_error}"))
         elif self.keys.source == "key_file":
             flags.append(PostureFlag("keys_on_disk", 2, "Audit keys are kept in a file on disk (opt-in)."))
         if self.gate.paused:
