@@ -32,6 +32,7 @@ from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.onboarding.state import read_state
 from aether_qt.widgets.main_window import MainWindow
 from aether_qt.widgets.onboarding.wizard import OnboardingWizard
+from aether_qt.widgets.tray import state_pixmap
 
 Shots = Callable[[OnboardingWizard, str], None]
 
@@ -49,15 +50,18 @@ def paths(tmp_path: Path) -> AppPaths:
 
 
 @pytest.fixture
-def shots(tmp_path: Path) -> Shots:
+def shots(tmp_path: Path, qapp: QApplication) -> Iterator[Shots]:
     folder = tmp_path / "shots"
     folder.mkdir()
+    previous = qapp.windowIcon()
+    qapp.setWindowIcon(state_pixmap("idle", 64))  # as the app sets it: the wizard shows it in its header
 
     def shot(wizard: OnboardingWizard, name: str) -> None:
         QApplication.processEvents()
         assert wizard.grab().save(str(folder / f"wizard-{name}.png"))
 
-    return shot
+    yield shot
+    qapp.setWindowIcon(previous)
 
 
 class Keys:
@@ -129,8 +133,8 @@ def test_a_fresh_home_without_keyring_asks_for_the_keys_first_and_the_key_file_o
             seen.append(wizard.currentPage().objectName())
             keys.next(wizard)
         shots(wizard, "ready-keys-first")
-        assert "keys in a file" not in wizard.ready_page.summary.text()  # the summary words
         assert "in a file on this computer" in wizard.ready_page.summary.text()
+        assert "Memories kept: until I ask Aether to forget it." in wizard.ready_page.summary.text()
         keys.finish(wizard)
         return wizard.result() == QWizard.DialogCode.Accepted
 
@@ -253,13 +257,14 @@ def test_every_page_back_and_forth_then_finish_persists_and_audits_the_choices(
         shots(wizard, "persona")
         keys.next(wizard)
         assert wizard.currentPage() is wizard.preset_page
+        shots(wizard, "preset")  # the default, Assistant
         keys.press("alt+o", wizard.preset_page.buttons["Observer"].isChecked)  # &Observer
         never = [
             wizard.preset_page.lists["never"].item(i).text()
             for i in range(wizard.preset_page.lists["never"].count())
         ]
         assert "Run a shell command" in never and "Fetch a URL over the network" in never
-        shots(wizard, "preset")
+        shots(wizard, "preset-observer")
         keys.next(wizard)
         assert wizard.currentPage() is wizard.retention_page
         buttons = wizard.retention_page.buttons
@@ -345,3 +350,57 @@ def test_onboarding_flag_shows_the_wizard_again(paths: AppPaths, runtime: Policy
         assert again is not None
         again.close()
     assert len(shown) == 2
+
+
+def test_the_voice_and_model_pages_come_after_the_persona_and_are_skipped_when_absent(
+    qtbot: QtBot, runtime: PolicyRuntime
+) -> None:
+    from PySide6.QtWidgets import QWizardPage
+
+    from aether_qt.onboarding import WizardPort
+    from aether_qt.services.onboarding.apply import SetupService
+
+    port = WizardPort(SetupService(paths=runtime.paths, runtime=runtime))
+    voice, model = QWizardPage(), QWizardPage()
+    voice.setObjectName("page_voice")
+    model.setObjectName("page_model")
+    both = OnboardingWizard(port, voice_page=voice, model_page=model)
+    only_model = OnboardingWizard(port, model_page=QWizardPage())
+    none = OnboardingWizard(port)
+    for wizard in (both, only_model, none):
+        qtbot.addWidget(wizard)
+    order = [page.objectName() for page in both.pages]
+    assert order[3:7] == ["page_persona", "page_voice", "page_model", "page_preset"]
+    assert len(only_model.pages) == 8 and len(none.pages) == 7
+    assert [both.page(i) for i in both.pageIds()] == both.pages
+
+
+def test_with_a_working_keyring_the_keys_page_says_so_and_moves_on(
+    qtbot: QtBot, keys: Keys, tmp_path: Path
+) -> None:
+    import keyring
+    from keyring_support import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    paths = resolve_paths(tmp_path / "ring")
+
+    def drive(wizard: OnboardingWizard) -> bool:
+        opened(qtbot, wizard)
+        assert wizard.currentPage() is wizard.local_page  # no key step first: a keyring works
+        keys.next(wizard)
+        assert wizard.keys_page.found.isVisible() and not wizard.keys_page.missing.isVisible()
+        assert wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+        keys.finish(wizard, "Escape")
+        return False
+
+    try:
+        runtime = open_runtime_onboarded(paths, open_real(paths), show=drive)
+        assert runtime is not None
+        try:
+            assert runtime.keys is not None and runtime.keys.source == "keyring"
+            assert runtime.posture() == []
+        finally:
+            runtime.close()
+    finally:
+        keyring.set_keyring(previous)

@@ -159,6 +159,11 @@ KEY_WORDS = {
 }
 
 
+def lower_first(words: str) -> str:
+    """``words`` to go after a colon: only the first letter lowered ("until I ask Aether ...")."""
+    return words[:1].lower() + words[1:]
+
+
 def summary_lines(choices: OnboardingChoices, persona_names: dict[str, str]) -> list[str]:
     """The ready page's lines, one per choice made (in the pages' order)."""
     lines = []
@@ -168,14 +173,14 @@ def summary_lines(choices: OnboardingChoices, persona_names: dict[str, str]) -> 
         words = next(
             (label for value, label, _ in PRIVACY_OPTIONS if value == choices.privacy), choices.privacy
         )
-        lines.append(f"What may leave this computer: {words.replace('&', '').lower()}.")
+        lines.append(f"What may leave this computer: {lower_first(words.replace('&', ''))}.")
     if choices.persona_id is not None:
         lines.append(f"Persona: {persona_names.get(choices.persona_id, choices.persona_id)}.")
     if choices.preset is not None:
         label, words = PRESET_WORDS[Preset(choices.preset)]
         lines.append(f"Permissions: {label.replace('&', '')}. {words}")
     if choices.retention is not None:
-        lines.append(f"Memories kept: {describe_retention(choices.retention).lower()}.")
+        lines.append(f"Memories kept: {lower_first(describe_retention(choices.retention))}.")
     return [*lines, *choices.notes]
 
 

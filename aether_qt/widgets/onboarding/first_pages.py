@@ -178,7 +178,11 @@ class KeysPage(OnboardingPage):
         self._refresh()
 
     def _refresh(self) -> None:
-        self.check_again.setEnabled(True)
+        waiting = not self._works and self.buttons[KeyStorage.KEYRING.value].isChecked()
+        if waiting and not self.status.text():
+            self.status.setText("Set up and unlock a keyring, then press Check again.")
+        elif not waiting:
+            self.status.setText("")
         self.completeChanged.emit()
 
     def choice(self) -> KeyStorage | None:

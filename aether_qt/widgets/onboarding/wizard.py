@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QMessageBox, QWidget, QWizard, QWizardPage
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget, QWizard, QWizardPage
 
 from aether_qt.core.errors import ExplainedError
 from aether_qt.widgets.onboarding.choice_pages import PersonaPage, PresetPage, ReadyPage, RetentionPage
@@ -21,6 +21,7 @@ from aether_qt.widgets.onboarding.ports import Onboarding
 
 WIZARD_SIZE = QSize(760, 600)
 TITLE = "Set up Aether"
+LOGO_SIZE = QSize(48, 48)
 
 
 class OnboardingWizard(QWizard):
@@ -32,6 +33,7 @@ class OnboardingWizard(QWizard):
         model_page: the model page, or None to skip it.
         keys_first: show the keys page before the welcome page (no keyring, no choice yet).
         choices: the shared choices (a fresh one by default; the voice and model pages share it).
+        icon: the app's icon for the title bar and the pages' header (default: the application's).
 
     Attributes:
         choices: what the pages collected.
@@ -52,8 +54,10 @@ class OnboardingWizard(QWizard):
         super().__init__(parent)
         self.setObjectName("onboarding_wizard")
         self.setWindowTitle(TITLE)
-        if icon is not None:
-            self.setWindowIcon(icon)
+        logo = icon if icon is not None else QApplication.windowIcon()  # the app's icon by default
+        if not logo.isNull():
+            self.setWindowIcon(logo)
+            self.setPixmap(QWizard.WizardPixmap.LogoPixmap, logo.pixmap(LOGO_SIZE))
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
         self.resize(WIZARD_SIZE)
