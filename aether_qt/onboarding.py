@@ -30,6 +30,8 @@ from PySide6.QtWidgets import QWidget, QWizard, QWizardPage
 from aether_qt.core.bus import EventBus
 from aether_qt.core.paths import AppPaths
 from aether_qt.engines.persona.registry import PersonaChoice
+from aether_qt.engines.router.providers import load_router_settings
+from aether_qt.engines.router.router import Router
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.onboarding.apply import Setup, SetupService
 from aether_qt.services.onboarding.state import (
@@ -179,6 +181,7 @@ def run_setup_again(
     *,
     bus: EventBus | None = None,
     choose_persona: Callable[[str], None] | None = None,
+    router: Router | None = None,
     media_pages: MediaPages | None = None,
     parent: QWidget | None = None,
     show: ShowWizard = exec_wizard,
@@ -189,6 +192,8 @@ def run_setup_again(
         runtime: the app's runtime.
         bus: the app's bus (the preset change reaches the window through it).
         choose_persona: the app's persona chooser (switches at the next turn boundary).
+        router: the app's router: its remote tier reads the new privacy posture from the next
+            turn on (a stricter posture must not wait for a restart).
         media_pages: builds the voice and model pages.
         parent: the main window.
         show: runs the wizard.
@@ -199,4 +204,6 @@ def run_setup_again(
     done = show(wizard)
     chosen = wizard.key_storage.value if done and wizard.key_storage is not None else state.key_storage
     _remember(runtime.paths, chosen)
+    if done and router is not None and router.remote is not None:
+        router.remote.settings = load_router_settings(runtime.settings)  # read per turn by the router
     return wizard.applied

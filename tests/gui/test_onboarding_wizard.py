@@ -263,7 +263,7 @@ def test_every_page_back_and_forth_then_finish_persists_and_audits_the_choices(
             wizard.preset_page.lists["never"].item(i).text()
             for i in range(wizard.preset_page.lists["never"].count())
         ]
-        assert "Run a shell command" in never and "Fetch a URL over the network" in never
+        assert "Run a command on this computer" in never and "Fetch a URL over the network" in never
         shots(wizard, "preset-observer")
         keys.next(wizard)
         assert wizard.currentPage() is wizard.retention_page

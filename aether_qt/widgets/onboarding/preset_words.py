@@ -21,6 +21,15 @@ PRESET_WORDS: dict[Preset, tuple[str, str]] = {  # (label with its mnemonic, one
 }
 
 
+PLAIN: dict[str, str] = {  # plainer words where the policy table's description is technical
+    "shell.exec": "Run a command on this computer",
+    "model.download": "Download a model (checked against its known fingerprint)",
+    "router.remote_private": "Send your private things to a remote model",
+    "audit.export": "Save a copy of the decision log",
+    "persona.import": "Import a character card as a persona (kept untrusted)",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PresetLists:
     """The descriptions of the capabilities a preset allows, asks about, and refuses."""
@@ -43,7 +52,7 @@ def preset_lists(preset: Preset) -> PresetLists:
         mode = preset_mode(preset, cap_id)
         if cap_id == "shell.exec" and preset.consumer:
             mode = Mode.BLOCK
-        words = cap.description
+        words = PLAIN.get(cap_id, cap.description)
         if mode in _CAN:
             can.append(words)
         elif mode in _ASKS:
