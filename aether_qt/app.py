@@ -78,12 +78,14 @@ class AppOptions:
     Attributes:
         home: keep all state in this folder (``None``: ``$AETHER_HOME`` or the platform folders).
         allow_key_file: if no keyring works, keep the keys in a 0600 file (shown as "keys on disk").
-        onboarding: show the onboarding wizard even if this home went through it (``--onboarding``).
+        onboarding: True shows the onboarding wizard even if this home went through it
+            (``--onboarding``); False never shows it (benchmarks, scripted starts); None shows it
+            at the first start of a home.
     """
 
     home: str | None = None
     allow_key_file: bool = False
-    onboarding: bool = False
+    onboarding: bool | None = None
 
 
 @dataclass(slots=True)

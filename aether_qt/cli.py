@@ -377,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from aether_qt.app import AppOptions, run_app
 
         return run_app(
-            AppOptions(home=args.home, allow_key_file=args.allow_key_file, onboarding=args.onboarding)
+            AppOptions(home=args.home, allow_key_file=args.allow_key_file, onboarding=args.onboarding or None)
         )
     try:
         return handler(args)

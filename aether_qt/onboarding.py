@@ -128,7 +128,7 @@ def open_runtime_onboarded(
     open_runtime: OpenRuntime,
     *,
     allow_key_file: bool = False,
-    onboarding: bool = False,
+    onboarding: bool | None = None,
     media_pages: MediaPages | None = None,
     show: ShowWizard = exec_wizard,
 ) -> PolicyRuntime | None:
@@ -138,7 +138,9 @@ def open_runtime_onboarded(
         paths: the home.
         open_runtime: opens the runtime (the composition root's, which explains failures).
         allow_key_file: ``--allow-key-file`` was given (the user's opt-in on the command line).
-        onboarding: ``--onboarding``: show the wizard even when it was done before.
+        onboarding: True (``--onboarding``): show the wizard even when it was done before;
+            False: never show it (benchmarks and scripted starts open the home as it is);
+            None: show it when the home never went through it.
         media_pages: builds the voice and model pages (None: the wizard skips them).
         show: runs the wizard (default: modally).
 
@@ -148,8 +150,8 @@ def open_runtime_onboarded(
     state = read_state(paths)
     key_file = allow_key_file or state.key_storage == KEY_FILE
     read_only = state.key_storage == READ_ONLY and not key_file
-    skip = bool(os.environ.get(NO_ONBOARDING_ENV)) and not onboarding
-    if skip or (state.completed and not onboarding):
+    skip = onboarding is False or (bool(os.environ.get(NO_ONBOARDING_ENV)) and onboarding is None)
+    if skip or (state.completed and onboarding is None):
         return open_runtime(key_file, read_only)
     no_keys_yet = not (key_file or read_only or paths.key_file.exists() or keyring_works(paths))
     if not no_keys_yet:

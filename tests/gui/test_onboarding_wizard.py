@@ -350,6 +350,13 @@ def test_onboarding_flag_shows_the_wizard_again(paths: AppPaths, runtime: Policy
         assert again is not None
         again.close()
     assert len(shown) == 2
+    bench = resolve_paths(paths.data_dir.parent.parent / "bench")  # a fresh home, no keyring
+    never = open_runtime_onboarded(  # benchmarks and scripted starts: never the wizard
+        bench, open_real(bench), allow_key_file=True, onboarding=False, show=lambda w: pytest.fail("shown")
+    )
+    assert never is not None
+    never.close()
+    assert not read_state(bench).completed
 
 
 def test_the_voice_and_model_pages_come_after_the_persona_and_are_skipped_when_absent(
