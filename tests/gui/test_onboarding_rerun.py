@@ -4,6 +4,9 @@ The router's remote tier is built at start from the settings; after the wizard's
 Finish it must route the next turn by the posture just chosen (a stricter one
 must not wait for a restart). Real runtime (opt-in key file), real router and
 remote tier (nothing is sent: only the route is planned).
+
+Cancel on a fresh home without a keyring applies nothing, not even a key choice
+already made on the keys page: the app opens read-only and does not ask again.
 """
 
 from __future__ import annotations
@@ -59,3 +62,43 @@ def test_a_stricter_posture_chosen_again_reaches_the_running_router(
     assert "Privacy: everything stays on this computer." in applied
     assert runtime.settings.get("router.privacy") == "local-only"
     assert router.remote.settings.posture is Posture.LOCAL_ONLY  # the next turn stays here
+
+
+def test_cancel_at_first_start_without_keyring_keeps_no_keys_and_does_not_ask_again(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aether_qt.app import _open_runtime
+    from aether_qt.onboarding import NO_ONBOARDING_ENV, open_runtime_onboarded
+    from aether_qt.services.onboarding.state import read_state
+
+    monkeypatch.delenv(NO_ONBOARDING_ENV, raising=False)
+    paths = resolve_paths(tmp_path / "fresh")
+
+    def choose_key_file_then_cancel(wizard: OnboardingWizard) -> bool:
+        qtbot.addWidget(wizard)
+        wizard.show()
+        assert wizard.currentPage() is wizard.keys_page
+        wizard.keys_page.buttons["key_file"].setChecked(True)
+        wizard.next()  # the choice is collected...
+        assert wizard.choices.key_storage is not None
+        wizard.reject()  # ...and Cancel applies nothing
+        return False
+
+    def opener(key_file: bool, read_only: bool) -> PolicyRuntime | None:
+        return _open_runtime(paths, key_file, read_only)
+
+    with no_keyring():
+        runtime = open_runtime_onboarded(paths, opener, show=choose_key_file_then_cancel)
+        assert runtime is not None
+        try:
+            assert [f.flag for f in runtime.posture()] == ["read_only"]
+            assert not paths.key_file.exists()
+        finally:
+            runtime.close()
+        assert read_state(paths).completed and read_state(paths).key_storage == "read_only"
+        again = open_runtime_onboarded(paths, opener, show=lambda w: pytest.fail("asked again"))
+        assert again is not None
+        try:
+            assert [f.flag for f in again.posture()] == ["read_only"]
+        finally:
+            again.close()
