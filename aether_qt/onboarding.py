@@ -53,6 +53,8 @@ OpenRuntime = Callable[[bool, bool], PolicyRuntime | None]
 """Opens the runtime: ``(allow_key_file, read_only)``; None after telling the user why it cannot."""
 MediaPages = Callable[[OnboardingChoices], tuple[QWizardPage | None, QWizardPage | None]]
 """Builds the voice and the model page over the shared choices (either may be None)."""
+ApplyMedia = Callable[[PolicyRuntime, OnboardingChoices], list[str]]
+"""Applies what the voice and model pages collected, after the rest (Finish); one sentence per change."""
 ShowWizard = Callable[[OnboardingWizard], bool]
 """Runs the wizard modally; True after Finish (tests drive it through their own)."""
 
@@ -65,8 +67,9 @@ def exec_wizard(wizard: OnboardingWizard) -> bool:
 class WizardPort:
     """The widgets' :class:`~aether_qt.widgets.onboarding.ports.Onboarding` over a :class:`SetupService`."""
 
-    def __init__(self, service: SetupService) -> None:
+    def __init__(self, service: SetupService, apply_media: ApplyMedia | None = None) -> None:
         self.service = service
+        self._apply_media = apply_media
 
     def keyring_works(self) -> bool:
         """Probe the keyring now."""
@@ -88,8 +91,8 @@ class WizardPort:
         return self.service.personas()
 
     def apply(self, choices: OnboardingChoices) -> list[str]:
-        """Apply the choices (Finish)."""
-        return self.service.apply(
+        """Apply the choices (Finish): the policy ones, then the voice and model pages' ones."""
+        done = self.service.apply(
             Setup(
                 key_storage=choices.key_storage.value if choices.key_storage is not None else None,
                 privacy=choices.privacy,
@@ -98,15 +101,23 @@ class WizardPort:
                 retention=choices.retention,
             )
         )
+        if self._apply_media is not None and self.service.runtime is not None:
+            done += self._apply_media(self.service.runtime, choices)
+        return done
 
 
 def _wizard(
-    service: SetupService, *, keys_first: bool, media_pages: MediaPages | None, parent: QWidget | None = None
+    service: SetupService,
+    *,
+    keys_first: bool,
+    media_pages: MediaPages | None,
+    apply_media: ApplyMedia | None,
+    parent: QWidget | None = None,
 ) -> OnboardingWizard:
     choices = OnboardingChoices()
     voice, model = media_pages(choices) if media_pages is not None else (None, None)
     return OnboardingWizard(
-        WizardPort(service),
+        WizardPort(service, apply_media),
         voice_page=voice,
         model_page=model,
         keys_first=keys_first,
@@ -130,6 +141,7 @@ def open_runtime_onboarded(
     allow_key_file: bool = False,
     onboarding: bool | None = None,
     media_pages: MediaPages | None = None,
+    apply_media: ApplyMedia | None = None,
     show: ShowWizard = exec_wizard,
 ) -> PolicyRuntime | None:
     """Open the policy runtime of ``paths``, showing the onboarding wizard when it is due.
@@ -142,6 +154,7 @@ def open_runtime_onboarded(
             False: never show it (benchmarks and scripted starts open the home as it is);
             None: show it when the home never went through it.
         media_pages: builds the voice and model pages (None: the wizard skips them).
+        apply_media: applies their choices at Finish, once the runtime is open.
         show: runs the wizard (default: modally).
 
     Returns:
@@ -159,7 +172,7 @@ def open_runtime_onboarded(
         if runtime is None:
             return None
         service = SetupService(paths=paths, runtime=runtime)
-        wizard = _wizard(service, keys_first=False, media_pages=media_pages)
+        wizard = _wizard(service, keys_first=False, media_pages=media_pages, apply_media=apply_media)
         done = show(wizard)
         chosen = wizard.key_storage.value if done and wizard.key_storage is not None else state.key_storage
         _remember(paths, chosen)
@@ -169,7 +182,7 @@ def open_runtime_onboarded(
         return open_runtime(storage == KEY_FILE, storage in (READ_ONLY, None))
 
     service = SetupService(paths=paths, open_runtime=open_for)
-    wizard = _wizard(service, keys_first=True, media_pages=media_pages)
+    wizard = _wizard(service, keys_first=True, media_pages=media_pages, apply_media=apply_media)
     finished = show(wizard)
     chosen = wizard.key_storage.value if finished and wizard.key_storage is not None else READ_ONLY
     _remember(paths, chosen)
@@ -185,6 +198,7 @@ def run_setup_again(
     choose_persona: Callable[[str], None] | None = None,
     router: Router | None = None,
     media_pages: MediaPages | None = None,
+    apply_media: ApplyMedia | None = None,
     parent: QWidget | None = None,
     show: ShowWizard = exec_wizard,
 ) -> list[str]:
@@ -197,11 +211,14 @@ def run_setup_again(
         router: the app's router: its remote tier reads the new privacy posture from the next
             turn on (a stricter posture must not wait for a restart).
         media_pages: builds the voice and model pages.
+        apply_media: applies their choices at Finish.
         parent: the main window.
         show: runs the wizard.
     """
     service = SetupService(paths=runtime.paths, runtime=runtime, bus=bus, choose_persona=choose_persona)
-    wizard = _wizard(service, keys_first=False, media_pages=media_pages, parent=parent)
+    wizard = _wizard(
+        service, keys_first=False, media_pages=media_pages, apply_media=apply_media, parent=parent
+    )
     state = read_state(runtime.paths)
     done = show(wizard)
     chosen = wizard.key_storage.value if done and wizard.key_storage is not None else state.key_storage

@@ -7,6 +7,8 @@ remote tier (nothing is sent: only the route is planned).
 
 Cancel on a fresh home without a keyring applies nothing, not even a key choice
 already made on the keys page: the app opens read-only and does not ask again.
+The voice and model pages (built elsewhere) collect into the shared choices, and
+their applier runs at Finish once the runtime is open.
 """
 
 from __future__ import annotations
@@ -102,3 +104,52 @@ def test_cancel_at_first_start_without_keyring_keeps_no_keys_and_does_not_ask_ag
             assert [f.flag for f in again.posture()] == ["read_only"]
         finally:
             again.close()
+
+
+def test_the_media_pages_collect_and_their_choices_are_applied_once_the_runtime_is_open(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aether_qt.app import _open_runtime
+    from aether_qt.onboarding import NO_ONBOARDING_ENV, open_runtime_onboarded
+    from aether_qt.widgets.onboarding.choices import OnboardingChoices, OnboardingPage
+
+    monkeypatch.delenv(NO_ONBOARDING_ENV, raising=False)
+    paths = resolve_paths(tmp_path / "fresh")
+
+    class VoicePage(OnboardingPage):  # stands in for the voice page another module builds
+        def record(self) -> None:
+            self.choices.speak_replies = False
+            self.choices.notes.append("Replies: text only.")
+
+    def pages(choices: OnboardingChoices) -> tuple[OnboardingPage, None]:
+        return VoicePage(choices), None
+
+    def apply_media(runtime: PolicyRuntime, choices: OnboardingChoices) -> list[str]:
+        assert runtime.keys is not None  # at first start the runtime is open by now, with the key file
+        runtime.settings.set("voice.speak", bool(choices.speak_replies))
+        return ["Replies are shown, not spoken."]
+
+    def finish_with_key_file(wizard: OnboardingWizard) -> bool:
+        qtbot.addWidget(wizard)
+        wizard.show()
+        wizard.keys_page.buttons["key_file"].setChecked(True)
+        while wizard.currentPage() is not wizard.ready_page:
+            wizard.next()
+        assert "Replies: text only." in wizard.ready_page.summary.text()
+        wizard.accept()
+        assert wizard.applied[-1] == "Replies are shown, not spoken."
+        return True
+
+    with no_keyring():
+        runtime = open_runtime_onboarded(
+            paths,
+            lambda key_file, read_only: _open_runtime(paths, key_file, read_only),
+            media_pages=pages,
+            apply_media=apply_media,
+            show=finish_with_key_file,
+        )
+        assert runtime is not None
+        try:
+            assert runtime.settings.get("voice.speak") is False
+        finally:
+            runtime.close()
