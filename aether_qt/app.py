@@ -40,6 +40,7 @@ from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
 from aether_qt.engines.router.router import Router
+from aether_qt.onboarding import open_runtime_onboarded
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.costs import CostsService
 from aether_qt.services.gate.data_safety import DataSafetyService
@@ -77,10 +78,14 @@ class AppOptions:
     Attributes:
         home: keep all state in this folder (``None``: ``$AETHER_HOME`` or the platform folders).
         allow_key_file: if no keyring works, keep the keys in a 0600 file (shown as "keys on disk").
+        onboarding: True shows the onboarding wizard even if this home went through it
+            (``--onboarding``); False never shows it (benchmarks, scripted starts); None shows it
+            at the first start of a home.
     """
 
     home: str | None = None
     allow_key_file: bool = False
+    onboarding: bool | None = None
 
 
 @dataclass(slots=True)
@@ -125,12 +130,14 @@ def _make_application() -> QApplication:
     return app
 
 
-def _open_runtime(paths: AppPaths, allow_key_file: bool) -> PolicyRuntime | None:
+def _open_runtime(paths: AppPaths, allow_key_file: bool, read_only: bool = False) -> PolicyRuntime | None:
     """The policy runtime, or ``None`` after telling the user why it cannot be opened."""
     try:
         # the app holds the home's instance lock: no other writer is alive, so an anchor that
         # says a session is open means the last one crashed
-        return PolicyRuntime.open(paths, allow_key_file=allow_key_file or None, sole_writer=True)
+        return PolicyRuntime.open(
+            paths, allow_key_file=allow_key_file or None, sole_writer=True, read_only=read_only
+        )
     except (StorageError, OSError) as exc:
         _log.error("cannot open the policy runtime: %s", exc)
         QMessageBox.critical(None, "Aether cannot start", f"Aether cannot open its data.\n\n{exc}")
@@ -413,7 +420,12 @@ def _run(
     app = _make_application()
     instance = InstanceServer(name=socket_name)
     instance.listen()  # a failure is logged; this app still runs, a second start is told so
-    runtime = _open_runtime(paths, options.allow_key_file)
+    runtime = open_runtime_onboarded(  # the wizard first when this home is new (its keys step first)
+        paths,
+        lambda key_file, read_only: _open_runtime(paths, key_file, read_only),
+        allow_key_file=options.allow_key_file,
+        onboarding=options.onboarding,
+    )
     if runtime is None:
         return EXIT_STORAGE
     try:

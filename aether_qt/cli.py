@@ -348,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aether", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"aether {__version__}")
     _add_common(parser, top=True)
+    parser.add_argument(
+        "--onboarding", action="store_true", help="show the setup wizard again before the app opens"
+    )
     sub = parser.add_subparsers(dest="command")
     _policy(sub)
     _grants(sub)
@@ -373,7 +376,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         from aether_qt.app import AppOptions, run_app
 
-        return run_app(AppOptions(home=args.home, allow_key_file=args.allow_key_file))
+        return run_app(
+            AppOptions(home=args.home, allow_key_file=args.allow_key_file, onboarding=args.onboarding or None)
+        )
     try:
         return handler(args)
     except KeyboardInterrupt:

@@ -28,6 +28,10 @@ from desktop_support import DESKTOP_ENV, in_ci, in_desktop_env
 TESTS_DIR = Path(__file__).resolve().parent
 GUI_DIR = TESTS_DIR / "gui"
 
+# The first-start wizard would wait for a user in every test that starts the app on a fresh
+# home (subprocesses inherit this); the wizard's own tests remove it.
+os.environ.setdefault("AETHER_NO_ONBOARDING", "1")
+
 # QThreads that could not be stopped are kept alive here: destroying a running QThread
 # aborts the interpreter, which would take the whole test run down with it.
 _UNSTOPPABLE_THREADS: list[Any] = []

@@ -219,6 +219,20 @@ class Gate:
             row = self._append(entry)
         return row.audit_id if row is not None else ""
 
+    def record_setting(self, key: str, value: str, previous: str, *, change_id: str = "") -> str:
+        """Write the user's change of a setting that shapes policy; its audit id ("" if unwritten).
+
+        The privacy posture, memory retention and where the keys live change what
+        may leave the machine or be kept, so each change is the user's audited act
+        (``decision: setting_change``), like a preset change. Only plain choice words
+        pass here (``local-only``, ``days:30``, ``key_file``), never a secret.
+        """
+        detail = {"v": 1, "event": "setting_change", "key": key, "to": value[:100], "from": previous[:100]}
+        entry = AuditEntry("user", "", key, "setting_change", change_id=change_id, detail=detail)
+        with self._lock:
+            row = self._append(entry)
+        return row.audit_id if row is not None else ""
+
     def resume(self) -> bool:
         """Try to end a stop caused by a full disk now (the banner's "Check again").
 

@@ -99,6 +99,10 @@ STORAGE_STOPPED = (
     "Aether's data folder is full, so nothing can be recorded: every action is refused "
     "until there is room (chat goes on). {numbers}."
 )
+READ_ONLY = (
+    "Read-only: you chose to keep no keys, so Aether can chat but keeps nothing and refuses every action. "
+    "Run the setup again to keep the keys in a keyring or in a file on this computer."
+)
 STORAGE_LOW = "Aether's data folder is almost full: actions will be refused when it is. {numbers}."
 
 
@@ -131,8 +135,10 @@ class PolicyRuntime:
         connect_audit: Callable[[Path], AuditConnection] = connect_audit_db,
         measure_space: Callable[[Path], FreeSpace | None] = measure,
         statement_hook: StatementHook | None = None,
+        read_only: bool = False,
     ) -> None:
         self.paths = paths.ensure()
+        self.read_only = read_only  # the user chose no keys: shown as "read-only", not as a breakage
         self._sole_writer = sole_writer
         self.clock = clock
         self._open_audit_connection = connect_audit
@@ -231,6 +237,7 @@ class PolicyRuntime:
         connect_audit: Callable[[Path], AuditConnection] = connect_audit_db,
         measure_space: Callable[[Path], FreeSpace | None] = measure,
         statement_hook: StatementHook | None = None,
+        read_only: bool = False,
     ) -> PolicyRuntime:
         """Open every part of the policy layer for ``paths``.
 
@@ -244,6 +251,8 @@ class PolicyRuntime:
             measure_space: measures the free space of a folder (tests pass fixed numbers).
             statement_hook: sees every statement of both databases (``aether.db`` and
                 ``audit.db``) before it runs; the fault sweep of the tests makes one fail.
+            read_only: the user chose to keep no keys (the wizard's "stay read-only"): without
+                keys the posture says "read-only" instead of "audit broken" and "policy degraded".
 
         Raises:
             StorageError: the app database cannot be used (locked, corrupt, newer schema...).
@@ -256,6 +265,7 @@ class PolicyRuntime:
             connect_audit=connect_audit,
             measure_space=measure_space,
             statement_hook=statement_hook,
+            read_only=read_only,
         )
 
     # ------------------------------------------------------------------ opening
@@ -421,6 +431,18 @@ class PolicyRuntime:
         self.effectors = self._make_effectors()
         return self.gate.update_config(self._config(), change_id=change_id)
 
+    def change_setting(self, key: str, value: str, *, change_id: str = "") -> str:
+        """Persist the user's choice of a setting that shapes policy, and audit it (``Gate.record_setting``).
+
+        Returns:
+            The audit id of the change ("" when the audit log could not record it; the
+            choice is kept anyway: a stricter choice must never wait for the log).
+        """
+        previous = self.settings.get(key, None)
+        self.settings.set(key, value)
+        before = "" if previous is None else str(previous)
+        return self.gate.record_setting(key, value, before, change_id=change_id)
+
     def set_persona_defaults(self, persona_id: str, defaults: dict[str, Mode]) -> list[str]:
         """Apply a persona's proposed modes (they can only narrow; the gate uses the stricter)."""
         self.persona_defaults = {persona_id: dict(defaults)}
@@ -444,6 +466,8 @@ class PolicyRuntime:
     def posture(self) -> list[PostureFlag]:
         """Conditions the UI must show, most urgent first."""
         flags: list[PostureFlag] = []
+        if self.data_error and self.read_only and self.keys is None:  # no keys, so no data key either
+            return [PostureFlag("read_only", 1, READ_ONLY)]
         if self.data_error:
             message = f"{self.data_error} Every action is denied until then."
             flags.append(PostureFlag("data_locked", 0, message))
@@ -455,13 +479,16 @@ class PolicyRuntime:
             )
         elif stopped_by_space:
             pass  # the storage flag below names the cause and what to do
+        elif self.keys is None and self.read_only:  # the user's choice, not a breakage: one calm flag
+            flags.append(PostureFlag("read_only", 1, READ_ONLY))
         elif self.audit is None or not self.audit.healthy or self.gate.degraded:
             why = self.audit_error or self.keys_error or (self.audit.last_error if self.audit else "")
             flags.append(
                 PostureFlag("audit_broken", 0, f"Audit log unavailable, every action is denied. {why}")
             )
         if self.keys is None:
-            flags.append(PostureFlag("policy_degraded", 1, f"Keys unavailable: {self.keys_error}"))
+            if not self.read_only:  # read-only has no keys on purpose: the flag above says so
+                flags.append(PostureFlag("policy_degraded", 1, f"Keys unavailable: {self.keys_error}"))
         elif self.keys.source == "key_file":
             flags.append(PostureFlag("keys_on_disk", 2, "Audit keys are kept in a file on disk (opt-in)."))
         if self.gate.paused:

@@ -14,7 +14,7 @@ from pathlib import Path
 import aether_qt
 
 PACKAGE = Path(aether_qt.__file__).resolve().parent
-ROOT_FILES = {"__init__.py", "__main__.py", "app.py", "companion.py", "cli.py", "py.typed"}
+ROOT_FILES = {"__init__.py", "__main__.py", "app.py", "companion.py", "cli.py", "onboarding.py", "py.typed"}
 
 
 def module_name(path: Path, package_dir: Path) -> str:

@@ -90,7 +90,7 @@ def measure_gui(home: Path, *, quick: bool = False) -> dict[str, Any]:
 
         wait_ready()
 
-    run_app(AppOptions(home=str(home), allow_key_file=True), on_ready=ready)
+    run_app(AppOptions(home=str(home), allow_key_file=True, onboarding=False), on_ready=ready)
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()

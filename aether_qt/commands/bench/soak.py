@@ -276,7 +276,7 @@ def run_soak_bench(
             drivers.append(driver)
             driver.start()
 
-        code = run_app(AppOptions(home=str(home), allow_key_file=key_file), on_ready=ready)
+        code = run_app(AppOptions(home=str(home), allow_key_file=key_file, onboarding=False), on_ready=ready)
         if not throwaway:
             restore_home(paths, before, allow_key_file=key_file)
     finally:

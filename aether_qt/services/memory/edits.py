@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import peewee
 
-from aether_qt.engines.memory import retention as ret
 from aether_qt.engines.memory.export import MAX_IMPORT_BYTES, draft_from_entry
 from aether_qt.engines.memory.items import (
     USER_CONFIRMED,
@@ -77,7 +76,7 @@ class UserEdits:
         runtime: the policy runtime (gate, effectors, clock).
         store: the started store; raises :class:`MemoryUnavailableError` while memory is not usable.
         lock: the memory service's lock, which serialises every change.
-        retention_days: the active persona's retention for new memories (None: forever).
+        retention: the retention string of a new memory (the user's choice and the persona's, combined).
         changed: publishes what changed.
     """
 
@@ -87,13 +86,13 @@ class UserEdits:
         runtime: PolicyRuntime,
         store: Callable[[], MemoryStore],
         lock: threading.RLock,
-        retention_days: Callable[[], int | None],
+        retention: Callable[[], str],
         changed: Changed,
     ) -> None:
         self._rt = runtime
         self._require = store
         self._lock = lock
-        self._retention_days = retention_days
+        self._retention = retention
         self._changed = changed
 
     def add(
@@ -105,7 +104,7 @@ class UserEdits:
         """
         store = self._require()
         kind = kind or kind_of(text)
-        retention = ret.retention_from_days(self._retention_days())
+        retention = self._retention()
 
         def add(_change: MemoryChange, allow: Allow) -> tuple[MemoryItem, ...]:
             prov = Provenance(USER_CONFIRMED, "", allow.audit_id, self._rt.clock.wall_ms(), USER_CONFIRMED)

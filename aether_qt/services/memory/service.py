@@ -117,9 +117,25 @@ class MemoryService:
             runtime=runtime,
             store=self._require,
             lock=self._lock,
-            retention_days=retention_days,
+            retention=self.retention,
             changed=self._changed,
         )
+
+    def retention(self) -> str:
+        """How long a new memory is kept: the stricter of the user's choice and the persona's.
+
+        The user's ``memory.retention`` (the wizard, the settings) is a promise about
+        what Aether keeps; a persona may only make it keep less (:func:`ret.stricter`).
+        A stored value that is not a retention word is ignored (logged): the persona decides.
+        """
+        persona = ret.retention_from_days(self._retention_days())
+        chosen = self._rt.settings.get_as(ret.SETTING_RETENTION, str, ret.FOREVER)
+        try:
+            ret.parse_retention(chosen)
+        except ValueError:
+            _log.warning("ignoring the memory retention setting %r: not a retention choice", chosen)
+            return persona
+        return ret.stricter(chosen, persona)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -303,7 +319,7 @@ class MemoryService:
         if not draft_text:
             return MemoryOutcome(False, "There was nothing to remember.", "allow", allow.audit_id)
         store = self._require()
-        retention = ret.retention_from_days(self._retention_days())
+        retention = self.retention()
         provenance = Provenance(
             source=USER_CONFIRMED,
             turn_id=turn_id,

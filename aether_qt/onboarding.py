@@ -1,0 +1,228 @@
+"""First start: the onboarding wizard before the app opens its data, or over the open runtime.
+
+:func:`open_runtime_onboarded` is the one call the composition root makes in place
+of opening the policy runtime. It reads the home's onboarding state
+(:mod:`aether_qt.services.onboarding.state`) and probes the keyring:
+
+* a home that went through the wizard (Finish or Cancel) opens as it was left:
+  with the key file when the user chose it, read-only when they chose that;
+* a fresh home *without a working keyring* shows the wizard with its keys step
+  first, before anything is opened: "keep the keys in a file" opens the runtime
+  with the opt-in key file ("keys on disk"), "stay read-only" opens it read-only
+  (a calm notice instead of "audit broken"); Cancel is read-only;
+* any other home that never finished onboarding opens the runtime, then shows
+  the wizard over it (``aether --onboarding`` always does).
+
+:func:`run_setup_again` is the "Run setup again…" menu action over the running app.
+``AETHER_NO_ONBOARDING=1`` skips the first-start wizard (scripted starts, the tests);
+it never skips an explicit ``--onboarding``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Final
+
+from PySide6.QtWidgets import QWidget, QWizard, QWizardPage
+
+from aether_qt.core.bus import EventBus
+from aether_qt.core.paths import AppPaths
+from aether_qt.engines.persona.registry import PersonaChoice
+from aether_qt.engines.router.providers import load_router_settings
+from aether_qt.engines.router.router import Router
+from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.onboarding.apply import Setup, SetupService
+from aether_qt.services.onboarding.state import (
+    KEY_FILE,
+    READ_ONLY,
+    OnboardingState,
+    keyring_works,
+    read_state,
+    write_state,
+)
+from aether_qt.widgets.onboarding.choices import KeyStorage, OnboardingChoices
+from aether_qt.widgets.onboarding.wizard import OnboardingWizard
+
+_log = logging.getLogger(__name__)
+
+NO_ONBOARDING_ENV: Final = "AETHER_NO_ONBOARDING"
+
+OpenRuntime = Callable[[bool, bool], PolicyRuntime | None]
+"""Opens the runtime: ``(allow_key_file, read_only)``; None after telling the user why it cannot."""
+MediaPages = Callable[[OnboardingChoices], tuple[QWizardPage | None, QWizardPage | None]]
+"""Builds the voice and the model page over the shared choices (either may be None)."""
+ApplyMedia = Callable[[PolicyRuntime, OnboardingChoices], list[str]]
+"""Applies what the voice and model pages collected, after the rest (Finish); one sentence per change."""
+ShowWizard = Callable[[OnboardingWizard], bool]
+"""Runs the wizard modally; True after Finish (tests drive it through their own)."""
+
+
+def exec_wizard(wizard: OnboardingWizard) -> bool:
+    """Show ``wizard`` modally until Finish (True) or Cancel (False)."""
+    return wizard.exec() == QWizard.DialogCode.Accepted
+
+
+class WizardPort:
+    """The widgets' :class:`~aether_qt.widgets.onboarding.ports.Onboarding` over a :class:`SetupService`."""
+
+    def __init__(self, service: SetupService, apply_media: ApplyMedia | None = None) -> None:
+        self.service = service
+        self._apply_media = apply_media
+
+    def keyring_works(self) -> bool:
+        """Probe the keyring now."""
+        return self.service.keyring_works()
+
+    def current(self) -> OnboardingChoices:
+        """What is in use now, as the pages' choices."""
+        now = self.service.current()
+        return OnboardingChoices(
+            key_storage=KeyStorage(now.key_storage) if now.key_storage else None,
+            privacy=now.privacy,
+            persona_id=now.persona_id,
+            preset=now.preset,
+            retention=now.retention,
+        )
+
+    def personas(self) -> list[PersonaChoice]:
+        """The personas to pick from."""
+        return self.service.personas()
+
+    def apply(self, choices: OnboardingChoices) -> list[str]:
+        """Apply the choices (Finish): the policy ones, then the voice and model pages' ones."""
+        done = self.service.apply(
+            Setup(
+                key_storage=choices.key_storage.value if choices.key_storage is not None else None,
+                privacy=choices.privacy,
+                persona_id=choices.persona_id,
+                preset=choices.preset,
+                retention=choices.retention,
+            )
+        )
+        if self._apply_media is not None and self.service.runtime is not None:
+            done += self._apply_media(self.service.runtime, choices)
+        return done
+
+
+def _wizard(
+    service: SetupService,
+    *,
+    keys_first: bool,
+    media_pages: MediaPages | None,
+    apply_media: ApplyMedia | None,
+    parent: QWidget | None = None,
+) -> OnboardingWizard:
+    choices = OnboardingChoices()
+    voice, model = media_pages(choices) if media_pages is not None else (None, None)
+    return OnboardingWizard(
+        WizardPort(service, apply_media),
+        voice_page=voice,
+        model_page=model,
+        keys_first=keys_first,
+        choices=choices,
+        parent=parent,
+    )
+
+
+def _remember(paths: AppPaths, key_storage: str) -> None:
+    """Write that the wizard ended (a failure is logged: the wizard then shows again next time)."""
+    try:
+        write_state(paths, OnboardingState(completed=True, key_storage=key_storage))
+    except OSError as exc:
+        _log.warning("the onboarding state was not saved (%s); the wizard will show again", exc)
+
+
+def open_runtime_onboarded(
+    paths: AppPaths,
+    open_runtime: OpenRuntime,
+    *,
+    allow_key_file: bool = False,
+    onboarding: bool | None = None,
+    media_pages: MediaPages | None = None,
+    apply_media: ApplyMedia | None = None,
+    show: ShowWizard = exec_wizard,
+) -> PolicyRuntime | None:
+    """Open the policy runtime of ``paths``, showing the onboarding wizard when it is due.
+
+    Args:
+        paths: the home.
+        open_runtime: opens the runtime (the composition root's, which explains failures).
+        allow_key_file: ``--allow-key-file`` was given (the user's opt-in on the command line).
+        onboarding: True (``--onboarding``): show the wizard even when it was done before;
+            False: never show it (benchmarks and scripted starts open the home as it is);
+            None: show it when the home never went through it.
+        media_pages: builds the voice and model pages (None: the wizard skips them).
+        apply_media: applies their choices at Finish, once the runtime is open.
+        show: runs the wizard (default: modally).
+
+    Returns:
+        The open runtime, or None when it could not be opened (the user was told).
+    """
+    state = read_state(paths)
+    key_file = allow_key_file or state.key_storage == KEY_FILE
+    read_only = state.key_storage == READ_ONLY and not key_file
+    skip = onboarding is False or (bool(os.environ.get(NO_ONBOARDING_ENV)) and onboarding is None)
+    if skip or (state.completed and onboarding is None):
+        return open_runtime(key_file, read_only)
+    no_keys_yet = not (key_file or read_only or paths.key_file.exists() or keyring_works(paths))
+    if not no_keys_yet:
+        runtime = open_runtime(key_file, read_only)
+        if runtime is None:
+            return None
+        service = SetupService(paths=paths, runtime=runtime)
+        wizard = _wizard(service, keys_first=False, media_pages=media_pages, apply_media=apply_media)
+        done = show(wizard)
+        chosen = wizard.key_storage.value if done and wizard.key_storage is not None else state.key_storage
+        _remember(paths, chosen)
+        return runtime
+
+    def open_for(storage: str | None) -> PolicyRuntime | None:
+        return open_runtime(storage == KEY_FILE, storage in (READ_ONLY, None))
+
+    service = SetupService(paths=paths, open_runtime=open_for)
+    wizard = _wizard(service, keys_first=True, media_pages=media_pages, apply_media=apply_media)
+    finished = show(wizard)
+    chosen = wizard.key_storage.value if finished and wizard.key_storage is not None else READ_ONLY
+    _remember(paths, chosen)
+    if service.runtime is None and not finished:  # Cancel: nothing applied, the safe default
+        service.runtime = open_runtime(False, True)
+    return service.runtime
+
+
+def run_setup_again(
+    runtime: PolicyRuntime,
+    *,
+    bus: EventBus | None = None,
+    choose_persona: Callable[[str], None] | None = None,
+    router: Router | None = None,
+    media_pages: MediaPages | None = None,
+    apply_media: ApplyMedia | None = None,
+    parent: QWidget | None = None,
+    show: ShowWizard = exec_wizard,
+) -> list[str]:
+    """The "Run setup again…" action: the wizard over the running app; what it changed.
+
+    Args:
+        runtime: the app's runtime.
+        bus: the app's bus (the preset change reaches the window through it).
+        choose_persona: the app's persona chooser (switches at the next turn boundary).
+        router: the app's router: its remote tier reads the new privacy posture from the next
+            turn on (a stricter posture must not wait for a restart).
+        media_pages: builds the voice and model pages.
+        apply_media: applies their choices at Finish.
+        parent: the main window.
+        show: runs the wizard.
+    """
+    service = SetupService(paths=runtime.paths, runtime=runtime, bus=bus, choose_persona=choose_persona)
+    wizard = _wizard(
+        service, keys_first=False, media_pages=media_pages, apply_media=apply_media, parent=parent
+    )
+    state = read_state(runtime.paths)
+    done = show(wizard)
+    chosen = wizard.key_storage.value if done and wizard.key_storage is not None else state.key_storage
+    _remember(runtime.paths, chosen)
+    if done and router is not None and router.remote is not None:
+        router.remote.settings = load_router_settings(runtime.settings)  # read per turn by the router
+    return wizard.applied
