@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jeepney import DBusAddress, new_signal
+from jeepney import DBusAddress, HeaderFields, new_signal
 from jeepney.io.blocking import open_dbus_connection
 from portal_support import DESKTOP, SHORTCUTS, FakePortal, PrivateBus
 
@@ -107,9 +107,14 @@ def test_signals_for_another_session_or_shortcut_or_from_another_sender_are_igno
     with open_dbus_connection(bus.address) as impostor:  # any process on the bus can emit signals
         body = (portal.session, "push-to-talk", 1, {})
         emitter = DBusAddress(DESKTOP, interface=SHORTCUTS)
-        impostor.send(new_signal(emitter, "Activated", "osta{sv}", body))
-    portal.activate()  # the real one, last: everything before it has been read when it arrives
-    assert events.wait_for(2)[1:] == ["press"]
+        spoof = new_signal(emitter, "Activated", "osta{sv}", body)
+        impostor.send(spoof)  # broadcast: the bus routes it by our match rule (sender = the portal)
+        spoof.header.fields[HeaderFields.destination] = portal.sessions[portal.session]
+        impostor.send(spoof)  # unicast to the app: delivered whatever its match rules say
+    portal.deactivate()  # nothing is held: no release (after a spoofed press there would be one)
+    portal.activate()
+    portal.close_session()  # a last event, so the whole sequence has been read when it arrives
+    assert events.wait_for(4)[1:] == ["press", "release", "failed: the desktop closed the shortcut session"]
 
 
 def test_a_portal_that_goes_away_mid_hold_releases_the_key_then_says_so(
