@@ -119,6 +119,44 @@ def test_activated_then_deactivated_over_dbus_make_one_voice_turn(
     assert fake.closed == list(fake.sessions)  # the voice host closed its portal session
 
 
+@pytest.mark.slow  # the speech model loads
+def test_when_the_desktop_declines_the_shortcut_the_voice_banner_says_to_use_the_window(
+    tmp_path: Path, desktop_dir: Path, bus: EventBus, qtbot: QtBot
+) -> None:
+    dbus = PrivateBus(tmp_path / "bus")
+    fake = FakePortal(dbus.address, bind_response=1)  # the user said no in the desktop's dialog
+    states: list[tuple[str, str]] = []
+    bus.subscribe(VoiceStateChanged.KIND, lambda e: states.append((e.payload.state, e.payload.message)))
+    try:
+        with key_file_runtime(tmp_path / "home") as runtime:
+            host = VoiceHost(
+                gate=gate_on_bus(runtime, bus),
+                effectors=runtime.effectors,
+                bus=bus,
+                submit=lambda text, *, source="typed": None,
+                interrupt=lambda: None,
+                busy=lambda: False,
+                stt_model=default_model_path(),
+                clip_dir=tmp_path / "speech",
+                speak=False,
+                environ={**wayland_on(dbus), "DISPLAY": ""},  # no XWayland: only the window is left
+            )
+            host.start()
+            try:
+                qtbot.waitUntil(lambda: host.stt_ready and host.ptt_notice != "", timeout=WAIT_MS)
+                assert host.in_window is not None
+                assert states[-1] == (
+                    "idle",
+                    "Hold F9 while Aether's window is active to talk: the desktop gave no global shortcut "
+                    "(the shortcut was declined in the desktop's dialog).",
+                )
+            finally:
+                host.stop()
+    finally:
+        fake.close()
+        dbus.close()
+
+
 @pytest.mark.slow
 def test_in_the_real_app_the_portal_pair_starts_and_ends_a_voice_turn(
     portal: tuple[PrivateBus, FakePortal], vmic: Path, tmp_path: Path

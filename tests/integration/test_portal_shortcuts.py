@@ -136,8 +136,8 @@ def test_a_session_the_desktop_closes_is_a_failure(bound: Bound) -> None:
 @pytest.mark.parametrize(
     ("code", "reason"),
     [
-        (1, "the shortcut was declined in the desktop's dialog (binding the push-to-talk shortcut)"),
-        (2, "the desktop ended the request without a shortcut (binding the push-to-talk shortcut)"),
+        (1, "the shortcut was declined in the desktop's dialog"),
+        (2, "the desktop ended the request while binding the push-to-talk shortcut"),
     ],
 )
 def test_a_declined_bind_fails_with_its_reason_and_closes_the_session(

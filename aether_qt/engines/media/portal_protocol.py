@@ -177,10 +177,10 @@ def check_response(response: int, what: str) -> None:
     if response == RESPONSE_SUCCESS:
         return
     if response == RESPONSE_CANCELLED:
-        raise PortalRefused(f"the shortcut was declined in the desktop's dialog ({what})")
+        raise PortalRefused("the shortcut was declined in the desktop's dialog")
     if response == RESPONSE_OTHER:
-        raise PortalRefused(f"the desktop ended the request without a shortcut ({what})")
-    raise PortalRefused(f"the desktop answered with an unknown code {response} ({what})")
+        raise PortalRefused(f"the desktop ended the request while {what}")
+    raise PortalRefused(f"the desktop gave an unknown answer ({response}) while {what}")
 
 
 def session_handle_from(results: Mapping[str, object]) -> str:

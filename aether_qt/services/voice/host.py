@@ -183,6 +183,7 @@ class VoiceHost(QObject):
         )
         self.ptt.setParent(self)
         self.ptt.sig_fell_back.connect(self._on_ptt_fell_back)
+        self.ptt_notice = ""  # why push-to-talk works only in the window, when the portal failed
         self.last_transcript: Transcript | None = None
         self.pressed_at = 0.0
         self._thread = WorkerThread("aether-media", stop_timeout_ms=STOP_TIMEOUT_MS, parent=self)
@@ -284,12 +285,14 @@ class VoiceHost(QObject):
 
     @Slot(str)
     def _on_ptt_fell_back(self, reason: str) -> None:
-        if self.in_window is not None and self.stt_ready and not self.listening:
-            self._state(
-                "idle",
-                f"The desktop gave Aether no global push-to-talk key ({reason}); "
-                f"hold {self.key} while Aether's window is active.",
-            )
+        if self.in_window is None:
+            return  # another global backend took over: nothing changes for the user
+        self.ptt_notice = (
+            f"Hold {self.key} while Aether's window is active to talk: "
+            f"the desktop gave no global shortcut ({reason})."
+        )
+        if self.stt_ready and not self.listening:
+            self._state("idle", self.ptt_notice)
 
     @Slot()
     def _on_ptt_pressed(self) -> None:
@@ -344,7 +347,7 @@ class VoiceHost(QObject):
         if problem:
             self._state("unavailable", f"Voice input is off ({problem}); typing works.")
         else:
-            self._state("idle", "")
+            self._state("idle", self.ptt_notice)  # said once voice works: the key only works in the window
 
     @Slot(str)
     def _on_listener_partial_heard(self, text: str) -> None:
