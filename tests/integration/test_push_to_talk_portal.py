@@ -65,6 +65,11 @@ def make(keys: Keys, environ: dict[str, str], prefer: str = "auto") -> PushToTal
     return PushToTalk(key="F9", prefer=prefer, on_press=keys.press, on_release=keys.release, environ=environ)
 
 
+def wait_for_portal(ptt: PushToTalk, qtbot: QtBot) -> None:
+    """Until the portal has bound the shortcut and push-to-talk uses it."""
+    qtbot.waitUntil(lambda: ptt.backend is not None and ptt.backend.name == "portal", timeout=WAIT_MS)
+
+
 def test_on_wayland_the_portal_takes_over_from_the_window_once_it_binds(
     bus: PrivateBus, keys: Keys, qtbot: QtBot
 ) -> None:
@@ -73,7 +78,7 @@ def test_on_wayland_the_portal_takes_over_from_the_window_once_it_binds(
     try:
         ptt.start()
         assert ptt.in_window is not None and PORTAL_WAITING in ptt.notes  # the window meanwhile
-        qtbot.waitUntil(lambda: ptt.backend is not None and ptt.backend.name == "portal", timeout=WAIT_MS)
+        wait_for_portal(ptt, qtbot)
         assert ptt.in_window is None and PORTAL_WAITING not in ptt.notes
         portal.activate()
         qtbot.waitUntil(lambda: keys.seen == ["press"], timeout=WAIT_MS)
@@ -122,7 +127,7 @@ def test_when_the_portal_vanishes_mid_hold_the_key_is_released_and_the_window_ta
     ptt = make(keys, session(bus, "wayland"))
     try:
         ptt.start()
-        qtbot.waitUntil(lambda: ptt.backend is not None and ptt.backend.name == "portal", timeout=WAIT_MS)
+        wait_for_portal(ptt, qtbot)
         portal.activate()
         qtbot.waitUntil(lambda: keys.seen == ["press"], timeout=WAIT_MS)
         with qtbot.waitSignal(ptt.sig_fell_back, timeout=WAIT_MS):
@@ -172,13 +177,16 @@ def test_the_window_hears_the_key_only_while_no_global_hotkey_does(
         qtbot.keyPress(field, Qt.Key.Key_F9)  # the portal has not bound yet: the window listens
         qtbot.keyRelease(field, Qt.Key.Key_F9)
         assert keys.seen == ["press", "release"]
-        qtbot.waitUntil(lambda: ptt.backend is not None and ptt.backend.name == "portal", timeout=WAIT_MS)
+        wait_for_portal(ptt, qtbot)
         qtbot.keyPress(field, Qt.Key.Key_F9)  # bound: the desktop owns the key, the window lets it pass
         qtbot.keyRelease(field, Qt.Key.Key_F9)
         assert keys.seen == ["press", "release"]
         with qtbot.waitSignal(ptt.sig_fell_back, timeout=WAIT_MS):
             portal.vanish()
         qtbot.keyPress(field, Qt.Key.Key_F9)  # the portal went: the window listens again
+        assert keys.seen == ["press", "release", "press"]
+        ptt.stop()
+        qtbot.keyRelease(field, Qt.Key.Key_F9)  # stopped: nobody listens any more
         assert keys.seen == ["press", "release", "press"]
     finally:
         ptt.stop()

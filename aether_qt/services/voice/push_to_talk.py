@@ -103,6 +103,7 @@ class PushToTalk(QObject):
         if self.backend is not None:
             self.backend.stop()
             self.backend = None
+            self.sig_backend_changed.emit()  # the window stops listening too
 
     @Slot(object)
     def _on_portal_bound(self, shortcut: BoundShortcut) -> None:
