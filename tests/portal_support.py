@@ -105,12 +105,20 @@ class FakePortal:
         version: the ``version`` property (0: too old).
         with_shortcuts: False: the portal has no GlobalShortcuts interface at all.
         bind_response: the Response code of BindShortcuts (0 bound, 1 the user cancelled, 2 other).
+        bind_error: a D-Bus error name BindShortcuts replies with instead ("": none).
     """
 
     def __init__(
-        self, address: str, *, version: int = 1, with_shortcuts: bool = True, bind_response: int = 0
+        self,
+        address: str,
+        *,
+        version: int = 1,
+        with_shortcuts: bool = True,
+        bind_response: int = 0,
+        bind_error: str = "",
     ) -> None:
         self.version, self.with_shortcuts, self.bind_response = version, with_shortcuts, bind_response
+        self.bind_error = bind_error
         self.calls: list[str] = []
         self.bound: list[tuple[str, dict[str, object]]] = []
         self.closed: list[str] = []
@@ -234,6 +242,9 @@ class FakePortal:
         session, shortcuts, _parent_window, options = message.body
         if self.sessions.get(session) != sender:
             self._send(new_error(message, ACCESS_DENIED, "s", ("not your session",)))
+            return
+        if self.bind_error:
+            self._send(new_error(message, self.bind_error, "s", ("the backend failed",)))
             return
         request = _request_path(sender, options["handle_token"][1])
         self._send(new_method_return(message, "o", (request,)))

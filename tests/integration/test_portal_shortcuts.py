@@ -154,6 +154,19 @@ def test_a_declined_bind_fails_with_its_reason_and_closes_the_session(
         portal.close()
 
 
+def test_a_dbus_error_from_bind_is_a_failure_naming_it(bus: PrivateBus) -> None:
+    portal = FakePortal(bus.address, bind_error="org.freedesktop.portal.Error.Failed")
+    events = Events()
+    backend = open_portal_backend(bus, events)
+    try:
+        refused = "the desktop portal refused binding the push-to-talk shortcut"
+        assert events.wait_for(1) == [f"failed: {refused} (org.freedesktop.portal.Error.Failed)"]
+        portal.wait_for(lambda: portal.closed == list(portal.sessions))
+    finally:
+        backend.stop()
+        portal.close()
+
+
 @pytest.mark.parametrize(
     ("options", "reason"),
     [
