@@ -39,6 +39,7 @@ BUS_NAME = "org.freedesktop.DBus"
 CALL_TIMEOUT_S = 10.0  # the first call may start the portal (D-Bus activation)
 SESSION_TIMEOUT_S = 30.0  # CreateSession needs no dialog; BindShortcuts waits for the user
 POLL_S = 0.1  # how often a waiting thread looks at stop()
+VERSION_QUESTION = "the version question"
 _NOT_THERE = {
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
@@ -67,7 +68,7 @@ def _refusal(name: str, what: str) -> proto.PortalRefused:
     """A D-Bus error reply, in plain words."""
     if name in _NOT_THERE:
         return proto.PortalRefused("no desktop portal is running on the session bus")
-    if name in _NO_INTERFACE:
+    if name in _NO_INTERFACE and what == VERSION_QUESTION:  # later, the same names mean a bad call
         return proto.PortalRefused("the desktop portal has no GlobalShortcuts interface")
     return proto.PortalRefused(f"the desktop portal refused {what} ({name or 'an error'})")
 
@@ -161,7 +162,7 @@ def _read_version(link: _Link) -> int:
 
     props = DBusAddress(proto.PORTAL_PATH, bus_name=proto.PORTAL_BUS, interface=proto.PROPERTIES_IFACE)
     body = link.call(
-        new_method_call(props, "Get", "ss", (proto.SHORTCUTS_IFACE, "version")), "the version question"
+        new_method_call(props, "Get", "ss", (proto.SHORTCUTS_IFACE, "version")), VERSION_QUESTION
     )
     variant = body[0] if body else None
     version = variant[1] if isinstance(variant, tuple) and len(variant) == 2 else None
