@@ -15,15 +15,18 @@ from portal_support import FakePortal, PrivateBus
 
 
 def wayland(cli: Cli, bus: PrivateBus) -> dict[str, str]:
-    """A Wayland session without XWayland whose session bus is ``bus``."""
+    """A Wayland session without XWayland whose session bus is ``bus`` (no compositor: Qt draws offscreen)."""
     env = cli.env(
-        XDG_SESSION_TYPE="wayland", WAYLAND_DISPLAY="wayland-0", DBUS_SESSION_BUS_ADDRESS=bus.address
+        XDG_SESSION_TYPE="wayland",
+        WAYLAND_DISPLAY="wayland-0",
+        DBUS_SESSION_BUS_ADDRESS=bus.address,
+        QT_QPA_PLATFORM="offscreen",
     )
     env.pop("DISPLAY", None)
     return env
 
 
-@pytest.mark.slow  # two runs of every doctor check
+@pytest.mark.slow  # three runs of every doctor check
 def test_doctor_names_the_portal_on_wayland_and_the_reason_when_it_is_missing(tmp_path: Path) -> None:
     cli = Cli(home=tmp_path / "home", key_file=True)
     bus = PrivateBus(tmp_path / "bus")
