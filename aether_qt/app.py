@@ -51,9 +51,9 @@ from aether_qt.services.persona.host import PersonaHost
 from aether_qt.services.persona.service import PersonaService
 from aether_qt.services.presence.host import PresenceHost
 from aether_qt.services.voice.host import (  # imported up front: 170 ms not spent mid-reply
-    InWindowKeys,
     VoiceHost,
 )
+from aether_qt.services.voice.push_to_talk import InWindowKeys
 from aether_qt.storage.errors import StorageError
 from aether_qt.widgets.main_window import ChooseModel, MainWindow
 from aether_qt.widgets.memory.panel import MemoryPanel
@@ -314,10 +314,7 @@ def _start_late(parts: AppParts, late: LateParts, personas: PersonaService) -> N
     if parts.presence is not None:
         voice.player.sig_envelope_sampled.connect(parts.presence.worker.set_mouth_envelope)
     voice.start()
-    if voice.in_window is not None:  # no global hotkey here: the focused window listens for the key
-        keys = InWindowKeys(voice.in_window)
-        keys.setParent(voice)
-        parts.app.installEventFilter(keys)
+    InWindowKeys(voice.ptt, parts.app)  # the window hears the key while no global hotkey does
 
 
 def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConversation) -> ChooseModel:

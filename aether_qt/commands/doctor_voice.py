@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 Check = dict[str, Any]
@@ -61,17 +62,47 @@ def check_tts() -> Check:
     return {"ok": bool(voices), "voices": len(voices), "detail": f"{len(voices)} voices ({english} English)"}
 
 
-def check_hotkey(key: str) -> Check:
-    """The push-to-talk backend that would be used here for ``key`` (opened and closed at once)."""
-    from aether_qt.engines.media.hotkeys import open_backend
+def check_hotkey(key: str, *, prefer: str = "auto", environ: Mapping[str, str] | None = None) -> Check:
+    """The push-to-talk backend the app would use here for ``key``, and why.
 
-    backend, notes = open_backend(key, lambda: None, lambda: None)
+    On Wayland the desktop portal is asked for its GlobalShortcuts version only:
+    binding would open the desktop's dialog. Other backends are opened and closed at once.
+    """
+    from aether_qt.engines.media.hotkeys import open_backend
+    from aether_qt.engines.media.portal_protocol import plan_backends
+
+    env = os.environ if environ is None else environ
+    plan = plan_backends(prefer, env)
+    notes: list[str] = []
+    if plan.order[:1] == ("portal",):
+        from aether_qt.engines.media.portal_shortcuts import probe_portal
+
+        probe = probe_portal(env)
+        if probe.version is not None:
+            session = "Wayland session" if plan.wayland else "chosen in the settings"
+            why = f"{session}, portal version {probe.version}"
+            return {
+                "ok": True,
+                "backend": "portal",
+                "key": key,
+                "notes": list(plan.notes),
+                "detail": f"push-to-talk {key}: portal GlobalShortcuts ({why})",
+            }
+        notes.append(f"portal: {probe.reason}")
+    backend, more = open_backend(key, lambda: None, lambda: None, prefer=prefer, environ=env)
     backend.stop()
+    notes += [note for note in more if note not in notes]
     why = f" ({'; '.join(notes)})" if notes else ""
+    if backend.name != "in-window":
+        detail = f"push-to-talk {key} via {backend.name}{why}"
+    elif plan.wayland:
+        detail = f"push-to-talk {key}: in-window shortcut: Wayland without the GlobalShortcuts portal{why}"
+    else:
+        detail = f"push-to-talk {key}: in-window shortcut: no global hotkey works here{why}"
     return {
         "ok": True if backend.name != "in-window" else None,
         "backend": backend.name,
         "key": key,
         "notes": notes,
-        "detail": f"push-to-talk {key} via {backend.name}{why}",
+        "detail": detail,
     }

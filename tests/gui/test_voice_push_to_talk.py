@@ -11,127 +11,23 @@ Aether speaks (barge-in). Skips outside scripts/with-desktop.sh.
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from audio_support import MonitorRecorder, PacedFeeder, espeak
+from voice_app_support import App, running_app
 
 from aether_qt.engines.media.audio import array_to_pcm, read_wav_16k
-
-APP_SCRIPT = r"""
-import sys, time
-from PySide6.QtCore import QTimer
-from aether_qt.app import AppOptions, run_app
-from aether_qt.core.events import SpeechHeard, TurnBegan, TurnEnded, VoiceStateChanged
-from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask
-
-def say(*parts):
-    print(f"{time.monotonic():.3f}", *parts, flush=True)
-
-def ready(parts):
-    # the user allowed the microphone for this session in an approval card
-    decision = parts.runtime.gate.evaluate(ActionRequest("media.mic", "microphone", actor_persona="user"))
-    if isinstance(decision, Ask):
-        parts.runtime.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALLOW_SESSION)
-    bus = parts.bus
-    bus.subscribe(SpeechHeard.KIND, lambda e: say("HEARD", int(e.payload.final), e.payload.text or "-"))
-    bus.subscribe(TurnBegan.KIND, lambda e: say("TURN", e.payload.source, e.payload.turn_id))
-    bus.subscribe(TurnEnded.KIND, lambda e: say("ENDED", e.payload.outcome, e.payload.final_state))
-    bus.subscribe(VoiceStateChanged.KIND, lambda e: say("VOICE", e.payload.state))
-    def wait():
-        voice = parts.late.voice  # voice starts once the model has loaded
-        if voice is not None and voice.stt_ready and parts.conversation.model_ready():
-            voice.sig_clip_ready.connect(lambda clip: say("CLIP", clip.path))
-            voice.player.sig_clip_started.connect(lambda clip: say("PLAYING", clip.duration_s))
-            voice.player.sig_playback_finished.connect(lambda done: say("PLAYED", int(done)))
-            notes = [n.replace(" ", "_") for n in voice.backend_notes]
-            say("READY", voice.backend.name if voice.backend else "-", *notes)
-        else:
-            QTimer.singleShot(50, wait)
-    QTimer.singleShot(0, wait)
-    def quit_on_stdin():
-        import select
-        if select.select([sys.stdin], [], [], 0)[0]:
-            parts.app.quit()
-        else:
-            QTimer.singleShot(100, quit_on_stdin)
-    QTimer.singleShot(100, quit_on_stdin)
-
-sys.exit(run_app(AppOptions(home=sys.argv[1], allow_key_file=True), on_ready=ready))
-"""
-
-
-@dataclass
-class App:
-    """The app in a child process and the lines it prints, as they arrive."""
-
-    proc: subprocess.Popen[str]
-    lines: queue.Queue[tuple[float, list[str]]] = field(default_factory=queue.Queue)
-    seen: list[tuple[float, list[str]]] = field(default_factory=list)
-
-    def read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            at, _, rest = line.strip().partition(" ")
-            try:
-                self.lines.put((float(at), rest.split(" ")))
-            except ValueError:
-                continue
-
-    def wait_for(self, match: Callable[[list[str]], bool], timeout: float = 30.0) -> tuple[float, list[str]]:
-        for at, words in self.seen:
-            if match(words):
-                return at, words
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                at, words = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            self.seen.append((at, words))
-            if match(words):
-                return at, words
-        raise AssertionError(f"timed out; the app said: {[w for _, w in self.seen]}")
-
-    def said(self, first: str) -> list[list[str]]:
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        return [words for _, words in self.seen if words[0] == first]
 
 
 @pytest.fixture
 def app(desktop_dir: Path, tmp_path: Path) -> Iterator[App]:
     env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", APP_SCRIPT, str(tmp_path / "home")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    running = App(proc)
-    threading.Thread(target=running.read, daemon=True).start()
-    try:
-        running.wait_for(lambda w: w[0] == "READY", timeout=90)
+    with running_app(tmp_path / "home", env) as running:
         yield running
-    finally:
-        if proc.poll() is None:
-            assert proc.stdin is not None
-            proc.stdin.write("quit\n")
-            proc.stdin.flush()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 def xdotool(*args: str) -> None:

@@ -3,8 +3,13 @@
 A backend calls ``on_press`` once when the key goes down and ``on_release``
 once when it comes up, from its own thread; held-key auto-repeat is ignored
 (X repeats even synthetic key presses, as a release and a press with the same
-timestamp). Backends, in the order :func:`open_backend` tries them:
+timestamp). Backends, in the order they are tried (see
+:func:`~.portal_protocol.plan_backends`):
 
+- ``portal``: on Wayland, the desktop portal's GlobalShortcuts
+  (:mod:`.portal_shortcuts`); it binds asynchronously, so :func:`open_backend`
+  leaves it to its owner (the voice host) and is called again if it fails.
+  Never tried on X11 unless asked for.
 - ``x11``: a passive grab of the key on the root window (python-xlib), so it
   works while another application has focus; Num Lock and Caps Lock variants
   are grabbed too.
@@ -25,9 +30,11 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from aether_qt.engines.media.portal_protocol import plan_backends
 
 _log = logging.getLogger(__name__)
 DEFAULT_KEY = "F9"
@@ -212,22 +219,30 @@ def preload() -> None:
 
 
 def open_backend(
-    key: str, on_press: Callback, on_release: Callback, *, prefer: str = "auto"
+    key: str,
+    on_press: Callback,
+    on_release: Callback,
+    *,
+    prefer: str = "auto",
+    environ: Mapping[str, str] | None = None,
 ) -> tuple[HotkeyBackend, list[str]]:
-    """The first backend that works (``prefer`` names one to try alone), and why the others did not.
+    """The first backend that opens at once (``prefer`` names one to try alone), and why the others did not.
 
-    Never raises: the in-window backend always works.
+    The order comes from :func:`~.portal_protocol.plan_backends`. The portal is
+    skipped here: it answers later (the desktop may ask the user first), so its
+    owner opens it and calls this again if it fails. Never raises: the in-window
+    backend always works.
     """
-    notes: list[str] = []
-    factories: list[tuple[str, Callable[[], HotkeyBackend]]] = [
-        ("x11", lambda: X11GrabBackend(key, on_press, on_release)),
-        ("pynput", lambda: PynputBackend(key, on_press, on_release)),
-    ]
-    if os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("DISPLAY"):
-        notes.append("x11: Wayland session without XWayland")
-        factories = []
-    for name, make in factories:
-        if prefer not in ("auto", name):
+    env = os.environ if environ is None else environ
+    plan = plan_backends(prefer, env)
+    notes = list(plan.notes)
+    factories: dict[str, Callable[[], HotkeyBackend]] = {
+        "x11": lambda: X11GrabBackend(key, on_press, on_release, display=env.get("DISPLAY") or None),
+        "pynput": lambda: PynputBackend(key, on_press, on_release),
+    }
+    for name in plan.order:
+        make = factories.get(name)
+        if make is None:
             continue
         try:
             return make(), notes

@@ -31,12 +31,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Signal, Slot
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtCore import QObject, Signal, Slot
 
 from aether_qt.core.bus import EventBus
 from aether_qt.core.events import (
@@ -48,7 +47,7 @@ from aether_qt.core.events import (
     VoiceStateChanged,
 )
 from aether_qt.core.qt_threads import WorkerThread
-from aether_qt.engines.media.hotkeys import DEFAULT_KEY, HotkeyBackend, InWindowBackend, open_backend
+from aether_qt.engines.media.hotkeys import DEFAULT_KEY, HotkeyBackend, InWindowBackend
 from aether_qt.engines.media.qt_audio import ClipPlayer, MicCapture
 from aether_qt.engines.media.sentence_speech import SpeechQueue
 from aether_qt.engines.media.stt import SpeechRecognizer, SttModelMissing, Transcript, load_model
@@ -59,6 +58,7 @@ from aether_qt.policy.decisions import ActionRequest, Allow, Ask
 from aether_qt.policy.effects import Effectors, remove_own_file
 from aether_qt.policy.leases import MICROPHONE
 from aether_qt.services.gate.gate_on_bus import GateOnBus
+from aether_qt.services.voice.push_to_talk import PushToTalk
 from aether_qt.services.voice.speech_chunks import SpeechChunker
 
 _log = logging.getLogger(__name__)
@@ -68,26 +68,6 @@ USER = "user"
 STOP_TIMEOUT_MS = 5000
 LIVE_MIC = "The microphone is live: release the push-to-talk key to send."
 MIC_REVOKED = "The microphone was turned off: its permission ended."
-
-
-class InWindowKeys(QObject):
-    """The in-window push-to-talk: the key held while an Aether window has focus (no auto-repeat)."""
-
-    def __init__(self, backend: InWindowBackend) -> None:
-        super().__init__()
-        self._backend = backend
-        sequence = QKeySequence.fromString(backend.key)
-        self._key = sequence[0].key() if not sequence.isEmpty() else None  # type: ignore[index]
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Press and release of the push-to-talk key drive the backend; other events pass."""
-        if not isinstance(event, QKeyEvent) or event.key() != self._key:
-            return super().eventFilter(watched, event)
-        if not event.isAutoRepeat() and event.type() == QEvent.Type.KeyPress:
-            self._backend.tracker.press()
-        elif not event.isAutoRepeat() and event.type() == QEvent.Type.KeyRelease:
-            self._backend.tracker.release()
-        return True
 
 
 class _Listener(QObject):
@@ -153,10 +133,11 @@ class VoiceHost(QObject):
         clip_dir: where synthesised sentences go (the cache folder).
         voice: the active persona's voice settings.
         key: the push-to-talk key (an X keysym name).
-        backend: ``auto``, ``x11``, ``pynput`` or ``in-window``.
+        backend: ``auto``, ``portal``, ``x11``, ``pynput`` or ``in-window`` (see :class:`PushToTalk`).
         speak: speak replies at all (False: text only).
         speak_typed: also speak replies to typed messages.
         share_cpu: told True while the microphone is live (the router decodes with one thread).
+        environ: the session's environment for the push-to-talk backend (``os.environ`` by default).
     """
 
     sig_ptt_pressed = Signal()
@@ -182,18 +163,27 @@ class VoiceHost(QObject):
         speak: bool = True,
         speak_typed: bool = False,
         share_cpu: Callable[[bool], None] = lambda _listening: None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self._gate, self._fx, self._bus = gate, effectors, bus
         self._submit, self._interrupt, self._busy = submit, interrupt, busy
-        self._voice, self.key, self._prefer = voice, key, backend
+        self._voice, self.key = voice, key
         self._speak, self._speak_typed = speak, speak_typed
         self._share_cpu = share_cpu
         self._clip_dir = clip_dir
         self.listening = False
         self.speaking = False
-        self.backend: HotkeyBackend | None = None
-        self.backend_notes: list[str] = []
+        self.ptt = PushToTalk(
+            key=key,
+            prefer=backend,
+            on_press=self.sig_ptt_pressed.emit,
+            on_release=self.sig_ptt_released.emit,
+            environ=environ,
+        )
+        self.ptt.setParent(self)
+        self.ptt.sig_fell_back.connect(self._on_ptt_fell_back)
+        self.ptt_notice = ""  # why push-to-talk works only in the window, when the portal failed
         self.last_transcript: Transcript | None = None
         self.pressed_at = 0.0
         self._thread = WorkerThread("aether-media", stop_timeout_ms=STOP_TIMEOUT_MS, parent=self)
@@ -230,9 +220,7 @@ class VoiceHost(QObject):
         self._thread.start()
         if self._speak:
             self._start_speech()
-        self.backend, self.backend_notes = open_backend(
-            self.key, self.sig_ptt_pressed.emit, self.sig_ptt_released.emit, prefer=self._prefer
-        )
+        self.ptt.start()
         for kind, handler in (
             (TurnBegan.KIND, self._on_bus_turn_began),
             (TokensStreamed.KIND, self._on_bus_tokens_streamed),
@@ -259,9 +247,7 @@ class VoiceHost(QObject):
         for unsubscribe in self._subscriptions:
             unsubscribe()
         self._subscriptions.clear()
-        if self.backend is not None:
-            self.backend.stop()
-            self.backend = None
+        self.ptt.stop()
         if self._queue is not None:
             self._queue.cancel()
         if self._thread.running:
@@ -283,12 +269,35 @@ class VoiceHost(QObject):
     @property
     def in_window(self) -> InWindowBackend | None:
         """The in-window backend when no global hotkey works (the window feeds it)."""
-        return self.backend if isinstance(self.backend, InWindowBackend) else None
+        return self.ptt.in_window
+
+    @property
+    def backend(self) -> HotkeyBackend | None:
+        """The push-to-talk backend in use (``None`` before start and after stop)."""
+        return self.ptt.backend
+
+    @property
+    def backend_notes(self) -> list[str]:
+        """Why the backends before it were not used (shown in the log and by ``aether doctor``)."""
+        return self.ptt.notes
 
     # ------------------------------------------------------------------ push-to-talk
 
+    @Slot(str)
+    def _on_ptt_fell_back(self, reason: str) -> None:
+        if self.in_window is None:
+            return  # another global backend took over: nothing changes for the user
+        self.ptt_notice = (
+            f"Hold {self.key} while Aether's window is active to talk: "
+            f"the desktop gave no global shortcut ({reason})."
+        )
+        if self.stt_ready and not self.listening:
+            self._state("idle", self.ptt_notice)
+
     @Slot()
     def _on_ptt_pressed(self) -> None:
+        if self.listening:
+            return  # already listening: a second source of the same press (window and portal)
         self.pressed_at = time.perf_counter()
         if self.speaking or self._busy():
             self.barge_in()
@@ -338,7 +347,7 @@ class VoiceHost(QObject):
         if problem:
             self._state("unavailable", f"Voice input is off ({problem}); typing works.")
         else:
-            self._state("idle", "")
+            self._state("idle", self.ptt_notice)  # said once voice works: the key only works in the window
 
     @Slot(str)
     def _on_listener_partial_heard(self, text: str) -> None:
