@@ -20,7 +20,7 @@ from aether_qt.engines.persona.errors import PersonaError
 from aether_qt.engines.persona.registry import PersonaChoice
 from aether_qt.policy.runtime import PolicyRuntime
 
-SETTING_PTT_KEY = "voice.ptt_key"
+SETTING_PTT_KEY = "voice.ptt_hotkey"  # not "ptt_key": the settings store refuses key-like names
 SETTING_PTT_BACKEND = "voice.ptt_backend"
 SETTING_SPEAK = "voice.speak"
 SETTING_SPEAK_TYPED = "voice.speak_typed"
@@ -178,9 +178,12 @@ class VoiceSettings:
         settings = self._rt.settings
         voice = self._voice()
         backend = settings.get_as(SETTING_PTT_BACKEND, str, "") or "auto"
-        models = [
-            Option("", f"Default ({self._default_stt.name})" if self._default_stt else "None installed")
-        ]
+        default = self._default_stt
+        if default is None:
+            models = [Option("", "None installed: typing only")]
+        else:
+            name = default.parent.name if default.name == "model" else default.name  # a package's model/
+            models = [Option("", f"The one installed with Aether ({name})")]
         if self._models_dir.is_dir():
             for folder in sorted(self._models_dir.iterdir()):
                 if looks_like_model(folder):

@@ -44,7 +44,12 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("settings_dialog")
         self.setWindowTitle("Aether settings")
-        self.resize(760, 560)
+        self.resize(820, 660)
+        self.page_list = QListWidget()
+        self.page_list.setObjectName("settings_pages")
+        self.page_list.setAccessibleName("Settings pages")
+        self.page_list.setFixedWidth(150)
+        # after the page list: Tab goes from the list into the page, then to Close
         self.pages: list[SettingsPage] = [
             GeneralPage(port=ports.general),
             VoicePage(port=ports.voice),
@@ -54,10 +59,6 @@ class SettingsDialog(QDialog):
             MemoryPage(port=ports.memory),
             CostsPage(port=ports.costs),
         ]
-        self.page_list = QListWidget()
-        self.page_list.setObjectName("settings_pages")
-        self.page_list.setAccessibleName("Settings pages")
-        self.page_list.setFixedWidth(150)
         self.stack = QStackedWidget()
         for page in self.pages:
             self.page_list.addItem(page.title)
@@ -90,8 +91,10 @@ class SettingsDialog(QDialog):
         raise KeyError(title)
 
     def step_page(self, step: int) -> None:
-        """Move ``step`` pages down (negative: up), wrapping around."""
+        """Move ``step`` pages down (negative: up), wrapping around; the page list takes the focus,
+        so Tab then walks the new page from its first field."""
         self.page_list.setCurrentRow((self.page_list.currentRow() + step) % len(self.pages))
+        self.page_list.setFocus()
 
     def _on_page_list_row_changed(self, row: int) -> None:
         if 0 <= row < len(self.pages):

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from aether_qt.core.errors import ExplainedError
 from aether_qt.core.settings_views import Option
@@ -36,13 +36,20 @@ class SettingsPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(f"settings_page_{self.title.lower()}")
-        outer = QVBoxLayout(self)
-        heading = QLabel(f"<h2>{self.title}</h2>")
-        outer.addWidget(heading)
+        body = QWidget()
+        inner = QVBoxLayout(body)
+        inner.addWidget(QLabel(f"<h2>{self.title}</h2>"))
         self.form = QFormLayout()
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        outer.addLayout(self.form)
-        outer.addStretch(1)
+        inner.addLayout(self.form)
+        inner.addStretch(1)
+        scroll = QScrollArea()  # a small screen scrolls the page rather than cutting it off
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
     def refresh(self) -> None:
         """Show what is in force now (override)."""

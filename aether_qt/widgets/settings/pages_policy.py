@@ -27,8 +27,8 @@ from aether_qt.widgets.settings.ports import PermissionsPort
 
 
 def _list_html(title: str, lines: tuple[str, ...]) -> str:
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines) or "<li>nothing</li>"
-    return f"<b>{title}</b><ul style='margin:0'>{items}</ul>"
+    items = "; ".join(html.escape(line[:1].lower() + line[1:]) for line in lines) or "nothing"
+    return f"<p><b>{title}</b> {items}.</p>"
 
 
 class PermissionsPage(SettingsPage):
@@ -41,8 +41,8 @@ class PermissionsPage(SettingsPage):
         self._port = port
         self.preset = QComboBox()
         self.preset.setAccessibleName("Permission preset")
-        self.apply_preset = QPushButton("Use this p&reset")
-        self.preset_message = self.add_field("P&reset:", _row(self.preset, self.apply_preset), "preset")
+        self.apply_preset = QPushButton("&Use this preset")
+        self.preset_message = self.add_field("Pre&set:", _row(self.preset, self.apply_preset), "preset")
         self.summary = QLabel("")
         self.summary.setObjectName("preset_summary")
         self.summary.setWordWrap(True)
@@ -164,7 +164,7 @@ class CostsPage(SettingsPage):
     def refresh(self) -> None:
         """Show spend against the caps (a ledger that cannot be read is said, never shown as zero)."""
         try:
-            view = self._port.view(0)
+            view = self._port.view(1)  # the caps and spend; the entries are the trust centre's
         except ExplainedError as exc:
             self.status.setText(f"Spending cannot be read: {exc}")
             self.rearm.setEnabled(False)
