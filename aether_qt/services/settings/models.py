@@ -47,7 +47,10 @@ class ModelSettings:
         except ModelFileError:  # an unreadable registry lists nothing; adding a file rewrites it
             models = []
         options = tuple(
-            Option(m.model_id, f"{m.model_id} ({'comes with Aether' if m.source == 'bundled' else m.path})")
+            Option(
+                m.model_id,
+                f"{m.model_id} ({'comes with Aether' if m.source == 'bundled' else Path(m.path).name})",
+            )
             for m in models
         )
         chosen = self._rt.settings.get_as(SETTING_MODEL, str, "")

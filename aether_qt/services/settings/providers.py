@@ -187,7 +187,7 @@ class ProvidersSettings:
                 self._rt.keystore.set_provider_key(config.name, secret)
             except KeysUnavailableError:
                 raise ProviderRefused("Not added: no keyring can hold the key on this computer.") from None
-        grant = allow_provider(self._rt, config)
+        allow_provider(self._rt, config)  # the standing permission, audited
         save_provider(self._rt.settings, config)
         settings = load_router_settings(self._rt.settings)
         if not settings.active:
@@ -195,7 +195,9 @@ class ProvidersSettings:
             if settings.posture is Posture.LOCAL_ONLY:
                 set_posture(self._rt.settings, Posture.REMOTE_NON_SENSITIVE)
         stored = "its key is in the keyring" if secret else "no key"
-        return self._applied(f"Added {config.name} ({stored}); allowed by grant {grant}.")
+        return self._applied(
+            f"Added {config.name} ({stored}): turns may go there when the privacy choice allows."
+        )
 
     def use(self, name: str) -> str:
         """Make ``name`` the active provider (``""``: none, answer locally), as ``aether providers use``.

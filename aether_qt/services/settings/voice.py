@@ -20,6 +20,7 @@ from aether_qt.engines.persona.errors import PersonaError
 from aether_qt.engines.persona.registry import PersonaChoice
 from aether_qt.policy.runtime import PolicyRuntime
 
+VOICE_PENDING = "applies when voice starts"  # voice starts after the model has loaded
 SETTING_PTT_KEY = "voice.ptt_hotkey"  # not "ptt_key": the settings store refuses key-like names
 SETTING_PTT_BACKEND = "voice.ptt_backend"
 SETTING_SPEAK = "voice.speak"
@@ -149,7 +150,7 @@ class GeneralSettings:
         words = "Replies are spoken" if speak else "Replies are shown, not spoken"
         if speak and speak_typed:
             words += ", also to typed messages"
-        return words + ("." if voice is not None else f" ({RESTART_NOTE} if voice has not started yet).")
+        return words + ("." if voice is not None else f" ({VOICE_PENDING}).")
 
 
 class VoiceSettings:
@@ -214,7 +215,7 @@ class VoiceSettings:
             except ValueError as exc:
                 raise SettingRefused(f"{key} cannot be used here: {exc}.") from None
         self._rt.settings.set(SETTING_PTT_KEY, key)
-        return f"Hold {key} to talk." + ("" if voice is not None else f" ({RESTART_NOTE})")
+        return f"Hold {key} to talk." if voice is not None else f"Hold {key} to talk ({VOICE_PENDING})."
 
     def set_backend(self, backend: str) -> str:
         """How the key is listened for (chosen when voice starts).
@@ -225,7 +226,7 @@ class VoiceSettings:
         if backend not in BACKENDS:
             raise SettingRefused(f"{backend!r} is not a way to listen for the key.")
         self._rt.settings.set(SETTING_PTT_BACKEND, backend)
-        return f"{BACKENDS[backend]}: {RESTART_NOTE}."
+        return f"{BACKENDS[backend]}: {self._later()}."
 
     def set_stt_model(self, folder: str) -> str:
         """The speech model voice input uses (``""``: the default); loaded when voice starts.
@@ -239,4 +240,8 @@ class VoiceSettings:
             self._rt.settings.set(SETTING_STT_MODEL, folder)
         else:
             self._rt.settings.delete(SETTING_STT_MODEL)
-        return f"Speech model chosen: {RESTART_NOTE}."
+        return f"Speech model chosen: {self._later()}."
+
+    def _later(self) -> str:
+        """When a choice read at voice's start applies: at its start, or after a restart once it runs."""
+        return RESTART_NOTE if self._voice() is not None else VOICE_PENDING
