@@ -96,6 +96,7 @@ def settings_harness(
         yield harness
     finally:
         dialog.close()
+        dialog.shutdown()
         personas.stop()
         runtime.close()
 

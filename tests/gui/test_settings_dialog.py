@@ -104,7 +104,9 @@ def walk_providers(qtbot: QtBot, h: Harness, page: ProvidersPage, server: OpenAI
     press(qtbot, Down)
     assert page.selected() == "lan"
     tab_to(qtbot, page.test_button)
-    press(qtbot, Space)
+    press(qtbot, Space)  # the request travels in a worker thread: the dialog stays responsive
+    assert page.testing and page.list_message.text() == "Testing lan…"
+    qtbot.waitUntil(lambda: not page.testing, timeout=20_000)
     assert page.list_message.text().startswith("lan: OK") and server.requests
     assert server.requests[-1].headers.get("authorization") == f"Bearer {KEY}"
     tab_to(qtbot, page.posture)

@@ -82,6 +82,16 @@ class SettingsDialog(QDialog):
         self.page_list.setCurrentRow(0)
         self.page_list.setFocus()
 
+    def done(self, result: int) -> None:
+        """Close: the pages stop their background work first (a provider test on its way)."""
+        self.shutdown()
+        super().done(result)
+
+    def shutdown(self) -> None:
+        """Stop every page's background work (idempotent)."""
+        for page in self.pages:
+            page.shutdown()
+
     def show_page(self, title: str) -> SettingsPage:
         """Open the page called ``title`` (a banner's "Open settings" may point at one)."""
         for row, page in enumerate(self.pages):

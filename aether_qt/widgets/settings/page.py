@@ -54,6 +54,9 @@ class SettingsPage(QWidget):
     def refresh(self) -> None:
         """Show what is in force now (override)."""
 
+    def shutdown(self) -> None:
+        """Stop what the page runs in the background (override; the dialog calls it when it closes)."""
+
     def add_field(self, label: str, field: QWidget, name: str) -> QLabel:
         """Add ``field`` under ``label`` (use ``&`` for a mnemonic) and a message line below it."""
         caption = QLabel(label)

@@ -14,10 +14,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aether_qt.core.errors import ExplainedError
+from aether_qt.core.qt_threads import WorkerThread
 from aether_qt.widgets.settings.page import SettingsPage, fill_combo
 from aether_qt.widgets.settings.ports import ModelPort, ProvidersPort
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+TEST_STOP_MS = 35_000  # a test request that hangs is cut by the remote tier's own timeouts first
 
 
 def _row(*widgets: QWidget) -> QWidget:
@@ -117,7 +120,8 @@ class ProvidersPage(SettingsPage):
         self.add_message_label = self.add_message("provider_add_message")
         self.posture.activated.connect(self._on_posture_activated)
         self.use_button.clicked.connect(lambda: self._on_selected(self._port.use))
-        self.test_button.clicked.connect(lambda: self._on_selected(self._port.test))
+        self.test_button.clicked.connect(self._on_test_clicked)
+        self._worker = WorkerThread("aether-provider-test", stop_timeout_ms=TEST_STOP_MS, parent=self)
         self.remove_button.clicked.connect(lambda: self._on_selected(self._port.remove))
         self.local_button.clicked.connect(lambda: self.attempt(lambda: self._port.use(""), self.list_message))
         self.add_button.clicked.connect(self._on_add_clicked)
@@ -152,6 +156,38 @@ class ProvidersPage(SettingsPage):
             self.show_error(self.list_message, "Select a provider in the list first.")
             return
         self.attempt(lambda: act(name), self.list_message)  # type: ignore[operator]
+
+    @property
+    def testing(self) -> bool:
+        """A test request is on its way (the Test button is off meanwhile)."""
+        return not self.test_button.isEnabled() and self.list_message.text().startswith("Testing")
+
+    def shutdown(self) -> None:
+        """Stop the test thread (waits for a request on its way)."""
+        self._worker.stop()
+
+    def _on_test_clicked(self) -> None:
+        """Send the test request in a worker thread: the window stays responsive while it travels."""
+        name = self.selected()
+        if not name:
+            self.show_error(self.list_message, "Select a provider in the list first.")
+            return
+        if not self._worker.running:
+            self._worker.start()
+        self.test_button.setEnabled(False)
+        self.list_message.setStyleSheet("")
+        self.list_message.setText(f"Testing {name}…")
+        port = self._port
+        self._worker.call(lambda: port.test(name), self._on_test_done, self._on_test_failed)
+
+    def _on_test_done(self, sentence: object) -> None:
+        self.attempt(lambda: str(sentence), self.list_message)  # shows it and refreshes the list
+
+    def _on_test_failed(self, exc: Exception) -> None:
+        self.refresh()
+        if not isinstance(exc, ExplainedError):
+            raise exc  # a bug: the crash handler gets it
+        self.show_error(self.list_message, str(exc))
 
     def _on_posture_activated(self, index: int) -> None:
         value = str(self.posture.itemData(index))
