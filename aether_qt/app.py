@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from aether_qt.companion import (
     SETTING_MODEL,
@@ -50,6 +51,12 @@ from aether_qt.services.memory.service import MemoryService
 from aether_qt.services.persona.host import PersonaHost
 from aether_qt.services.persona.service import PersonaService
 from aether_qt.services.presence.host import PresenceHost
+from aether_qt.services.settings.voice import (  # the voice keys live with the settings services
+    SETTING_PTT_BACKEND,
+    SETTING_PTT_KEY,
+    SETTING_SPEAK,
+    SETTING_SPEAK_TYPED,
+)
 from aether_qt.services.voice.host import (  # imported up front: 170 ms not spent mid-reply
     VoiceHost,
 )
@@ -59,6 +66,9 @@ from aether_qt.widgets.main_window import ChooseModel, MainWindow
 from aether_qt.widgets.memory.panel import MemoryPanel
 from aether_qt.widgets.ports import Conversation, PolicyControls
 from aether_qt.widgets.tray import TrayIcon, state_pixmap
+
+if TYPE_CHECKING:
+    from aether_qt.widgets.settings.dialog import SettingsDialog
 
 _log = logging.getLogger(__name__)
 
@@ -222,12 +232,6 @@ def _conversation(
     return conversation
 
 
-SETTING_PTT_KEY = "voice.ptt_key"
-SETTING_PTT_BACKEND = "voice.ptt_backend"
-SETTING_SPEAK = "voice.speak"
-SETTING_SPEAK_TYPED = "voice.speak_typed"
-
-
 def _voice(
     paths: AppPaths,
     runtime: PolicyRuntime,
@@ -330,6 +334,36 @@ def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConv
         return f"Loading {info.model_id}…"
 
     return choose
+
+
+def build_settings_dialog(parts: AppParts, *, parent: QWidget | None = None) -> SettingsDialog:
+    """The Settings dialog over the running app (the window's Settings… action opens it).
+
+    Changes apply live where the running parts can follow: the persona, the preset and
+    folders (through the gate on the app's bus), spoken replies and the push-to-talk key
+    (once voice has started), the local model (loaded on the router thread) and the
+    remote provider and privacy (the router's remote tier is rebuilt).
+    """
+    from aether_qt.services.settings.build import build_settings
+    from aether_qt.widgets.settings.dialog import SettingsDialog
+
+    conversation, runtime = parts.conversation, parts.runtime
+
+    def reload_remote() -> None:
+        if conversation is not None:
+            conversation.router.remote = build_remote_tier(runtime)
+
+    services = build_settings(
+        runtime=runtime,
+        models_dir=parts.paths.models_dir,
+        bus=parts.bus,
+        personas=parts.personas,
+        voice=lambda: parts.late.voice if parts.late is not None else None,
+        use_model=conversation.use_model if conversation is not None else None,
+        reload_remote=reload_remote if conversation is not None else None,
+        router=conversation.router if conversation is not None else None,
+    )
+    return SettingsDialog(ports=services, parent=parent or parts.window)
 
 
 def _claim_home(paths: AppPaths) -> Owner | int:

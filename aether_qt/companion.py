@@ -18,6 +18,7 @@ from aether_qt.core.bus import EventBus
 from aether_qt.core.paths import AppPaths
 from aether_qt.engines.interaction.phrases import DefaultPersona
 from aether_qt.engines.persona.registry import user_personas_dir
+from aether_qt.engines.router.models import SETTING_MODEL as MODEL_SETTING
 from aether_qt.engines.router.remote_tier import RemoteTier
 from aether_qt.engines.router.router import ModelStatus, Router
 from aether_qt.policy.runtime import PolicyRuntime
@@ -30,7 +31,7 @@ from aether_qt.services.persona.service import PersonaService
 from aether_qt.storage.statement_hook import StatementHook
 
 _log = logging.getLogger(__name__)
-SETTING_MODEL = "router.model_id"
+SETTING_MODEL = MODEL_SETTING  # re-exported: the commands and app.py name it from here
 MODEL_ENV = "AETHER_MODEL"
 NO_EMBEDDER_ENV = "AETHER_NO_EMBEDDER"  # run memory text-only (FTS5), as when the model is missing
 

@@ -49,10 +49,14 @@ def read_key(*, prompt: bool) -> str:
         key = getpass.getpass("API key (not shown): ")
     else:
         key = sys.stdin.readline(_MAX_KEY + 1)
-    key = key.strip()
-    if not key or len(key) > _MAX_KEY or any(ord(c) < 33 or ord(c) == 127 for c in key):
-        raise CommandError("the key read from standard input is empty or not a single printable word", 2)
-    return key
+    from aether_qt.services.settings.providers import ProviderRefused, check_key
+
+    try:
+        return check_key(key)
+    except ProviderRefused:
+        raise CommandError(
+            "the key read from standard input is empty or not a single printable word", 2
+        ) from None
 
 
 def allow_provider(rt: PolicyRuntime, config: ProviderConfig) -> str:
@@ -61,31 +65,21 @@ def allow_provider(rt: PolicyRuntime, config: ProviderConfig) -> str:
     Raises:
         CommandError: the gate refused (paused, locked audit, a preset that never sends remote).
     """
-    from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask
+    from aether_qt.services.settings.providers import ProviderRefused
+    from aether_qt.services.settings.providers import allow_provider as allow
 
-    request = ActionRequest(
-        "router.remote", config.base_url, actor_persona="user", intended_route=config.name
-    )
-    decision = rt.gate.evaluate(request)
-    if isinstance(decision, Ask):
-        decision = rt.gate.answer(decision.ticket.ticket_id, ApprovalChoice.ALWAYS_SCOPE, config.base_url)
-    if not isinstance(decision, Allow):
-        reason = getattr(getattr(decision, "reason", None), "value", type(decision).__name__)
-        raise CommandError(f"the gate did not allow sending turns to {config.name} ({reason})", 1)
-    return decision.grant.grant_id
+    try:
+        return allow(rt, config)
+    except ProviderRefused as exc:
+        raise CommandError(str(exc), 1) from None
 
 
 def _revoke_provider_grants(rt: PolicyRuntime, base_url: str) -> list[str]:
     from aether_qt.core.bus import EventBus
     from aether_qt.services.gate.gate_on_bus import GateOnBus
+    from aether_qt.services.settings.providers import revoke_provider_grants
 
-    controls = GateOnBus(runtime=rt, bus=EventBus())
-    ids = [
-        g.grant_id
-        for g in rt.ledger.active()
-        if g.capability == "router.remote" and g.resource_pattern == base_url and g.persona == "user"
-    ]
-    return [grant_id for grant_id in ids if controls.revoke(grant_id)]
+    return revoke_provider_grants(rt, GateOnBus(runtime=rt, bus=EventBus()), base_url)
 
 
 @_guarded
@@ -199,47 +193,18 @@ def privacy(args: argparse.Namespace) -> int:
 @_guarded
 def test(args: argparse.Namespace) -> int:
     """Send NAME one short request through the gate and say what came back (exit 1 when it failed)."""
-    import functools
-    import threading
-    import time
-
-    from aether_qt.core.generation import GenerationRequest, RemoteError
-    from aether_qt.engines.router.remote_provider import RemoteProvider
-    from aether_qt.policy.decisions import ActionRequest, Allow
+    from aether_qt.services.settings.providers import ProviderRefused, probe_provider
 
     with policy_runtime(args) as rt:
         config = load_router_settings(rt.settings).find(args.name)
         if config is None:
             raise CommandError(f"no provider {args.name!r}", 2)
-
-        def api_key() -> str | None:
-            return rt.keystore.get_provider_key(config.name) if config.keyed else None
-
-        decision = rt.gate.evaluate(
-            ActionRequest("router.remote", config.base_url, actor_persona="user", intended_route=config.name)
-        )
-        if not isinstance(decision, Allow):
-            raise CommandError(
-                f"the gate did not allow a request to {config.name}; `aether providers use` allows it"
-            )
-        provider = RemoteProvider(config.name, config.base_url, config.model, api_key=api_key)
-        opener = functools.partial(rt.effectors.open_chat_stream, decision.permit, config.base_url)
-        request = GenerationRequest(
-            "test", "Reply with one short word.", "Say OK.", max_tokens=8, temperature=0.0
-        )
-        first: list[float] = []
-        started = time.perf_counter()
         try:
-            result = provider.generate_with(
-                opener, request, lambda _t: first.append(time.perf_counter()), threading.Event()
-            )
-        except RemoteError as exc:
-            sys.stdout.write(f"{config.name}: FAILED ({exc.status.value}): {exc}\n")
-            return 1
-    took = (first[0] - started) * 1000 if first else float("nan")
-    words = result.text.strip()[:80]
-    sys.stdout.write(f"{config.name}: OK, first token in {took:.0f} ms, {result.tokens} tokens: {words!r}\n")
-    return 0
+            ok, line = probe_provider(rt, config)
+        except ProviderRefused as exc:
+            raise CommandError(str(exc)) from None
+    sys.stdout.write(f"{line}\n")
+    return 0 if ok else 1
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Any) -> None:

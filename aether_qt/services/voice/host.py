@@ -266,6 +266,55 @@ class VoiceHost(QObject):
         for clip in self._clip_dir.glob("*.wav"):
             remove_own_file(clip, root=self._clip_dir)
 
+    # ------------------------------------------------------------------ settings, live
+
+    @property
+    def backend_name(self) -> str:
+        """The push-to-talk backend in use ("" before :meth:`start`)."""
+        return self.backend.name if self.backend is not None else ""
+
+    def rebind(self, key: str) -> None:
+        """Listen for ``key`` from now on (the Settings dialog); before :meth:`start`, only remember it.
+
+        A global backend is reopened on the new key; if it cannot take it, the old
+        key stays bound. The in-window backend keeps its key (its event filter was
+        built for it), so a change there applies after restart.
+
+        Raises:
+            ValueError: the backend in use cannot listen for ``key`` (a sentence saying why).
+        """
+        old = self.backend
+        if old is None or isinstance(old, InWindowBackend):
+            self.key = key
+            return
+        old.stop()
+        backend, notes = open_backend(
+            key, self.sig_ptt_pressed.emit, self.sig_ptt_released.emit, prefer=old.name
+        )
+        if isinstance(backend, InWindowBackend):  # the new key cannot be grabbed: keep the old one
+            self.backend, _ = open_backend(
+                self.key, self.sig_ptt_pressed.emit, self.sig_ptt_released.emit, prefer=old.name
+            )
+            raise ValueError("; ".join(note.split(": ", 1)[-1] for note in notes) or "no backend takes it")
+        self.backend, self.backend_notes, self.key = backend, notes, key
+
+    def set_speech(self, *, speak: bool, speak_typed: bool) -> None:
+        """Speak replies (and replies to typed messages) from the next reply on."""
+        self._speak_typed = speak_typed
+        if speak == self._speak:
+            return
+        self._speak = speak
+        if not self._thread.running:  # not started: start() reads the flag
+            return
+        if speak:
+            self._start_speech()
+            return
+        queue, speaker, self._queue, self._speaker = self._queue, self._speaker, None, None
+        if queue is not None:
+            queue.cancel()
+        if speaker is not None:
+            speaker.stop()
+
     @property
     def in_window(self) -> InWindowBackend | None:
         """The in-window backend when no global hotkey works (the window feeds it)."""

@@ -1,0 +1,1 @@
+"""The settings services: what the Settings dialog changes, through the same functions as the commands."""

@@ -1,0 +1,1 @@
+"""The Settings dialog: every setting the command line has, one page per subject."""
