@@ -274,29 +274,13 @@ class VoiceHost(QObject):
         return self.backend.name if self.backend is not None else ""
 
     def rebind(self, key: str) -> None:
-        """Listen for ``key`` from now on (the Settings dialog); before :meth:`start`, only remember it.
-
-        A global backend is reopened on the new key; if it cannot take it, the old
-        key stays bound. The in-window backend keeps its key (its event filter was
-        built for it), so a change there applies after restart.
+        """Listen for ``key`` from now on (the Settings dialog): see :meth:`PushToTalk.rebind`.
 
         Raises:
             ValueError: the backend in use cannot listen for ``key`` (a sentence saying why).
         """
-        old = self.backend
-        if old is None or isinstance(old, InWindowBackend):
-            self.key = key
-            return
-        old.stop()
-        backend, notes = open_backend(
-            key, self.sig_ptt_pressed.emit, self.sig_ptt_released.emit, prefer=old.name
-        )
-        if isinstance(backend, InWindowBackend):  # the new key cannot be grabbed: keep the old one
-            self.backend, _ = open_backend(
-                self.key, self.sig_ptt_pressed.emit, self.sig_ptt_released.emit, prefer=old.name
-            )
-            raise ValueError("; ".join(note.split(": ", 1)[-1] for note in notes) or "no backend takes it")
-        self.backend, self.backend_notes, self.key = backend, notes, key
+        self.ptt.rebind(key)
+        self.key = key
 
     def set_speech(self, *, speak: bool, speak_typed: bool) -> None:
         """Speak replies (and replies to typed messages) from the next reply on."""

@@ -95,6 +95,36 @@ class PushToTalk(QObject):
             )
         self.sig_backend_changed.emit()
 
+    def rebind(self, key: str) -> None:
+        """Listen for ``key`` from now on (the Settings dialog); before :meth:`start`, only remember it.
+
+        A global key grab is reopened on the new key; if it cannot take it, the old
+        key stays bound. The portal is asked to bind the new key (the desktop may ask
+        the user again). The in-window backend keeps its key (its event filter was
+        built for it), so a change there applies after restart.
+
+        Raises:
+            ValueError: the backend in use cannot listen for ``key`` (a sentence saying why).
+        """
+        old = self.backend
+        if old is None or (isinstance(old, InWindowBackend) and self._portal is None):
+            self.key = key
+            return
+        if self._portal is not None:  # waiting for the desktop, or bound: ask it again
+            self.stop()
+            self.key = key
+            self.start()
+            return
+        old.stop()
+        backend, notes = open_backend(key, self._press, self._release, prefer=old.name, environ=self._environ)
+        if isinstance(backend, InWindowBackend):  # the new key cannot be grabbed: keep the old one
+            self.backend, _ = open_backend(
+                self.key, self._press, self._release, prefer=old.name, environ=self._environ
+            )
+            raise ValueError("; ".join(note.split(": ", 1)[-1] for note in notes) or "no backend takes it")
+        self.backend, self.notes, self.key = backend, notes, key
+        self.sig_backend_changed.emit()
+
     def stop(self) -> None:
         """Stop the portal and the backend (idempotent)."""
         if self._portal is not None:
