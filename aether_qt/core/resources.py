@@ -1,4 +1,4 @@
-"""Where the shipped resources (icons, shaders) are: the top-level ``resources/`` folder.
+"""Where the shipped resources (icons, shaders, the desktop entry) are: ``resources/`` and ``packaging/``.
 
 In a wheel (and the PyInstaller bundle) the folder travels inside the package as
 ``aether_qt/_data/resources``; in a source checkout that path is a symlink to the
@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
-__all__ = ["DESKTOP_ID", "ICON_NAME", "ICON_SIZES", "resource_path", "resources_dir"]
+__all__ = ["DESKTOP_ID", "ICON_NAME", "ICON_SIZES", "desktop_file", "resource_path", "resources_dir"]
 
 # the freedesktop application id: desktop entry file name (packaging/<id>.desktop), AppStream id,
 # the icon's installed name and QGuiApplication.desktopFileName (Wayland app id, startup notification)
@@ -32,3 +32,15 @@ def resources_dir() -> Path:
 def resource_path(*parts: str) -> Path:
     """A file under the resources folder, e.g. ``resource_path("shaders", "avatar.frag")``."""
     return resources_dir().joinpath(*parts)
+
+
+def desktop_file(suffix: str) -> Path:
+    """The shipped ``<DESKTOP_ID><suffix>`` (``.desktop``, ``.metainfo.xml``) from ``packaging/``.
+
+    The wheel carries the two files as ``aether_qt/_data/desktop`` (links in a checkout).
+    """
+    name = f"{DESKTOP_ID}{suffix}"
+    shipped = resources.files("aether_qt") / "_data" / "desktop" / name
+    if shipped.is_file():
+        return Path(str(shipped))
+    return Path(__file__).resolve().parents[2] / "packaging" / name
