@@ -31,3 +31,13 @@ def test_committed_pngs_are_rendered_from_the_svg(qapp: object) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.main(["--check"]) == 0, "run scripts/render_icons.py after changing the SVG"
+
+
+def test_the_tray_shows_the_app_face_in_the_state_colour(qapp: object) -> None:
+    from aether_qt.widgets.tray import FACE_INK, STATE_COLOURS, state_pixmap
+
+    for state in ("idle", "attention"):
+        image = state_pixmap(state, 64).toImage()
+        assert QColor(image.pixel(32, 20)).name() == STATE_COLOURS[state]  # the forehead
+        assert QColor(image.pixel(22, 26)).name() == FACE_INK  # an eye
+        assert QColor(image.pixel(32, 48)).name() == FACE_INK  # the smile
