@@ -72,7 +72,7 @@ def tray_state(pending: int, flags: list[str], activity: str = "idle") -> str:
 
 
 def state_pixmap(state: str, size: int = 64) -> QPixmap:
-    """The app icon's face (resources/icons/aether-small.svg) filled with the state's colour, on transparency."""
+    """The app icon's face (resources/icons/aether-small.svg) in the state's colour, on transparency."""
     colour = QColor(STATE_COLOURS.get(state, STATE_COLOURS["idle"]))
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
