@@ -23,10 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from aether_qt.core.resources import DESKTOP_ID
+
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "dist" / "aether"
 EXECUTABLE = BUNDLE / "aether"
 SHOTS = REPO / "build" / "bundle-smoke"
+ENTRY = REPO / "packaging" / f"{DESKTOP_ID}.desktop"
 SOURCES = ("aether_qt", "resources", "db", "personas", "packaging", "pyproject.toml")
 BUILD_TIMEOUT_S = 900
 WINDOW_TIMEOUT_S = 120
@@ -150,7 +153,19 @@ def test_the_bundle_answers_hello_with_its_own_model(bundle: Path, env: dict[str
 def test_the_bundle_shows_its_window_and_a_second_start_raises_it(
     bundle: Path, env: dict[str, str], home: Path, running: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
-    window_of(running, tmp_path / "app.log")
+    wid = window_of(running, tmp_path / "app.log")
+    # the window belongs to the desktop entry: its WM_CLASS is the entry's StartupWMClass
+    props = subprocess.run(
+        ["xprop", "-id", wid, "WM_CLASS", "_KDE_NET_WM_DESKTOP_FILE"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    lines = ENTRY.read_text().splitlines()
+    wm_class = next(v.removeprefix("StartupWMClass=") for v in lines if v.startswith("StartupWMClass="))
+    assert f'WM_CLASS(STRING) = "{wm_class}", "{wm_class}"' in props, props
+    assert f'"{DESKTOP_ID}"' in props, props
     time.sleep(2.0)  # the first paint, then the avatar's first frames
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / "window.png"
