@@ -85,9 +85,11 @@ def test_icons_ship_at_every_size_and_the_shaders_beside_them() -> None:
 
 
 def test_the_wheel_config_ships_resources_db_and_personas() -> None:
-    """aether_qt/_data holds links to the top-level folders; package-data ships _data whole."""
+    """aether_qt/_data links to the top-level folders and the desktop files; package-data ships _data."""
     data = REPO / "aether_qt" / "_data"
     for name in ("resources", "db", "personas"):
         assert (data / name).resolve() == (REPO / name).resolve(), name
+    for packaged in (DESKTOP, METAINFO):
+        assert (data / "desktop" / packaged.name).resolve() == packaged.resolve()
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert "_data/**/*" in pyproject["tool"]["setuptools"]["package-data"]["aether_qt"]
