@@ -184,3 +184,23 @@ def test_the_bundle_shows_its_window_and_a_second_start_raises_it(
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already running" in again.stderr
     assert running.poll() is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(BUILD_TIMEOUT_S + 300)
+def test_the_bundle_installs_a_desktop_entry_that_starts_the_bundle(
+    bundle: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    xdg = {"XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    done = subprocess.run(
+        [str(bundle), "--home", str(tmp_path / "home"), "--allow-key-file", "install-desktop"],
+        env={**env, **xdg},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    entry = (tmp_path / "data" / "applications" / ENTRY.name).read_text()
+    assert f"\nExec={bundle} --home {tmp_path / 'home'} --allow-key-file\n" in entry
+    assert (tmp_path / "data" / "icons" / "hicolor" / "512x512" / "apps" / f"{DESKTOP_ID}.png").is_file()
