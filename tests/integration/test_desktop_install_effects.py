@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,23 @@ def test_a_record_with_relative_paths_is_refused() -> None:
     with pytest.raises(ValueError, match="JSON"):
         Manifest.from_json(b"{")
     assert os.sep == "/"
+
+
+def test_an_existing_desktop_cache_is_refreshed_and_none_is_created(
+    runtime: PolicyRuntime, tmp_path: Path
+) -> None:
+    if shutil.which("update-desktop-database") is None:
+        pytest.skip("update-desktop-database is not installed (Debian package desktop-file-utils)")
+    with_cache, without = tmp_path / "with-cache", tmp_path / "without"
+    (with_cache / "applications").mkdir(parents=True)
+    stale = with_cache / "applications" / "mimeinfo.cache"
+    stale.write_text("stale\n")
+    plan = plan_install(ARGV, data_home=with_cache, config_home=None)
+    done = runtime.effectors.install_desktop(allow(runtime, plan.resource).permit, plan)
+    assert done.refreshed == ("update-desktop-database",)
+    assert stale.read_text().startswith("[MIME Cache]")  # rewritten by the real tool
+
+    plan = plan_install(ARGV, data_home=without, config_home=None)
+    done = runtime.effectors.install_desktop(allow(runtime, plan.resource).permit, plan)
+    assert done.refreshed == ()
+    assert not (without / "applications" / "mimeinfo.cache").exists()
