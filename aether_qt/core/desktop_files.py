@@ -94,8 +94,9 @@ class Manifest:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def removal_resource(self) -> str:
-        """The gate's resource for taking this install off the desktop."""
-        return f"uninstall {DESKTOP_ID} from {self.data_home}"
+        """The gate's resource for taking this install off the desktop: the folder holding every file."""
+        where = os.path.commonpath(list(self.files)) if self.files else self.data_home
+        return f"uninstall {DESKTOP_ID} from {where}"
 
     def to_json(self) -> bytes:
         body = {

@@ -97,8 +97,9 @@ def test_install_then_uninstall_leaves_the_folders_as_they_were(cli: Cli, xdg: d
     acts = [(resource.split(" ")[0], decision) for resource, decision, _ in rows]
     once = ["ask", "allow", "grant_spent"]  # the command answers the Ask; the effector spends the permit
     assert acts == [("install", d) for d in once * 2] + [("uninstall", d) for d in once]
-    assert all(str(data) in resource for resource, _, _ in rows)
+    assert all(str(data) in resource for resource, _, _ in rows[:6])
     assert str(config / "autostart") in rows[0][0] and str(config) not in rows[3][0]
+    assert rows[6][0] == f"uninstall {DESKTOP_ID} from {root}"  # the folder holding all it removed
     verify = cli.run("audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
@@ -110,6 +111,13 @@ def test_uninstall_keeps_a_file_that_changed_since_the_install(cli: Cli, xdg: di
     entry = Path(xdg["XDG_DATA_HOME"]) / "applications" / ENTRY
     entry.write_text(entry.read_text() + "X-Edited-By-User=true\n")
     icon = Path(xdg["XDG_DATA_HOME"]) / "icons" / "hicolor" / "16x16" / "apps" / f"{DESKTOP_ID}.png"
+    record = cli.home / "data" / "desktop-install.json"
+    good = record.read_bytes()
+    record.write_bytes(good.replace(b'"files"', b'"filez"'))
+    broken = cli.run("uninstall-desktop", env=env)
+    assert broken.returncode == 2 and "cannot read the install record" in broken.stderr
+    assert icon.is_file(), "nothing is removed on a record that cannot be read"
+    record.write_bytes(good)
 
     gone = cli.run("uninstall-desktop", "--json", env=env, check=True)
     assert str(entry) in gone.stdout and '"kept"' in gone.stdout
