@@ -575,7 +575,8 @@ class Effectors:
                     with contextlib.suppress(OSError):
                         folder.rmdir()
                 if isinstance(exc, OSError):
-                    raise EffectFailedError(f"cannot create {exc.filename}: {exc.strerror}") from None
+                    where = exc.filename or "a desktop file"
+                    raise EffectFailedError(f"cannot create {where}: {exc.strerror}") from None
                 raise
             refreshed = _refresh_desktop_caches(plan.data_home)
         manifest = Manifest(files=written, folders=tuple(map(str, created)), data_home=str(plan.data_home))
