@@ -6,6 +6,7 @@
 #   make lint    ruff, ruff format --check, mypy, lint-imports (no desktop)
 #   make fmt     ruff format + ruff check --fix
 #   make run     start the app;  make bench  run the benchmarks
+#   make bundle  one-folder app in dist/aether/ (PyInstaller, packaging/aether.spec)
 #   make clean   caches and build output;  make distclean  also the venv
 #
 # Variables: PYTEST_ARGS="-k tray -x"   extra pytest arguments for `make test`
@@ -21,11 +22,11 @@ PYTEST_ARGS ?=
 ARGS ?=
 COV_ARGS := --cov=aether_qt --cov-branch --cov-report=term-missing:skip-covered
 
-.PHONY: help system venv run test lint fmt bench clean distclean \
+.PHONY: help system venv run test lint fmt bench bundle clean distclean \
 	check-ruff check-format check-types check-imports check-pytest desktop-checks
 
 help:
-	@sed -n '2,13s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '2,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 system:
 	@scripts/ensure-system.sh
@@ -38,6 +39,11 @@ run: system venv
 
 bench: system venv
 	$(BIN)/aether bench $(ARGS)
+
+# dist/aether/aether is the app with the bundled models; tests/e2e/test_bundle_smoke.py starts it.
+bundle: system venv
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/aether.spec
 
 # The checks run inside one desktop session; -k runs every check even after a failure
 # and still exits non-zero, so one CI log shows all problems at once.

@@ -37,6 +37,7 @@ from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import Envelope, ModelStatusChanged
 from aether_qt.core.instance import HandedOver, InstanceServer, Owner, claim
 from aether_qt.core.paths import HOME_ENV, AppPaths, resolve_paths
+from aether_qt.core.resources import DESKTOP_ID
 from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
@@ -62,10 +63,11 @@ from aether_qt.services.voice.host import (  # imported up front: 170 ms not spe
 )
 from aether_qt.services.voice.push_to_talk import InWindowKeys
 from aether_qt.storage.errors import StorageError
+from aether_qt.widgets.icons import app_icon
 from aether_qt.widgets.main_window import ChooseModel, MainWindow
 from aether_qt.widgets.memory.panel import MemoryPanel
 from aether_qt.widgets.ports import Conversation, PolicyControls
-from aether_qt.widgets.tray import TrayIcon, state_pixmap
+from aether_qt.widgets.tray import TrayIcon
 
 if TYPE_CHECKING:
     from aether_qt.widgets.settings.dialog import SettingsDialog
@@ -134,9 +136,9 @@ def _make_application() -> QApplication:
     QApplication.setOrganizationName(ORGANISATION)
     QApplication.setApplicationName(APPLICATION)
     QApplication.setApplicationDisplayName("Aether")
-    QApplication.setDesktopFileName(APPLICATION)
+    QApplication.setDesktopFileName(DESKTOP_ID)  # packaging/io.github.aether.Aether.desktop
     app = QApplication(sys.argv[:1])
-    app.setWindowIcon(state_pixmap("idle", 64))
+    app.setWindowIcon(app_icon())
     return app
 
 

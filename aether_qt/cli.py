@@ -343,6 +343,12 @@ def _providers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     providers.register(sub, _add_common)
 
 
+def _desktop(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aether_qt.commands import desktop
+
+    desktop.register(sub, _add_common)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by the docs test)."""
     parser = argparse.ArgumentParser(prog="aether", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -364,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     _costs(sub)
     _voice(sub)
     _doctor_bench(sub)
+    _desktop(sub)
     return parser
 
 

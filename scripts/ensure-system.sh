@@ -27,6 +27,8 @@ PACKAGES=(
     espeak-ng libespeak-ng1 sox
     # inspecting the databases by hand / in scripts
     sqlite3
+    # validating the desktop entry and the AppStream metainfo (packaging/)
+    desktop-file-utils appstream
     # bootstrapping on a bare machine: the venv (python3.11 on Debian 12) and make itself
     python3 python3-venv make
 )

@@ -118,6 +118,12 @@ CAPABILITIES: Final[Mapping[str, Capability]] = _caps(
     ),
     Capability("data.restore", Risk.HIGH, _P, "Replace all data with a backup (the old data is kept aside)"),
     Capability("cost.admin", Risk.HIGH, _T, "Change or re-arm cost caps"),
+    Capability(
+        "desktop.install",
+        Risk.MEDIUM,
+        _T,
+        "Add Aether to the applications menu and autostart, or take it off",
+    ),
 )
 
 
@@ -175,6 +181,7 @@ _MATRIX: Final[dict[str, tuple[Mode, Mode, Mode, Mode]]] = {
     "data.backup": (_Q, _Q, _Q, _Q),
     "data.restore": (_Q, _Q, _Q, _Q),
     "cost.admin": (_N, _Q, _Q, _Q),
+    "desktop.install": (_Q, _Q, _Q, _Q),
 }
 
 _COLUMN: Final = {Preset.OBSERVER: 0, Preset.ASSISTANT: 1, Preset.OPERATOR: 2, Preset.POWER_USER: 3}

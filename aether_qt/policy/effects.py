@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from aether_qt.core.desktop_files import DesktopPlan, DesktopResult, Manifest
 from aether_qt.core.generation import RemoteError, RemoteStatus
 from aether_qt.policy.contracts import PermitVerifier
 from aether_qt.policy.decisions import Permit
@@ -541,6 +542,127 @@ class Effectors:
         with self._acting(permit, "files.create", str(target)):
             _create_new(target, data, mode=0o644)
         return target
+
+    # ------------------------------------------------------------------ desktop integration
+    def install_desktop(self, permit: Permit, plan: DesktopPlan) -> DesktopResult:
+        """Write the desktop entry, metainfo and icons of ``plan`` (``desktop.install``).
+
+        The destinations are the user's XDG folders named in the permit's resource, not
+        approved folders. Each file is replaced atomically (a re-install updates it);
+        the folders that had to be created are recorded so uninstall can remove them.
+        If a write fails, the files and folders this call created are removed again.
+
+        Raises:
+            EffectFailedError: a folder or a file could not be written.
+        """
+        created: list[Path] = []
+        fresh: list[Path] = []
+        written: dict[str, str] = {}
+        with self._acting(permit, "desktop.install", plan.resource):
+            try:
+                for item in plan.files:
+                    created += _make_folders(item.path.parent)
+                    existed = os.path.lexists(item.path)
+                    _write_atomically(item.path, item.data, mode=item.mode)
+                    written[str(item.path)] = item.sha256
+                    if not existed:
+                        fresh.append(item.path)
+            except (EffectFailedError, OSError) as exc:
+                for path in fresh:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                for folder in reversed(created):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                if isinstance(exc, OSError):
+                    where = exc.filename or "a desktop file"
+                    raise EffectFailedError(f"cannot create {where}: {exc.strerror}") from None
+                raise
+            refreshed = _refresh_desktop_caches(plan.data_home)
+        manifest = Manifest(files=written, folders=tuple(map(str, created)), data_home=str(plan.data_home))
+        return DesktopResult(manifest=manifest, refreshed=refreshed)
+
+    def uninstall_desktop(self, permit: Permit, manifest: Manifest) -> DesktopResult:
+        """Remove what ``manifest`` lists (``desktop.install``, resource ``manifest.removal_resource()``).
+
+        Only regular files whose SHA-256 is still the installed one are removed (a file
+        another install or the user changed is kept and reported); then the folders the
+        install created, deepest first, if they are empty.
+        """
+        removed: list[Path] = []
+        kept: list[Path] = []
+        with self._acting(permit, "desktop.install", manifest.removal_resource()):
+            for name, digest in manifest.files.items():
+                path = Path(name)
+                try:
+                    if not os.path.lexists(path):
+                        continue
+                    if path.is_symlink() or not path.is_file() or _file_sha256(path) != digest:
+                        kept.append(path)
+                        continue
+                    path.unlink()
+                    removed.append(path)
+                except OSError:
+                    kept.append(path)
+            for folder in sorted(manifest.folders, key=len, reverse=True):
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+            refreshed = _refresh_desktop_caches(Path(manifest.data_home)) if manifest.data_home else ()
+        return DesktopResult(manifest=None, removed=tuple(removed), kept=tuple(kept), refreshed=refreshed)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents (0755); the ones created, outermost first."""
+    missing: list[Path] = []
+    probe = folder
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        os.mkdir(path, 0o755)
+    return list(reversed(missing))
+
+
+def _program(name: str) -> str | None:
+    """``name`` on ``$PATH`` (``shutil.which`` without importing shutil)."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(folder or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _refresh_desktop_caches(data_home: Path) -> tuple[str, ...]:
+    """Run update-desktop-database / gtk-update-icon-cache where their cache already exists.
+
+    Desktops read the folders directly when there is no cache; creating one would leave
+    a file behind that uninstall does not own. A tool that is missing or fails is skipped.
+    """
+    import subprocess
+
+    applications, hicolor = data_home / "applications", data_home / "icons" / "hicolor"
+    jobs = (
+        ("update-desktop-database", applications / "mimeinfo.cache", ["-q", str(applications)]),
+        ("gtk-update-icon-cache", hicolor / "icon-theme.cache", ["-q", "-t", "-f", str(hicolor)]),
+    )
+    ran: list[str] = []
+    for tool, cache, tail in jobs:
+        program = _program(tool)
+        if program is None or not cache.is_file():
+            continue
+        try:
+            subprocess.run(
+                [program, *tail],
+                env=scrubbed_env(os.environ),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        ran.append(tool)
+    return tuple(ran)
 
 
 def set_aside_own_file(path: Path, suffix: str, *, roots: tuple[Path, ...]) -> Path:

@@ -1,6 +1,6 @@
-"""The tray icon: a coloured state dot, a small menu, quick talk, and a nudge when an approval waits.
+"""The tray icon: the app's face in the state's colour, a small menu, quick talk, and a nudge for approvals.
 
-The icon is drawn with QPainter (no image files): blue when idle, green while
+The icon is the app icon's small drawing made with QPainter, filled blue when idle, green while
 listening, violet while thinking, teal while speaking, amber when approvals are
 pending (needs attention), grey while side effects are paused, red when the policy
 layer is degraded. The turn state comes from the bus (through the
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from PySide6.QtCore import QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from aether_qt.core.events import Envelope, TurnBegan, TurnEnded, TurnStateChanged, VoiceStateChanged
@@ -47,6 +47,7 @@ STATE_TIPS: Final[dict[str, str]] = {
     "paused": "Aether: side effects are paused",
     "degraded": "Aether: policy degraded, every side effect is denied",
 }
+FACE_INK: Final = "#24315a"  # the eyes and smile of the app icon's small drawing
 DEGRADED_FLAGS: Final = frozenset({"audit_broken", "policy_degraded"})
 ACTIVITY_ORDER: Final = ("speaking", "thinking", "listening")
 
@@ -71,7 +72,7 @@ def tray_state(pending: int, flags: list[str], activity: str = "idle") -> str:
 
 
 def state_pixmap(state: str, size: int = 64) -> QPixmap:
-    """A filled circle in the state's colour with a darker rim, on transparency."""
+    """The app icon's face (resources/icons/aether-small.svg) in the state's colour, on transparency."""
     colour = QColor(STATE_COLOURS.get(state, STATE_COLOURS["idle"]))
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
@@ -83,9 +84,16 @@ def state_pixmap(state: str, size: int = 64) -> QPixmap:
         painter.setBrush(colour)
         inset = rim / 2 + size * 0.06
         painter.drawEllipse(QRectF(inset, inset, size - 2 * inset, size - 2 * inset))
+        ink = QColor(FACE_INK)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(255, 255, 255, 90))  # a soft highlight, so it reads as a dot
-        painter.drawEllipse(QRectF(size * 0.3, size * 0.22, size * 0.26, size * 0.2))
+        painter.setBrush(ink)
+        for x in (0.35, 0.65):  # the eyes
+            painter.drawEllipse(QPointF(size * x, size * 0.4), size * 0.075, size * 0.11)
+        smile = QPainterPath(QPointF(size * 0.32, size * 0.64))
+        smile.quadTo(QPointF(size * 0.5, size * 0.86), QPointF(size * 0.68, size * 0.64))
+        pen = QPen(ink, max(1.2, size * 0.07))
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.strokePath(smile, pen)
     finally:
         painter.end()
     return pixmap

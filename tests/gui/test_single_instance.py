@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -311,3 +312,42 @@ def test_a_home_that_cannot_be_locked_is_reported(home: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "BOX: Aether cannot start | Aether cannot open its data." in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def installed_exec(home: Path, env: dict[str, str]) -> list[str]:
+    """``aether install-desktop`` into the env's XDG folders; the installed entry's Exec as argv."""
+    subprocess.run(
+        [sys.executable, "-m", "aether_qt.cli", "--home", str(home), "--allow-key-file", "install-desktop"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    entry = Path(env["XDG_DATA_HOME"]) / "applications" / "io.github.aether.Aether.desktop"
+    line = next(v for v in entry.read_text().splitlines() if v.startswith("Exec="))
+    # string escapes first (\\ -> \), then the Exec quoting, which shlex reads the same way
+    return shlex.split(line.removeprefix("Exec=").replace("\\\\", "\\").replace("%%", "%"))
+
+
+def test_the_installed_desktop_entry_raises_the_running_window(
+    home: Path, app_env: dict[str, str], start_first: Callable[[Path], FirstApp], tmp_path: Path
+) -> None:
+    env = {
+        **app_env,
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-cfg"),
+    }
+    argv = installed_exec(home, env)
+    assert Path(argv[0]).is_absolute() and argv[1:3] == ["--home", str(home)]
+    first = start_first(home)
+    first.wait_for("the window shown", visible, START_TIMEOUT_S)
+    first.command("hide")
+    first.wait_for("the window hidden", lambda s: not s["visible"], 10)
+
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=SECOND_START_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    assert "already running" in done.stderr
+    first.wait_for("the window shown again", shown, 10)
+    assert first.proc.poll() is None and first.quit() == 0, first.output()
+    assert session_starts(home) == 2, "the install and the first app opened the runtime; the entry did not"
