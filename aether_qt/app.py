@@ -42,7 +42,7 @@ from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
 from aether_qt.engines.persona.registry import user_personas_dir
 from aether_qt.engines.router.models import ModelFileError, add_model
 from aether_qt.engines.router.router import Router
-from aether_qt.onboarding import open_runtime_onboarded
+from aether_qt.onboarding import MediaHooks, open_runtime_onboarded
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.costs import CostsService
 from aether_qt.services.gate.data_safety import DataSafetyService
@@ -458,6 +458,7 @@ def _run(
         lambda key_file, read_only: _open_runtime(paths, key_file, read_only),
         allow_key_file=options.allow_key_file,
         onboarding=options.onboarding,
+        media=MediaHooks,  # the voice and model pages, over the opened runtime
     )
     if runtime is None:
         return EXIT_STORAGE

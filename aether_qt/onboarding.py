@@ -29,7 +29,10 @@ from PySide6.QtWidgets import QWidget, QWizard, QWizardPage
 
 from aether_qt.core.bus import EventBus
 from aether_qt.core.paths import AppPaths
+from aether_qt.engines.media.hotkeys import DEFAULT_KEY
+from aether_qt.engines.media.stt_models import SETTING_STT_MODEL
 from aether_qt.engines.persona.registry import PersonaChoice
+from aether_qt.engines.router.models import SETTING_MODEL
 from aether_qt.engines.router.providers import load_router_settings
 from aether_qt.engines.router.router import Router
 from aether_qt.policy.runtime import PolicyRuntime
@@ -42,7 +45,14 @@ from aether_qt.services.onboarding.state import (
     read_state,
     write_state,
 )
-from aether_qt.widgets.onboarding.choices import KeyStorage, OnboardingChoices
+from aether_qt.services.onboarding_media.finish import ModelNotRegistered, register_model
+from aether_qt.services.onboarding_media.gate_acts import GateLike
+from aether_qt.services.onboarding_media.media import media_ports
+from aether_qt.services.onboarding_media.remote import save_remote_provider
+from aether_qt.services.settings.voice import SETTING_PTT_KEY, SETTING_SPEAK, check_ptt_key
+from aether_qt.widgets.onboarding.choices import KeyStorage, ModelChoice, ModelKind, OnboardingChoices
+from aether_qt.widgets.onboarding.media_pages import build_media_pages
+from aether_qt.widgets.onboarding.media_ports import RemoteModelChoice
 from aether_qt.widgets.onboarding.wizard import OnboardingWizard
 
 _log = logging.getLogger(__name__)
@@ -142,6 +152,7 @@ def open_runtime_onboarded(
     onboarding: bool | None = None,
     media_pages: MediaPages | None = None,
     apply_media: ApplyMedia | None = None,
+    media: Callable[[PolicyRuntime], MediaHooks] | None = None,
     show: ShowWizard = exec_wizard,
 ) -> PolicyRuntime | None:
     """Open the policy runtime of ``paths``, showing the onboarding wizard when it is due.
@@ -155,6 +166,9 @@ def open_runtime_onboarded(
             None: show it when the home never went through it.
         media_pages: builds the voice and model pages (None: the wizard skips them).
         apply_media: applies their choices at Finish, once the runtime is open.
+        media: builds the voice and model pages with real ports over the open runtime
+            (used when ``media_pages`` is None; not on the keys-first path, which has no
+            runtime while the wizard runs).
         show: runs the wizard (default: modally).
 
     Returns:
@@ -172,8 +186,15 @@ def open_runtime_onboarded(
         if runtime is None:
             return None
         service = SetupService(paths=paths, runtime=runtime)
+        hooks = media(runtime) if media is not None and media_pages is None else None
+        if hooks is not None:
+            media_pages, apply_media = hooks.pages, hooks.apply
         wizard = _wizard(service, keys_first=False, media_pages=media_pages, apply_media=apply_media)
-        done = show(wizard)
+        try:
+            done = show(wizard)
+        finally:
+            if hooks is not None:
+                hooks.close()
         chosen = wizard.key_storage.value if done and wizard.key_storage is not None else state.key_storage
         _remember(paths, chosen)
         return runtime
@@ -226,3 +247,64 @@ def run_setup_again(
     if done and router is not None and router.remote is not None:
         router.remote.settings = load_router_settings(runtime.settings)  # read per turn by the router
     return wizard.applied
+
+
+class MediaHooks:
+    """The wizard's voice and model pages over real ports, and what Finish does with their picks.
+
+    Built over an open runtime (the pages' microphone test and downloads are gate
+    decisions); on the keys-first path there is no runtime yet, so those two pages
+    are left out and "Run setup again…" offers them later. :meth:`close` stops the
+    microphone, downloads and worker threads when the wizard ends.
+    """
+
+    def __init__(self, runtime: PolicyRuntime, *, gate: GateLike | None = None) -> None:
+        self._runtime = runtime
+        self._gate = gate
+        self.ports = media_ports(runtime, gate=gate)
+
+    def pages(self, choices: OnboardingChoices) -> tuple[QWizardPage | None, QWizardPage | None]:
+        """The voice and model pages collecting into ``choices``."""
+        key = self._runtime.settings.get_as(SETTING_PTT_KEY, str, "") or DEFAULT_KEY
+        return build_media_pages(choices, self.ports, ptt_key=key)
+
+    def apply(self, runtime: PolicyRuntime, choices: OnboardingChoices) -> list[str]:
+        """Store the voice settings and the model the pages collected; one sentence per change."""
+        done: list[str] = []
+        settings = runtime.settings
+        if choices.voice is not None:
+            speak = bool(choices.voice and choices.speak_replies is not False)
+            settings.set(SETTING_SPEAK, speak)
+            done.append("Replies are spoken aloud." if speak else "Aether answers in text only.")
+        if choices.voice and choices.ptt_key:
+            try:
+                settings.set(SETTING_PTT_KEY, check_ptt_key(choices.ptt_key))
+                done.append(f"Hold {choices.ptt_key} to talk (from the next start).")
+            except ValueError as exc:
+                done.append(f"The push-to-talk key was not changed: {exc}")
+        if choices.voice and choices.stt_model:
+            settings.set(SETTING_STT_MODEL, choices.stt_model)
+        done += self._apply_model(runtime, choices.model)
+        return done
+
+    def _apply_model(self, runtime: PolicyRuntime, model: ModelChoice | None) -> list[str]:
+        if model is None:
+            return []
+        if isinstance(model, RemoteModelChoice):
+            problem = save_remote_provider(runtime, model.remote, gate=self._gate)
+            return [problem or f"Turns may go to {model.name} (your remote model)."]
+        if model.kind in (ModelKind.GGUF, ModelKind.CATALOGUE) and model.path is not None:
+            try:
+                model_id = register_model(runtime.paths.models_dir, model.path, catalogue_name=model.name)
+            except ModelNotRegistered as exc:
+                return [str(exc)]
+            runtime.settings.set(SETTING_MODEL, model_id)
+            return [f"Aether answers with {model_id} from the next start."]
+        if model.kind is ModelKind.BUNDLED:
+            runtime.settings.delete(SETTING_MODEL)
+            return ["Aether answers with the model that comes with it."]
+        return []
+
+    def close(self) -> None:
+        """Stop the pages' microphone test, downloads and threads (idempotent)."""
+        self.ports.close()
