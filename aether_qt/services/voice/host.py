@@ -59,6 +59,7 @@ from aether_qt.policy.decisions import ActionRequest, Allow, Ask
 from aether_qt.policy.effects import Effectors, remove_own_file
 from aether_qt.policy.leases import MICROPHONE
 from aether_qt.services.gate.gate_on_bus import GateOnBus
+from aether_qt.services.voice.mute import MUTED_MESSAGE, MicMute
 from aether_qt.services.voice.speech_chunks import SpeechChunker
 
 _log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ class VoiceHost(QObject):
         speak: speak replies at all (False: text only).
         speak_typed: also speak replies to typed messages.
         share_cpu: told True while the microphone is live (the router decodes with one thread).
+        mute: the app's microphone switch: while muted a press never opens the microphone.
     """
 
     sig_ptt_pressed = Signal()
@@ -182,6 +184,7 @@ class VoiceHost(QObject):
         speak: bool = True,
         speak_typed: bool = False,
         share_cpu: Callable[[bool], None] = lambda _listening: None,
+        mute: MicMute | None = None,
     ) -> None:
         super().__init__()
         self._gate, self._fx, self._bus = gate, effectors, bus
@@ -190,6 +193,7 @@ class VoiceHost(QObject):
         self._speak, self._speak_typed = speak, speak_typed
         self._share_cpu = share_cpu
         self._clip_dir = clip_dir
+        self._mute = mute
         self.listening = False
         self.speaking = False
         self.backend: HotkeyBackend | None = None
@@ -218,6 +222,8 @@ class VoiceHost(QObject):
         self.player.sig_playback_finished.connect(self._on_player_playback_finished)
         self.mic.sig_error_occurred.connect(self._on_mic_error_occurred)
         self.mic.sig_capture_revoked.connect(self._on_mic_capture_revoked)
+        if mute is not None:
+            mute.sig_muted_changed.connect(self._on_mute_changed)
         self._speaker: Speaker | None = None
         self._queue: SpeechQueue | None = None
         self._speech = _Speech()
@@ -292,6 +298,9 @@ class VoiceHost(QObject):
         self.pressed_at = time.perf_counter()
         if self.speaking or self._busy():
             self.barge_in()
+        if self._mute is not None and self._mute.muted:
+            self._state("muted", MUTED_MESSAGE)
+            return
         if not self.stt_ready:
             self._state("unavailable", f"Voice input is off ({self.stt_problem}); typing works.")
             return
@@ -357,6 +366,15 @@ class VoiceHost(QObject):
     def _on_mic_error_occurred(self, message: str) -> None:
         self.listening = False
         self._state("idle", f"The microphone failed: {message}")
+
+    @Slot(bool)
+    def _on_mute_changed(self, muted: bool) -> None:
+        if muted and self.listening:  # what was heard is dropped: the recognizer is never finished
+            self.listening = False
+            self._share_cpu(False)
+            self.mic.stop()
+        elif not muted and not self.stt_ready and self._thread.running:  # unmuted, still no voice input
+            self._state("unavailable", f"Voice input is off ({self.stt_problem}); typing works.")
 
     @Slot()
     def _on_mic_capture_revoked(self) -> None:
