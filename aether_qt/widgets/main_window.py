@@ -53,7 +53,7 @@ from aether_qt.widgets.trust.confirm import Confirm, ask_user
 from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
 from aether_qt.widgets.trust.remote_banners import RemoteBanners
 from aether_qt.widgets.window.banner_fixes import BannerFixes, Inform, inform_user
-from aether_qt.widgets.window.events import ChoosePersona, WindowEvents
+from aether_qt.widgets.window.events import ChoosePersona, WindowEvents, approval_line
 from aether_qt.widgets.window.menus import WindowMenus
 from aether_qt.widgets.window.stage import CompanionArea
 from aether_qt.widgets.window.state import KEY_TAB, WindowState, read_state, stored_tab, write_state
@@ -251,7 +251,7 @@ class MainWindow(QMainWindow):
         self.fixes.update_availability()
         self.trust_centre.refresh()
         tickets = self.runtime.tickets.pending()
-        lines = {t.ticket_id: f"{t.request.capability}: {t.request.resource}" for t in tickets}
+        lines = {t.ticket_id: approval_line(t.request.capability, t.request.resource) for t in tickets}
         for ticket_id, line in self.events.tickets.items():
             lines.setdefault(ticket_id, line)
         new = [line for ticket_id, line in lines.items() if ticket_id not in self._known_pending]

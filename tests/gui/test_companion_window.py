@@ -25,7 +25,7 @@ from aether_qt.companion import gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.engines.presence.frame import Behaviour
 from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.widgets.main_window import MainWindow
+from aether_qt.widgets.main_window import MIN_SIZE, MainWindow
 from aether_qt.widgets.window.menus import NOTHING_CONNECTED
 
 MakeWindow = Callable[..., MainWindow]
@@ -107,10 +107,14 @@ def test_the_avatar_is_the_centrepiece_beside_a_wide_conversation_and_above_a_na
     )
     assert view.width() > 500, "below the avatar, the conversation has the window's width"
     assert window.grab().save(str(tmp_path / "narrow-closed.png"))
-    window.resize(700, 480)
+    window.resize(*MIN_SIZE)  # the smallest the window gets: nothing is cut off
     qtbot.waitUntil(lambda: avatar.canvas.face_size < wide_face)
-    for part in (view.input, view.send_button, avatar, window.banners):
-        assert inside(part, window), f"{part.objectName()} is clipped at 700x480"
+    qtbot.wait(100)
+    assert (window.width(), window.height()) == MIN_SIZE
+    for part in (view.input, view.send_button, avatar, window.banners, view.transcript):
+        assert inside(part, window), f"{part.objectName()} is clipped at {MIN_SIZE}"
+    assert view.transcript.height() >= 120 and avatar.canvas.height() <= avatar.height()
+    assert window.grab().save(str(tmp_path / "smallest.png"))
 
 
 def test_the_trust_centre_is_a_closed_drawer_that_opens_and_keeps_its_width(

@@ -668,7 +668,7 @@ def test_ticket_on_the_bus_counts_as_pending_at_once(
     window = make_window(conversation=fake, bus_bridge=bridge)
     with qtbot.waitSignal(window.sig_approvals_arrived, timeout=1000) as arrived:
         fake.open_ticket("tkt_9", resource="/home/user/Documents/a.txt", turn_id="turn_1")
-    assert arrived.args == [["files.create: /home/user/Documents/a.txt"]]
+    assert arrived.args == [["Create a new file inside an approved folder: /home/user/Documents/a.txt"]]
     assert "1 pending approval(s)" in window.summary.text()
     card = window.conversation_view.transcript.cards["tkt_9"]
     with qtbot.waitSignal(window.sig_status_changed, timeout=1000) as status:
@@ -713,7 +713,13 @@ def test_trust_centre_panel_toggles_and_is_remembered(
 
 
 def test_screenshot_shows_a_non_empty_transcript(
-    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge, tmp_path: Path
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    fake: FakeConversation,
+    bridge: QtBusBridge,
+    tmp_path: Path,
+    runtime: PolicyRuntime,
+    docs: Path,
 ) -> None:
     window = make_window(conversation=fake, bus_bridge=bridge)
     window.resize(1120, 720)
@@ -750,6 +756,13 @@ def test_screenshot_shows_a_non_empty_transcript(
                 inked += 1
     samples = (transcript.width() // 4) * (transcript.height() // 4)
     assert inked > samples * 0.1, f"only {inked} of {samples} transcript samples are not background"
+    ask(runtime, docs, "plan.txt")  # the same request, stored: the trust centre lists it
+    window.resize(1280, 760)
+    window.show_approvals()
+    qtbot.waitUntil(lambda: len(window.trust_centre.approvals.pending_ids()) == 1)
+    qtbot.wait(150)
+    assert window.trust_centre.isVisible()
+    assert window.grab().save(str(target / "trust-centre.png"))
 
 
 def test_a_rolled_back_log_shows_the_red_banner_and_denies_everything(

@@ -17,6 +17,7 @@ from tray_support import ask, open_tray_menu, show_in_tray
 from aether_qt.companion import gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import Envelope, PauseChanged
+from aether_qt.policy.capabilities import CAPABILITIES
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.gate_on_bus import GateOnBus
@@ -51,6 +52,9 @@ def parts(
     finally:
         tray.shutdown()
         window.shutdown()
+
+
+CREATE_FILE = CAPABILITIES["files.create"].description
 
 
 def test_tray_state_priorities() -> None:
@@ -133,7 +137,7 @@ def test_new_approval_while_hidden_shows_a_tray_message(
     window.hide()
     ask(runtime, home)
     window.refresh()
-    assert shown == [("Aether needs your approval", f"files.create: {home / 'docs' / 'x.txt'}")]
+    assert shown == [("Aether needs your approval", f"{CREATE_FILE}: {home / 'docs' / 'x.txt'}")]
     window.refresh()  # the same ticket is announced once
     assert len(shown) == 1
 

@@ -35,6 +35,7 @@ from aether_qt.core.events import (
     TurnEnded,
     VoiceStateChanged,
 )
+from aether_qt.policy.capabilities import CAPABILITIES
 from aether_qt.widgets.window.voice_banners import LIVE, voice_conditions
 
 if TYPE_CHECKING:
@@ -57,6 +58,12 @@ _REFRESHING: Final = (
     PauseChanged,
     TurnEnded,  # a turn may have spent: costs, the remote banner
 )
+
+
+def approval_line(capability: str, resource: str) -> str:
+    """One line about an approval for the tray message: what Aether wants to do, and to what."""
+    spec = CAPABILITIES.get(capability)
+    return f"{spec.description if spec is not None else capability}: {resource}"
 
 
 def model_status_text(status: ModelStatusChanged) -> str:
@@ -90,7 +97,7 @@ class WindowEvents(QObject):
         window, payload = self._window, env.payload
         banners = window.banners
         if isinstance(payload, TicketOpened):
-            self.tickets[payload.ticket_id] = f"{payload.capability}: {payload.resource}"
+            self.tickets[payload.ticket_id] = approval_line(payload.capability, payload.resource)
             window.refresh_soon()
         elif isinstance(payload, TicketAnswered):
             self.tickets.pop(payload.ticket_id, None)
