@@ -1,37 +1,24 @@
 """The main window: posture banners on top, the companion (avatar and conversation), the trust centre.
 
-The avatar is the centrepiece: it scales with the window, with the conversation
-beside it in a wide window and below it in a narrow or tall one
-(:mod:`~aether_qt.widgets.window.stage`). The trust centre is a side panel,
-closed on a first start, opened by Ctrl+T, the View menu, a tab's Ctrl+<n> or a
-banner's action ("Costs…", "Verify…"); the tray opens it on the Approvals tab.
-The menu bar (:mod:`~aether_qt.widgets.window.menus`) holds every shortcut;
+The avatar is the centrepiece, beside the conversation in a wide window and above
+it in a narrow one (:mod:`~aether_qt.widgets.window.stage`). The trust centre is
+a drawer, closed on a first start, opened by Ctrl+T, the View menu, a tab's
+Ctrl+<n>, a banner's action or the tray (:mod:`~aether_qt.widgets.window.drawer`).
+The menu bar holds every shortcut (:mod:`~aether_qt.widgets.window.menus`);
 Settings and "Run setup again" leave through ``sig_settings_requested`` and
-``sig_onboarding_requested``. Every banner that names a problem carries its fix
-(:mod:`~aether_qt.widgets.window.banner_fixes`).
+``sig_onboarding_requested``. Each banner's action is carried out by
+:mod:`~aether_qt.widgets.window.banner_fixes`; bus events by
+:mod:`~aether_qt.widgets.window.events` (coalesced refreshes for policy events
+and turn ends, model status, voice and persona banners).
 
-Bus events arrive through the :class:`~aether_qt.core.bus.QtBusBridge`
-queued to the GUI thread: tickets, decisions, grants, preset and pause changes
-(published by the gate-on-bus adapter, whoever made them: the trust centre, the
-tray, a turn) refresh the banners and the trust centre, coalesced by a short
-single-shot timer; model status drives the "no model" banner and the status bar.
-A turn's end refreshes too: it may have spent money, so the Costs tab and the
-remote banners (:mod:`~aether_qt.widgets.trust.remote_banners`) follow.
+Nothing polls: a change made in this window refreshes at once; one made by
+another process (``aether policy evaluate`` in a terminal) is seen when the
+window is activated, and on F5; each refresh is cheap when nothing changed.
 While the "storage full" banner shows, each refresh first asks the runtime to
-look for room again (a ``statvfs``; the log is re-verified only once there is
-room), so freeing space clears the banner at the next event, activation, F5 or
-"Check again", without a restart. Nothing polls. A change the user makes in the
-trust centre refreshes at once; one made by another process (``aether policy
-evaluate`` in a terminal) cannot be published here, so the window also
-refreshes when it is activated, and on F5; each refresh is cheap when nothing
-changed.
-
-The persona picker sits under the avatar when the app lists personas: picking
-one asks the persona service to switch, and the status bar says so until
-``persona.did_activate`` arrives (the swap waits for a turn boundary).
-Geometry, the panel, its width and tab are remembered in the ``QSettings`` it is
-given (:mod:`~aether_qt.widgets.window.state`). Closing the window hides it to
-the tray when the app keeps running there, and asks the app to quit otherwise.
+look for room again, so freeing space clears it without a restart. Geometry,
+the panel, its width and tab are remembered (:mod:`~aether_qt.widgets.window.state`).
+Closing the window hides it to the tray when the app keeps running there, and
+asks the app to quit otherwise.
 """
 
 from __future__ import annotations
@@ -42,7 +29,7 @@ from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QEvent, QMetaMethod, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
@@ -53,10 +40,12 @@ from aether_qt.widgets.trust.confirm import Confirm, ask_user
 from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
 from aether_qt.widgets.trust.remote_banners import RemoteBanners
 from aether_qt.widgets.window.banner_fixes import BannerFixes, Inform, inform_user
+from aether_qt.widgets.window.drawer import TrustDrawer
 from aether_qt.widgets.window.events import ChoosePersona, WindowEvents, approval_line
 from aether_qt.widgets.window.menus import WindowMenus
 from aether_qt.widgets.window.stage import CompanionArea
 from aether_qt.widgets.window.state import KEY_TAB, WindowState, read_state, stored_tab, write_state
+from aether_qt.widgets.window.status import StatusWidgets
 from aether_qt.widgets.window.voice_banners import LIVE, MUTED, MUTED_NOTE, MUTED_TEXT
 
 if TYPE_CHECKING:
@@ -65,7 +54,16 @@ if TYPE_CHECKING:
     from aether_qt.widgets.ports import Conversation, Costs, DataSafety, PolicyControls
     from aether_qt.widgets.window.ports import MicrophoneSwitch
 
-__all__ = ["KEY_TAB", "MainWindow", "stored_tab"]
+__all__ = [
+    "KEY_TAB",
+    "MIN_SIZE",
+    "ChooseModel",
+    "ChoosePersona",
+    "MainWindow",
+    "PickModelFile",
+    "pick_gguf",
+    "stored_tab",
+]
 SOON_MS = 60
 MIN_SIZE: Final = (560, 460)
 ChooseModel = Callable[[Path], str]
@@ -138,7 +136,6 @@ class MainWindow(QMainWindow):
         self._choose_persona = choose_persona
         self._known_pending: set[str] = set()
         self._stopped = False
-        self._panel_width = read_state(settings).panel_width
         self._placed = False  # the panel gets its width at the first show, once the window has its size
         self.keep_in_tray = keep_in_tray
         self.setWindowTitle("Aether")
@@ -168,12 +165,23 @@ class MainWindow(QMainWindow):
             self.trust_centre.insertTab(backup, memory_panel, "Memory")
         self.persona_picker = self._persona_picker(personas, can_switch=choose_persona is not None)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.drawer = TrustDrawer(self, width=read_state(settings).panel_width)
         self._build_layout()
-        self._build_status_bar()
+        status = StatusWidgets.build(self.statusBar())
+        self.summary, self.persona_status, self.model_status = status.summary, status.persona, status.model
+        self.panel_button = status.panel_button
+        self.panel_button.toggled.connect(self._on_panel_button_toggled)
         self.menus = WindowMenus(self)
         self.shortcuts = self.menus.shortcuts
         if choose_model is None:
             self.banners.disable_action("no_model", "Adding a model is not available in this session.")
+        self._connect(bus_bridge, microphone)
+        self._restore_state()
+        self.soon = QTimer(self, singleShot=True, interval=SOON_MS)  # one refresh for a burst of events
+        self.soon.timeout.connect(self._on_soon_timeout)
+        self.refresh()
+
+    def _connect(self, bus_bridge: QtBusBridge | None, microphone: MicrophoneSwitch | None) -> None:
         self.trust_centre.sig_policy_changed.connect(self._on_trust_centre_policy_changed)
         self.conversation_view.sig_ticket_answered.connect(self._on_conversation_ticket_answered)
         self.conversation_view.sig_state_changed.connect(self._on_conversation_view_state_changed)
@@ -183,10 +191,6 @@ class MainWindow(QMainWindow):
         if microphone is not None:
             microphone.sig_muted_changed.connect(self._on_microphone_muted_changed)
             self._on_microphone_muted_changed(microphone.muted)
-        self._restore_state()
-        self.soon = QTimer(self, singleShot=True, interval=SOON_MS)  # one refresh for a burst of events
-        self.soon.timeout.connect(self._on_soon_timeout)
-        self.refresh()
 
     def _persona_picker(self, personas: ListPersonas | None, *, can_switch: bool) -> PersonaPicker | None:
         """The persona picker under the avatar, when the app lists personas."""
@@ -216,27 +220,6 @@ class MainWindow(QMainWindow):
         body.addWidget(self.splitter, 1)
         layout.addLayout(body, 1)
         self.setCentralWidget(central)
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.summary = QLabel("")
-        self.summary.setObjectName("status_summary")
-        bar.addWidget(self.summary, 1)
-        self.persona_status = QLabel("")
-        self.persona_status.setObjectName("persona_status")
-        self.persona_status.setTextFormat(Qt.TextFormat.PlainText)
-        self.persona_status.hide()
-        bar.addPermanentWidget(self.persona_status)
-        self.model_status = QLabel("")
-        self.model_status.setObjectName("model_status")
-        bar.addPermanentWidget(self.model_status)
-        self.panel_button = QToolButton()
-        self.panel_button.setText("Trust centre")
-        self.panel_button.setToolTip("Show or hide the trust centre (Ctrl+T)")
-        self.panel_button.setCheckable(True)
-        self.panel_button.setAutoRaise(True)
-        self.panel_button.toggled.connect(self._on_panel_button_toggled)
-        bar.addPermanentWidget(self.panel_button)
 
     # ------------------------------------------------------------------ state
 
@@ -347,20 +330,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10_000)
         return message
 
-    def check_storage(self) -> str:
-        """Look for room again ("Check again"); refresh, and return the sentence shown in the status bar."""
-        resumed = self.runtime.check_storage()
-        self.refresh()
-        flag = self.banners.posture_flag(STORAGE_FULL)
-        if flag is None:
-            message = "There is room again: actions are allowed." if resumed else "Storage is fine."
-        elif flag.space is not None and not flag.space.enough:
-            message = f"Still not enough room. {flag.space.sentence()}."
-        else:
-            message = "There is room, but actions stay refused: see the banners."
-        self.statusBar().showMessage(message, 10_000)
-        return message
-
     # ------------------------------------------------------------------ remembered state
 
     def _restore_state(self) -> None:
@@ -376,18 +345,14 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         """Write geometry, splitter, side panel (open, width) and current tab to the settings."""
-        self._remember_panel_width()
+        self.drawer.remember_width()
         state = WindowState(
             geometry=self.saveGeometry(),
             tab=self.trust_centre.currentIndex(),
             panel_open=self.trust_centre_open(),
-            panel_width=self._panel_width,
+            panel_width=self.drawer.width,
         )
         write_state(self._settings, state)
-
-    def _remember_panel_width(self) -> None:
-        if self.trust_centre.isVisible() and self.trust_centre.width() > 0:
-            self._panel_width = self.trust_centre.width()
 
     def shutdown(self) -> None:
         """Stop the timers, save the geometry, stop background work. Idempotent."""
@@ -412,7 +377,7 @@ class MainWindow(QMainWindow):
         """Place a panel left open last time; re-check which actions work (the app connects them late)."""
         super().showEvent(event)
         if not self._placed and self.trust_centre_open():
-            self._make_room_for_panel()
+            self.drawer.make_room()
         self._placed = True
         self.fixes.update_availability()
         self.menus.update_actions()
@@ -432,28 +397,11 @@ class MainWindow(QMainWindow):
 
     def _on_panel_button_toggled(self, visible: bool) -> None:
         if not visible:
-            self._remember_panel_width()
+            self.drawer.remember_width()
         self.trust_centre.setVisible(visible)
         if visible:
-            self._make_room_for_panel()
+            self.drawer.make_room()
         self.menus.panel_action.setChecked(visible)
-
-    def _make_room_for_panel(self) -> None:
-        """Give the opened panel its remembered width; widen a narrow window rather than squeeze it."""
-        panel = max(self._panel_width, self.trust_centre.minimumSizeHint().width())
-        companion = self.companion.minimumSizeHint().width()
-        handle = self.splitter.handleWidth()
-        chrome = self.width() - self.splitter.width() if self.splitter.width() > 0 else 24
-        wanted = companion + handle + panel + chrome
-        floating = not (
-            self.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen)
-        )
-        screen = self.screen().availableGeometry().width() if self.screen() is not None else wanted
-        if floating and self.width() < wanted:
-            self.resize(min(wanted, screen), self.height())
-        total = max(0, self.width() - chrome)
-        width = min(panel, max(0, total - companion - handle))
-        self.splitter.setSizes([max(0, total - handle - width), width])
 
     def _on_microphone_muted_changed(self, muted: bool) -> None:
         self.banners.set_condition(MUTED, MUTED_TEXT if muted else None)

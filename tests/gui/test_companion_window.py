@@ -118,8 +118,14 @@ def test_the_avatar_is_the_centrepiece_beside_a_wide_conversation_and_above_a_na
 
 
 def test_the_trust_centre_is_a_closed_drawer_that_opens_and_keeps_its_width(
-    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge, tmp_path: Path
+    qtbot: QtBot,
+    x11: str,
+    make_window: MakeWindow,
+    fake: FakeConversation,
+    bridge: QtBusBridge,
+    tmp_path: Path,
 ) -> None:
+    """On the real X server: the offscreen screen (800x600) is too small for the window and the panel."""
     window = make_window(conversation=fake, bus_bridge=bridge, keep_in_tray=True)
     window.resize(1280, 760)
     window.show()

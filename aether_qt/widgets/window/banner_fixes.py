@@ -112,7 +112,7 @@ class BannerFixes:
         window = self._window
         handlers: dict[tuple[str, str], Callable[[], object]] = {
             ("no_model", CHOOSE_MODEL): window.choose_model_file,
-            (STORAGE_FULL, CHECK_AGAIN): window.check_storage,
+            (STORAGE_FULL, CHECK_AGAIN): self.check_storage,
             (STORAGE_FULL, COPY_FOLDER): self._copy_storage_folder,
             (REMOTE_ACTIVE, OPEN_COSTS): lambda: window.show_tab(
                 window.trust_centre.indexOf(window.trust_centre.costs)
@@ -137,6 +137,21 @@ class BannerFixes:
             window.refresh()
 
     # ------------------------------------------------------------------ the fixes
+
+    def check_storage(self) -> str:
+        """Look for room again ("Check again"); refresh, and return the sentence shown in the status bar."""
+        window = self._window
+        resumed = window.runtime.check_storage()
+        window.refresh()
+        flag = window.banners.posture_flag(STORAGE_FULL)
+        if flag is None:
+            message = "There is room again: actions are allowed." if resumed else "Storage is fine."
+        elif flag.space is not None and not flag.space.enough:
+            message = f"Still not enough room. {flag.space.sentence()}."
+        else:
+            message = "There is room, but actions stay refused: see the banners."
+        window.statusBar().showMessage(message, 10_000)
+        return message
 
     def verify_audit(self) -> None:
         """Open the Audit tab and verify the log there (the result shows in the tab)."""
