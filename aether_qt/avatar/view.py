@@ -293,7 +293,8 @@ class AvatarView(QWidget):
         top += painter.fontMetrics().lineSpacing()
         painter.setFont(self.font())
         metrics = painter.fontMetrics()
-        lines = [(self.tagline, muted), (self.caption, ink), (self.note, QColor("#b3261e"))]
+        warning = QColor("#b3261e") if ink.lightnessF() < 0.5 else QColor("#ff8a80")  # readable on the card
+        lines = [(self.tagline, muted), (self.caption, ink), (self.note, warning)]
         for text, colour in lines:
             if not text:
                 continue
