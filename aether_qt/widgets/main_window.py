@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QEvent, QMetaMethod, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from aether_qt.widgets.conversation.view import ConversationView
@@ -66,6 +66,8 @@ __all__ = [
 ]
 SOON_MS = 60
 MIN_SIZE: Final = (560, 460)
+"""The smallest window without banners (a banner adds its height)."""
+BODY_MARGINS: Final = 30  # the layouts' spacing and margins around the banners and the body, rounded up
 ChooseModel = Callable[[Path], str]
 """Adds a model file and returns a sentence for the user (it must return at once)."""
 PickModelFile = Callable[[QWidget], Path | None]
@@ -139,12 +141,15 @@ class MainWindow(QMainWindow):
         self._placed = False  # the panel gets its width at the first show, once the window has its size
         self.keep_in_tray = keep_in_tray
         self.setWindowTitle("Aether")
-        self.setMinimumSize(*MIN_SIZE)
         self.banners = BannerArea(runtime=runtime)
         self.conversation_view = ConversationView(
             conversation=conversation, bus_bridge=bus_bridge, stage=True
         )
         self.companion = CompanionArea(self.conversation_view)
+        # no fixed minimum on the window: the layout's grows with the banners, so nothing is cut off
+        self.companion.setMinimumWidth(MIN_SIZE[0] - 20)  # its height: what the stage and the input need
+        self.banners.sig_posture_changed.connect(self._on_banners_posture_changed)
+        self.companion.sig_arrangement_changed.connect(self._fit_minimum_height)
         answer = conversation.answer if conversation is not None else None
         self.trust_centre = TrustCentre(
             runtime=runtime,
@@ -372,6 +377,31 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
         if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
             self.refresh()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep the window tall enough for its banners (wrapped at this width) and the companion."""
+        super().resizeEvent(event)
+        self._fit_minimum_height()
+
+    def _fit_minimum_height(self) -> None:
+        """The layout's own minimum counts a wrapped sentence as one line; measure the banners instead."""
+        wrapped = self.banners.heightForWidth(self.width())  # -1 until the new banners are laid out
+        banners = (
+            0 if self.banners.isHidden() else wrapped if wrapped >= 0 else self.banners.sizeHint().height()
+        )
+        needed = (
+            self.menuBar().sizeHint().height()
+            + max(0, banners)
+            + self.companion.minimumSizeHint().height()
+            + self.statusBar().sizeHint().height()
+            + BODY_MARGINS
+        )
+        wide = max(MIN_SIZE[0], self.splitter.minimumSizeHint().width() + BODY_MARGINS)
+        if (wide, needed) != (self.minimumWidth(), self.minimumHeight()):
+            self.setMinimumSize(wide, needed)
+
+    def _on_banners_posture_changed(self, _flags: list[str]) -> None:
+        QTimer.singleShot(0, self._fit_minimum_height)  # once the new banners have their layout
 
     def showEvent(self, event: QShowEvent) -> None:
         """Place a panel left open last time; re-check which actions work (the app connects them late)."""

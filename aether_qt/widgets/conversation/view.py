@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from aether_qt.widgets.ports import Conversation
 
 IDLE: Final = "Idle"
+TRANSCRIPT_MIN_HEIGHT: Final = 150
 UNAVAILABLE_TEXT: Final = (
     "The conversation engine is not running in this window. Approvals, grants and the audit log "
     "still work in the trust centre."
@@ -154,6 +155,7 @@ class ConversationView(QWidget):
         if not stage:
             self.header.addWidget(self.avatar, 1)
             layout.addLayout(self.header)
+        self.stack.setMinimumHeight(TRANSCRIPT_MIN_HEIGHT)  # a few bubbles, however small the window
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.held)
         row = QHBoxLayout()

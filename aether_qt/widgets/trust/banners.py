@@ -132,9 +132,19 @@ class Banner(QFrame):
             f"QFrame#{self.objectName()} {{ background: {background}; border-radius: 6px; }}"
             f"QLabel {{ color: {text}; background: transparent; }}"
         )
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 7, 12, 7)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 7, 12, 7)
+        outer.setSpacing(4)
+        layout = QHBoxLayout()
         layout.setSpacing(10)
+        outer.addLayout(layout)
+        if len(actions) > 1:  # several buttons go on their own row: the sentence keeps the banner's width
+            row = QHBoxLayout()
+            row.setSpacing(10)
+            row.addStretch(1)
+            outer.addLayout(row)
+        else:
+            row = layout
         heading = QLabel(f"<b>{title}</b>")
         heading.setTextFormat(Qt.TextFormat.RichText)
         self.message = QLabel(flag.message)
@@ -152,7 +162,7 @@ class Banner(QFrame):
                 f"QPushButton {{ color: {text}; background: transparent; border: 1px solid {text};"
                 " border-radius: 4px; padding: 3px 10px; }"
             )
-            layout.addWidget(button)
+            row.addWidget(button)
             self.buttons[action_id] = button
         self.action: QPushButton | None = next(iter(self.buttons.values()), None)
 

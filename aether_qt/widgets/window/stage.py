@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QVBoxLayout, QWidget
 
@@ -32,7 +32,13 @@ def is_wide(width: int, height: int) -> bool:
 
 
 class CompanionArea(QWidget):
-    """The stage (the avatar, and under it the persona picker when there is one) and the conversation."""
+    """The stage (the avatar, and under it the persona picker when there is one) and the conversation.
+
+    Signals:
+        sig_arrangement_changed(bool): True when the avatar moved beside the conversation, False above it.
+    """
+
+    sig_arrangement_changed = Signal(bool)
 
     def __init__(self, conversation: ConversationView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,3 +79,4 @@ class CompanionArea(QWidget):
         )
         if wanted is not self.box.direction():
             self.box.setDirection(wanted)
+            self.sig_arrangement_changed.emit(self.wide)
