@@ -61,6 +61,7 @@ from aether_qt.services.settings.voice import (  # the voice keys live with the 
 from aether_qt.services.voice.host import (  # imported up front: 170 ms not spent mid-reply
     VoiceHost,
 )
+from aether_qt.services.voice.mute import MicMute
 from aether_qt.services.voice.push_to_talk import InWindowKeys
 from aether_qt.storage.errors import StorageError
 from aether_qt.widgets.icons import app_icon
@@ -105,6 +106,7 @@ class LateParts:
     """What starts after the local model has loaded (memory's embedder, voice): filled in then."""
 
     voice: VoiceHost | None = None
+    mute: MicMute | None = None  # made before the window: the tray and the window flip it
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,7 @@ def _build(
     personas: PersonaHost | None = None,
     memory: MemoryHost | None = None,
     router: Router | None = None,
+    microphone: MicMute | None = None,
 ) -> AppParts:
     tray_available = QSystemTrayIcon.isSystemTrayAvailable()
     app.setQuitOnLastWindowClosed(not tray_available)
@@ -187,6 +190,7 @@ def _build(
             runtime=runtime, home=paths.data_dir.parent if home or os.environ.get(HOME_ENV) else None
         ),
         costs=CostsService(runtime=runtime, router=router),
+        microphone=microphone,
     )
     window.sig_quit_requested.connect(app.quit)
     tray: TrayIcon | None = None
@@ -197,6 +201,7 @@ def _build(
             window=window,
             conversation=conversation,
             bus_bridge=bus_bridge,
+            microphone=microphone,
             parent=app,
         )
         tray.sig_quit_requested.connect(app.quit)
@@ -240,6 +245,8 @@ def _voice(
     bus: EventBus,
     conversation: QtConversation,
     personas: PersonaService,
+    *,
+    mute: MicMute | None = None,
 ) -> VoiceHost:
     """Push-to-talk, recognition and spoken replies over the conversation (settings ``voice.*``)."""
     from aether_qt.engines.media.stt import default_model_path
@@ -267,6 +274,7 @@ def _voice(
         speak=settings.get_as(SETTING_SPEAK, bool, True),
         speak_typed=settings.get_as(SETTING_SPEAK_TYPED, bool, False),
         share_cpu=conversation.router.share_cpu,
+        mute=mute,
     )
 
 
@@ -316,7 +324,9 @@ def _start_late(parts: AppParts, late: LateParts, personas: PersonaService) -> N
         _when_idle(parts.conversation, parts.memory.start)
     if parts.conversation is None or parts.bus is None:
         return
-    voice = late.voice = _voice(parts.paths, parts.runtime, parts.bus, parts.conversation, personas)
+    voice = late.voice = _voice(
+        parts.paths, parts.runtime, parts.bus, parts.conversation, personas, mute=late.mute
+    )
     if parts.presence is not None:
         voice.player.sig_envelope_sampled.connect(parts.presence.worker.set_mouth_envelope)
     voice.start()
@@ -471,6 +481,7 @@ def _run(
         host = PersonaHost(service=service, bus=bus)
         memory = MemoryHost(service=build_memory(runtime, bus, paths, service))
         conversation = _conversation(paths, runtime, bus, service, memory.service)
+        mute = MicMute(bus=bus)  # "Mute microphone" in the tray; the voice host reads it once started
         parts = _build(
             app,
             paths,
@@ -483,6 +494,7 @@ def _run(
             personas=host,
             memory=memory,
             router=conversation.router,
+            microphone=mute,
         )
         presence = PresenceHost(visual=service.active.visual, bridge=bridge)
         avatar = parts.window.conversation_view.avatar
@@ -498,7 +510,7 @@ def _run(
             personas=host,
             presence=presence,
             memory=memory,
-            late=LateParts(),
+            late=LateParts(mute=mute),
             instance=instance,
         )
         instance.sig_show_requested.connect(parts.window.bring_to_front)

@@ -30,16 +30,17 @@ def opengl_available() -> bool:
 
 
 def make_avatar(
-    parent: QWidget | None = None, *, small: bool = False, opengl: bool | None = None
+    parent: QWidget | None = None, *, small: bool = False, stage: bool = False, opengl: bool | None = None
 ) -> AvatarView:
     """The avatar view: the GL character when OpenGL works (or ``opengl`` says so), else QPainter.
 
     Args:
         parent: the owning widget.
         small: a small character without words (quick talk); else the header with name and state.
+        stage: the main window's centrepiece: the character scales with the widget, words under it.
         opengl: force the choice (tests and benchmarks); None probes the platform.
     """
     use_gl = opengl_available() if opengl is None else opengl
     size = SMALL_FACE_SIZE if small else FACE_SIZE
     canvas: GlAvatar | PainterAvatar = GlAvatar(size) if use_gl else PainterAvatar(size)
-    return AvatarView(canvas, words=not small, parent=parent)
+    return AvatarView(canvas, words=not small, stage=stage and not small, parent=parent)

@@ -16,7 +16,7 @@ from PySide6.QtOpenGL import QOpenGLShaderProgram, QOpenGLVertexArrayObject
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import QWidget
 
-from aether_qt.avatar.look import Source
+from aether_qt.avatar.look import Source, canvas_side
 from aether_qt.avatar.shader import build_program, set_uniforms
 
 _log = logging.getLogger(__name__)
@@ -42,8 +42,13 @@ class GlAvatar(QOpenGLWidget):
         self.error = ""
         self._program: QOpenGLShaderProgram | None = None
         self._vao: QOpenGLVertexArrayObject | None = None
-        margin = round(face_size * 0.16)
-        self.setFixedSize(QSize(face_size + 2 * margin, face_size + 2 * margin))
+        self.set_face_size(face_size)
+
+    def set_face_size(self, face_size: int) -> None:
+        """Draw the face ``face_size`` pixels across; the canvas takes the size around it."""
+        self.face_size = face_size
+        side = canvas_side(face_size)
+        self.setFixedSize(QSize(side, side))
 
     def set_source(self, source: Source) -> None:
         """Where each paint takes its parameters and background from (asked only when painting)."""

@@ -187,6 +187,11 @@ class FaceParams:
 Source = Callable[[], tuple[FaceParams, RGB]]
 
 
+def canvas_side(face_size: int) -> int:
+    """The side of a canvas drawing a face ``face_size`` pixels across (room for the halo and ring)."""
+    return face_size + 2 * round(face_size * 0.16)
+
+
 def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen, QRadialGradient, QTransform
 from PySide6.QtWidgets import QWidget
 
-from aether_qt.avatar.look import RGB, FaceParams, Source
+from aether_qt.avatar.look import RGB, FaceParams, Source, canvas_side
 
 AMBER = QColor("#ffb300")
 OFFLINE_GREY = QColor("#646b78")
@@ -200,8 +200,13 @@ class PainterAvatar(QWidget):
         self.source: Source | None = None
         self.paint_count = 0
         self.frame_times: list[float] = []
-        margin = round(face_size * 0.16)
-        self.setFixedSize(QSize(face_size + 2 * margin, face_size + 2 * margin))
+        self.set_face_size(face_size)
+
+    def set_face_size(self, face_size: int) -> None:
+        """Draw the face ``face_size`` pixels across; the canvas takes the size around it."""
+        self.face_size = face_size
+        side = canvas_side(face_size)
+        self.setFixedSize(QSize(side, side))
 
     def set_source(self, source: Source) -> None:
         """Where each paint takes its parameters and background from (asked only when painting)."""

@@ -8,14 +8,32 @@ it. Frames that arrive while the window is hidden or minimised are kept, not
 drawn; ``sig_visibility_changed`` tells the presence worker to pause. Until a
 worker sends frames, :meth:`set_state` shows a still frame of the state's
 behaviour. A new persona is drawn from the next frame on.
+
+On the main window's *stage* the character is the centrepiece: it grows and
+shrinks with the widget (between :data:`STAGE_MIN_FACE` and
+:data:`STAGE_MAX_FACE` pixels) with the name, tagline, state and a note
+("Microphone muted") centred under it. Whatever its size, the canvas is
+repainted at most :data:`MAX_FPS` times a second (the presence worker sends 60
+while speaking): the newest frame waits for the next slot, so a large avatar
+costs a bounded share of the GUI thread. Only the canvas repaints for a frame;
+the words repaint only when they change.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QHideEvent, QPainter, QPaintEvent, QResizeEvent, QShowEvent
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QHideEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from aether_qt.avatar.gl_avatar import GlAvatar
@@ -36,6 +54,11 @@ from aether_qt.engines.presence.frame import BehaviorFrame, Behaviour
 UNTRUSTED_TOOLTIP: Final = "Imported persona: its text is untrusted content"
 DEFAULT_NAME: Final = "Aether"
 CANVAS_LEFT: Final = 2
+MAX_FPS: Final = 30
+STAGE_MIN_FACE: Final = 56
+STAGE_MAX_FACE: Final = 300
+"""The largest face on the stage: the GL shader runs per pixel (software GL on some machines)."""
+STAGE_MARGIN: Final = 12
 
 Canvas = GlAvatar | PainterAvatar
 
@@ -47,8 +70,16 @@ def _readable_on(background: QColor) -> tuple[QColor, QColor]:
     return QColor("#f5f6f8"), QColor("#c9ced6")
 
 
+def stage_face_size(width: int, height: int, words_height: int) -> int:
+    """The face size that fits a ``width`` x ``height`` stage with ``words_height`` of words under it."""
+    room = min(width - 2 * STAGE_MARGIN, height - words_height - 2 * STAGE_MARGIN)
+    return max(STAGE_MIN_FACE, min(STAGE_MAX_FACE, int(room / 1.32)))
+
+
 class AvatarView(QWidget):
     """The character on the left; with ``words``, the name, tagline and state on its right.
+
+    With ``stage``, the character fills the widget and the words are centred under it.
 
     Signals:
         sig_visibility_changed(bool): True when the avatar can be seen again, False when its
@@ -57,12 +88,22 @@ class AvatarView(QWidget):
 
     sig_visibility_changed = Signal(bool)
 
-    def __init__(self, canvas: Canvas, *, words: bool = True, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        canvas: Canvas,
+        *,
+        words: bool = True,
+        stage: bool = False,
+        max_fps: int = MAX_FPS,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("avatar_view")
         self.canvas = canvas
         canvas.setParent(self)
-        self.words = words
+        self.words = words or stage
+        self.stage = stage
+        self.note = ""
         self.uses_opengl = isinstance(canvas, GlAvatar)
         self.state = "Idle"
         self.caption = STATE_WORDS["Idle"]
@@ -75,9 +116,17 @@ class AvatarView(QWidget):
         self.frames_skipped = 0
         self._drawing = False
         self._watched: QWidget | None = None
-        policy = QSizePolicy.Policy.Expanding if words else QSizePolicy.Policy.Fixed
-        self.setSizePolicy(policy, QSizePolicy.Policy.Fixed)
-        if not words:
+        self._min_frame_ms = max(1, 1000 // max(1, max_fps))
+        self._since_paint = QElapsedTimer()
+        self._late = QTimer(self)  # draws the newest frame once the frame-rate slot comes round
+        self._late.setSingleShot(True)
+        self._late.timeout.connect(self._push)
+        if stage:
+            self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        else:
+            policy = QSizePolicy.Policy.Expanding if words else QSizePolicy.Policy.Fixed
+            self.setSizePolicy(policy, QSizePolicy.Policy.Fixed)
+        if not self.words:
             self.setFixedSize(canvas.size())
         canvas.set_source(self._params)
         self._update_accessible_text()
@@ -104,6 +153,13 @@ class AvatarView(QWidget):
         self._update_accessible_text()
         self.update()
 
+    def set_note(self, note: str) -> None:
+        """Show ``note`` under the state ("Microphone muted"); ``""`` clears it."""
+        if note != self.note:
+            self.note = note
+            self._update_accessible_text()
+            self.update()
+
     def set_persona(self, event: PersonaActivated) -> None:
         """Take the name, tagline, palette and shape of the persona that became active."""
         self.persona_id = event.persona_id
@@ -123,11 +179,16 @@ class AvatarView(QWidget):
 
     def sizeHint(self) -> QSize:
         """Wide and short with words (it sits above the transcript); the canvas alone without."""
+        if self.stage:
+            return QSize(360, 400)
         canvas = self.canvas.size()
         return QSize(320, canvas.height()) if self.words else canvas
 
     def minimumSizeHint(self) -> QSize:
-        """Room for the character and a word or two."""
+        """Room for the character and a word or two (on the stage: the smallest face and its words)."""
+        if self.stage:
+            side = stage_face_size(0, 0, 0)
+            return QSize(side + 2 * STAGE_MARGIN + 40, side + self._words_height() + 2 * STAGE_MARGIN)
         canvas = self.canvas.size()
         return QSize(180, canvas.height()) if self.words else canvas
 
@@ -153,10 +214,19 @@ class AvatarView(QWidget):
         )
 
     def _push(self) -> None:
-        """Ask the canvas for a paint, unless nobody can see it (then the frame just waits)."""
+        """Ask the canvas for a paint, unless nobody can see it (then the frame just waits).
+
+        At most :data:`MAX_FPS` paints a second: a frame that comes sooner is drawn
+        when the slot comes round (a newer frame replaces it meanwhile).
+        """
         if not self.drawing():
             self.frames_skipped += 1
             return
+        if self._since_paint.isValid() and self._since_paint.elapsed() < self._min_frame_ms:
+            if not self._late.isActive():
+                self._late.start(self._min_frame_ms - int(self._since_paint.elapsed()))
+            return
+        self._since_paint.start()
         self.canvas.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -169,7 +239,9 @@ class AvatarView(QWidget):
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(background)
                 painter.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 10, 10)
-            if self.words:
+            if self.stage:
+                self._paint_stage_words(painter, background)
+            elif self.words:
                 self._paint_words(painter, background)
         finally:
             painter.end()
@@ -181,10 +253,7 @@ class AvatarView(QWidget):
         top = face.top()
         half = face.height() / 2
         text_width = max(0.0, self.width() - left - 12)
-        name_font = QFont(self.font())
-        name_font.setPointSizeF(self.font().pointSizeF() * 1.35)
-        name_font.setWeight(QFont.Weight.DemiBold)
-        painter.setFont(name_font)
+        painter.setFont(self._name_font())
         painter.setPen(ink)
         name = painter.fontMetrics().elidedText(self.name, Qt.TextElideMode.ElideRight, int(text_width))
         name_rect = QRectF(left, top + 4, text_width, half)
@@ -201,9 +270,51 @@ class AvatarView(QWidget):
         caption = painter.fontMetrics().elidedText(self.caption, Qt.TextElideMode.ElideRight, int(text_width))
         painter.drawText(caption_rect, caption)
 
+    def _name_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(self.font().pointSizeF() * (1.6 if self.stage else 1.35))
+        font.setWeight(QFont.Weight.DemiBold)
+        return font
+
+    def _words_height(self) -> int:
+        """Room under the stage's character: the name, the tagline, the state and the note."""
+        line = QFontMetrics(self.font()).lineSpacing()
+        return QFontMetrics(self._name_font()).lineSpacing() + 3 * line + 10
+
+    def _paint_stage_words(self, painter: QPainter, background: QColor) -> None:
+        ink, muted = _readable_on(background)
+        width = max(0, self.width() - 2 * STAGE_MARGIN)
+        top = self.canvas.geometry().bottom() + 6
+        centre = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+        painter.setFont(self._name_font())
+        painter.setPen(ink)
+        name = painter.fontMetrics().elidedText(self.name, Qt.TextElideMode.ElideRight, width)
+        painter.drawText(QRectF(STAGE_MARGIN, top, width, painter.fontMetrics().height()), centre, name)
+        top += painter.fontMetrics().lineSpacing()
+        painter.setFont(self.font())
+        metrics = painter.fontMetrics()
+        warning = QColor("#b3261e") if ink.lightnessF() < 0.5 else QColor("#ff8a80")  # readable on the card
+        lines = [(self.tagline, muted), (self.caption, ink), (self.note, warning)]
+        for text, colour in lines:
+            if not text:
+                continue
+            painter.setPen(colour)
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+            painter.drawText(QRectF(STAGE_MARGIN, top, width, metrics.height()), centre, shown)
+            top += metrics.lineSpacing()
+
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """Keep the canvas on the left, centred vertically."""
+        """Keep the canvas on the left, centred vertically (on the stage: sized to fit, centred)."""
         super().resizeEvent(event)
+        if self.stage:
+            words = self._words_height()
+            face = stage_face_size(self.width(), self.height(), words)
+            if face != self.canvas.face_size:
+                self.canvas.set_face_size(face)
+            side = self.canvas.height()
+            top = max(0, (self.height() - side - words) // 2)
+            self.canvas.move(max(0, (self.width() - side) // 2), top)
+            return
         left = CANVAS_LEFT if self.words else 0
         self.canvas.move(left, max(0, (self.height() - self.canvas.height()) // 2))
 
@@ -243,4 +354,4 @@ class AvatarView(QWidget):
     def _update_accessible_text(self) -> None:
         trust = ", imported (untrusted)" if not self.look.trusted else ""
         self.setAccessibleName(f"{self.name}{trust}")
-        self.setAccessibleDescription(self.caption)
+        self.setAccessibleDescription(f"{self.caption}. {self.note}" if self.note else self.caption)

@@ -8,7 +8,11 @@ layer is degraded. The turn state comes from the bus (through the
 Pause goes through the policy controls, which audit it and publish
 ``policy.did_change_pause``.
 A left click toggles quick talk (the main window when there is no conversation).
-Closing the main window keeps the tray (DESIGN.md §11).
+Closing the main window keeps the tray (DESIGN.md §11). While the window is
+hidden, a new approval shows a tray message; clicking it opens the window on
+the trust centre's Approvals tab. "Mute microphone" flips the app's microphone
+switch (:class:`~aether_qt.widgets.window.ports.MicrophoneSwitch`): while it is
+checked push-to-talk never opens the microphone.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
     from aether_qt.widgets.main_window import MainWindow
     from aether_qt.widgets.ports import Conversation, PolicyControls
+    from aether_qt.widgets.window.ports import MicrophoneSwitch
 
 STATE_COLOURS: Final[dict[str, str]] = {
     "idle": "#3d8bfd",
@@ -49,6 +54,7 @@ STATE_TIPS: Final[dict[str, str]] = {
 }
 FACE_INK: Final = "#24315a"  # the eyes and smile of the app icon's small drawing
 DEGRADED_FLAGS: Final = frozenset({"audit_broken", "policy_degraded"})
+NO_MICROPHONE: Final = "Voice input is not available in this session."
 ACTIVITY_ORDER: Final = ("speaking", "thinking", "listening")
 
 
@@ -100,7 +106,7 @@ def state_pixmap(state: str, size: int = 64) -> QPixmap:
 
 
 class TrayIcon(QSystemTrayIcon):
-    """The tray entry of the app: Show, Quick talk, Pause side effects, Quit.
+    """The tray entry of the app: Show, Quick talk, Pause side effects, Mute microphone, Quit.
 
     It follows the window's ``sig_status_changed`` (icon colour, Pause check mark),
     ``sig_approvals_arrived`` (a tray message while the window is hidden) and the
@@ -122,6 +128,7 @@ class TrayIcon(QSystemTrayIcon):
         window: MainWindow,
         conversation: Conversation | None = None,
         bus_bridge: QtBusBridge | None = None,
+        microphone: MicrophoneSwitch | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -134,6 +141,8 @@ class TrayIcon(QSystemTrayIcon):
         self._turn: str | None = None
         self._pending = len(runtime.tickets.pending())
         self._flags = [f.flag for f in runtime.posture()]
+        self._microphone = microphone
+        self.message_shows_approvals = False  # the last tray message announced approvals
         self.quick_talk = QuickTalk(conversation=conversation, bus_bridge=bus_bridge)
         self.menu = QMenu()
         self.show_action = QAction("Show Aether", self.menu)
@@ -141,20 +150,30 @@ class TrayIcon(QSystemTrayIcon):
         self.pause_action = QAction("Pause side effects", self.menu)
         self.pause_action.setCheckable(True)
         self.pause_action.setChecked(runtime.gate.paused)
+        self.mute_action = QAction("Mute microphone", self.menu)
+        self.mute_action.setCheckable(True)
+        self.mute_action.setChecked(microphone is not None and microphone.muted)
+        self.mute_action.setEnabled(microphone is not None)
+        self.mute_action.setToolTip("" if microphone is not None else NO_MICROPHONE)
         self.quit_action = QAction("Quit", self.menu)
         self.menu.addAction(self.show_action)
         self.menu.addAction(self.quick_talk_action)
         self.menu.addSeparator()
         self.menu.addAction(self.pause_action)
+        self.menu.addAction(self.mute_action)
+        self.menu.setToolTipsVisible(True)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
         self.setContextMenu(self.menu)
         self.show_action.triggered.connect(self._on_show_action_triggered)
         self.quick_talk_action.triggered.connect(self._on_quick_talk_action_triggered)
         self.pause_action.toggled.connect(self._on_pause_action_toggled)
+        self.mute_action.toggled.connect(self._on_mute_action_toggled)
+        if microphone is not None:
+            microphone.sig_muted_changed.connect(self._on_microphone_muted_changed)
         self.quit_action.triggered.connect(self._on_quit_action_triggered)
         self.activated.connect(self._on_tray_activated)
-        self.messageClicked.connect(self._on_show_action_triggered)
+        self.messageClicked.connect(self._on_tray_message_clicked)
         window.sig_status_changed.connect(self._on_window_status_changed)
         window.sig_approvals_arrived.connect(self._on_window_approvals_arrived)
         if bus_bridge is not None:
@@ -230,6 +249,21 @@ class TrayIcon(QSystemTrayIcon):
         self._window.refresh()  # the "paused" banner appears at once, not after the bus event
         self.sig_pause_toggled.emit(paused)
 
+    def _on_mute_action_toggled(self, muted: bool) -> None:
+        if self._microphone is not None:
+            self._microphone.set_muted(muted)
+
+    def _on_microphone_muted_changed(self, muted: bool) -> None:
+        self.mute_action.blockSignals(True)
+        self.mute_action.setChecked(muted)
+        self.mute_action.blockSignals(False)
+
+    def _on_tray_message_clicked(self) -> None:
+        if self.message_shows_approvals:
+            self._window.show_approvals()
+        else:
+            self.show_window()
+
     def _on_quit_action_triggered(self) -> None:
         self.sig_quit_requested.emit()
 
@@ -245,4 +279,5 @@ class TrayIcon(QSystemTrayIcon):
         if self._window.isVisible() or not lines or not self.isVisible():
             return
         title = "Aether needs your approval" if len(lines) == 1 else f"{len(lines)} approvals are waiting"
+        self.message_shows_approvals = True
         self.showMessage(title, "\n".join(lines[:3]), QSystemTrayIcon.MessageIcon.Information, 8000)

@@ -434,20 +434,21 @@ def test_close_without_tray_asks_to_quit(qtbot: QtBot, make_window: MakeWindow) 
 def test_shortcuts_switch_tabs_refresh_and_quit(qtbot: QtBot, make_window: MakeWindow) -> None:
     window = make_window(keep_in_tray=True)
     for number in range(1, 5):
-        window.shortcuts[f"Ctrl+{number}"].activated.emit()
+        window.shortcuts[f"Ctrl+{number}"].trigger()
         assert window.trust_centre.currentIndex() == number - 1
-    assert window.shortcuts["Ctrl+Q"].key().toString() == "Ctrl+Q"
+    assert window.shortcuts["Ctrl+Q"].shortcut().toString() == "Ctrl+Q"
     with qtbot.waitSignal(window.sig_quit_requested, timeout=1000):
-        window.shortcuts["Ctrl+Q"].activated.emit()
+        window.shortcuts["Ctrl+Q"].trigger()
     window.show()
-    window.shortcuts["Esc"].activated.emit()
+    window.shortcuts["Esc"].trigger()
     assert not window.isVisible()
 
 
 def test_geometry_and_tab_are_restored(qtbot: QtBot, make_window: MakeWindow, home: Path) -> None:
     window = make_window(keep_in_tray=True)
-    window.resize(784, 530)  # inside the offscreen screen (800x600)
     window.show_tab(2)
+    window.set_trust_centre_visible(False)  # an open panel widens a narrow window
+    window.resize(784, 530)  # inside the offscreen screen (800x600)
     window.show()
     qtbot.waitExposed(window)
     window.close()
@@ -566,7 +567,7 @@ def test_without_a_conversation_the_window_shows_the_placeholder(make_window: Ma
     view = window.conversation_view
     assert not view.available
     assert view.stack.currentWidget().objectName() == "conversation_unavailable"
-    assert window.trust_centre.isVisible()
+    assert not window.trust_centre.isVisible()  # closed on a first start: the companion comes first
 
 
 def test_typing_in_the_window_streams_and_ends_idle(
@@ -593,10 +594,10 @@ def test_esc_cancels_a_running_turn_before_hiding(
     qtbot.keyClicks(window.conversation_view.input, "go on")
     window.conversation_view.send()
     qtbot.waitUntil(window.conversation_view.running, timeout=2000)
-    window.shortcuts["Esc"].activated.emit()
+    window.shortcuts["Esc"].trigger()
     assert fake.cancels == 1
     assert window.isVisible()
-    window.shortcuts["Esc"].activated.emit()
+    window.shortcuts["Esc"].trigger()
     assert not window.isVisible()
     fake.stop()
 
@@ -667,7 +668,7 @@ def test_ticket_on_the_bus_counts_as_pending_at_once(
     window = make_window(conversation=fake, bus_bridge=bridge)
     with qtbot.waitSignal(window.sig_approvals_arrived, timeout=1000) as arrived:
         fake.open_ticket("tkt_9", resource="/home/user/Documents/a.txt", turn_id="turn_1")
-    assert arrived.args == [["files.create: /home/user/Documents/a.txt"]]
+    assert arrived.args == [["Create a new file inside an approved folder: /home/user/Documents/a.txt"]]
     assert "1 pending approval(s)" in window.summary.text()
     card = window.conversation_view.transcript.cards["tkt_9"]
     with qtbot.waitSignal(window.sig_status_changed, timeout=1000) as status:
@@ -697,19 +698,28 @@ def test_trust_centre_panel_toggles_and_is_remembered(
 ) -> None:
     window = make_window(keep_in_tray=True)
     window.show()
-    window.shortcuts["Ctrl+T"].activated.emit()
+    assert not window.trust_centre.isVisible()  # closed by default
+    window.shortcuts["Ctrl+T"].trigger()
+    assert window.trust_centre.isVisible()
+    window.shortcuts["Ctrl+T"].trigger()
     assert not window.trust_centre.isVisible()
     window.close()
     again = make_window()
     again.show()
     assert not again.trust_centre.isVisible()
-    again.shortcuts["Ctrl+3"].activated.emit()  # a tab shortcut opens the panel
+    again.shortcuts["Ctrl+3"].trigger()  # a tab shortcut opens the panel
     assert again.trust_centre.isVisible()
     assert again.trust_centre.currentIndex() == 2
 
 
 def test_screenshot_shows_a_non_empty_transcript(
-    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge, tmp_path: Path
+    qtbot: QtBot,
+    make_window: MakeWindow,
+    fake: FakeConversation,
+    bridge: QtBusBridge,
+    tmp_path: Path,
+    runtime: PolicyRuntime,
+    docs: Path,
 ) -> None:
     window = make_window(conversation=fake, bus_bridge=bridge)
     window.resize(1120, 720)
@@ -746,6 +756,13 @@ def test_screenshot_shows_a_non_empty_transcript(
                 inked += 1
     samples = (transcript.width() // 4) * (transcript.height() // 4)
     assert inked > samples * 0.1, f"only {inked} of {samples} transcript samples are not background"
+    ask(runtime, docs, "plan.txt")  # the same request, stored: the trust centre lists it
+    window.resize(1280, 760)
+    window.show_approvals()
+    qtbot.waitUntil(lambda: len(window.trust_centre.approvals.pending_ids()) == 1)
+    qtbot.wait(150)
+    assert window.trust_centre.isVisible()
+    assert window.grab().save(str(target / "trust-centre.png"))
 
 
 def test_a_rolled_back_log_shows_the_red_banner_and_denies_everything(

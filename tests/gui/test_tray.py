@@ -12,11 +12,13 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from pytestqt.qtbot import QtBot
+from tray_support import ask, open_tray_menu, show_in_tray
 
 from aether_qt.companion import gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import Envelope, PauseChanged
-from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask, Deny, DenyReason
+from aether_qt.policy.capabilities import CAPABILITIES
+from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.widgets.main_window import MainWindow
@@ -52,13 +54,7 @@ def parts(
         window.shutdown()
 
 
-def ask(runtime: PolicyRuntime, home: Path) -> Ask:
-    root = home / "docs"
-    root.mkdir(exist_ok=True)
-    runtime.set_roots((root,))
-    decision = runtime.gate.evaluate(ActionRequest("files.create", str(root / "x.txt")))
-    assert isinstance(decision, Ask), decision
-    return decision
+CREATE_FILE = CAPABILITIES["files.create"].description
 
 
 def test_tray_state_priorities() -> None:
@@ -141,7 +137,7 @@ def test_new_approval_while_hidden_shows_a_tray_message(
     window.hide()
     ask(runtime, home)
     window.refresh()
-    assert shown == [("Aether needs your approval", f"files.create: {home / 'docs' / 'x.txt'}")]
+    assert shown == [("Aether needs your approval", f"{CREATE_FILE}: {home / 'docs' / 'x.txt'}")]
     window.refresh()  # the same ticket is announced once
     assert len(shown) == 1
 
@@ -180,20 +176,9 @@ def test_tray_menu_opens_on_right_click_and_pauses(
     parts: tuple[MainWindow, TrayIcon],
     runtime: PolicyRuntime,
 ) -> None:
-    assert QSystemTrayIcon.isSystemTrayAvailable(), "no tray host on the display (trayer)"
     window, tray = parts
-    tray.show()
-    qtbot.waitUntil(lambda: not tray.geometry().isEmpty(), timeout=5000)
-    qtbot.wait(200)  # the XEmbed icon window is mapped into trayer asynchronously
-    centre = tray.geometry().center()
-
-    def menu_opens() -> bool:
-        if not tray.menu.isVisible():
-            xdotool("mousemove", centre.x(), centre.y(), "click", "3")
-            qtbot.wait(150)
-        return tray.menu.isVisible()
-
-    qtbot.waitUntil(menu_opens, timeout=5000)
+    show_in_tray(qtbot, tray)
+    open_tray_menu(qtbot, xdotool, tray)
     target = tray.menu.mapToGlobal(tray.menu.actionGeometry(tray.pause_action).center())
     with qtbot.waitSignal(tray.sig_pause_toggled, timeout=5000) as blocker:
         xdotool("mousemove", target.x(), target.y(), "click", "1")
@@ -242,7 +227,7 @@ def icon_colour(tray: TrayIcon) -> str:
 def test_menu_offers_show_quick_talk_pause_and_quit(talking: tuple[MainWindow, TrayIcon]) -> None:
     _, tray = talking
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
-    assert texts == ["Show Aether", "Quick talk", "Pause side effects", "Quit"]
+    assert texts == ["Show Aether", "Quick talk", "Pause side effects", "Mute microphone", "Quit"]
     tray.quick_talk_action.trigger()
     assert tray.quick_talk.isVisible()
 

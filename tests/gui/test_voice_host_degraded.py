@@ -30,6 +30,7 @@ from aether_qt.engines.media.stt import default_model_path
 from aether_qt.policy.decisions import Allow, ApprovalChoice
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.voice.host import LIVE_MIC, MIC_REVOKED, VoiceHost
+from aether_qt.services.voice.mute import MUTED_MESSAGE, MicMute
 
 
 @pytest.fixture
@@ -46,7 +47,13 @@ def seen(bus: EventBus) -> list[Envelope]:
 
 
 def make_host(
-    runtime: PolicyRuntime, bus: EventBus, tmp_path: Path, *, model: Path | None, speak: bool = False
+    runtime: PolicyRuntime,
+    bus: EventBus,
+    tmp_path: Path,
+    *,
+    model: Path | None,
+    speak: bool = False,
+    mute: MicMute | None = None,
 ) -> tuple[VoiceHost, list[str]]:
     submitted: list[str] = []
 
@@ -65,6 +72,7 @@ def make_host(
         clip_dir=tmp_path / "speech",
         backend="in-window",
         speak=speak,
+        mute=mute,
     )
     return host, submitted
 
@@ -204,3 +212,35 @@ def test_revoking_the_session_grant_stops_a_live_capture_within_a_chunk(
         host.in_window.tracker.release()
     finally:
         feeder.join(10)
+
+
+@pytest.mark.slow
+def test_a_muted_microphone_never_opens_and_muting_stops_a_live_capture(
+    runtime: PolicyRuntime, bus: EventBus, seen: list[Envelope], tmp_path: Path, qtbot: QtBot
+) -> None:
+    mute = MicMute(bus=bus)
+    voice, submitted = make_host(runtime, bus, tmp_path, model=default_model_path(), mute=mute)
+    voice.start()
+    try:
+        qtbot.waitUntil(lambda: voice.stt_ready, timeout=30_000)
+        assert voice.in_window is not None
+        voice.in_window.tracker.press()  # asks: the approval card
+        voice.in_window.tracker.release()
+        [ticket] = [e.payload.ticket_id for e in seen if isinstance(e.payload, TicketOpened)]
+        assert isinstance(runtime.gate.answer(ticket, ApprovalChoice.ALLOW_SESSION), Allow)
+        mute.set_muted(True)  # the tray's "Mute microphone"
+        voice.in_window.tracker.press()
+        qtbot.wait(200)
+        assert not voice.mic.running and not voice.listening
+        assert states(seen)[-1] == ("muted", MUTED_MESSAGE)
+        voice.in_window.tracker.release()
+        mute.set_muted(False)
+        voice.in_window.tracker.press()  # unmuted: the session grant opens it again
+        qtbot.waitUntil(lambda: voice.mic.running, timeout=5000)
+        mute.set_muted(True)  # muting while live stops the capture; what was heard is not sent
+        qtbot.waitUntil(lambda: not voice.mic.running and not voice.listening, timeout=2000)
+        voice.in_window.tracker.release()
+        qtbot.wait(200)
+        assert submitted == [] and states(seen)[-1][0] == "muted"
+    finally:
+        voice.stop()

@@ -58,6 +58,7 @@ from aether_qt.policy.decisions import ActionRequest, Allow, Ask
 from aether_qt.policy.effects import Effectors, remove_own_file
 from aether_qt.policy.leases import MICROPHONE
 from aether_qt.services.gate.gate_on_bus import GateOnBus
+from aether_qt.services.voice.mute import MUTED_MESSAGE, MicMute
 from aether_qt.services.voice.push_to_talk import PushToTalk
 from aether_qt.services.voice.speech_chunks import SpeechChunker
 
@@ -138,6 +139,7 @@ class VoiceHost(QObject):
         speak_typed: also speak replies to typed messages.
         share_cpu: told True while the microphone is live (the router decodes with one thread).
         environ: the session's environment for the push-to-talk backend (``os.environ`` by default).
+        mute: the app's microphone switch: while muted a press never opens the microphone.
     """
 
     sig_ptt_pressed = Signal()
@@ -164,6 +166,7 @@ class VoiceHost(QObject):
         speak_typed: bool = False,
         share_cpu: Callable[[bool], None] = lambda _listening: None,
         environ: Mapping[str, str] | None = None,
+        mute: MicMute | None = None,
     ) -> None:
         super().__init__()
         self._gate, self._fx, self._bus = gate, effectors, bus
@@ -172,6 +175,7 @@ class VoiceHost(QObject):
         self._speak, self._speak_typed = speak, speak_typed
         self._share_cpu = share_cpu
         self._clip_dir = clip_dir
+        self._mute = mute
         self.listening = False
         self.speaking = False
         self.ptt = PushToTalk(
@@ -208,6 +212,8 @@ class VoiceHost(QObject):
         self.player.sig_playback_finished.connect(self._on_player_playback_finished)
         self.mic.sig_error_occurred.connect(self._on_mic_error_occurred)
         self.mic.sig_capture_revoked.connect(self._on_mic_capture_revoked)
+        if mute is not None:
+            mute.sig_muted_changed.connect(self._on_mute_changed)
         self._speaker: Speaker | None = None
         self._queue: SpeechQueue | None = None
         self._speech = _Speech()
@@ -334,6 +340,9 @@ class VoiceHost(QObject):
         self.pressed_at = time.perf_counter()
         if self.speaking or self._busy():
             self.barge_in()
+        if self._mute is not None and self._mute.muted:
+            self._state("muted", MUTED_MESSAGE)
+            return
         if not self.stt_ready:
             self._state("unavailable", f"Voice input is off ({self.stt_problem}); typing works.")
             return
@@ -399,6 +408,15 @@ class VoiceHost(QObject):
     def _on_mic_error_occurred(self, message: str) -> None:
         self.listening = False
         self._state("idle", f"The microphone failed: {message}")
+
+    @Slot(bool)
+    def _on_mute_changed(self, muted: bool) -> None:
+        if muted and self.listening:  # what was heard is dropped: the recognizer is never finished
+            self.listening = False
+            self._share_cpu(False)
+            self.mic.stop()
+        elif not muted and not self.stt_ready and self._thread.running:  # unmuted, still no voice input
+            self._state("unavailable", f"Voice input is off ({self.stt_problem}); typing works.")
 
     @Slot()
     def _on_mic_capture_revoked(self) -> None:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from aether_qt.widgets.ports import Conversation
 
 IDLE: Final = "Idle"
+TRANSCRIPT_MIN_HEIGHT: Final = 150
 UNAVAILABLE_TEXT: Final = (
     "The conversation engine is not running in this window. Approvals, grants and the audit log "
     "still work in the trust centre."
@@ -77,6 +78,9 @@ def unavailable_page() -> QFrame:
 class ConversationView(QWidget):
     """Avatar on top, transcript in the middle, the input at the bottom.
 
+    With ``stage`` the avatar is made for the main window's stage (it scales, words
+    under it) and left out of this view's layout: the window places it.
+
     Signals:
         sig_state_changed(str): the newest turn's state (``Idle`` when no turn runs).
         sig_ticket_answered(str, str): ticket id and a sentence about the decision.
@@ -91,6 +95,7 @@ class ConversationView(QWidget):
         conversation: Conversation | None,
         bus_bridge: QtBusBridge | None,
         flush_ms: int = FLUSH_MS,
+        stage: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -99,7 +104,7 @@ class ConversationView(QWidget):
         self.current_turn: str | None = None
         self.state = IDLE
         self.held_text: str | None = None
-        self.avatar = make_avatar()
+        self.avatar = make_avatar(stage=stage)
         self.transcript = Transcript(flush_ms=flush_ms)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.transcript)
@@ -112,24 +117,8 @@ class ConversationView(QWidget):
         self.stop_button.setObjectName("stop_button")
         self.stop_button.setToolTip("Cancel the running turn (Esc)")
         self.stop_button.hide()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(6)
         self.header = QHBoxLayout()
-        self.header.setContentsMargins(0, 0, 0, 0)
-        self.header.setSpacing(8)
-        self.header.addWidget(self.avatar, 1)
-        layout.addLayout(self.header)
-        layout.addWidget(self.stack, 1)
-        layout.addWidget(self.held)
-        row = QHBoxLayout()
-        row.setSpacing(6)
-        row.addWidget(self.input, 1)
-        row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
-        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
-        layout.addLayout(row)
-        for button in (self.send_button, self.stop_button):
-            button.setFixedHeight(self.input.height())  # level with the one-line input
+        self._build_layout(stage=stage)
         self.input.sig_send_requested.connect(self._on_input_send_requested)
         self.input.sig_escape_pressed.connect(self._on_input_escape_pressed)
         self.input.sig_long_paste_held.connect(self._on_input_long_paste_held)
@@ -155,6 +144,28 @@ class ConversationView(QWidget):
         if bus_bridge is not None:
             bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
         self.setFocusProxy(self.input)
+
+    def _build_layout(self, *, stage: bool) -> None:
+        """The header with the avatar (unless the window's stage shows it), transcript, input row."""
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        self.header.setContentsMargins(0, 0, 0, 0)
+        self.header.setSpacing(8)
+        if not stage:
+            self.header.addWidget(self.avatar, 1)
+            layout.addLayout(self.header)
+        self.stack.setMinimumHeight(TRANSCRIPT_MIN_HEIGHT)  # a few bubbles, however small the window
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.held)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(self.input, 1)
+        row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.addLayout(row)
+        for button in (self.send_button, self.stop_button):
+            button.setFixedHeight(self.input.height())  # level with the one-line input
 
     @property
     def available(self) -> bool:

@@ -115,6 +115,7 @@ class ApprovalCard(QFrame):
         self.meta.setObjectName("approval_meta")
         self.meta.setTextFormat(Qt.TextFormat.RichText)
         self.meta.setStyleSheet("color: #5f6670;")
+        self.meta.setWordWrap(True)  # the trust centre is a narrow side panel
         layout.addWidget(self.meta)
         self.taint = QLabel(_taint_words(taint))
         self.taint.setObjectName("approval_taint")
@@ -133,7 +134,7 @@ class ApprovalCard(QFrame):
 
     @classmethod
     def from_ticket(cls, ticket: ApprovalTicket, parent: QWidget | None = None) -> ApprovalCard:
-        """A card for a stored ticket (the trust centre)."""
+        """A card for a stored ticket (the trust centre: a side panel, so the buttons take two rows)."""
         request = ticket.request
         return cls(
             ticket_id=ticket.ticket_id,
@@ -144,6 +145,7 @@ class ApprovalCard(QFrame):
             persona=request.actor_persona,
             taint=tuple(request.provenance_tags),
             asked_wall_ms=ticket.created_wall_ms,
+            compact=True,
             parent=parent,
         )
 

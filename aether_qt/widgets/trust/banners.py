@@ -7,8 +7,9 @@ the user: one clears only when its condition is gone (DESIGN.md §11). A banner
 may carry action buttons (the "no model" banner offers "Choose a model…"; the
 "storage full" banner, which names the data folder and the space Aether wants
 there, offers "Check again" and "Copy folder path"; the "remote model" banner
-offers "Costs…"). A banner whose sentence changes (a countdown) is updated in
-place, not rebuilt.
+offers "Costs…"). Every banner that names a problem carries what fixes it, or at least what
+explains it (:data:`ACTIONS`): the window decides what each action does. A
+banner whose sentence changes (a countdown) is updated in place, not rebuilt.
 
 The persona-error banner follows the persona events: ``persona.did_fail`` shows
 where the active persona's file broke and which persona stays in use;
@@ -41,6 +42,8 @@ SEVERITY: Final[dict[str, tuple[str, str, str]]] = {
     "remote_active": ("#1565c0", "#ffffff", "Remote model"),
     "remote_unavailable": ("#5c6bc0", "#ffffff", "Remote unavailable"),
     "microphone_live": ("#2e7d32", "#ffffff", "Microphone live"),
+    "microphone_muted": ("#6d4c41", "#ffffff", "Microphone muted"),
+    "voice": ("#90a4ae", "#102027", "Voice"),
     "voice_unavailable": ("#90a4ae", "#102027", "Voice unavailable"),
     "persona_error": ("#b39ddb", "#1f1235", "Persona error"),
     "no_opengl": ("#cfd8dc", "#263238", "No OpenGL"),
@@ -54,6 +57,7 @@ CONDITION_RANKS: Final[dict[str, int]] = {
     "remote_active": CONDITION_PRIORITY + 2,
     "remote_unavailable": CONDITION_PRIORITY + 2,  # shown instead of remote_active, never with it
     "microphone_live": CONDITION_PRIORITY + 3,
+    "microphone_muted": CONDITION_PRIORITY + 3,
     "voice_unavailable": CONDITION_PRIORITY + 4,
     "persona_error": CONDITION_PRIORITY + 6,
     "no_opengl": CONDITION_PRIORITY + 7,
@@ -66,10 +70,28 @@ CHOOSE_MODEL: Final = "choose_model"
 CHECK_AGAIN: Final = "check_again"
 COPY_FOLDER: Final = "copy_folder"
 OPEN_COSTS: Final = "open_costs"
+VERIFY_AUDIT: Final = "verify_audit"
+ACKNOWLEDGE: Final = "acknowledge"
+EXPLAIN: Final = "explain"
+SET_UP_KEYS: Final = "set_up_keys"
+RESUME: Final = "resume"
+VOICE_SETTINGS: Final = "voice_settings"
+UNMUTE: Final = "unmute"
+SHOW_ERROR: Final = "show_error"
+COPY_PATH: Final = "copy_path"
 ACTIONS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "audit_broken": ((VERIFY_AUDIT, "Verify…"), (ACKNOWLEDGE, "Acknowledge…"), (EXPLAIN, "What to do…")),
+    "data_locked": ((EXPLAIN, "What to do…"),),
+    "policy_degraded": ((SET_UP_KEYS, "Set up keys…"), (EXPLAIN, "What to do…")),
+    "keys_on_disk": ((SET_UP_KEYS, "Set up a keyring…"),),
+    "paused": ((RESUME, "Resume"),),
     "no_model": ((CHOOSE_MODEL, "Choose a model…"),),
     STORAGE_FULL: ((CHECK_AGAIN, "Check again"), (COPY_FOLDER, "Copy folder path")),
     "remote_active": ((OPEN_COSTS, "Costs…"),),
+    "voice_unavailable": ((VOICE_SETTINGS, "Voice settings…"),),
+    "microphone_muted": ((UNMUTE, "Unmute"),),
+    PERSONA_ERROR: ((SHOW_ERROR, "Show error…"), (COPY_PATH, "Copy file path")),
+    "no_opengl": ((EXPLAIN, "Why?"),),
 }
 """Flag -> its action buttons: (action id, label), the first one being :attr:`Banner.action`.
 
@@ -110,9 +132,19 @@ class Banner(QFrame):
             f"QFrame#{self.objectName()} {{ background: {background}; border-radius: 6px; }}"
             f"QLabel {{ color: {text}; background: transparent; }}"
         )
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 7, 12, 7)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 7, 12, 7)
+        outer.setSpacing(4)
+        layout = QHBoxLayout()
         layout.setSpacing(10)
+        outer.addLayout(layout)
+        if len(actions) > 1:  # several buttons go on their own row: the sentence keeps the banner's width
+            row = QHBoxLayout()
+            row.setSpacing(10)
+            row.addStretch(1)
+            outer.addLayout(row)
+        else:
+            row = layout
         heading = QLabel(f"<b>{title}</b>")
         heading.setTextFormat(Qt.TextFormat.RichText)
         self.message = QLabel(flag.message)
@@ -130,7 +162,7 @@ class Banner(QFrame):
                 f"QPushButton {{ color: {text}; background: transparent; border: 1px solid {text};"
                 " border-radius: 4px; padding: 3px 10px; }"
             )
-            layout.addWidget(button)
+            row.addWidget(button)
             self.buttons[action_id] = button
         self.action: QPushButton | None = next(iter(self.buttons.values()), None)
 
@@ -151,8 +183,10 @@ class BannerArea(QWidget):
         self._runtime = runtime
         self._conditions: dict[str, str] = {}
         self._disabled_actions: dict[str, str] = {}  # flag -> why its action is unavailable
+        self._unavailable: dict[tuple[str, str], str] = {}  # (flag, action) -> why it is unavailable
         self._persona: tuple[str, str] | None = None  # the active persona's id and name
         self._broken_persona: str | None = None  # id of the persona whose file failed ("" unknown)
+        self.broken_persona_path = ""  # the broken persona file, while its banner shows
         self._shown: tuple[tuple[str, str], ...] = ()
         self._flags: dict[str, PostureFlag] = {}
         self._banners: list[Banner] = []
@@ -191,6 +225,7 @@ class BannerArea(QWidget):
         """Show the persona-error banner: the active persona's file broke, the last good one stays."""
         persona_id, name = self._persona if self._persona is not None else ("", "")
         self._broken_persona = persona_id
+        self.broken_persona_path = failed.path
         self.set_condition(PERSONA_ERROR, persona_error_text(failed, name))
 
     def persona_recovered(self, recovered: PersonaRecovered) -> None:
@@ -200,6 +235,7 @@ class BannerArea(QWidget):
 
     def _clear_persona_error(self) -> None:
         self._broken_persona = None
+        self.broken_persona_path = ""
         self.set_condition(PERSONA_ERROR, None)
 
     def disable_action(self, flag: str, why: str) -> None:
@@ -209,6 +245,18 @@ class BannerArea(QWidget):
         for button in banner.buttons.values() if banner is not None else ():
             button.setEnabled(False)
             button.setToolTip(why)
+
+    def set_action_available(self, flag: str, action: str, why_not: str = "") -> None:
+        """Enable one action of ``flag``'s banner, or disable it with ``why_not`` as its tooltip."""
+        if why_not:
+            self._unavailable[(flag, action)] = why_not
+        else:
+            self._unavailable.pop((flag, action), None)
+        banner = self.banner(flag)
+        button = banner.buttons.get(action) if banner is not None else None
+        if button is not None and flag not in self._disabled_actions:
+            button.setEnabled(not why_not)
+            button.setToolTip(why_not)
 
     def posture_flag(self, flag: str) -> PostureFlag | None:
         """The runtime's posture flag ``flag`` as last shown (with its numbers), if shown."""
@@ -246,10 +294,13 @@ class BannerArea(QWidget):
 
     def _make_banner(self, flag: PostureFlag) -> Banner:
         banner = Banner(flag, actions=ACTIONS.get(flag.flag, ()), parent=self)
-        for button in banner.buttons.values():
+        for action_id, button in banner.buttons.items():
             button.setProperty("flag", flag.flag)
-            button.setEnabled(flag.flag not in self._disabled_actions)
-            button.setToolTip(self._disabled_actions.get(flag.flag, ""))
+            why_not = self._disabled_actions.get(flag.flag) or self._unavailable.get(
+                (flag.flag, action_id), ""
+            )
+            button.setEnabled(not why_not)
+            button.setToolTip(why_not)
             button.clicked.connect(self._on_banner_action_clicked)
         return banner
 
