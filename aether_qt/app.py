@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
 from aether_qt.companion import (
@@ -378,6 +378,40 @@ def build_settings_dialog(parts: AppParts, *, parent: QWidget | None = None) -> 
     return SettingsDialog(ports=services, parent=parent or parts.window)
 
 
+def _connect_dialogs(parts: AppParts) -> None:
+    """Open the Settings dialog and the setup wizard from the window's menu and banner actions."""
+    window = parts.window
+
+    def open_settings() -> None:
+        dialog = build_settings_dialog(parts)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()  # window-modal, not a nested event loop: replies keep streaming
+
+    def run_setup() -> None:
+        from aether_qt.onboarding import run_setup_again
+
+        conversation, personas = parts.conversation, parts.personas
+        hooks = MediaHooks(parts.runtime, gate=gate_on_bus(parts.runtime, parts.bus) if parts.bus else None)
+        try:
+            changed = run_setup_again(
+                parts.runtime,
+                bus=parts.bus,
+                choose_persona=personas.choose if personas is not None else None,
+                router=conversation.router if conversation is not None else None,
+                media_pages=hooks.pages,
+                apply_media=hooks.apply,
+                parent=window,
+            )
+        finally:
+            hooks.close()
+        if changed:
+            window.statusBar().showMessage(" ".join(changed), 10_000)
+        window.refresh()
+
+    window.sig_settings_requested.connect(open_settings)
+    window.sig_onboarding_requested.connect(run_setup)
+
+
 def _claim_home(paths: AppPaths) -> Owner | int:
     """Take the home, or hand over to the app that holds it: an ``int`` is this start's exit code."""
     try:
@@ -514,6 +548,7 @@ def _run(
             instance=instance,
         )
         instance.sig_show_requested.connect(parts.window.bring_to_front)
+        _connect_dialogs(parts)  # Settings… and Run setup again… in the window's menu and banners
         service.start()  # publishes persona.did_activate to the widgets built above
         host.start()
         presence.start()

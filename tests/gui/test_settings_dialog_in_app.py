@@ -21,11 +21,14 @@ RUN_APP = textwrap.dedent(
     """
     import sys
     from PySide6.QtCore import QTimer
-    from aether_qt.app import AppOptions, build_settings_dialog, run_app
+    from PySide6.QtWidgets import QApplication
+    from aether_qt.app import AppOptions, run_app
+    from aether_qt.widgets.onboarding.wizard import OnboardingWizard
+    from aether_qt.widgets.settings.dialog import SettingsDialog
 
     def ready(parts):
-        dialog = build_settings_dialog(parts)
-        dialog.show()
+        parts.window.menus.settings_action.trigger()  # Aether > Settings… as the user opens it
+        dialog = parts.window.findChild(SettingsDialog)
         general = dialog.show_page("General")
         general.persona.setCurrentIndex(general.persona.findData("sage"))
         general.persona.activated.emit(general.persona.currentIndex())
@@ -39,7 +42,19 @@ RUN_APP = textwrap.dedent(
             print("PICKER", window.persona_picker.active_id)
             print("TAB", window.trust_centre.permissions.preset_box.currentData())
             print("PARENT", dialog.parent() is window)
-            parts.app.quit()
+            dialog.close()
+
+            def leave_setup():
+                wizard = QApplication.activeModalWidget()
+                titles = []
+                if isinstance(wizard, OnboardingWizard):
+                    titles = [wizard.page(i).title() for i in wizard.pageIds()]
+                    wizard.reject()
+                print("SETUP", "|".join(titles))
+                QTimer.singleShot(0, parts.app.quit)
+
+            QTimer.singleShot(300, leave_setup)
+            parts.window.menus.onboarding_action.trigger()  # Aether > Run setup again… (modal)
 
         QTimer.singleShot(1500, check)
 
@@ -61,3 +76,7 @@ def test_the_running_window_follows_changes_made_in_the_settings_dialog(home: Pa
     assert lines["PICKER"] == "sage"
     assert lines["TAB"] == "Operator"
     assert lines["PARENT"] == "True"
+    setup = lines["SETUP"].split("|")  # the wizard over the running app, with its voice and model pages
+    assert len(setup) >= 8, setup
+    assert any("voice" in title.lower() for title in setup), setup
+    assert any("model" in title.lower() for title in setup), setup
