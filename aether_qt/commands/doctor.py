@@ -122,7 +122,27 @@ def _check_python() -> Check:
     }
 
 
-def collect(paths: AppPaths, *, allow_key_file: bool, ptt_key: str = "F9") -> dict[str, Check]:
+def stored_push_to_talk(paths: AppPaths, allow_key_file: bool) -> tuple[str, str]:
+    """The push-to-talk key and backend the app would use: the stored ones, else F9 and ``auto``."""
+    from aether_qt.services.settings.voice import DEFAULT_PTT_KEY, SETTING_PTT_BACKEND, SETTING_PTT_KEY
+
+    if not paths.app_db.exists():
+        return DEFAULT_PTT_KEY, "auto"
+    try:
+        from aether_qt.commands.session import app_database
+        from aether_qt.storage.settings import SettingsStore
+
+        with app_database(paths, allow_key_file=allow_key_file) as db:
+            store = SettingsStore(database=db)
+            key = store.get_as(SETTING_PTT_KEY, str, "") or DEFAULT_PTT_KEY
+            return key, store.get_as(SETTING_PTT_BACKEND, str, "") or "auto"
+    except Exception:  # a locked or broken database is the encryption check's finding
+        return DEFAULT_PTT_KEY, "auto"
+
+
+def collect(
+    paths: AppPaths, *, allow_key_file: bool, ptt_key: str = "F9", ptt_backend: str = "auto"
+) -> dict[str, Check]:
     """Run every check; each failure becomes ``{"ok": False, "detail": ...}``."""
     from aether_qt.commands import doctor_voice as voice
 
@@ -137,7 +157,7 @@ def collect(paths: AppPaths, *, allow_key_file: bool, ptt_key: str = "F9") -> di
         "audio": voice.check_audio,
         "stt": voice.check_stt,
         "tts": voice.check_tts,
-        "hotkey": lambda: voice.check_hotkey(ptt_key),
+        "hotkey": lambda: voice.check_hotkey(ptt_key, prefer=ptt_backend),
     }
     results: dict[str, Check] = {}
     for name, check in checks.items():
@@ -151,7 +171,8 @@ def collect(paths: AppPaths, *, allow_key_file: bool, ptt_key: str = "F9") -> di
 def run(args: argparse.Namespace) -> int:
     """Print the checks; exit 0 when nothing is broken (None counts as fine)."""
     paths = resolve_paths(args.home).ensure()
-    results = collect(paths, allow_key_file=args.allow_key_file)
+    key, backend = stored_push_to_talk(paths, args.allow_key_file)
+    results = collect(paths, allow_key_file=args.allow_key_file, ptt_key=key, ptt_backend=backend)
     if args.json:
         emit_json({"version": __version__, "checks": results})
     else:

@@ -68,9 +68,11 @@ def check_hotkey(key: str, *, prefer: str = "auto", environ: Mapping[str, str] |
     On Wayland the desktop portal is asked for its GlobalShortcuts version only:
     binding would open the desktop's dialog. Other backends are opened and closed at once.
     """
+    from aether_qt.engines.media.hotkey_spec import describe_stored
     from aether_qt.engines.media.hotkeys import open_backend
     from aether_qt.engines.media.portal_protocol import plan_backends
 
+    shown = describe_stored(key)  # "Ctrl+Alt+Space", as a person reads it
     env = os.environ if environ is None else environ
     plan = plan_backends(prefer, env)
     notes: list[str] = []
@@ -86,7 +88,7 @@ def check_hotkey(key: str, *, prefer: str = "auto", environ: Mapping[str, str] |
                 "backend": "portal",
                 "key": key,
                 "notes": list(plan.notes),
-                "detail": f"push-to-talk {key}: portal GlobalShortcuts ({why})",
+                "detail": f"push-to-talk {shown}: portal GlobalShortcuts ({why})",
             }
         notes.append(f"portal: {probe.reason}")
     backend, more = open_backend(key, lambda: None, lambda: None, prefer=prefer, environ=env)
@@ -94,11 +96,11 @@ def check_hotkey(key: str, *, prefer: str = "auto", environ: Mapping[str, str] |
     notes += [note for note in more if note not in notes]
     why = f" ({'; '.join(notes)})" if notes else ""
     if backend.name != "in-window":
-        detail = f"push-to-talk {key} via {backend.name}{why}"
+        detail = f"push-to-talk {shown} via {backend.name}{why}"
     elif plan.wayland:
-        detail = f"push-to-talk {key}: in-window shortcut: Wayland without the GlobalShortcuts portal{why}"
+        detail = f"push-to-talk {shown}: in-window shortcut: Wayland without the GlobalShortcuts portal{why}"
     else:
-        detail = f"push-to-talk {key}: in-window shortcut: no global hotkey works here{why}"
+        detail = f"push-to-talk {shown}: in-window shortcut: no global hotkey works here{why}"
     return {
         "ok": True if backend.name != "in-window" else None,
         "backend": backend.name,

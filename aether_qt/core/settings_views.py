@@ -44,7 +44,7 @@ class GeneralView:
 class VoiceView:
     """Push-to-talk and speech recognition."""
 
-    ptt_key: str  # an X key name: F9, Pause, Scroll_Lock...
+    ptt_key: str  # as stored: Qt portable text, "Ctrl+Alt+Space", "F9" (engines/media/hotkey_spec.py)
     backend: str  # the stored choice: auto, x11, pynput, in-window
     backends: tuple[Option, ...]
     backend_in_use: str  # "" before voice has started

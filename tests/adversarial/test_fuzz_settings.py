@@ -31,12 +31,14 @@ from fuzz_support import DEEP, JSON_VALUES, dump_json, fuzz, nasty_text
 from hypothesis import example, given
 from hypothesis import strategies as st
 from keyring_support import MemoryKeyring, key_file_runtime
-from PySide6.QtCore import QObject, QSettings
+from PySide6.QtCore import QSettings
 
 from aether_qt.app import SETTING_PTT_BACKEND, SETTING_PTT_KEY, SETTING_SPEAK, SETTING_SPEAK_TYPED
 from aether_qt.companion import SETTING_MODEL, chosen_model
 from aether_qt.core.bus import EventBus
 from aether_qt.core.paths import resolve_paths
+from aether_qt.engines.media.hotkey_spec import describe_stored
+from aether_qt.engines.media.portal_protocol import preferred_trigger
 from aether_qt.engines.media.stt import default_model_path, looks_like_model
 from aether_qt.engines.media.stt_models import SETTING_STT_MODEL
 from aether_qt.engines.persona.compiled import CompiledPersona
@@ -52,7 +54,7 @@ from aether_qt.policy.runtime import (
     default_roots,
 )
 from aether_qt.services.persona.service import SETTING_ACTIVE, PersonaService
-from aether_qt.services.voice.push_to_talk import InWindowKeys, PushToTalk
+from aether_qt.services.voice.push_to_talk import key_combination
 from aether_qt.storage.settings import SettingsStore
 from aether_qt.widgets.main_window import KEY_TAB, stored_tab
 
@@ -199,10 +201,8 @@ def check_readers(runtime: PolicyRuntime) -> None:
     speech = default_model_path(settings.get_as(SETTING_STT_MODEL, str, "") or None)
     assert speech is None or looks_like_model(speech) in (True, False)
     key = settings.get_as(SETTING_PTT_KEY, str, "") or "F9"
-    ptt = PushToTalk(key=key, prefer="in-window", on_press=lambda: None, on_release=lambda: None, environ={})
-    ptt.start()
-    InWindowKeys(ptt, QObject())  # the key as the window parses it
-    ptt.stop()
+    key_combination(key)  # the key as the window parses it: None when it does not, never an error
+    assert isinstance(describe_stored(key), str) and isinstance(preferred_trigger(key), str)
     for name in (SETTING_SPEAK, SETTING_SPEAK_TYPED):
         assert isinstance(settings.get_as(name, bool, True), bool)
 

@@ -64,9 +64,10 @@ def walk_general(qtbot: QtBot, h: Harness, page: GeneralPage) -> None:
 
 
 def walk_voice(qtbot: QtBot, h: Harness, page: VoicePage) -> None:
-    tab_to(qtbot, page.key)
+    tab_to(qtbot, page.key.field)
+    press(qtbot, Qt.Key.Key_Space)  # starts capturing, as in the wizard
     press(qtbot, Qt.Key.Key_F8)
-    assert page.key.text() == "F8" and h.setting("voice.ptt_hotkey") == "F8"
+    assert page.key.field.text() == "F8" and h.setting("voice.ptt_hotkey") == "F8"
     assert page.key_message.text() == "Hold F8 to talk (applies when voice starts)."  # not started here
     tab_to(qtbot, page.backend)
     press(qtbot, Down)

@@ -4,7 +4,8 @@ A real :class:`VoiceHost` holds a passive X key grab on F9 (the X11 backend,
 as the app starts it); the Voice page captures F8 from the keyboard, and from
 then on ``xdotool keydown F8`` starts push-to-talk while F9 does nothing. A key
 another X client has grabbed is refused next to the field, the old key keeps
-working and nothing is stored.
+working and nothing is stored. A combination (Ctrl+Alt+Space) is grabbed with
+its modifiers, in the same stored form as the wizard's.
 """
 
 from __future__ import annotations
@@ -56,6 +57,15 @@ def voice(x11: str, tmp_path: Path) -> Iterator[tuple[VoiceHost, list[str]]]:
         runtime.close()
 
 
+def capture(
+    qtbot: QtBot, page: VoicePage, key: Qt.Key, mods: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier
+) -> None:
+    """Capture ``key`` from the keyboard: Tab to the field, Space starts capturing, then the key."""
+    tab_to(qtbot, page.key.field)
+    press(qtbot, Qt.Key.Key_Space)
+    press(qtbot, key, mods)
+
+
 def tap(xdotool: Callable[..., None], key: str) -> None:
     xdotool("keydown", key)
     xdotool("keyup", key)
@@ -74,8 +84,7 @@ def test_a_captured_key_is_grabbed_at_once_and_a_taken_key_is_refused(
             show(qtbot, h.dialog)
             page = h.dialog.show_page("Voice")
             assert isinstance(page, VoicePage) and page.in_use.text() == "In use now: x11."
-            tab_to(qtbot, page.key)
-            press(qtbot, Qt.Key.Key_F8)
+            capture(qtbot, page, Qt.Key.Key_F8)
             assert page.key_message.text() == "Hold F8 to talk." and h.setting("voice.ptt_hotkey") == "F8"
             tab_to(qtbot, page.backend)  # real key events go to the focused field: leave the capture field
             tap(xdotool, "F8")
@@ -86,13 +95,31 @@ def test_a_captured_key_is_grabbed_at_once_and_a_taken_key_is_refused(
             assert pressed == ["F8", "F8"]
 
             assert h.setting("voice.ptt_backend") is None  # F9 reached the window, which ignored it
-            tab_to(qtbot, page.key)
-            press(qtbot, Qt.Key.Key_F7)
+            capture(qtbot, page, Qt.Key.Key_F7)
             assert page.key_message.property(ERROR_PROPERTY) is True
             assert page.key_message.text() == "F7 cannot be used here: another application has grabbed F7."
-            assert page.key.text() == "F8" and h.setting("voice.ptt_hotkey") == "F8" and host.key == "F8"
+            assert (
+                page.key.field.text() == "F8" and h.setting("voice.ptt_hotkey") == "F8" and host.key == "F8"
+            )
             tap(xdotool, "F8")  # the old key still works
             qtbot.waitUntil(lambda: len(pressed) == 3, timeout=5000)
+
+            capture(
+                qtbot,
+                page,
+                Qt.Key.Key_Space,
+                Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier,
+            )
+            assert page.key_message.text() == "Hold Ctrl+Alt+Space to talk."
+            assert (
+                h.setting("voice.ptt_hotkey") == "Ctrl+Alt+Space"
+                and page.key.field.text() == "Ctrl+Alt+Space"
+            )
+            tab_to(qtbot, page.backend)
+            tap(xdotool, "F8")  # let go: it reaches the window, which ignores it
+            tap(xdotool, "ctrl+alt+space")  # the combination, grabbed with its modifiers
+            qtbot.waitUntil(lambda: len(pressed) == 4, timeout=5000)
+            assert pressed[3] == "Ctrl+Alt+Space"
             tab_to(qtbot, page.backend)
             press(qtbot, Qt.Key.Key_Down)  # chosen when voice starts: said honestly
             assert page.backend_message.text().endswith(": takes effect after restart.")

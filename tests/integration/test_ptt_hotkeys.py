@@ -14,7 +14,13 @@ import time
 
 import pytest
 
-from aether_qt.engines.media.hotkeys import InWindowBackend, PressTracker, X11GrabBackend, open_backend
+from aether_qt.engines.media.hotkeys import (
+    HotkeyUnavailable,
+    InWindowBackend,
+    PressTracker,
+    X11GrabBackend,
+    open_backend,
+)
 
 needs_x = pytest.mark.skipif(
     os.environ.get("AETHER_DESKTOP_ENV") != "1" or not shutil.which("xdotool"),
@@ -74,6 +80,61 @@ def test_x11_grab_sees_one_press_and_one_release_per_hold(hold_s: float) -> None
         assert rec.events == ["press", "release"]
     finally:
         backend.stop()
+
+
+@needs_x
+def test_x11_grabs_a_combination_with_its_modifiers_and_leaves_its_key_alone() -> None:
+    rec = Recorder()
+    backend = X11GrabBackend("Ctrl+Alt+Space", rec.press, rec.release)
+    try:
+        xdotool("key", "space")  # Space alone is not grabbed: it types
+        xdotool("key", "ctrl+space")  # one modifier short
+        xdotool("key", "ctrl+alt+shift+space")  # one too many
+        time.sleep(0.3)
+        assert rec.events == []
+        xdotool("keydown", "ctrl+alt+space")
+        assert rec.wait_for(1) == ["press"]
+        xdotool("keyup", "ctrl+alt")  # the modifiers let go first: the hold goes on
+        time.sleep(0.3)
+        assert rec.events == ["press"]
+        xdotool("keyup", "space")  # ends with the main key
+        assert rec.wait_for(2) == ["press", "release"]
+        xdotool("keydown", "ctrl+alt+space")  # and again, released in the usual order
+        assert rec.wait_for(3) == ["press", "release", "press"]
+        xdotool("keyup", "ctrl+alt+space")
+        assert rec.wait_for(4) == ["press", "release", "press", "release"]
+    finally:
+        backend.stop()
+
+
+@needs_x
+@pytest.mark.parametrize(("stored", "keys"), [("Meta+F8", "super+F8"), ("Scroll_Lock", "Scroll_Lock")])
+def test_x11_grabs_super_combinations_and_older_single_key_values(stored: str, keys: str) -> None:
+    rec = Recorder()
+    backend = X11GrabBackend(stored, rec.press, rec.release)
+    try:
+        xdotool("keydown", keys)
+        assert rec.wait_for(1) == ["press"]
+        xdotool("keyup", keys)
+        assert rec.wait_for(2) == ["press", "release"]
+    finally:
+        backend.stop()
+
+
+@needs_x
+def test_x11_refuses_a_combination_another_client_holds_in_words() -> None:
+    holder = X11GrabBackend("Ctrl+Alt+Space", lambda: None, lambda: None)
+    try:
+        with pytest.raises(HotkeyUnavailable, match=r"^another application has grabbed Ctrl\+Alt\+Space$"):
+            X11GrabBackend("Ctrl+Alt+Space", lambda: None, lambda: None)
+        X11GrabBackend("Ctrl+Space", lambda: None, lambda: None).stop()  # other modifiers: free
+    finally:
+        holder.stop()
+
+
+def test_a_stored_key_that_does_not_parse_is_unavailable_not_a_crash() -> None:
+    with pytest.raises(HotkeyUnavailable, match="only work together with another key"):
+        X11GrabBackend("Ctrl+Alt", lambda: None, lambda: None)
 
 
 @needs_x

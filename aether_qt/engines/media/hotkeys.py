@@ -19,7 +19,12 @@ timestamp). Backends, in the order they are tried (see
   display): the main window handles the key itself while focused
   (:class:`InWindowBackend` is a marker; the window's event filter calls it).
 
-The key is an X keysym name (``F9``, ``Pause``, ``Scroll_Lock``...).
+The key is the stored text of :mod:`.hotkey_spec` (``"Ctrl+Alt+Space"``,
+``"F9"``, or an older X key name such as ``"Scroll_Lock"``). A combination goes
+down when its main key is pressed while exactly its modifiers are held, and
+comes up when the main key is released: letting go of a modifier first does
+not end the hold (people release keys in any order), and a modifier pressed
+during the hold does not either.
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ import select
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aether_qt.engines.media.hotkey_spec import HotkeySpec, describe_hotkey, parse_hotkey
 from aether_qt.engines.media.portal_protocol import plan_backends
 
 _log = logging.getLogger(__name__)
@@ -89,6 +95,7 @@ class X11GrabBackend:
     def __init__(
         self, key: str, on_press: Callback, on_release: Callback, *, display: str | None = None
     ) -> None:
+        spec = spec_of(key)
         try:
             from Xlib import XK, X
             from Xlib import display as xdisplay
@@ -102,19 +109,40 @@ class X11GrabBackend:
             self._display: Any = xdisplay.Display(name)
         except (DisplayError, OSError, Exception) as exc:  # Xlib raises several types for a bad display
             raise HotkeyUnavailable(f"cannot open the X display {name}: {exc}") from None
-        keysym = XK.string_to_keysym(key)
+        keysym = XK.string_to_keysym(spec.key)
         keycode = self._display.keysym_to_keycode(keysym) if keysym else 0
         if not keycode:
             self._display.close()
-            raise HotkeyUnavailable(f"the key {key!r} is not on this keyboard")
+            raise HotkeyUnavailable(f"the key {describe_hotkey(spec)} is not on this keyboard")
         self._x = X
         self._keycode = keycode
+        self._mask = self._modifier_mask(spec.modifiers)
         self._root = self._display.screen().root
         self._tracker = PressTracker(on_press, on_release)
         self._stop = threading.Event()
-        self._grab(key)
+        self._grab(describe_hotkey(spec))
         self._thread = threading.Thread(target=self._run, name="aether-ptt-x11", daemon=True)
         self._thread.start()
+
+    def _modifier_mask(self, modifiers: frozenset[str]) -> int:
+        """The X modifier mask of ``modifiers``: Alt and Super are looked up in the server's modifier map."""
+        x = self._x
+        mask = (x.ControlMask if "Ctrl" in modifiers else 0) | (x.ShiftMask if "Shift" in modifiers else 0)
+        if "Alt" in modifiers:
+            mask |= self._mod_holding(("Alt_L", "Alt_R")) or x.Mod1Mask
+        if "Super" in modifiers:
+            mask |= self._mod_holding(("Super_L", "Super_R")) or x.Mod4Mask
+        return mask
+
+    def _mod_holding(self, names: tuple[str, ...]) -> int:
+        """The mask of the Mod1..Mod5 modifier one of the keys ``names`` sets (0: none does)."""
+        from Xlib import XK
+
+        codes = {self._display.keysym_to_keycode(XK.string_to_keysym(name)) for name in names} - {0}
+        for index, held in enumerate(self._display.get_modifier_mapping()):
+            if index >= 3 and codes & set(held):  # 0 Shift, 1 Lock, 2 Control, 3..7 Mod1..Mod5
+                return int(1 << index)
+        return 0
 
     def _grab(self, key: str) -> None:
         from Xlib.error import CatchError
@@ -122,7 +150,9 @@ class X11GrabBackend:
         x = self._x
         catch = CatchError()
         for extra in (0, x.Mod2Mask, x.LockMask, x.Mod2Mask | x.LockMask):  # Num Lock, Caps Lock
-            self._root.grab_key(self._keycode, extra, True, x.GrabModeAsync, x.GrabModeAsync, onerror=catch)
+            self._root.grab_key(
+                self._keycode, self._mask | extra, True, x.GrabModeAsync, x.GrabModeAsync, onerror=catch
+            )
         self._display.sync()
         if catch.get_error():
             self._display.close()
@@ -163,28 +193,86 @@ class X11GrabBackend:
             self._thread.join(timeout=1.0)
 
 
+@dataclass
+class ComboTracker:
+    """Key events in, one press and one release per hold of a combination out (see the module docstring).
+
+    Keys are named as :mod:`.hotkey_spec` names them: a modifier (``"Ctrl"``,
+    ``"Alt"``, ``"Shift"``, ``"Super"``) or an X keysym name.
+    """
+
+    spec: HotkeySpec
+    tracker: PressTracker
+    held: set[str] = field(default_factory=set)
+
+    def down(self, key: str) -> None:
+        """``key`` went down: the hold starts if it is the main key and exactly the modifiers are held."""
+        if key in MODIFIER_NAMES:
+            self.held.add(key)
+        elif key == self.spec.key and self.held == self.spec.modifiers:
+            self.tracker.press()  # while down: auto-repeat, dropped by the tracker
+
+    def up(self, key: str) -> None:
+        """``key`` went up: the hold ends with its main key."""
+        self.held.discard(key)
+        if key == self.spec.key:
+            self.tracker.release()
+
+
+MODIFIER_NAMES = frozenset({"Ctrl", "Alt", "Shift", "Super"})
+# pynput's names of keys whose X keysym name differs (the rest: the keysym name in lower case)
+_PYNPUT_NAMES = {
+    "Prior": "page_up",
+    "Next": "page_down",
+    "Print": "print_screen",
+    "Return": "enter",
+    "Escape": "esc",
+    "XF86AudioPlay": "media_play_pause",
+}
+_PYNPUT_MODIFIERS = {"ctrl": "Ctrl", "alt": "Alt", "shift": "Shift", "cmd": "Super"}
+_CHARS = {
+    "comma": ",",
+    "period": ".",
+    "slash": "/",
+    "semicolon": ";",
+    "apostrophe": "'",
+    "bracketleft": "[",
+    "bracketright": "]",
+    "backslash": "\\",
+    "minus": "-",
+    "equal": "=",
+    "grave": "`",
+    "plus": "+",
+}
+
+
 class PynputBackend:
-    """pynput's keyboard listener filtered to one key."""
+    """pynput's keyboard listener, filtered to one key with its modifiers."""
 
     name = "pynput"
 
     def __init__(self, key: str, on_press: Callback, on_release: Callback) -> None:
+        spec = spec_of(key)
         try:
             from pynput import keyboard
         except Exception as exc:  # pynput raises ImportError with a platform message when no backend works
             raise HotkeyUnavailable(f"pynput cannot listen here: {str(exc).splitlines()[0]}") from None
-        target = getattr(keyboard.Key, key.lower(), None) or keyboard.KeyCode.from_char(key.lower()[:1])
-        tracker = PressTracker(on_press, on_release)
+        target = getattr(keyboard.Key, _PYNPUT_NAMES.get(spec.key, spec.key.lower()), None)
+        char = _CHARS.get(spec.key, spec.key if len(spec.key) == 1 else "")
+        if target is None and not char:
+            raise HotkeyUnavailable(f"pynput does not know the key {describe_hotkey(spec)}")
+        target = target or keyboard.KeyCode.from_char(char)
+        combo = ComboTracker(spec, PressTracker(on_press, on_release))
 
-        def pressed(k: Any) -> None:
+        def name_of(k: Any) -> str:
             if k == target:
-                tracker.press()
+                return spec.key
+            name = str(getattr(k, "name", "") or "")  # ctrl_l, alt_r, cmd...; a character key has none
+            return _PYNPUT_MODIFIERS.get(name.split("_", maxsplit=1)[0], "?") if name != "alt_gr" else "?"
 
-        def released(k: Any) -> None:
-            if k == target:
-                tracker.release()
-
-        self._listener = keyboard.Listener(on_press=pressed, on_release=released)
+        self._listener = keyboard.Listener(
+            on_press=lambda k: combo.down(name_of(k)), on_release=lambda k: combo.up(name_of(k))
+        )
         self._listener.start()
         self._listener.wait()
 
@@ -193,13 +281,21 @@ class PynputBackend:
         self._listener.stop()
 
 
+def spec_of(key: str) -> HotkeySpec:
+    """``key`` parsed, or :class:`HotkeyUnavailable` saying why it is not a key."""
+    try:
+        return parse_hotkey(key)
+    except ValueError as exc:
+        raise HotkeyUnavailable(str(exc)) from None
+
+
 class InWindowBackend:
     """No global hotkey: the main window forwards its own key events (see ``widgets``)."""
 
     name = "in-window"
 
     def __init__(self, key: str, on_press: Callback, on_release: Callback, reason: str = "") -> None:
-        self.key = key
+        self.key = key  # the stored text: the window matches it as a Qt key sequence
         self.reason = reason
         self.tracker = PressTracker(on_press, on_release)
 

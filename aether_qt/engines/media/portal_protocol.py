@@ -34,6 +34,8 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from aether_qt.engines.media.hotkey_spec import parse_hotkey, to_portal_trigger
+
 PORTAL_BUS = "org.freedesktop.portal.Desktop"
 PORTAL_PATH = "/org/freedesktop/portal/desktop"
 SHORTCUTS_IFACE = "org.freedesktop.portal.GlobalShortcuts"
@@ -51,7 +53,6 @@ RESPONSE_OTHER = 2
 
 _TOKEN_PREFIX = "aether"  # noqa: S105 (a path element, not a secret)
 _PATH_ELEMENT = re.compile(r"[A-Za-z0-9_]+")
-_KEYSYM = re.compile(r"[A-Za-z0-9_]+")
 
 
 class PortalRefused(Exception):
@@ -141,12 +142,14 @@ def session_path(unique_name: str, token: str) -> str:
 
 
 def preferred_trigger(key: str) -> str:
-    """The key as a trigger of the XDG shortcuts specification (an xkb keysym name, ``F9``).
+    """The stored key as a trigger of the XDG shortcuts specification (``"CTRL+ALT+space"``, ``"F9"``).
 
-    Our key is already a keysym name; anything else gives ``""``: no preference, the
-    desktop lets the user choose.
+    A key that does not parse gives ``""``: no preference, the desktop lets the user choose.
     """
-    return key if _KEYSYM.fullmatch(key) else ""
+    try:
+        return to_portal_trigger(parse_hotkey(key))
+    except ValueError:
+        return ""
 
 
 def shortcut_request(key: str) -> list[tuple[str, dict[str, str]]]:

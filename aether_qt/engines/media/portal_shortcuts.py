@@ -192,7 +192,8 @@ class PortalShortcutsBackend:
     """Push-to-talk bound by the desktop portal (see the module docstring).
 
     Args:
-        key: the preferred trigger (an X keysym name); the desktop may pick another.
+        key: the push-to-talk key as stored ("Ctrl+Alt+Space", "F9"): asked as the preferred
+            trigger; the desktop may pick another.
         on_press: the shortcut was activated (called from the portal thread).
         on_release: the shortcut was deactivated (likewise).
         on_bound: the desktop bound the shortcut (its trigger as the desktop describes it).

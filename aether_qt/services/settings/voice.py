@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from aether_qt.core.settings_views import RESTART_NOTE, GeneralView, Option, SettingRefused, VoiceView
+from aether_qt.engines.media.hotkey_spec import check_hotkey_text, describe_stored, hotkey_text
+from aether_qt.engines.media.hotkeys import DEFAULT_KEY
 from aether_qt.engines.media.stt import looks_like_model
 from aether_qt.engines.media.stt_models import SETTING_STT_MODEL
 from aether_qt.engines.persona.errors import PersonaError
@@ -25,17 +27,13 @@ SETTING_PTT_KEY = "voice.ptt_hotkey"  # not "ptt_key": the settings store refuse
 SETTING_PTT_BACKEND = "voice.ptt_backend"
 SETTING_SPEAK = "voice.speak"
 SETTING_SPEAK_TYPED = "voice.speak_typed"
-DEFAULT_PTT_KEY = "F9"
+DEFAULT_PTT_KEY = DEFAULT_KEY
 BACKENDS = {
     "auto": "Choose automatically",
     "x11": "X11 key grab (works while other windows have focus)",
     "pynput": "Keyboard listener (pynput)",
     "in-window": "Only while an Aether window has focus",
 }
-# Keys that do nothing else while held: typing keys would type, modifiers combine.
-PTT_KEYS = frozenset(
-    {f"F{n}" for n in range(1, 36)} | {"Pause", "Scroll_Lock", "Insert", "Menu", "Print", "Help"}
-)
 
 
 class PersonaChooser(Protocol):
@@ -63,7 +61,7 @@ class VoiceControl(Protocol):
         ...
 
     def rebind(self, key: str) -> None:
-        """Listen for ``key`` from now on.
+        """Listen for ``key`` (the stored form, ``"Ctrl+Alt+Space"``) from now on.
 
         Raises:
             ValueError: the key cannot be used here (the old key stays bound).
@@ -76,16 +74,19 @@ class VoiceControl(Protocol):
 
 
 def check_ptt_key(key: str) -> str:
-    """``key`` if it can be a push-to-talk key.
+    """``key`` in its stored form (Qt portable text, ``"Ctrl+Alt+Space"``) if it can be held to talk.
+
+    The rule is :func:`~aether_qt.engines.media.hotkey_spec.hotkey_problem`, the
+    one the capture field applies. Older values (``"Scroll_Lock"``) come back
+    in the stored form (``"ScrollLock"``).
 
     Raises:
-        SettingRefused: a typing key, a modifier or a combination.
+        SettingRefused: not a key, a typing key without Ctrl/Alt/Super, or one the desktop uses.
     """
-    if key not in PTT_KEYS:
-        raise SettingRefused(
-            "Push-to-talk needs one key you do not type with, such as F9, Pause or Scroll Lock."
-        )
-    return key
+    try:
+        return hotkey_text(check_hotkey_text(key))
+    except ValueError as exc:
+        raise SettingRefused(str(exc)) from None
 
 
 def _persona_option(choice: PersonaChoice) -> Option:
@@ -207,15 +208,16 @@ class VoiceSettings:
         Raises:
             SettingRefused: not a usable key, or the running backend cannot grab it (nothing stored).
         """
-        check_ptt_key(key)
+        key = check_ptt_key(key)
+        shown = describe_stored(key)
         voice = self._voice()
         if voice is not None:
             try:
                 voice.rebind(key)
             except ValueError as exc:
-                raise SettingRefused(f"{key} cannot be used here: {exc}.") from None
+                raise SettingRefused(f"{shown} cannot be used here: {exc}.") from None
         self._rt.settings.set(SETTING_PTT_KEY, key)
-        return f"Hold {key} to talk." if voice is not None else f"Hold {key} to talk ({VOICE_PENDING})."
+        return f"Hold {shown} to talk." if voice is not None else f"Hold {shown} to talk ({VOICE_PENDING})."
 
     def set_backend(self, backend: str) -> str:
         """How the key is listened for (chosen when voice starts).

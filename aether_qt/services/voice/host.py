@@ -133,7 +133,7 @@ class VoiceHost(QObject):
         stt_model: the vosk model folder (loaded in the media thread), or None: typed input only.
         clip_dir: where synthesised sentences go (the cache folder).
         voice: the active persona's voice settings.
-        key: the push-to-talk key (an X keysym name).
+        key: the push-to-talk key as stored ("Ctrl+Alt+Space", "F9"; see engines/media/hotkey_spec.py).
         backend: ``auto``, ``portal``, ``x11``, ``pynput`` or ``in-window`` (see :class:`PushToTalk`).
         speak: speak replies at all (False: text only).
         speak_typed: also speak replies to typed messages.

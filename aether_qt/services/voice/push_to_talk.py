@@ -18,9 +18,10 @@ import logging
 import os
 from collections.abc import Mapping
 
-from PySide6.QtCore import QEvent, QObject, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent, QKeySequence
 
+from aether_qt.engines.media.hotkey_spec import hotkey_text, parse_hotkey
 from aether_qt.engines.media.hotkeys import Callback, HotkeyBackend, InWindowBackend, open_backend
 from aether_qt.engines.media.portal_protocol import BoundShortcut, plan_backends
 from aether_qt.engines.media.portal_shortcuts import PortalShortcutsBackend
@@ -38,7 +39,8 @@ class PushToTalk(QObject):
         sig_fell_back(str): the portal cannot be used; why, in plain words.
 
     Args:
-        key: the push-to-talk key (an X keysym name).
+        key: the push-to-talk key as stored (``"Ctrl+Alt+Space"``, ``"F9"``; see
+            :mod:`~aether_qt.engines.media.hotkey_spec`).
         prefer: ``auto``, ``portal``, ``x11``, ``pynput`` or ``in-window``.
         on_press: the key went down (called from a backend's thread).
         on_release: the key went up (likewise).
@@ -170,19 +172,42 @@ class PushToTalk(QObject):
         self.sig_fell_back.emit(reason)
 
 
+_MODIFIER_MASK = (
+    Qt.KeyboardModifier.ControlModifier
+    | Qt.KeyboardModifier.AltModifier
+    | Qt.KeyboardModifier.ShiftModifier
+    | Qt.KeyboardModifier.MetaModifier
+)
+
+
+def key_combination(key: str) -> tuple[int, Qt.KeyboardModifier] | None:
+    """The Qt key and modifiers of a stored push-to-talk key (None: Qt cannot read it)."""
+    try:
+        text = hotkey_text(parse_hotkey(key))
+    except ValueError:
+        return None
+    sequence = QKeySequence.fromString(text, QKeySequence.SequenceFormat.PortableText)
+    if sequence.isEmpty():
+        return None
+    combination = sequence[0]  # type: ignore[index]
+    return int(combination.key().value), combination.keyboardModifiers()
+
+
 class InWindowKeys(QObject):
     """The in-window push-to-talk: the key held while an Aether window has focus (no auto-repeat).
 
     It filters the application's key events only while the backend is the
     in-window one, and follows :attr:`PushToTalk.sig_backend_changed`: on Wayland
-    the portal may bind the key later, or fail later.
+    the portal may bind the key later, or fail later. The hold starts when the
+    main key goes down with exactly the key's modifiers (Space alone still types
+    a space when the key is Ctrl+Alt+Space) and ends when the main key comes up.
     """
 
     def __init__(self, ptt: PushToTalk, app: QObject) -> None:
         super().__init__(ptt)
         self._ptt, self._app = ptt, app
         self._backend: InWindowBackend | None = None
-        self._key: object = None
+        self._combo: tuple[int, Qt.KeyboardModifier] | None = None
         ptt.sig_backend_changed.connect(self._on_ptt_backend_changed)
         self._on_ptt_backend_changed()
 
@@ -192,17 +217,22 @@ class InWindowKeys(QObject):
         if self._backend is None:
             self._app.removeEventFilter(self)
             return
-        sequence = QKeySequence.fromString(self._backend.key)
-        self._key = sequence[0].key() if not sequence.isEmpty() else None  # type: ignore[index]
+        self._combo = key_combination(self._backend.key)
         self._app.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Press and release of the push-to-talk key drive the backend; other events pass."""
-        backend = self._backend
-        if backend is None or not isinstance(event, QKeyEvent) or event.key() != self._key:
+        backend, combo = self._backend, self._combo
+        if backend is None or combo is None or not isinstance(event, QKeyEvent) or event.key() != combo[0]:
             return super().eventFilter(watched, event)
-        if not event.isAutoRepeat() and event.type() == QEvent.Type.KeyPress:
-            backend.tracker.press()
-        elif not event.isAutoRepeat() and event.type() == QEvent.Type.KeyRelease:
-            backend.tracker.release()
-        return True
+        if event.type() == QEvent.Type.KeyPress:
+            if (event.modifiers() & _MODIFIER_MASK) != combo[1] and not backend.tracker.down:
+                return super().eventFilter(watched, event)  # the key without its modifiers: not ours
+            if not event.isAutoRepeat():
+                backend.tracker.press()
+            return True
+        if event.type() == QEvent.Type.KeyRelease and backend.tracker.down:
+            if not event.isAutoRepeat():
+                backend.tracker.release()
+            return True
+        return super().eventFilter(watched, event)

@@ -1,15 +1,19 @@
 """Capturing a push-to-talk hotkey: press the keys, see "Ctrl+Alt+Space", Esc cancels.
 
-:class:`HotkeyEdit` is a button that shows the current key; activating it
-(click, Space or Enter) starts capturing: the next key with its modifiers
-becomes the hotkey if it can be one (:func:`hotkey_problem`), else the refusal
-is said in plain words under it and capturing goes on. Esc cancels and keeps
-the previous key; "Reset" goes back to the default. While capturing, the
-widget takes every key, Tab and the wizard's mnemonics included (their
-``ShortcutOverride`` is accepted), so what the user presses is what they get.
+The one capture field of the app (the wizard's voice page and the Settings
+dialog's Voice page). :class:`HotkeyEdit` is a button that shows the current
+key; activating it (click, Space or Enter) starts capturing: the next key with
+its modifiers becomes the hotkey if it can be held to talk (the rule of
+:func:`~aether_qt.engines.media.hotkey_spec.hotkey_problem`, the same one the
+settings service applies), else the refusal is said in plain words next to the
+field and capturing goes on. Esc cancels and keeps the previous key; "Reset"
+goes back to the default. The keyboard is never trapped: Tab and Shift+Tab end
+capturing and move on as everywhere, Esc outside capturing reaches the dialog
+(it closes); mnemonics and shortcuts are held back only while capturing, so a
+combination such as Alt+K can be the hotkey.
 
-The key is kept as a ``QKeySequence`` portable string (``"Ctrl+Alt+Space"``,
-``"F9"``): the onboarding contract's format for ``ptt_key``.
+The key is kept as the stored format of :mod:`~aether_qt.engines.media.hotkey_spec`
+(Qt portable text: ``"Ctrl+Alt+Space"``, ``"F9"``) and shown as a person reads it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Final
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from aether_qt.engines.media.hotkey_spec import describe_stored, hotkey_problem, hotkey_text, parse_hotkey
 
 Key = Qt.Key
 Mod = Qt.KeyboardModifier
@@ -34,17 +40,11 @@ _MODIFIER_KEYS: Final = {
     Key.Key_Super_L: Mod.MetaModifier,
     Key.Key_Super_R: Mod.MetaModifier,
 }
-_LOCKS: Final = frozenset({Key.Key_CapsLock, Key.Key_NumLock})
-# keys that may stand alone: pressing them types nothing and moves nothing
-_SOLO_KEYS: Final = frozenset(
-    {Key.Key_Pause, Key.Key_ScrollLock, Key.Key_Menu, Key.Key_Help, Key.Key_Insert}
-    | {Key(Key.Key_F1.value + n) for n in range(35)}
-    | {Key.Key_MediaPlay, Key.Key_MediaTogglePlayPause, Key.Key_MicMute, Key.Key_Launch0, Key.Key_Launch1}
-)
-# chords the desktop itself uses: a grab there would fail or break the desktop
-_SYSTEM_CHORDS: Final = frozenset(
-    {"Alt+Tab", "Alt+Shift+Backtab", "Alt+Backtab", "Alt+F4", "Ctrl+Alt+Del", "Ctrl+Alt+Backspace", "Print"}
-    | {f"Ctrl+Alt+F{n}" for n in range(1, 13)}
+_HELD_NAMES: Final = (
+    (Mod.MetaModifier, "Super"),
+    (Mod.ControlModifier, "Ctrl"),
+    (Mod.AltModifier, "Alt"),
+    (Mod.ShiftModifier, "Shift"),
 )
 
 
@@ -54,49 +54,50 @@ def sequence_text(key: int, modifiers: Qt.KeyboardModifier) -> str:
     return QKeySequence(QKeySequence(wanted.value | key)).toString(QKeySequence.SequenceFormat.PortableText)
 
 
-def hotkey_problem(key: int, modifiers: Qt.KeyboardModifier) -> str:
-    """Why ``key`` with ``modifiers`` cannot be the push-to-talk hotkey, in plain words; "" if it can.
+def captured_key(key: int, modifiers: Qt.KeyboardModifier) -> str:
+    """The stored form of ``key`` with ``modifiers`` if it can be held to talk.
 
-    Refused: Tab (it moves between fields), Caps Lock and Num Lock (they switch
-    a mode), keys Qt cannot name, the desktop's own chords (Alt+Tab,
-    Ctrl+Alt+F1...), and a key that types or moves something (a letter, Space,
-    Enter, an arrow) without Ctrl, Alt or Super: holding it to talk would take
-    it away from typing. Function keys, Pause, Scroll Lock and the like may
-    stand alone.
+    Raises:
+        ValueError: why not, in plain words (no name, a lock key, a typing key, the desktop's).
     """
-    if key in (Key.Key_Tab, Key.Key_Backtab) and not modifiers & _CHORD_MODS:
-        return "Tab moves between fields, so it cannot be the talk key. Choose another key."
-    if key in _LOCKS:
-        return "Caps Lock and Num Lock switch a mode on and off. Choose another key."
-    if key in (Key.Key_unknown, 0) or not sequence_text(key, modifiers):
-        return "This key has no name Aether can use. Choose another key."
-    text = sequence_text(key, modifiers)
-    if text in _SYSTEM_CHORDS:
-        return f"{text} is used by your desktop. Choose another key."
-    if not modifiers & _CHORD_MODS and key not in _SOLO_KEYS:
-        return f"{text} is used for typing. Add Ctrl, Alt or Super to it, or use a key such as F9 or Pause."
-    return ""
+    if key in _MODIFIER_KEYS:
+        raise ValueError("Ctrl, Alt, Shift and Super only work together with another key.")
+    try:
+        spec = parse_hotkey(sequence_text(key, modifiers) if key not in (Key.Key_unknown, 0) else "")
+    except ValueError:
+        raise ValueError("This key has no name Aether can use. Choose another key.") from None
+    problem = hotkey_problem(spec)
+    if problem:
+        raise ValueError(problem)
+    return hotkey_text(spec)
 
 
 class HotkeyEdit(QWidget):
     """The hotkey field, its Reset button and the line that says why a key was refused.
 
     Args:
-        key: the current key (portable text).
+        key: the current key (stored form).
         default: what Reset goes back to.
+        show_refusals: say refusals on the line under the field (False: the owner
+            says them, from :attr:`sig_key_refused`, on its own message line).
         parent: the Qt parent.
 
     Signals:
-        sig_key_changed(str): a new key was captured or reset (portable text).
+        sig_key_changed(str): a new key was captured or reset (stored form).
+        sig_key_refused(str): a pressed key cannot be held to talk; why, in plain words.
     """
 
     sig_key_changed = Signal(str)
+    sig_key_refused = Signal(str)
 
-    def __init__(self, *, key: str, default: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, *, key: str, default: str, show_refusals: bool = True, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.key, self.default = key, default
         self.capturing = False
-        self.field = QPushButton(key, self)
+        self._show_refusals = show_refusals
+        self.field = QPushButton(describe_stored(key), self)
         self.field.setObjectName("hotkey_field")
         self.field.setAccessibleName("Push-to-talk key")
         self.field.setToolTip("Click, or press Space, then press the keys you want to hold while you talk.")
@@ -104,7 +105,7 @@ class HotkeyEdit(QWidget):
         self.field.installEventFilter(self)
         self.reset_button = QPushButton("&Reset", self)
         self.reset_button.setObjectName("hotkey_reset")
-        self.reset_button.setToolTip(f"Go back to {default}")
+        self.reset_button.setToolTip(f"Go back to {describe_stored(default)}")
         self.reset_button.clicked.connect(self._on_reset_button_clicked)
         self.message = QLabel("", self)
         self.message.setObjectName("hotkey_message")
@@ -132,12 +133,16 @@ class HotkeyEdit(QWidget):
         """Stop waiting; the key stays what it was."""
         self.capturing = False
         self.field.setDown(False)
-        self.field.setText(self.key)
+        self.field.setText(describe_stored(self.key))
 
-    def set_key(self, key: str) -> None:
-        """Use ``key`` (portable text) and tell listeners."""
+    def show_key(self, key: str) -> None:
+        """Show ``key`` (stored form) as the key in force, without telling listeners."""
         self.key = key
         self.cancel_capture()
+
+    def set_key(self, key: str) -> None:
+        """Use ``key`` (stored form) and tell listeners."""
+        self.show_key(key)
         self.sig_key_changed.emit(key)
 
     def _on_field_clicked(self) -> None:
@@ -150,11 +155,15 @@ class HotkeyEdit(QWidget):
 
     def _say(self, words: str) -> None:
         self.message.setText(words)
-        self.message.setVisible(bool(words))
+        self.message.setVisible(bool(words) and self._show_refusals)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """While capturing, every key press and release on the field is the user's answer."""
+        """While capturing, key presses on the field are the user's answer; Tab and Shift+Tab move on."""
         if watched is not self.field or not self.capturing:
+            return super().eventFilter(watched, event)
+        if isinstance(event, QKeyEvent) and _moves_focus(event):
+            self._say("")
+            self.cancel_capture()  # and the event goes on: the focus moves as everywhere
             return super().eventFilter(watched, event)
         if event.type() == QEvent.Type.ShortcutOverride:
             event.accept()  # a mnemonic or shortcut must not fire: the key is being captured
@@ -172,7 +181,7 @@ class HotkeyEdit(QWidget):
 
     def _show_held(self, modifiers: Qt.KeyboardModifier) -> None:
         """``Ctrl+Alt+…`` while modifiers are held without a key; the prompt once all are let go."""
-        held = sequence_text(0, modifiers).rstrip("+")
+        held = "+".join(name for flag, name in _HELD_NAMES if modifiers & flag)
         self.field.setText(f"{held}+…" if held else PROMPT)
 
     def _on_key(self, event: QKeyEvent) -> None:
@@ -186,10 +195,17 @@ class HotkeyEdit(QWidget):
         if key in _MODIFIER_KEYS:
             self._show_held(modifiers | _MODIFIER_KEYS[Key(key)])
             return
-        problem = hotkey_problem(key, modifiers)
-        if problem:
-            self._say(problem)
+        try:
+            text = captured_key(key, modifiers)
+        except ValueError as exc:
+            self._say(str(exc))
             self.field.setText(PROMPT)
+            self.sig_key_refused.emit(str(exc))
             return
         self._say("")
-        self.set_key(sequence_text(key, modifiers))
+        self.set_key(text)
+
+
+def _moves_focus(event: QKeyEvent) -> bool:
+    """Tab or Shift+Tab without Ctrl, Alt or Super: it moves the focus, it is never captured."""
+    return event.key() in (Key.Key_Tab, Key.Key_Backtab) and not event.modifiers() & _CHORD_MODS

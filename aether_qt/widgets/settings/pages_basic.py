@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QWidget
 
-from aether_qt.widgets.settings.key_capture import KeyCaptureEdit
+from aether_qt.engines.media.hotkeys import DEFAULT_KEY
+from aether_qt.widgets.common.hotkey_edit import HotkeyEdit
 from aether_qt.widgets.settings.page import SettingsPage, fill_combo
 from aether_qt.widgets.settings.ports import GeneralPort, MemoryPort, VoicePort
 
@@ -57,7 +58,7 @@ class VoicePage(SettingsPage):
     def __init__(self, *, port: VoicePort, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._port = port
-        self.key = KeyCaptureEdit()
+        self.key = HotkeyEdit(key=DEFAULT_KEY, default=DEFAULT_KEY, show_refusals=False)
         self.key_message = self.add_field("Push-to-talk &key:", self.key, "ptt_key")
         self.backend = QComboBox()
         self.backend.setAccessibleName("How the key is heard")
@@ -68,7 +69,7 @@ class VoicePage(SettingsPage):
         self.stt = QComboBox()
         self.stt.setAccessibleName("Speech model")
         self.stt_message = self.add_field("Speech &model:", self.stt, "stt_model")
-        self.key.sig_key_captured.connect(self._on_key_captured)
+        self.key.sig_key_changed.connect(self._on_key_changed)
         self.key.sig_key_refused.connect(self._on_key_refused)
         self.backend.activated.connect(self._on_backend_activated)
         self.stt.activated.connect(self._on_stt_activated)
@@ -84,7 +85,7 @@ class VoicePage(SettingsPage):
             f"In use now: {view.backend_in_use}." if view.backend_in_use else "Voice has not started yet."
         )
 
-    def _on_key_captured(self, name: str) -> None:
+    def _on_key_changed(self, name: str) -> None:
         if not self.attempt(lambda: self._port.set_ptt_key(name), self.key_message):
             self.refresh()  # show the key still in force
 

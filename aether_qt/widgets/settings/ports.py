@@ -50,7 +50,7 @@ class VoicePort(Protocol):
         ...
 
     def set_ptt_key(self, key: str) -> str:
-        """The push-to-talk key (an X key name such as ``F9``)."""
+        """The push-to-talk key, as the capture field gives it ("Ctrl+Alt+Space", "F9")."""
         ...
 
     def set_backend(self, backend: str) -> str:

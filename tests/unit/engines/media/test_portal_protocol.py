@@ -77,10 +77,17 @@ def test_the_shortcut_asks_for_our_key_as_the_preferred_trigger() -> None:
         ("push-to-talk", {"description": "Hold to talk to Aether", "preferred_trigger": "F9"})
     ]
     assert proto.shortcut_request("Scroll_Lock")[0][1]["preferred_trigger"] == "Scroll_Lock"
+    assert proto.shortcut_request("ScrollLock")[0][1]["preferred_trigger"] == "Scroll_Lock"
 
 
-@pytest.mark.parametrize("odd", ["", "Ctrl+Alt+Space", "F9 ", "Ä"])
-def test_a_key_that_is_no_keysym_name_leaves_the_choice_to_the_desktop(odd: str) -> None:
+def test_a_combination_is_asked_in_the_shortcuts_specification_format() -> None:
+    assert proto.preferred_trigger("Ctrl+Alt+Space") == "CTRL+ALT+space"
+    assert proto.preferred_trigger("Meta+Shift+F9") == "SHIFT+LOGO+F9"
+    assert proto.shortcut_request("Alt+Ins")[0][1]["preferred_trigger"] == "ALT+Insert"
+
+
+@pytest.mark.parametrize("odd", ["", "Ä", "Ctrl+Alt", "F9+Ctrl", "Ctrl+Alt+Space\nX"])
+def test_a_key_that_does_not_parse_leaves_the_choice_to_the_desktop(odd: str) -> None:
     assert "preferred_trigger" not in proto.shortcut_request(odd)[0][1]
 
 
