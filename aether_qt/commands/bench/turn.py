@@ -9,9 +9,9 @@ Measured in a throw-away home (opt-in key file, never the user's keyring):
   code around it (cold context), first token and completion; the ratio of
   the first-token times (target <= 1.10);
 * the GUI thread's longest stall while a turn generates (target <= 50 ms), and
-  cold start to window visible (<= 300 ms) and to ready-to-answer (<= 2.5 s),
-  measured first, while this process is still cold
-  (see :mod:`aether_qt.commands.bench.gui`).
+  cold start to window visible (the start-up window, <= 300 ms), to the main
+  window drawn, and to ready-to-answer (the model loaded, <= 2 s), measured
+  first, while this process is still cold (see :mod:`aether_qt.commands.bench.gui`).
 """
 
 from __future__ import annotations
@@ -131,7 +131,9 @@ def run_turn_bench(home: Path, *, quick: bool = False) -> dict[str, Any]:
         ("follow-up first token ms (median)", result["followup_first_token_ms"], ""),
         ("follow-up done ms (median)", result["followup_done_ms"], ""),
         ("GUI thread max stall while generating ms", gui["gui_max_stall_ms"], "target <= 50"),
+        ("GUI thread stalls over 50 ms while generating", gui["gui_stalls_over_target"], "target 0"),
         ("cold start -> window visible ms", gui["cold_window_ms"], "target <= 300"),
-        ("cold start -> ready to answer ms", gui["cold_ready_ms"], "target <= 2,500"),
+        ("cold start -> main window drawn ms", gui["cold_window_usable_ms"], "typing possible"),
+        ("cold start -> ready to answer ms", gui["cold_ready_ms"], "target <= 2,000"),
     ]
     return result

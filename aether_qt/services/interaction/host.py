@@ -58,7 +58,7 @@ class _RouterWorker(QObject):
 
     @Slot()
     def _on_start_requested(self) -> None:
-        self._router.start(self._publish, system_prompt=self._system_prompt())
+        self._router.start(self._publish, system_prompt=self._system_prompt)  # read once loaded
 
     @Slot(object)
     def _on_job_requested(self, job: Callable[[], None]) -> None:
