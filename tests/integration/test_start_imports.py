@@ -103,3 +103,22 @@ def test_other_command_lines_get_the_full_parser() -> None:
     assert fast_parser(["-h"]) is None
     assert fast_parser(["--home"]) is None  # the full parser reports the missing folder
     assert fast_parser(["--home=/x", "doctor"]) is not None
+
+
+BENCH_SCRIPT = """
+import json, sys
+from aether_qt.commands.bench import gui, suites, turn
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_turn_benchmark_imports_nothing_heavy_before_it_times_the_cold_start() -> None:
+    # `aether bench turn` measures the app's start in its own process: a module the suite
+    # imported beforehand would make that start look faster than it is
+    proc = subprocess.run(
+        [sys.executable, "-c", BENCH_SCRIPT], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = set(json.loads(proc.stdout.splitlines()[-1]))
+    assert [name for name in HEAVY if name in loaded] == []
+    assert "aether_qt.commands.session" not in loaded
