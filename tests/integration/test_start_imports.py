@@ -35,12 +35,17 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_importing_the_app_loads_none_of_the_heavy_modules() -> None:
+def _modules_after(script: str) -> set[str]:
+    """The modules a fresh interpreter has loaded once ``script`` ran (it prints them last)."""
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    loaded = set(json.loads(proc.stdout.splitlines()[-1]))
+    return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def test_importing_the_app_loads_none_of_the_heavy_modules() -> None:
+    loaded = _modules_after(SCRIPT)
     assert "aether_qt.app" in loaded
     assert [name for name in HEAVY if name in loaded] == []
 
@@ -115,10 +120,6 @@ print(json.dumps(sorted(sys.modules)))
 def test_the_turn_benchmark_imports_nothing_heavy_before_it_times_the_cold_start() -> None:
     # `aether bench turn` measures the app's start in its own process: a module the suite
     # imported beforehand would make that start look faster than it is
-    proc = subprocess.run(
-        [sys.executable, "-c", BENCH_SCRIPT], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    loaded = set(json.loads(proc.stdout.splitlines()[-1]))
+    loaded = _modules_after(BENCH_SCRIPT)
     assert [name for name in HEAVY if name in loaded] == []
     assert "aether_qt.commands.session" not in loaded
