@@ -1,8 +1,10 @@
 """The composition root of the desktop app: it builds everything and wires it together.
 
-:func:`run_app` resolves the home, creates the ``QApplication`` and the qasync
-event loop, opens the policy runtime, installs the runtime guard, builds the
-widgets (collaborators passed as keyword-only arguments) and, when the loop ends,
+:func:`run_app` resolves the home, creates the ``QApplication``, shows the
+start-up window (drawn before anything heavy is imported: see "Start-up
+sequence" in docs/architecture.md), opens the policy runtime, installs the
+runtime guard, starts the model loading, builds the widgets (collaborators
+passed as keyword-only arguments), runs the qasync event loop and, when it ends,
 shuts down in named stages: widgets, tray, policy runtime (shutdown checkpoint).
 The guard stays installed until the process ends: it cannot be switched off.
 Before all that it claims the home (:mod:`aether_qt.core.instance`): a second
@@ -57,7 +59,7 @@ EXIT_NOT_ANSWERED = 1  # another app holds the home and did not raise its window
 LATE_START_MS = 8000  # memory and voice start by then even if the model is still loading
 PERSONA_WAIT_S = 30.0  # the router waits this long at most for the persona before warming up
 IDLE_CHECK_MS = 500
-IDLE_CHECKS = 2  # memory starts after a second without a running turn
+IDLE_CHECKS = 2  # memory and voice start after a second without a running turn
 
 
 @dataclass(frozen=True, slots=True)
