@@ -199,20 +199,21 @@ def _conversation(
     personas: PersonaService,
     memory: MemoryService | None = None,
     *,
-    persona_started: threading.Event,
+    persona_started: threading.Event | None = None,
 ) -> QtConversation:
     """The conductor and the router on their QThreads, over this runtime's gate and the active persona.
 
     The model starts loading before the persona service has started (the window is
     still being built): the router thread reads the system prompt once the model
-    has loaded, after ``persona_started`` is set.
+    has loaded, after ``persona_started`` is set (None: the persona service has started).
     """
     from aether_qt.companion import build_conductor, build_remote_tier, chosen_model
     from aether_qt.engines.router.router import Router
     from aether_qt.services.interaction.host import QtConversation
 
     def system_prompt() -> str:  # router thread, once the model has loaded
-        persona_started.wait(PERSONA_WAIT_S)
+        if persona_started is not None:
+            persona_started.wait(PERSONA_WAIT_S)
         return personas.active.router.system_prompt
 
     router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
