@@ -1,8 +1,10 @@
 """The composition root of the desktop app: it builds everything and wires it together.
 
-:func:`run_app` resolves the home, creates the ``QApplication`` and the qasync
-event loop, opens the policy runtime, installs the runtime guard, builds the
-widgets (collaborators passed as keyword-only arguments) and, when the loop ends,
+:func:`run_app` resolves the home, creates the ``QApplication``, shows the
+start-up window (drawn before anything heavy is imported: see "Start-up
+sequence" in docs/architecture.md), opens the policy runtime, installs the
+runtime guard, starts the model loading, builds the widgets (collaborators
+passed as keyword-only arguments), runs the qasync event loop and, when it ends,
 shuts down in named stages: widgets, tray, policy runtime (shutdown checkpoint).
 The guard stays installed until the process ends: it cannot be switched off.
 Before all that it claims the home (:mod:`aether_qt.core.instance`): a second
@@ -16,62 +18,40 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
 
-from aether_qt.companion import (
-    SETTING_MODEL,
-    build_conductor,
-    build_memory,
-    build_remote_tier,
-    chosen_model,
-    gate_on_bus,
-)
-from aether_qt.core.bus import EventBus, QtBusBridge
-from aether_qt.core.events import Envelope, ModelStatusChanged
 from aether_qt.core.instance import HandedOver, InstanceServer, Owner, claim
 from aether_qt.core.paths import HOME_ENV, AppPaths, resolve_paths
 from aether_qt.core.resources import DESKTOP_ID
-from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
-from aether_qt.engines.persona.registry import user_personas_dir
-from aether_qt.engines.router.models import ModelFileError, add_model
-from aether_qt.engines.router.router import Router
-from aether_qt.onboarding import MediaHooks, open_runtime_onboarded
-from aether_qt.policy.runtime import PolicyRuntime
-from aether_qt.services.gate.costs import CostsService
-from aether_qt.services.gate.data_safety import DataSafetyService
-from aether_qt.services.interaction.host import QtConversation
-from aether_qt.services.memory.host import MemoryHost
-from aether_qt.services.memory.service import MemoryService
-from aether_qt.services.persona.host import PersonaHost
-from aether_qt.services.persona.service import PersonaService
-from aether_qt.services.presence.host import PresenceHost
-from aether_qt.services.settings.voice import (  # the voice keys live with the settings services
-    SETTING_PTT_BACKEND,
-    SETTING_PTT_KEY,
-    SETTING_SPEAK,
-    SETTING_SPEAK_TYPED,
-)
-from aether_qt.services.voice.host import (  # imported up front: 170 ms not spent mid-reply
-    VoiceHost,
-)
-from aether_qt.services.voice.mute import MicMute
-from aether_qt.services.voice.push_to_talk import InWindowKeys
-from aether_qt.storage.errors import StorageError
-from aether_qt.widgets.icons import app_icon
-from aether_qt.widgets.main_window import ChooseModel, MainWindow
-from aether_qt.widgets.memory.panel import MemoryPanel
-from aether_qt.widgets.ports import Conversation, PolicyControls
-from aether_qt.widgets.tray import TrayIcon
+from aether_qt.widgets.startup.shell import PaintWatch, StartTimes, StartWindow, show_painted
 
+# Everything else is imported where it is first needed, after the start-up window is on
+# screen (see _run): importing it all takes most of a second on a small machine.
 if TYPE_CHECKING:
+    from aether_qt.core.bus import EventBus, QtBusBridge
+    from aether_qt.core.events import Envelope
+    from aether_qt.engines.router.router import Router
+    from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.services.interaction.host import QtConversation
+    from aether_qt.services.memory.host import MemoryHost
+    from aether_qt.services.memory.service import MemoryService
+    from aether_qt.services.persona.host import PersonaHost
+    from aether_qt.services.persona.service import PersonaService
+    from aether_qt.services.presence.host import PresenceHost
+    from aether_qt.services.voice.host import VoiceHost
+    from aether_qt.services.voice.mute import MicMute
+    from aether_qt.widgets.main_window import ChooseModel, MainWindow
+    from aether_qt.widgets.ports import Conversation, PolicyControls
     from aether_qt.widgets.settings.dialog import SettingsDialog
+    from aether_qt.widgets.tray import TrayIcon
 
 _log = logging.getLogger(__name__)
 
@@ -80,8 +60,9 @@ APPLICATION = "aether"
 EXIT_STORAGE = 2
 EXIT_NOT_ANSWERED = 1  # another app holds the home and did not raise its window
 LATE_START_MS = 8000  # memory and voice start by then even if the model is still loading
+PERSONA_WAIT_S = 30.0  # the router waits this long at most for the persona before warming up
 IDLE_CHECK_MS = 500
-IDLE_CHECKS = 2  # memory starts after a second without a running turn
+IDLE_CHECKS = 2  # memory and voice start after a second without a running turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +106,7 @@ class AppParts:
     memory: MemoryHost | None = None
     late: LateParts | None = None
     instance: InstanceServer | None = None
+    started: StartTimes = field(default_factory=StartTimes)
 
 
 def settings_for(paths: AppPaths, home: str | None) -> QSettings:
@@ -139,13 +121,20 @@ def _make_application() -> QApplication:
     QApplication.setApplicationName(APPLICATION)
     QApplication.setApplicationDisplayName("Aether")
     QApplication.setDesktopFileName(DESKTOP_ID)  # packaging/io.github.aether.Aether.desktop
-    app = QApplication(sys.argv[:1])
+    return QApplication(sys.argv[:1])
+
+
+def _set_window_icon(app: QApplication) -> None:
+    from aether_qt.widgets.icons import app_icon  # lazy: after the start-up window is drawn
+
     app.setWindowIcon(app_icon())
-    return app
 
 
 def _open_runtime(paths: AppPaths, allow_key_file: bool, read_only: bool = False) -> PolicyRuntime | None:
     """The policy runtime, or ``None`` after telling the user why it cannot be opened."""
+    from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.storage.errors import StorageError
+
     try:
         # the app holds the home's instance lock: no other writer is alive, so an anchor that
         # says a session is open means the last one crashed
@@ -173,6 +162,12 @@ def _build(
     router: Router | None = None,
     microphone: MicMute | None = None,
 ) -> AppParts:
+    from aether_qt.services.gate.costs import CostsService
+    from aether_qt.services.gate.data_safety import DataSafetyService
+    from aether_qt.widgets.main_window import MainWindow
+    from aether_qt.widgets.memory.panel import MemoryPanel
+    from aether_qt.widgets.tray import TrayIcon
+
     tray_available = QSystemTrayIcon.isSystemTrayAvailable()
     app.setQuitOnLastWindowClosed(not tray_available)
     window = MainWindow(
@@ -216,14 +211,30 @@ def _conversation(
     bus: EventBus,
     personas: PersonaService,
     memory: MemoryService | None = None,
+    *,
+    persona_started: threading.Event | None = None,
 ) -> QtConversation:
-    """The conductor and the router on their QThreads, over this runtime's gate and the active persona."""
+    """The conductor and the router on their QThreads, over this runtime's gate and the active persona.
+
+    The model starts loading before the persona service has started (the window is
+    still being built): the router thread reads the system prompt once the model
+    has loaded, after ``persona_started`` is set (None: the persona service has started).
+    """
+    from aether_qt.companion import build_conductor, build_remote_tier, chosen_model
+    from aether_qt.engines.router.router import Router
+    from aether_qt.services.interaction.host import QtConversation
+
+    def system_prompt() -> str:  # router thread, once the model has loaded
+        if persona_started is not None:
+            persona_started.wait(PERSONA_WAIT_S)
+        return personas.active.router.system_prompt
+
     router = Router(models_dir=paths.models_dir, clock=time.monotonic, model_id=chosen_model(runtime))
     router.remote = build_remote_tier(runtime)
     conversation = QtConversation(
         router=router,
         bus=bus,
-        system_prompt=lambda: personas.active.router.system_prompt,  # read when the model loads
+        system_prompt=system_prompt,
         make_conductor=lambda spawn: build_conductor(
             runtime=runtime,
             bus=bus,
@@ -249,9 +260,17 @@ def _voice(
     mute: MicMute | None = None,
 ) -> VoiceHost:
     """Push-to-talk, recognition and spoken replies over the conversation (settings ``voice.*``)."""
+    from aether_qt.companion import gate_on_bus
     from aether_qt.engines.media.stt import default_model_path
     from aether_qt.engines.media.stt_models import SETTING_STT_MODEL
     from aether_qt.engines.media.voices import VoiceSettings
+    from aether_qt.services.settings.voice import (  # the voice keys live with the settings services
+        SETTING_PTT_BACKEND,
+        SETTING_PTT_KEY,
+        SETTING_SPEAK,
+        SETTING_SPEAK_TYPED,
+    )
+    from aether_qt.services.voice.host import VoiceHost  # imported ahead by _preload_voice
 
     settings = runtime.settings
 
@@ -280,6 +299,8 @@ def _voice(
 
 def _after_model(bridge: QtBusBridge, start: Callable[[], None]) -> None:
     """Run ``start`` once in the GUI thread when the model is ready, missing or failed (or after a while)."""
+    from aether_qt.core.events import ModelStatusChanged
+
     done = False
 
     def once() -> None:
@@ -319,11 +340,25 @@ def _when_idle(conversation: QtConversation, start: Callable[[], None]) -> None:
 
 
 def _start_late(parts: AppParts, late: LateParts, personas: PersonaService) -> None:
-    """Start memory and voice (the embedder, the TTS engine, the vosk model, the hotkey)."""
-    if parts.memory is not None and parts.conversation is not None:
-        _when_idle(parts.conversation, parts.memory.start)
-    if parts.conversation is None or parts.bus is None:
+    """Start memory and voice at the first quiet second: never in the middle of a reply.
+
+    Starting voice holds the GUI thread for a while (the TTS engine, the audio
+    devices, the X connection of the hotkey): inside a streaming reply that is a
+    visible stutter, so it waits, like memory, until no turn runs.
+    """
+    if parts.conversation is None:
         return
+    if parts.memory is not None:
+        _when_idle(parts.conversation, parts.memory.start)
+    if parts.bus is not None:
+        _when_idle(parts.conversation, lambda: _start_voice(parts, late, personas))
+
+
+def _start_voice(parts: AppParts, late: LateParts, personas: PersonaService) -> None:
+    """Start voice: the TTS engine, the audio devices, the vosk model (media thread), the hotkey."""
+    from aether_qt.services.voice.push_to_talk import InWindowKeys
+
+    assert parts.conversation is not None and parts.bus is not None
     voice = late.voice = _voice(
         parts.paths, parts.runtime, parts.bus, parts.conversation, personas, mute=late.mute
     )
@@ -335,6 +370,8 @@ def _start_late(parts: AppParts, late: LateParts, personas: PersonaService) -> N
 
 def _model_chooser(paths: AppPaths, runtime: PolicyRuntime, conversation: QtConversation) -> ChooseModel:
     """The "Choose a model…" action: register the GGUF, remember it, load it on the router thread."""
+    from aether_qt.companion import SETTING_MODEL
+    from aether_qt.engines.router.models import ModelFileError, add_model
 
     def choose(path: Path) -> str:
         try:
@@ -356,6 +393,7 @@ def build_settings_dialog(parts: AppParts, *, parent: QWidget | None = None) -> 
     (once voice has started), the local model (loaded on the router thread) and the
     remote provider and privacy (the router's remote tier is rebuilt).
     """
+    from aether_qt.companion import build_remote_tier
     from aether_qt.services.settings.build import build_settings
     from aether_qt.widgets.settings.dialog import SettingsDialog
 
@@ -388,9 +426,10 @@ def _connect_dialogs(parts: AppParts) -> None:
         dialog.open()  # window-modal, not a nested event loop: replies keep streaming
 
     def run_setup() -> None:
-        from aether_qt.onboarding import run_setup_again
-
         conversation, personas = parts.conversation, parts.personas
+        from aether_qt.companion import gate_on_bus
+        from aether_qt.onboarding import MediaHooks, run_setup_again
+
         hooks = MediaHooks(parts.runtime, gate=gate_on_bus(parts.runtime, parts.bus) if parts.bus else None)
         try:
             changed = run_setup_again(
@@ -473,7 +512,8 @@ def run_app(options: AppOptions, *, on_ready: Callable[[AppParts], None] | None 
 
     Args:
         options: where the state lives and whether a key file may stand in for the keyring.
-        on_ready: called once everything is built, before the event loop starts.
+        on_ready: called once everything is built and the main window shown, before the event
+            loop starts (``parts.started`` gets the main window's first paint once it is drawn).
 
     Returns:
         0 after a normal quit or after handing over to the app already running on this home;
@@ -490,23 +530,99 @@ def run_app(options: AppOptions, *, on_ready: Callable[[AppParts], None] | None 
 def _run(
     options: AppOptions, paths: AppPaths, socket_name: str, on_ready: Callable[[AppParts], None] | None
 ) -> int:
-    """:func:`run_app` once this process owns the home."""
+    """:func:`run_app` once this process owns the home.
+
+    The start-up window is drawn first, before anything heavy is imported or
+    opened; then the runtime opens, the model starts loading on the router
+    thread, and the main window is built and replaces the start-up window. Voice's
+    modules are imported on a helper thread once the main window is drawn;
+    memory and voice start after the model has loaded, at a quiet moment.
+    """
     import qasync  # lazy: only the desktop app needs the asyncio bridge
 
     home = options.home
     app = _make_application()
+    watch = PaintWatch(app)
+    times = StartTimes()
+    shell = StartWindow(settings=settings_for(paths, home))
+    times.shell_painted = show_painted(shell, watch)
+    _set_window_icon(app)
     instance = InstanceServer(name=socket_name)
     instance.listen()  # a failure is logged; this app still runs, a second start is told so
-    runtime = open_runtime_onboarded(  # the wizard first when this home is new (its keys step first)
+    runtime = _open_onboarded(paths, options, shell, watch)
+    if runtime is None:
+        shell.hand_over()
+        return EXIT_STORAGE
+    try:
+        parts = _assemble(app, paths, runtime, home, instance=instance, times=times)
+    except BaseException:
+        shell.hand_over()
+        runtime.close()
+        raise
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        _show_main_window(parts, shell, watch)
+        if on_ready is not None:
+            on_ready(parts)
+        with loop:
+            code = loop.run_forever()
+    finally:
+        _shutdown(parts)
+        asyncio.set_event_loop(None)
+    return int(code or 0)
+
+
+def _open_onboarded(
+    paths: AppPaths, options: AppOptions, shell: StartWindow, watch: PaintWatch
+) -> PolicyRuntime | None:
+    """Open the runtime, showing the onboarding wizard first when this home is new.
+
+    The wizard (its keys step first when no keyring works) replaces the start-up
+    window while it is open; the start-up window comes back until the main window
+    is built.
+    """
+    from aether_qt.onboarding import MediaHooks, due, open_runtime_onboarded
+
+    wizard_due = due(paths, options.onboarding)
+    if wizard_due:
+        shell.hide()
+    runtime = open_runtime_onboarded(
         paths,
         lambda key_file, read_only: _open_runtime(paths, key_file, read_only),
         allow_key_file=options.allow_key_file,
         onboarding=options.onboarding,
         media=MediaHooks,  # the voice and model pages, over the opened runtime
     )
-    if runtime is None:
-        return EXIT_STORAGE
+    if wizard_due and runtime is not None:
+        show_painted(shell, watch)
+    return runtime
+
+
+def _assemble(
+    app: QApplication,
+    paths: AppPaths,
+    runtime: PolicyRuntime,
+    home: str | None,
+    *,
+    instance: InstanceServer,
+    times: StartTimes,
+) -> AppParts:
+    """Build and start everything over the open runtime; the model starts loading first."""
+    persona_started = threading.Event()  # the router thread waits for it before reading the persona
+    conversation: QtConversation | None = None
     try:
+        # lazy: imported once the start-up window is on screen (see the module's imports)
+        from aether_qt.companion import build_memory, gate_on_bus
+        from aether_qt.core.bus import EventBus, QtBusBridge
+        from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
+        from aether_qt.engines.persona.registry import user_personas_dir
+        from aether_qt.services.memory.host import MemoryHost
+        from aether_qt.services.persona.host import PersonaHost
+        from aether_qt.services.persona.service import PersonaService
+        from aether_qt.services.presence.host import PresenceHost
+        from aether_qt.services.voice.mute import MicMute
+
         preload_hotkeys()  # before the guard: python-xlib runs `uname -p` on import
         runtime.install_guard()
         bus = EventBus()
@@ -514,7 +630,10 @@ def _run(
         service = PersonaService(runtime=runtime, bus=bus, user_dir=user_personas_dir(paths.data_dir))
         host = PersonaHost(service=service, bus=bus)
         memory = MemoryHost(service=build_memory(runtime, bus, paths, service))
-        conversation = _conversation(paths, runtime, bus, service, memory.service)
+        conversation = _conversation(
+            paths, runtime, bus, service, memory.service, persona_started=persona_started
+        )
+        conversation.start()  # the model loads on the router thread while the window is built
         mute = MicMute(bus=bus)  # "Mute microphone" in the tray; the voice host reads it once started
         parts = _build(
             app,
@@ -546,29 +665,54 @@ def _run(
             memory=memory,
             late=LateParts(mute=mute),
             instance=instance,
+            started=times,
         )
         instance.sig_show_requested.connect(parts.window.bring_to_front)
         _connect_dialogs(parts)  # Settings… and Run setup again… in the window's menu and banners
+        conversation.republish_model_status()  # the model may have said "missing" before the window existed
         service.start()  # publishes persona.did_activate to the widgets built above
+        persona_started.set()
         host.start()
         presence.start()
-        conversation.start()
         # memory (the embedder) and voice (TTS, audio devices, the vosk model, the X grab) start
         # once the local model has loaded: on two cores, loading all at once delays the first answer
         started = parts
         _after_model(bridge, lambda: _start_late(started, started.late or LateParts(), service))
     except BaseException:
-        runtime.close()
+        persona_started.set()
+        if conversation is not None:
+            conversation.stop()
         raise
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    try:
-        parts.window.show()
-        if on_ready is not None:
-            on_ready(parts)
-        with loop:
-            code = loop.run_forever()
-    finally:
-        _shutdown(parts)
-        asyncio.set_event_loop(None)
-    return int(code or 0)
+    return parts
+
+
+def _show_main_window(parts: AppParts, shell: StartWindow, watch: PaintWatch) -> None:
+    """Show the main window in the start-up window's place; once it is drawn, import voice ahead."""
+    window = parts.window
+
+    def painted() -> None:
+        if parts.started.window_painted is None and watch.first_paint(window) is not None:
+            parts.started.window_painted = watch.first_paint(window)
+            _preload_voice()
+
+    watch.sig_painted.connect(painted)
+    watch.watch(window)
+    window.show()
+    shell.hand_over()
+
+
+def _preload_voice() -> None:
+    """Import voice's modules (numpy, QtMultimedia: a few hundred ms) on a helper thread.
+
+    Voice starts once the model has loaded; importing it then, on the GUI thread,
+    would hold the window that long, perhaps while the first reply streams. Here
+    it happens while the model is still loading, off the GUI thread.
+    """
+
+    def load() -> None:
+        try:
+            import aether_qt.services.voice.host  # noqa: F401
+        except Exception:  # _start_voice imports it again and reports the error there
+            _log.exception("importing voice ahead failed")
+
+    threading.Thread(target=load, name="aether-preload-voice", daemon=True).start()

@@ -349,14 +349,49 @@ def _desktop(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     desktop.register(sub, _add_common)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used by the docs test)."""
+def _top_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aether", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"aether {__version__}")
     _add_common(parser, top=True)
     parser.add_argument(
         "--onboarding", action="store_true", help="show the setup wizard again before the app opens"
     )
+    return parser
+
+
+FAST_COMMANDS = frozenset({"bench", "doctor"})
+
+
+def fast_parser(argv: Sequence[str]) -> argparse.ArgumentParser | None:
+    """A parser importing no other command's module, for the desktop app (no command) and bench/doctor.
+
+    The full parser imports every command's module (the companion, the engines,
+    numpy: most of a second on a small machine). The desktop app must not pay that
+    before its window shows, and ``aether bench turn`` times the app's cold start in
+    its own process. ``None``: anything else (``-h``, ``--version``, other commands).
+    """
+    command, i = "", 0
+    while i < len(argv) and not command:
+        word = argv[i]
+        if word in ("--allow-key-file", "--onboarding") or word.startswith("--home="):
+            i += 1
+        elif word == "--home" and i + 1 < len(argv):
+            i += 2
+        elif word.startswith("-"):
+            return None  # the full parser says what it means (or that it is wrong)
+        else:
+            command = word
+    if command and command not in FAST_COMMANDS:
+        return None
+    parser = _top_parser()
+    if command:
+        _doctor_bench(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the docs test)."""
+    parser = _top_parser()
     sub = parser.add_subparsers(dest="command")
     _policy(sub)
     _grants(sub)
@@ -376,7 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``aether`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = fast_parser(argv) or build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="aether: %(levelname)s: %(message)s")
     handler: Handler | None = getattr(args, "handler", None)

@@ -144,6 +144,15 @@ def _remember(paths: AppPaths, key_storage: str) -> None:
         _log.warning("the onboarding state was not saved (%s); the wizard will show again", exc)
 
 
+def due(paths: AppPaths, onboarding: bool | None) -> bool:
+    """Whether :func:`open_runtime_onboarded` will show the wizard (``onboarding`` as it takes it)."""
+    if onboarding is not None:
+        return onboarding
+    if os.environ.get(NO_ONBOARDING_ENV):
+        return False
+    return not read_state(paths).completed
+
+
 def open_runtime_onboarded(
     paths: AppPaths,
     open_runtime: OpenRuntime,
@@ -177,8 +186,7 @@ def open_runtime_onboarded(
     state = read_state(paths)
     key_file = allow_key_file or state.key_storage == KEY_FILE
     read_only = state.key_storage == READ_ONLY and not key_file
-    skip = onboarding is False or (bool(os.environ.get(NO_ONBOARDING_ENV)) and onboarding is None)
-    if skip or (state.completed and onboarding is None):
+    if not due(paths, onboarding):
         return open_runtime(key_file, read_only)
     no_keys_yet = not (key_file or read_only or paths.key_file.exists() or keyring_works(paths))
     if not no_keys_yet:

@@ -149,11 +149,13 @@ APP_SCRIPT = r"""
 import sys
 from PySide6.QtCore import QTimer
 from aether_qt.app import AppOptions, run_app
-from aether_qt.core.events import TurnEnded
+from aether_qt.core.events import TurnBegan, TurnEnded
 
 def ready(parts):
     replies = []
     parts.bus.subscribe(TurnEnded.KIND, lambda env: replies.append(env.payload))
+    began = []  # voice as the turn began: it must not start while the reply streams
+    parts.bus.subscribe(TurnBegan.KIND, lambda env: began.append(parts.late.voice))
     def go():
         if not parts.conversation.model_ready():
             QTimer.singleShot(50, go)
@@ -166,6 +168,10 @@ def ready(parts):
             end = replies[0]
             print("OUTCOME", end.outcome, flush=True)
             print("REPLY", end.reply.replace("\n", " "), flush=True)
+            print("VOICE_DURING_TURN", began[0] is None and parts.late.voice is not None, flush=True)
+            times = parts.started
+            shown = None not in (times.shell_painted, times.window_painted)
+            print("START_WINDOW_FIRST", shown and times.shell_painted <= times.window_painted, flush=True)
             QTimer.singleShot(200, parts.app.quit)
         else:
             QTimer.singleShot(50, wait)
@@ -194,4 +200,8 @@ def test_the_app_answers_hello_with_the_bundled_model_and_exits_cleanly(x11: str
     assert lines.get("WINDOW") == "True"
     assert lines.get("OUTCOME") == "Answered"
     assert lines.get("REPLY", "").strip()
+    # the start-up window was drawn before the main window, and voice (whose start holds the
+    # GUI thread) did not start while the reply was streaming: it waits for a quiet moment
+    assert lines.get("START_WINDOW_FIRST") == "True"
+    assert lines.get("VOICE_DURING_TURN") == "False"
     assert "Fatal Python error" not in proc.stderr

@@ -7,6 +7,7 @@ bench``) against a throw-away home so they never touch the user's state.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import tempfile
 from collections.abc import Callable
@@ -31,32 +32,31 @@ def print_table(title: str, rows: list[tuple[str, Any, str]]) -> None:
         sys.stdout.write(f"  {metric.ljust(width)}  {_fmt(value).rjust(vwidth)}  {target}\n")
 
 
+SUITES: dict[str, tuple[str, str]] = {
+    "policy": ("policy", "run_policy_bench"),
+    "turn": ("turn", "run_turn_bench"),
+    "avatar": ("avatar", "run_avatar_bench"),
+    "memory": ("memory", "run_memory_bench"),
+    "voice": ("voice", "run_voice_bench"),
+    "router": ("router", "run_router_bench"),
+    "router-cache": ("router_cache", "run_router_cache_bench"),
+    "router-remote": ("router_remote", "run_router_remote_bench"),
+}
+"""Suite name -> (module in this package, function): only the suite that runs is imported.
+
+The turn suite times the app's cold start in this very process, so nothing heavy
+(the companion, the engines) may be imported before it starts.
+"""
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the chosen benchmark suite in a temporary home (or ``--home``)."""
-    from aether_qt.commands.bench.avatar import run_avatar_bench
-    from aether_qt.commands.bench.memory import run_memory_bench
-    from aether_qt.commands.bench.policy import run_policy_bench
-    from aether_qt.commands.bench.router import run_router_bench
-    from aether_qt.commands.bench.router_cache import run_router_cache_bench
-    from aether_qt.commands.bench.router_remote import run_router_remote_bench
-    from aether_qt.commands.bench.soak import run_soak_bench
-    from aether_qt.commands.bench.turn import run_turn_bench
-    from aether_qt.commands.bench.voice import run_voice_bench
-    from aether_qt.commands.session import CommandError
-
-    suites: dict[str, Callable[..., dict[str, Any]]] = {
-        "policy": run_policy_bench,
-        "turn": run_turn_bench,
-        "avatar": run_avatar_bench,
-        "memory": run_memory_bench,
-        "voice": run_voice_bench,
-        "router": run_router_bench,
-        "router-cache": run_router_cache_bench,
-        "router-remote": run_router_remote_bench,
-    }
     with tempfile.TemporaryDirectory(prefix="aether-bench-") as tmp:
         home = Path(args.home) if args.home else Path(tmp)
         if args.suite == "soak":
+            from aether_qt.commands.bench.soak import run_soak_bench
+            from aether_qt.commands.session import CommandError
+
             try:
                 result = run_soak_bench(
                     home,
@@ -68,7 +68,11 @@ def run(args: argparse.Namespace) -> int:
             except CommandError as exc:
                 return fail(str(exc), exc.code)
         else:
-            result = suites[args.suite](home, quick=args.quick)
+            module, name = SUITES[args.suite]
+            suite: Callable[..., dict[str, Any]] = getattr(
+                importlib.import_module(f"aether_qt.commands.bench.{module}"), name
+            )
+            result = suite(home, quick=args.quick)
     if args.json:
         emit_json(result)
     else:

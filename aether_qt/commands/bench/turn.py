@@ -9,23 +9,28 @@ Measured in a throw-away home (opt-in key file, never the user's keyring):
   code around it (cold context), first token and completion; the ratio of
   the first-token times (target <= 1.10);
 * the GUI thread's longest stall while a turn generates (target <= 50 ms), and
-  cold start to window visible (<= 300 ms) and to ready-to-answer (<= 2.5 s),
-  measured first, while this process is still cold
-  (see :mod:`aether_qt.commands.bench.gui`).
+  cold start to window visible (the start-up window, <= 300 ms), to the main
+  window drawn, and to ready-to-answer (the model loaded, <= 2 s), measured
+  first, while this process is still cold (see :mod:`aether_qt.commands.bench.gui`).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aether_qt.companion import Companion
-from aether_qt.core.generation import GenerationRequest
-from aether_qt.core.paths import resolve_paths
-from aether_qt.services.interaction.conductor import TurnReport
+# The companion, the engines and the services are imported inside run_turn_bench, after
+# the GUI measure: it times the app's cold start in this very process.
+if TYPE_CHECKING:
+    from aether_qt.companion import Companion
+    from aether_qt.services.interaction.conductor import TurnReport
 
+KEYRING_ENV = "PYTHON_KEYRING_BACKEND"
+FAIL_KEYRING = "keyring.backends.fail.Keyring"
 PROMPTS = (
     "tell me something nice about mornings",
     "what is a good way to start a walk?",
@@ -80,20 +85,34 @@ def _ms(report: TurnReport, key: str) -> float:
     return float(value) if value is not None else float("nan")
 
 
-def run_turn_bench(home: Path, *, quick: bool = False) -> dict[str, Any]:
-    """Run the turn benchmark in ``home``; returns the JSON result with a ``table``."""
+def _fail_keyring() -> None:
     import keyring
     import keyring.backends.fail
 
-    from aether_qt.commands.bench.gui import measure_gui
-    from aether_qt.engines.interaction.phrases import load_default_persona
-    from aether_qt.engines.router.models import find_model
-    from aether_qt.engines.router.prompt import build_prompt
-
-    previous = keyring.get_keyring()
     keyring.set_keyring(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]
+
+
+def run_turn_bench(home: Path, *, quick: bool = False) -> dict[str, Any]:
+    """Run the turn benchmark in ``home``; returns the JSON result with a ``table``."""
+    from aether_qt.commands.bench.gui import measure_gui
+
+    # The opt-in key file, never the user's keyring. Chosen through keyring's environment
+    # variable, read when the app first uses keyring: importing keyring here and asking for
+    # its backend would cost the timed cold start a third of a second it does not pay.
+    previous_env = os.environ.get(KEYRING_ENV)
+    os.environ[KEYRING_ENV] = FAIL_KEYRING
     try:
+        if "keyring" in sys.modules:  # already set up by someone: the variable would not be read
+            _fail_keyring()
         gui = measure_gui(home / "gui", quick=quick)  # first: nothing is imported or loaded yet (cold)
+        _fail_keyring()
+        from aether_qt.companion import Companion
+        from aether_qt.core.generation import GenerationRequest
+        from aether_qt.core.paths import resolve_paths
+        from aether_qt.engines.interaction.phrases import load_default_persona
+        from aether_qt.engines.router.models import find_model
+        from aether_qt.engines.router.prompt import build_prompt
+
         paths = resolve_paths(home / "home")
         t0 = time.perf_counter()
         with Companion.open(paths, allow_key_file=True, install_guard=False) as comp:
@@ -105,7 +124,10 @@ def run_turn_bench(home: Path, *, quick: bool = False) -> dict[str, Any]:
             request = GenerationRequest("bench", system, PROMPTS[0], max_tokens=160)
         raw_first, raw_done = _raw_first_token(model.path, build_prompt(request).text, 160)
     finally:
-        keyring.set_keyring(previous)
+        if previous_env is None:
+            os.environ.pop(KEYRING_ENV, None)
+        else:
+            os.environ[KEYRING_ENV] = previous_env
     first, follow = reports[0], reports[1:]
     result: dict[str, Any] = {
         "model_ready_s": round(ready_s, 2),
@@ -131,7 +153,9 @@ def run_turn_bench(home: Path, *, quick: bool = False) -> dict[str, Any]:
         ("follow-up first token ms (median)", result["followup_first_token_ms"], ""),
         ("follow-up done ms (median)", result["followup_done_ms"], ""),
         ("GUI thread max stall while generating ms", gui["gui_max_stall_ms"], "target <= 50"),
+        ("GUI thread stalls over 50 ms while generating", gui["gui_stalls_over_target"], "target 0"),
         ("cold start -> window visible ms", gui["cold_window_ms"], "target <= 300"),
-        ("cold start -> ready to answer ms", gui["cold_ready_ms"], "target <= 2,500"),
+        ("cold start -> main window drawn ms", gui["cold_window_usable_ms"], "typing possible"),
+        ("cold start -> ready to answer ms", gui["cold_ready_ms"], "target <= 2,000"),
     ]
     return result

@@ -65,14 +65,23 @@ def load_persona_file(path: str | os.PathLike[str]) -> LoadedPersona:
         PersonaError: unreadable, too large, not UTF-8, or not acceptable YAML (located).
     """
     name = os.fspath(path)
+    return load_persona_bytes(read_persona_file(name), path=name)
+
+
+def read_persona_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of one persona file (at most one byte past the size cap, which the parse refuses).
+
+    Raises:
+        PersonaError: not a regular file, or unreadable.
+    """
+    name = os.fspath(path)
     try:
         with open(name, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise PersonaError(name, 0, 0, "not a regular file; expected a YAML persona file")
-            raw = handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise PersonaError(name, 0, 0, f"cannot read the file: {exc.strerror or exc}") from None
-    return load_persona_bytes(raw, path=name)
 
 
 def load_persona_bytes(raw: bytes, *, path: str = "<bytes>") -> LoadedPersona:

@@ -10,14 +10,16 @@ used when nothing loads: Observer preset, neutral prompt, plain look.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 from aether_qt.engines.persona.compiled import CompiledPersona, PersonaSummary
-from aether_qt.engines.persona.compiler import compile_persona, load_and_compile
+from aether_qt.engines.persona.compiler import compile_persona
 from aether_qt.engines.persona.errors import PersonaError
+from aether_qt.engines.persona.loader import load_persona_bytes, read_persona_file
 
 ACTIVE_SETTING: Final = "persona.active"
 """Settings key holding the id of the active persona."""
@@ -25,6 +27,8 @@ ACTIVE_SETTING: Final = "persona.active"
 DEFAULT_PERSONA_ID: Final = "aether"
 
 PERSONA_SUFFIXES: Final = (".yaml", ".yml")
+COMPILED_KEPT: Final = 32
+"""How many compiled persona files :func:`load_entry` keeps (by path and content)."""
 
 
 def shipped_personas_dir() -> Path:
@@ -78,10 +82,22 @@ def persona_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+@functools.lru_cache(maxsize=COMPILED_KEPT)
+def _compiled(name: str, raw: bytes) -> CompiledPersona:
+    """The file ``name`` holding ``raw`` compiled (a persona is immutable: same bytes, same result)."""
+    loaded = load_persona_bytes(raw, path=name)
+    return compile_persona(loaded.data, source_path=loaded.path, marks=loaded.marks)
+
+
 def load_entry(path: Path, origin: str) -> PersonaEntry:
-    """Compile one file into an entry; errors are kept, never raised."""
+    """Compile one file into an entry; errors are kept, never raised.
+
+    The file is read each time, and compiled again only when its bytes changed: the
+    start-up lists every persona three times (the service, the picker, its refresh)
+    and parsing the YAML is the slow part.
+    """
     try:
-        persona = load_and_compile(path)
+        persona = _compiled(str(path), read_persona_file(path))
     except PersonaError as exc:
         return PersonaEntry(path.stem, path, origin, None, exc)
     return PersonaEntry(persona.persona_id, path, origin, persona, None)

@@ -149,30 +149,44 @@ def _upsert(entries: list[dict[str, Any]], entry: dict[str, Any]) -> list[dict[s
 # ---------------------------------------------------------------- the bundled model
 
 
-def _patched_chunks(source: Path, offset: int | None) -> Iterator[bytes]:
-    """``source`` in chunks, with the six bytes at ``offset`` (if any) rewritten."""
+def _patched_chunks(source: Path, offset: int | None) -> Iterator[tuple[bytes, bytes]]:
+    """``source`` in chunks, each as read and with the six bytes at ``offset`` (if any) rewritten."""
     offset = -len(PRE_OLD) if offset is None else offset
     end = offset + len(PRE_OLD)
     pos = 0
     with source.open("rb") as src:
         while chunk := src.read(_CHUNK):
+            patched = chunk
             lo, hi = max(offset - pos, 0), min(end - pos, len(chunk))
             if lo < hi:  # this chunk holds (part of) the value
                 mutable = bytearray(chunk)
                 mutable[lo:hi] = PRE_NEW[lo + pos - offset : hi + pos - offset]
-                chunk = bytes(mutable)
-            yield chunk
+                patched = bytes(mutable)
+            yield chunk, patched
             pos += len(chunk)
 
 
-def _patch_copy(source: Path, target: Path, offset: int | None) -> None:
+def _patch_copy(source: Path, target: Path, offset: int | None) -> tuple[str, str]:
     """Stream-copy ``source`` to ``target`` with the six bytes at ``offset`` (if any) rewritten.
 
     Every other byte is copied unchanged, so the copy differs from the source
     only in those six bytes by construction; it is written under a temporary
     name and moved into place (:func:`~aether_qt.policy.effects.write_own_file`).
+
+    Returns:
+        The SHA-256 of the source and of the copy, taken as the bytes stream by: one
+        pass over the file instead of three (the first start waits for it).
     """
-    write_own_file(target, _patched_chunks(source, offset), root=target.parent, mode=0o644)
+    source_digest, copy_digest = hashlib.sha256(), hashlib.sha256()
+
+    def hashed() -> Iterator[bytes]:
+        for chunk, patched in _patched_chunks(source, offset):
+            source_digest.update(chunk)
+            copy_digest.update(patched)
+            yield patched
+
+    write_own_file(target, hashed(), root=target.parent, mode=0o644)
+    return source_digest.hexdigest(), copy_digest.hexdigest()
 
 
 def _reusable(entry: dict[str, Any] | None, target: Path, source_stat: dict[str, int]) -> bool:
@@ -217,10 +231,10 @@ def prepare_bundled(models_dir: Path, *, source: Path | None = None) -> ModelInf
     if pre is None:
         raise ModelFileError(src, f"the bundled model has no {PRE_KEY} value to prepare")
     if pre.value.encode() == PRE_OLD:
-        _patch_copy(src, target, pre.offset)
+        source_sha256, sha256 = _patch_copy(src, target, pre.offset)
         note = f"{PRE_KEY} rewritten {PRE_OLD.decode()} -> {PRE_NEW.decode()} for gpt4all 2.8.2"
     elif pre.value.encode() == PRE_NEW:
-        _patch_copy(src, target, None)
+        source_sha256, sha256 = _patch_copy(src, target, None)
         note = f"{PRE_KEY} already {PRE_NEW.decode()}; copied unchanged"
     else:
         raise ModelFileError(src, f"unexpected {PRE_KEY} {pre.value!r} (expected 'smollm' or 'refact')")
@@ -231,10 +245,10 @@ def prepare_bundled(models_dir: Path, *, source: Path | None = None) -> ModelInf
     info = ModelInfo(
         model_id=BUNDLED_ID,
         path=str(target),
-        sha256=sha256_file(target),
+        sha256=sha256,
         size_bytes=prepared.file_size,
         source="bundled",
-        source_sha256=sha256_file(src),
+        source_sha256=source_sha256,
         notes=(note, f"source: {src}"),
     )
     _save_entries(models_dir, _upsert(entries, _entry(info, _stat(target), source_stat=source_stat)))

@@ -172,8 +172,13 @@ class Router:
             return info
         return models.prepare_bundled(self.models_dir)
 
-    def start(self, progress: StatusSink | None = None, *, system_prompt: str = "") -> ModelStatus:
+    def start(
+        self, progress: StatusSink | None = None, *, system_prompt: str | Callable[[], str] = ""
+    ) -> ModelStatus:
         """Prepare and load the local model, then pre-ingest ``system_prompt`` (router thread).
+
+        ``system_prompt`` may be a callable, called once the model has loaded: the app
+        starts loading before its persona is read, and the persona may still change.
 
         Never raises for a missing or broken model: the status becomes ``missing`` or
         ``failed`` with a banner message, and the router answers through the reflex tier.
@@ -196,6 +201,8 @@ class Router:
 
         try:
             provider.load(on_load)
+            if callable(system_prompt):
+                system_prompt = system_prompt()
             if system_prompt:
                 self._set(ModelStatus(info.model_id, "loading", 0.85, "reading the persona"), progress)
                 provider.warm(system_prompt)

@@ -55,20 +55,19 @@ class _RouterWorker(QObject):
     def __init__(self, router: Router, bus: EventBus, system_prompt: Callable[[], str]) -> None:
         super().__init__()
         self._router, self._bus, self._system_prompt = router, bus, system_prompt
+        self.last_status: ModelStatusChanged | None = None  # set on the router thread (one assignment)
 
     @Slot()
     def _on_start_requested(self) -> None:
-        self._router.start(self._publish, system_prompt=self._system_prompt())
+        self._router.start(self._publish, system_prompt=self._system_prompt)  # read once loaded
 
     @Slot(object)
     def _on_job_requested(self, job: Callable[[], None]) -> None:
         job()
 
     def _publish(self, status: ModelStatus) -> None:
-        self._bus.publish(
-            ModelStatusChanged(status.model_id, status.status, status.progress, status.message),
-            source_layer="L4",
-        )
+        self.last_status = ModelStatusChanged(status.model_id, status.status, status.progress, status.message)
+        self._bus.publish(self.last_status, source_layer="L4")
 
 
 class QtConversation(QObject):
@@ -93,7 +92,7 @@ class QtConversation(QObject):
         make_conductor: Callable[[Callable[[Callable[[], None]], None]], Conductor],
     ) -> None:
         super().__init__()
-        self._router = router
+        self._router, self._bus = router, bus
         self._conductor = make_conductor(self.sig_job_requested.emit)
         self._interaction = _InteractionWorker(self._conductor)
         self._router_worker = _RouterWorker(router, bus, system_prompt)
@@ -149,6 +148,18 @@ class QtConversation(QObject):
         """Answer a ticket; an allowed pending action runs once (small file work, on this thread)."""
         decision, _result = self._conductor.answer(ticket_id, choice)
         return decision
+
+    def republish_model_status(self) -> None:
+        """Publish the model's last status again (GUI thread), for widgets built after it was published.
+
+        The model starts loading before the window exists: a quick "missing" or
+        "ready" published before the window subscribed would otherwise never reach
+        it. Nothing is published when the router has said nothing yet (what it says
+        next reaches every subscriber); a repeated status changes nothing.
+        """
+        last = self._router_worker.last_status
+        if last is not None:
+            self._bus.publish(last, source_layer="L4")
 
     def model_ready(self) -> bool:
         """Whether the local model is loaded."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,34 @@ def test_packaged_personas_are_preferred(tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "_data" / "personas").mkdir(parents=True)
     monkeypatch.setattr(registry.resources, "files", lambda _package: tmp_path)
     assert shipped_personas_dir() == tmp_path / "_data" / "personas"
+
+
+def test_listing_again_parses_only_files_whose_bytes_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the app lists every persona three times as it starts: the YAML is parsed once per content
+    from aether_qt.engines.persona import registry
+
+    user = tmp_path / "personas"
+    user.mkdir()
+    (user / "alpha.yaml").write_text(GOOD.format(id="alpha", name="Alpha"))
+    (user / "beta.yaml").write_text(GOOD.format(id="beta", name="Betty"))
+    parsed: list[str] = []
+    real = registry.load_persona_bytes
+    monkeypatch.setattr(
+        registry,
+        "load_persona_bytes",
+        lambda raw, *, path: parsed.append(Path(path).name) or real(raw, path=path),
+    )
+    empty = tmp_path / "none"
+    first = list_personas(user, shipped_dir=empty)
+    again = list_personas(user, shipped_dir=empty)
+    assert sorted(parsed) == ["alpha.yaml", "beta.yaml"]
+    assert [e.persona for e in again] == [e.persona for e in first]
+    st = (user / "beta.yaml").stat()
+    (user / "beta.yaml").write_text(GOOD.format(id="beta", name="Bella"))  # same size
+    os.utime(user / "beta.yaml", ns=(st.st_atime_ns, st.st_mtime_ns))  # same time: only the bytes differ
+    changed = {e.persona_id: e for e in list_personas(user, shipped_dir=empty)}
+    assert sorted(parsed) == ["alpha.yaml", "beta.yaml", "beta.yaml"]
+    summary = changed["beta"].summary
+    assert summary is not None and summary.name == "Bella"

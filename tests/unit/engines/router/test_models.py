@@ -44,6 +44,19 @@ def test_prepare_rewrites_exactly_the_six_bytes_and_records_both_hashes(tmp_path
     assert registry[0]["source_sha256"] == info.source_sha256
 
 
+def test_the_first_prepare_hashes_both_files_as_it_copies_without_reading_them_again(
+    tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first start waits for this: one pass over the model, not a copy and two hash passes
+    calls: list[Path] = []
+    real = models.sha256_file
+    monkeypatch.setattr(models, "sha256_file", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(models, "_CHUNK", 4096)  # several chunks, hashed in order
+    info = models.prepare_bundled(tmp_path / "models", source=source)
+    assert calls == []
+    assert (info.sha256, info.source_sha256) == (sha(Path(info.path)), sha(source))
+
+
 def test_patch_spanning_a_chunk_boundary(
     tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,6 +105,23 @@ def test_choose_route() -> None:
     assert all(choose_route(c, True).tier is not Tier.REMOTE for c in ("RemoteEscalation", "ToolPlan"))
 
 
+def test_a_system_prompt_given_as_a_callable_is_read_once_the_model_has_loaded(
+    tmp_path: Path, bundled: Path
+) -> None:
+    # the app starts loading before its persona is read: the prompt must be asked for after the load
+    router, made = make_router(tmp_path)
+    asked: list[bool] = []
+
+    def persona_prompt() -> str:
+        asked.append(made[0].loaded)
+        return "You are the persona."
+
+    final = router.start(None, system_prompt=persona_prompt)
+    assert final.status == "ready"
+    assert asked == [True]
+    assert made[0].warmed == ["You are the persona."]
+
+
 def test_start_prepares_the_bundled_model_loads_and_warms_with_progress(
     tmp_path: Path, bundled: Path
 ) -> None:

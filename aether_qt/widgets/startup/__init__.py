@@ -1,0 +1,1 @@
+"""What the user sees while the app builds itself (see :mod:`.shell`)."""
