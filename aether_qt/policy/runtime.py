@@ -303,11 +303,14 @@ class PolicyRuntime:
             self.audit_error = str(exc)
             _log.warning("audit log unavailable: %s", exc)
             return
+        fresh = check is not None
         if check is None:
             check = check_at_start(
                 self.paths.audit_db, keys=self.keys, reading=reading, live=self._others_alive()
             )
-        else:  # a new log is anchored before its first row: a crash after that row is an unclean end
+            # an empty log with no anchor: a start killed after creating it, before anchoring it
+            fresh = check.ok and reading.anchor is None
+        if fresh:  # a new log is anchored before its first row: a crash after that row is an unclean end
             try:
                 self.audit.vouch(keyring=True, session_open=True)
             except AuditWriteError as exc:
