@@ -39,9 +39,10 @@ from aether_qt.widgets.trust.centre import TrustCentre
 from aether_qt.widgets.trust.confirm import Confirm, ask_user
 from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
 from aether_qt.widgets.trust.remote_banners import RemoteBanners
-from aether_qt.widgets.window.banner_fixes import BannerFixes, Inform, inform_user
+from aether_qt.widgets.window.banner_fixes import BannerFixes, inform_user
 from aether_qt.widgets.window.drawer import TrustDrawer
 from aether_qt.widgets.window.events import ChoosePersona, WindowEvents, approval_line
+from aether_qt.widgets.window.host import Inform
 from aether_qt.widgets.window.menus import WindowMenus
 from aether_qt.widgets.window.stage import CompanionArea
 from aether_qt.widgets.window.state import KEY_TAB, WindowState, read_state, stored_tab, write_state

@@ -37,12 +37,10 @@ from aether_qt.widgets.trust.banners import (
     VOICE_SETTINGS,
 )
 from aether_qt.widgets.trust.remote_banners import REMOTE_ACTIVE
+from aether_qt.widgets.window.host import Inform
 
 if TYPE_CHECKING:
-    from aether_qt.widgets.main_window import MainWindow
-
-Inform = Callable[[QWidget, str, str], None]
-"""Shows ``(parent, title, text)`` to the user and returns when it is read (tests pass a recorder)."""
+    from aether_qt.widgets.window.host import WindowHost
 
 AUDIT_TEXT: Final = (
     "Aether keeps a signed log of everything it does. Right now that log cannot be trusted, so Aether "
@@ -86,7 +84,7 @@ def inform_user(parent: QWidget, title: str, text: str) -> None:
 class BannerFixes:
     """Carries out the banner actions of one main window."""
 
-    def __init__(self, window: MainWindow, *, inform: Inform = inform_user) -> None:
+    def __init__(self, window: WindowHost, *, inform: Inform = inform_user) -> None:
         self._window = window
         self._inform = inform
 
@@ -119,9 +117,13 @@ class BannerFixes:
             ),
             ("audit_broken", VERIFY_AUDIT): self.verify_audit,
             ("audit_broken", ACKNOWLEDGE): self.acknowledge_audit,
-            ("audit_broken", EXPLAIN): lambda: self._inform(window, "The audit log", AUDIT_TEXT),
-            ("data_locked", EXPLAIN): lambda: self._inform(window, "Your data is locked", LOCKED_TEXT),
-            ("policy_degraded", EXPLAIN): lambda: self._inform(window, "Keys unavailable", DEGRADED_TEXT),
+            ("audit_broken", EXPLAIN): lambda: self._inform(window.window(), "The audit log", AUDIT_TEXT),
+            ("data_locked", EXPLAIN): lambda: self._inform(
+                window.window(), "Your data is locked", LOCKED_TEXT
+            ),
+            ("policy_degraded", EXPLAIN): lambda: self._inform(
+                window.window(), "Keys unavailable", DEGRADED_TEXT
+            ),
             ("policy_degraded", SET_UP_KEYS): window.request_onboarding,
             ("keys_on_disk", SET_UP_KEYS): window.request_onboarding,
             ("paused", RESUME): lambda: window.controls.pause(False),
@@ -129,7 +131,7 @@ class BannerFixes:
             ("microphone_muted", UNMUTE): self._unmute,
             (PERSONA_ERROR, SHOW_ERROR): self._show_persona_error,
             (PERSONA_ERROR, COPY_PATH): self._copy_persona_path,
-            ("no_opengl", EXPLAIN): lambda: self._inform(window, "No OpenGL", OPENGL_TEXT),
+            ("no_opengl", EXPLAIN): lambda: self._inform(window.window(), "No OpenGL", OPENGL_TEXT),
         }
         handler = handlers.get((flag, action))
         if handler is not None:
@@ -166,7 +168,7 @@ class BannerFixes:
         window = self._window
         if not self._acknowledgeable():
             message = ACKNOWLEDGE_NOT_NEEDED
-        elif not window.confirm(window, "Acknowledge the audit log", ACKNOWLEDGE_QUESTION):
+        elif not window.confirm(window.window(), "Acknowledge the audit log", ACKNOWLEDGE_QUESTION):
             return ""
         else:
             runtime = window.runtime
@@ -177,7 +179,7 @@ class BannerFixes:
                 message = f"Could not acknowledge: {exc}"
             else:
                 message = f"{done.summary} {ACKNOWLEDGE_DONE}" if done.done else done.summary
-        self._inform(window, "The audit log", message)
+        self._inform(window.window(), "The audit log", message)
         return message
 
     def _unmute(self) -> None:
@@ -192,7 +194,7 @@ class BannerFixes:
     def _show_persona_error(self) -> None:
         flag = self._window.banners.posture_flag(PERSONA_ERROR)
         if flag is not None:
-            self._inform(self._window, "Persona file error", flag.message)
+            self._inform(self._window.window(), "Persona file error", flag.message)
 
     def _copy_persona_path(self) -> None:
         path = self._window.banners.broken_persona_path

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 from PySide6.QtCore import Qt
 
 if TYPE_CHECKING:
-    from aether_qt.widgets.main_window import MainWindow
+    from aether_qt.widgets.window.host import WindowHost
 
 CHROME_GUESS: Final = 24
 """The window's margins around the splitter, before its first layout."""
@@ -28,7 +28,7 @@ class TrustDrawer:
         width: the panel's width the next time it opens (pixels).
     """
 
-    def __init__(self, window: MainWindow, *, width: int) -> None:
+    def __init__(self, window: WindowHost, *, width: int) -> None:
         self._window = window
         self.width = width
 

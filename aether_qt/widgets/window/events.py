@@ -39,7 +39,7 @@ from aether_qt.policy.capabilities import CAPABILITIES
 from aether_qt.widgets.window.voice_banners import LIVE, voice_conditions
 
 if TYPE_CHECKING:
-    from aether_qt.widgets.main_window import MainWindow
+    from aether_qt.widgets.window.host import WindowHost
 
 NO_MODEL_TEXT: Final = "No language model is loaded: Aether answers with reflex replies only."
 ChoosePersona = Callable[[str], None]
@@ -85,8 +85,8 @@ class WindowEvents(QObject):
         tickets: approval tickets opened on the bus and not yet answered -> their one-line summary.
     """
 
-    def __init__(self, window: MainWindow, *, choose_persona: ChoosePersona | None) -> None:
-        super().__init__(window)
+    def __init__(self, window: WindowHost, *, choose_persona: ChoosePersona | None) -> None:
+        super().__init__(window.window())
         self._window = window
         self._choose_persona = choose_persona
         self._voice_message = ""

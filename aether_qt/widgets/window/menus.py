@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 if TYPE_CHECKING:
-    from aether_qt.widgets.main_window import MainWindow
+    from aether_qt.widgets.window.host import WindowHost
 
 NOTHING_CONNECTED: Final = "Not available in this session."
 ABOUT_TEXT: Final = (
@@ -40,7 +40,7 @@ class WindowMenus:
             the window updates.
     """
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: WindowHost) -> None:
         self._window = window
         self.shortcuts: dict[str, QAction] = {}
         bar = window.menuBar()
@@ -69,7 +69,7 @@ class WindowMenus:
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts)
         self._add(help_menu, "&About Aether", None, self.show_about)
-        escape = QAction("Stop the reply, then hide the window", window)
+        escape = QAction("Stop the reply, then hide the window", window.window())
         escape.setShortcut(QKeySequence("Esc"))
         escape.triggered.connect(window.escape_pressed)
         window.addAction(escape)
@@ -117,8 +117,8 @@ class WindowMenus:
             for keys, what in self.shortcut_lines()
         )
         ptt = "<p>Push-to-talk: hold the key chosen in the settings while you speak.</p>"
-        self._window.inform(self._window, "Keyboard shortcuts", f"<table>{rows}</table>{ptt}")
+        self._window.inform(self._window.window(), "Keyboard shortcuts", f"<table>{rows}</table>{ptt}")
 
     def show_about(self) -> None:
         """Help → About Aether."""
-        self._window.inform(self._window, "About Aether", ABOUT_TEXT)
+        self._window.inform(self._window.window(), "About Aether", ABOUT_TEXT)
