@@ -28,7 +28,6 @@ from aether_qt.engines.router.providers import (
     resolve_price,
     save_provider,
     set_active,
-    set_posture,
 )
 from aether_qt.policy.keys import KeysUnavailableError
 from aether_qt.policy.runtime import PolicyRuntime
@@ -102,7 +101,9 @@ def add(args: argparse.Namespace) -> int:
         if not settings.active:
             set_active(rt.settings, config.name)
             if settings.posture is Posture.LOCAL_ONLY:
-                set_posture(rt.settings, Posture.REMOTE_NON_SENSITIVE)
+                from aether_qt.services.settings.providers import change_posture
+
+                change_posture(rt, Posture.REMOTE_NON_SENSITIVE)
         settings = load_router_settings(rt.settings)
     stored = "in the keyring" if key else "none"
     line = f"added {config.name}: {config.model} at {config.base_url} (key {stored})"
@@ -184,7 +185,9 @@ def privacy(args: argparse.Namespace) -> int:
     """Show or set the privacy posture."""
     with policy_runtime(args) as rt:
         if args.posture:
-            set_posture(rt.settings, Posture(args.posture))
+            from aether_qt.services.settings.providers import change_posture
+
+            change_posture(rt, Posture(args.posture))  # audited: where turns may go is a policy choice
         posture = load_router_settings(rt.settings).posture
     sys.stdout.write(f"privacy posture: {posture.value}\n")
     return 0

@@ -33,10 +33,14 @@ def test_an_empty_unanchored_log_is_anchored_at_the_next_start(tmp_path: Path) -
     anchored_at_first_row: list[bool] = []
 
     def watch(database: str, sql: str) -> None:  # before each statement: is there an anchor yet?
-        if database == paths.audit_db.name and sql.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
-            if not anchored_at_first_row:
-                reading = store.read(public_key=keys.public_key, key_id=keys.key_id)
-                anchored_at_first_row.append(reading.anchor is not None)
+        first = not anchored_at_first_row
+        if (
+            first
+            and database == paths.audit_db.name
+            and sql.lstrip().upper().startswith("INSERT INTO AUDIT_LOG")
+        ):
+            reading = store.read(public_key=keys.public_key, key_id=keys.key_id)
+            anchored_at_first_row.append(reading.anchor is not None)
 
     with no_keyring():
         second = PolicyRuntime.open(paths, allow_key_file=True, statement_hook=watch)

@@ -18,6 +18,7 @@ from aether_qt.core.bus import EventBus
 from aether_qt.core.generation import GenerationRequest, RemoteError
 from aether_qt.core.settings_views import Option, ProviderRow, ProvidersView, SettingRefused
 from aether_qt.engines.router.providers import (
+    PRIVACY_KEY,
     Posture,
     ProviderConfig,
     ProviderConfigError,
@@ -27,7 +28,6 @@ from aether_qt.engines.router.providers import (
     resolve_price,
     save_provider,
     set_active,
-    set_posture,
 )
 from aether_qt.engines.router.remote_provider import RemoteProvider
 from aether_qt.policy.decisions import ActionRequest, Allow, ApprovalChoice, Ask
@@ -85,6 +85,21 @@ def revoke_provider_grants(rt: PolicyRuntime, controls: GateOnBus, base_url: str
         if g.capability == "router.remote" and g.resource_pattern == base_url and g.persona == "user"
     ]
     return [grant_id for grant_id in ids if controls.revoke(grant_id)]
+
+
+def change_posture(rt: PolicyRuntime, posture: Posture) -> str:
+    """Store the user's privacy posture as an audited setting change; its audit id ("" when unchanged).
+
+    Where turns may go is a policy choice: opening it up (or closing it) is a
+    ``setting_change`` row with the old and the new value, from the command line,
+    the settings dialog and the wizard alike.
+    """
+    if (
+        load_router_settings(rt.settings).posture is posture
+        and rt.settings.get(PRIVACY_KEY, None) is not None
+    ):
+        return ""
+    return rt.change_setting(PRIVACY_KEY, posture.value)
 
 
 def probe_provider(rt: PolicyRuntime, config: ProviderConfig) -> tuple[bool, str]:
@@ -193,7 +208,7 @@ class ProvidersSettings:
         if not settings.active:
             set_active(self._rt.settings, config.name)
             if settings.posture is Posture.LOCAL_ONLY:
-                set_posture(self._rt.settings, Posture.REMOTE_NON_SENSITIVE)
+                change_posture(self._rt, Posture.REMOTE_NON_SENSITIVE)
         stored = "its key is in the keyring" if secret else "no key"
         return self._applied(
             f"Added {config.name} ({stored}): turns may go there when the privacy choice allows."
@@ -248,5 +263,5 @@ class ProvidersSettings:
             chosen = Posture(posture)
         except ValueError:
             raise ProviderRefused(f"{posture!r} is not a privacy choice.") from None
-        set_posture(self._rt.settings, chosen)
+        change_posture(self._rt, chosen)
         return self._applied(f"Privacy: {POSTURE_WORDS[chosen].lower()}.")
