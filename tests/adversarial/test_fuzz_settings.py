@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 from keyring_support import MemoryKeyring, key_file_runtime
 from PySide6.QtCore import QSettings
 
-from aether_qt.app import SETTING_PTT_BACKEND, SETTING_PTT_KEY, SETTING_SPEAK, SETTING_SPEAK_TYPED
 from aether_qt.companion import SETTING_MODEL, chosen_model
 from aether_qt.core.bus import EventBus
 from aether_qt.core.paths import resolve_paths
@@ -54,6 +53,12 @@ from aether_qt.policy.runtime import (
     default_roots,
 )
 from aether_qt.services.persona.service import SETTING_ACTIVE, PersonaService
+from aether_qt.services.settings.voice import (
+    SETTING_PTT_BACKEND,
+    SETTING_PTT_KEY,
+    SETTING_SPEAK,
+    SETTING_SPEAK_TYPED,
+)
 from aether_qt.services.voice.push_to_talk import key_combination
 from aether_qt.storage.settings import SettingsStore
 from aether_qt.widgets.main_window import KEY_TAB, stored_tab
