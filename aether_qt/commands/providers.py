@@ -26,7 +26,6 @@ from aether_qt.engines.router.providers import (
     make_config,
     remove_provider,
     resolve_price,
-    save_provider,
     set_active,
 )
 from aether_qt.policy.keys import KeysUnavailableError
@@ -95,15 +94,12 @@ def add(args: argparse.Namespace) -> int:
                 raise CommandError(
                     f"{exc}; set up a keyring (aether doctor shows which one is missing)", 2
                 ) from None
-        grant = allow_provider(rt, config)
-        save_provider(rt.settings, config)
-        settings = load_router_settings(rt.settings)
-        if not settings.active:
-            set_active(rt.settings, config.name)
-            if settings.posture is Posture.LOCAL_ONLY:
-                from aether_qt.services.settings.providers import change_posture
+        from aether_qt.services.settings.providers import ProviderRefused, admit_provider
 
-                change_posture(rt, Posture.REMOTE_NON_SENSITIVE)
+        try:
+            grant = admit_provider(rt, config)  # allowed (audited), stored; the first one is active
+        except ProviderRefused as exc:
+            raise CommandError(str(exc), 1) from None
         settings = load_router_settings(rt.settings)
     stored = "in the keyring" if key else "none"
     line = f"added {config.name}: {config.model} at {config.base_url} (key {stored})"

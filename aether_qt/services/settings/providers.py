@@ -87,6 +87,27 @@ def revoke_provider_grants(rt: PolicyRuntime, controls: GateOnBus, base_url: str
     return [grant_id for grant_id in ids if controls.revoke(grant_id)]
 
 
+def admit_provider(rt: PolicyRuntime, config: ProviderConfig) -> str:
+    """Allow, store and (when none is active yet) activate ``config``; the grant id.
+
+    What adding a provider means, from the command line and the settings dialog
+    alike: the user's standing Allow of ``router.remote`` on its URL (audited), its
+    config in the settings, and the first provider becomes the active one, which
+    opens a local-only posture to remote turns for non-sensitive content (audited).
+
+    Raises:
+        ProviderRefused: the gate refused (nothing is stored).
+    """
+    grant = allow_provider(rt, config)
+    save_provider(rt.settings, config)
+    settings = load_router_settings(rt.settings)
+    if not settings.active:
+        set_active(rt.settings, config.name)
+        if settings.posture is Posture.LOCAL_ONLY:
+            change_posture(rt, Posture.REMOTE_NON_SENSITIVE)
+    return grant
+
+
 def change_posture(rt: PolicyRuntime, posture: Posture) -> str:
     """Store the user's privacy posture as an audited setting change; its audit id ("" when unchanged).
 
@@ -202,13 +223,7 @@ class ProvidersSettings:
                 self._rt.keystore.set_provider_key(config.name, secret)
             except KeysUnavailableError:
                 raise ProviderRefused("Not added: no keyring can hold the key on this computer.") from None
-        allow_provider(self._rt, config)  # the standing permission, audited
-        save_provider(self._rt.settings, config)
-        settings = load_router_settings(self._rt.settings)
-        if not settings.active:
-            set_active(self._rt.settings, config.name)
-            if settings.posture is Posture.LOCAL_ONLY:
-                change_posture(self._rt, Posture.REMOTE_NON_SENSITIVE)
+        admit_provider(self._rt, config)  # the standing permission, audited; the first is active
         stored = "its key is in the keyring" if secret else "no key"
         return self._applied(
             f"Added {config.name} ({stored}): turns may go there when the privacy choice allows."
