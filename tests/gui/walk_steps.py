@@ -1,0 +1,169 @@
+"""The newcomer's steps for newcomer_walk.py: each function is a generator of conditions to wait for.
+
+A step does what a person does (type and press Return, click a button) and then yields a
+condition; the walk records every visible text once the condition holds. What a step found
+goes into ``walk.facts`` for the test to check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractButton, QWidget
+
+from aether_qt.app import AppParts
+from aether_qt.core.events import Envelope, TurnEnded
+
+if TYPE_CHECKING:
+    from newcomer_walk import Walk
+
+Wait = Callable[[], bool]
+
+
+def _button(root: QWidget, *texts: str) -> QAbstractButton:
+    """The visible, enabled button under ``root`` whose text (without '&') starts with one of ``texts``."""
+    for button in root.findChildren(QAbstractButton):
+        label = button.text().replace("&", "")
+        if button.isVisible() and button.isEnabled() and any(label.startswith(t) for t in texts):
+            return button
+    raise LookupError(f"no button {texts!r} in {type(root).__name__}")
+
+
+class Turns:
+    """Counts the turns that ended and keeps their replies (the bus, on the GUI thread)."""
+
+    def __init__(self, parts: AppParts) -> None:
+        assert parts.bus is not None
+        self.ended: list[TurnEnded] = []
+        parts.bus.subscribe(TurnEnded.KIND, self._on_ended)
+
+    def _on_ended(self, env: Envelope) -> None:
+        assert isinstance(env.payload, TurnEnded)
+        self.ended.append(env.payload)
+
+    def after(self, count: int) -> Wait:
+        return lambda: len(self.ended) > count
+
+
+def _ready(parts: AppParts) -> bool:
+    assert parts.conversation is not None
+    memory = parts.memory is None or parts.memory.service.started
+    return parts.conversation.model_ready() and memory
+
+
+def say(parts: AppParts, text: str) -> None:
+    box = parts.window.conversation_view.input
+    box.setFocus()
+    QTest.keyClicks(box, text)
+    QTest.keyClick(box, Qt.Key.Key_Return)
+
+
+def first(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
+    window, facts = parts.window, walk.facts
+    turns = Turns(parts)
+    yield lambda: _ready(parts)
+
+    walk.step("hello")
+    say(parts, "hello!")
+    yield turns.after(0)
+    facts["hello"] = turns.ended[-1].outcome
+
+    walk.step("write to a missing folder")
+    target = docs / "todo.txt"
+    say(parts, f"write {target} buy milk")
+    yield lambda: bool(window.conversation_view.transcript.cards)
+    card = list(window.conversation_view.transcript.cards.values())[-1]
+    facts["card_text"] = _texts(card)
+
+    walk.step("create the folder from the card")
+    _button(card, "Create folder", "Create the folder").click()
+    yield docs.is_dir
+
+    walk.step("allow")
+    _button(card, "Allow once").click()
+    yield lambda: target.exists() and len(turns.ended) > 1
+    facts["written"] = target.read_text(encoding="utf-8")
+    facts["write_reply"] = turns.ended[-1].reply
+
+    walk.step("remember")
+    count = len(turns.ended)
+    say(parts, "remember that my favourite colour is teal")
+    yield turns.after(count)
+
+    walk.step("ask")
+    count = len(turns.ended)
+    say(parts, "what is my favourite colour?")
+    yield turns.after(count)
+    facts["answer"] = turns.ended[-1].reply
+
+    walk.step("trust centre")
+    window.set_trust_centre_visible(True)
+    centre = window.trust_centre
+    centre.setCurrentWidget(centre.audit)
+    before = centre.audit.verify_status.text()
+    centre.audit.verify_button.click()
+    yield lambda: centre.audit.verify_status.text() != before
+    facts["verify"] = centre.audit.verify_status.text()
+
+    walk.step("forget")
+    panel = window.memory_panel
+    assert panel is not None, "the window has no memory panel"
+    centre.setCurrentWidget(panel)
+    panel.refresh()
+    yield lambda: not panel.busy() and bool(panel.item_ids())
+    teal = [i for i in panel.item_ids() if _memory_text(panel, i).find("teal") >= 0]
+    facts["teal_memories"] = len(teal)
+    facts["memories"] = [_memory_text(panel, i) for i in panel.item_ids()]
+    assert teal, "the teal memory is in the panel"
+    panel.select(teal[0])
+    _button(panel, "Forget").click()
+    yield lambda: not panel.busy() and teal[0] not in panel.item_ids()
+
+    walk.step("undo")
+    _button(panel, "Undo").click()
+    yield lambda: not panel.busy() and teal[0] in panel.item_ids()
+
+    walk.step("regenerate")
+    window.set_trust_centre_visible(False)
+    count = len(turns.ended)
+    _action(window, "Regenerate").trigger()
+    yield turns.after(count)
+
+    walk.step("new conversation")
+    _action(window, "New conversation").trigger()
+    yield window.conversation_view.transcript.is_empty
+
+
+def again(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
+    """After a restart: the last conversation is back, the log verifies."""
+    yield lambda: _ready(parts)
+    walk.step("restart")
+    walk.facts["bubbles"] = len(parts.window.conversation_view.transcript.bubbles)
+
+
+def _texts(widget: QWidget) -> str:
+    from visible_text import visible_texts
+
+    return "\n".join(visible_texts([widget]))
+
+
+def _memory_text(panel: Any, item_id: str) -> str:
+    row = panel.item_ids().index(item_id)
+    model = panel.table.model()
+    return " ".join(str(model.index(row, c).data() or "") for c in range(model.columnCount()))
+
+
+def _action(window: QWidget, text: str) -> Any:
+    from PySide6.QtGui import QAction
+
+    for action in window.findChildren(QAction):
+        if action.text().replace("&", "").startswith(text) and action.isEnabled():
+            return action
+    raise LookupError(f"no enabled action {text!r} in the window")
+
+
+SCRIPTS: dict[str, Callable[[AppParts, Walk, Path], Iterator[Wait]]] = {"first": first, "again": again}
