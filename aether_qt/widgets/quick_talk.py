@@ -145,6 +145,7 @@ class QuickTalk(QWidget):
         self.turn_id = None
         self._chunks = []
         self.reply.clear()
+        self.notice.setText("")
         self.notice.hide()
         self._submitting = True
         try:
@@ -206,6 +207,8 @@ class QuickTalk(QWidget):
         if isinstance(payload, TurnStateChanged):
             self.state.setText(describe_state(payload.state))
             self.avatar.set_state(payload.state)
+        elif isinstance(payload, PhraseShown) and payload.pool == "notice":
+            self._add_notice(payload.text)
         elif isinstance(payload, PhraseShown) and not self._chunks:
             quoted = payload.pool == "quote"  # a file's words: labelled as data, never Aether's own
             label = f"[quoted from {describe_source(payload.source)}, data] " if quoted else ""
@@ -224,9 +227,15 @@ class QuickTalk(QWidget):
         self._flush()
         self.state.setText(describe_outcome(payload.outcome) or describe_state("Idle"))
         self.avatar.set_state("Idle")
-        self.notice.setText(payload.notice)
-        self.notice.setVisible(bool(payload.notice))
+        self._add_notice(payload.notice)
         self.sig_turn_finished.emit(payload.turn_id, payload.outcome)
+
+    def _add_notice(self, text: str) -> None:
+        """Add a line to the notice under the reply (never the same line twice)."""
+        lines = [line for line in self.notice.text().split("\n") if line]
+        if text and text not in lines:
+            self.notice.setText("\n".join((*lines, text)))
+        self.notice.setVisible(bool(self.notice.text()))
 
     def _flush(self) -> None:
         text = self.reply_text()

@@ -169,6 +169,14 @@ class AssistantBubble(QFrame):
         self.phrases.setText(f"{current}\n{text}" if current else text)
         self.phrases.show()
 
+    def add_notice(self, text: str) -> None:
+        """Add a line to the turn's notice (a line already there is not repeated)."""
+        lines = [line for line in self.notice.text().split("\n") if line]
+        if not text or text in lines:
+            return
+        self.notice.setText("\n".join((*lines, text)))
+        self.notice.show()
+
     def show_quote(self, text: str, source: str) -> None:
         """Show untrusted data (a file's words) as a labelled quote, apart from the reply."""
         self.quote_source.setText(quote_caption(source))
@@ -206,9 +214,7 @@ class AssistantBubble(QFrame):
         label = describe_outcome(outcome)
         self.state_label.setText(label)
         self.state_label.setVisible(bool(label))
-        if notice:
-            self.notice.setText(notice)
-            self.notice.show()
+        self.add_notice(notice)
 
 
 class Transcript(QScrollArea):
@@ -267,6 +273,10 @@ class Transcript(QScrollArea):
     def add_phrase(self, turn_id: str, text: str) -> None:
         """Show an acknowledgement or progress phrase in the turn's bubble."""
         self._assistant(turn_id).add_phrase(text)
+
+    def add_turn_notice(self, turn_id: str, text: str) -> None:
+        """Show a notice about the turn (a message too long to read whole) in its bubble's notice."""
+        self._assistant(turn_id).add_notice(text)
 
     def add_quote(self, turn_id: str, text: str, *, source: str) -> None:
         """Show data the turn read (a file's words) as a labelled quote in the turn's bubble."""

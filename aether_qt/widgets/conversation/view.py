@@ -235,6 +235,8 @@ class ConversationView(QWidget):
         payload = env.payload
         if payload.pool == "quote":  # a file's words: a labelled data block, never Aether's own
             self.transcript.add_quote(payload.turn_id, payload.text, source=payload.source)
+        elif payload.pool == "notice":  # about the turn, not Aether's words: shown as its notice
+            self.transcript.add_turn_notice(payload.turn_id, payload.text)
         else:
             self.transcript.add_phrase(payload.turn_id, payload.text)
 
