@@ -40,6 +40,16 @@ WIDTH: Final = 380
 SCREEN_MARGIN: Final = 12
 
 
+def quick_talk_title(name: str) -> str:
+    """Quick talk's title for persona ``name`` ("Pip · quick talk")."""
+    return f"{name} · quick talk"
+
+
+def ask_placeholder(name: str) -> str:
+    """Quick talk's input placeholder for persona ``name``."""
+    return f"Ask {name}…"
+
+
 class QuickTalk(QWidget):
     """The quick-talk tool window.
 
@@ -60,7 +70,7 @@ class QuickTalk(QWidget):
         flags = Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
         super().__init__(parent, flags)
         self.setObjectName("quick_talk")
-        self.setWindowTitle("Aether — quick talk")
+        self.setWindowTitle(quick_talk_title("Aether"))
         self.setFixedWidth(WIDTH)
         self._conversation = conversation if bus_bridge is not None else None
         self.turn_id: str | None = None
@@ -99,7 +109,10 @@ class QuickTalk(QWidget):
         top = QHBoxLayout()
         self.avatar = make_avatar(small=True)
         top.addWidget(self.avatar)
-        title = QLabel("<b>Aether</b> · quick talk")
+        self.title = QLabel(quick_talk_title("Aether"))
+        self.title.setObjectName("quick_talk_title")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a persona's name is the user's text
+        self.title.setStyleSheet("font-weight: 600;")
         self.state = QLabel("")
         self.state.setObjectName("quick_talk_state")
         self.state.setTextFormat(Qt.TextFormat.PlainText)
@@ -108,7 +121,7 @@ class QuickTalk(QWidget):
         close.setToolTip("Close (Esc)")
         close.setAutoRaise(True)
         close.clicked.connect(self.hide)
-        top.addWidget(title)
+        top.addWidget(self.title)
         top.addStretch(1)
         top.addWidget(self.state)
         top.addWidget(close)
@@ -129,9 +142,16 @@ class QuickTalk(QWidget):
         self.notice.setWordWrap(True)
         self.notice.hide()
         layout.addWidget(self.notice)
-        self.input = MessageInput(placeholder="Ask Aether…", max_lines=3)
+        self.input = MessageInput(placeholder=ask_placeholder("Aether"), max_lines=3)
         layout.addWidget(self.input)
         self.setFocusProxy(self.input)
+
+    def set_persona_name(self, name: str) -> None:
+        """Title, window title and placeholder follow the active persona ``name``."""
+        self.title.setText(quick_talk_title(name))
+        self.setWindowTitle(quick_talk_title(name))
+        if self._conversation is not None:
+            self.input.setPlaceholderText(ask_placeholder(name))
 
     def reply_text(self) -> str:
         """The reply shown so far (including queued tokens)."""
@@ -200,6 +220,7 @@ class QuickTalk(QWidget):
     def _on_bridge_event_published(self, env: Envelope) -> None:
         if isinstance(env.payload, PersonaActivated):
             self.avatar.set_persona(env.payload)
+            self.set_persona_name(env.payload.name.strip() or "Aether")
             return
         if self._conversation is None or not self._mine(env):
             return

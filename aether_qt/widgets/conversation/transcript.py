@@ -30,6 +30,11 @@ MUTED: Final = "#6b7280"
 SOURCE_WORDS: Final = {"voice": "by voice", "quick_talk": "from quick talk", "cli": "from the terminal"}
 
 
+def empty_text(name: str) -> str:
+    """What the empty transcript says, for persona ``name``."""
+    return f"Say something to {name}: type below and press Enter."
+
+
 def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text`` itself, or its first ``limit`` characters and a line saying how much was left out."""
     if len(text) <= limit:
@@ -237,9 +242,7 @@ class Transcript(QScrollArea):
         self._layout = QVBoxLayout(holder)
         self._layout.setContentsMargins(14, 14, 14, 14)
         self._layout.setSpacing(10)
-        self.empty = _plain_label(
-            "Say something to Aether: type below and press Enter.", name="transcript_empty"
-        )
+        self.empty = _plain_label(empty_text("Aether"), name="transcript_empty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setStyleSheet(f"color: {MUTED}; padding: 24px;")
         self._layout.addWidget(self.empty)
@@ -332,6 +335,10 @@ class Transcript(QScrollArea):
         dirty, self._dirty = self._dirty, []
         for bubble in dirty:
             bubble.flush()
+
+    def set_persona_name(self, name: str) -> None:
+        """The active persona is ``name``: the empty transcript invites the user to talk to it."""
+        self.empty.setText(empty_text(name))
 
     def is_empty(self) -> bool:
         """Whether no message has been shown yet."""
