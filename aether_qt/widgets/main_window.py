@@ -45,7 +45,15 @@ from aether_qt.widgets.window.events import ChoosePersona, WindowEvents, approva
 from aether_qt.widgets.window.host import Inform
 from aether_qt.widgets.window.menus import WindowMenus
 from aether_qt.widgets.window.stage import CompanionArea
-from aether_qt.widgets.window.state import KEY_TAB, WindowState, read_state, stored_tab, write_state
+from aether_qt.widgets.window.state import (
+    DEFAULT_SIZE,
+    KEY_TAB,
+    WindowState,
+    first_size,
+    read_state,
+    stored_tab,
+    write_state,
+)
 from aether_qt.widgets.window.status import StatusWidgets
 from aether_qt.widgets.window.voice_banners import LIVE, MUTED, MUTED_NOTE, MUTED_TEXT
 
@@ -343,7 +351,9 @@ class MainWindow(QMainWindow):
         if state.geometry is not None:
             self.restoreGeometry(state.geometry)
         else:
-            self.resize(1120, 720)
+            screen = self.screen()
+            area = screen.availableGeometry() if screen is not None else None
+            self.resize(*first_size((area.width(), area.height()) if area is not None else DEFAULT_SIZE))
         if 0 <= state.tab < self.trust_centre.count():
             self.trust_centre.setCurrentIndex(state.tab)
         self.set_trust_centre_visible(state.panel_open)

@@ -24,6 +24,7 @@ from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.widgets.main_window import MainWindow
 from aether_qt.widgets.quick_talk import QuickTalk
 from aether_qt.widgets.startup.shell import StartWindow
+from aether_qt.widgets.window.state import DEFAULT_SIZE, first_size
 
 TINY = (200, 150)
 
@@ -177,3 +178,8 @@ def test_an_emoji_is_drawn_in_colour_not_as_an_empty_box(qtbot: QtBot, tmp_path:
     image = label.grab().toImage()
     assert image.save(str(tmp_path / "emoji.png"))
     assert colourful_pixels(image) > 50, "the emoji has no colour: no colour emoji font is installed"
+
+
+def test_a_first_start_fits_the_screen_at_any_scale() -> None:
+    assert first_size((1920, 1040)) == DEFAULT_SIZE
+    assert first_size((640, 488)) == (576, 439)  # 1280x1024 at 2x: the window stays on screen
