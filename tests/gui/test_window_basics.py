@@ -24,6 +24,7 @@ from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.widgets.main_window import MainWindow
 from aether_qt.widgets.quick_talk import QuickTalk
 from aether_qt.widgets.startup.shell import StartWindow
+from aether_qt.widgets.tray import STATE_TIPS
 from aether_qt.widgets.window.state import DEFAULT_SIZE, first_size
 
 TINY = (200, 150)
@@ -183,3 +184,10 @@ def test_an_emoji_is_drawn_in_colour_not_as_an_empty_box(qtbot: QtBot, tmp_path:
 def test_a_first_start_fits_the_screen_at_any_scale() -> None:
     assert first_size((1920, 1040)) == DEFAULT_SIZE
     assert first_size((640, 488)) == (576, 439)  # 1280x1024 at 2x: the window stays on screen
+
+
+def test_the_tray_says_what_a_person_would() -> None:
+    assert STATE_TIPS["idle"] == "Aether: ready"
+    assert STATE_TIPS["attention"] == "Aether: waiting for your OK"
+    for tip in STATE_TIPS.values():
+        assert "side effect" not in tip and "policy" not in tip and "idle" not in tip, tip
