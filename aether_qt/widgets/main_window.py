@@ -31,6 +31,7 @@ from PySide6.QtCore import QEvent, QMetaMethod, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from aether_qt.policy.user_words import explain_error, user_notice
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.backup_tab import ChooseFile, choose_file
@@ -340,7 +341,8 @@ class MainWindow(QMainWindow):
         try:
             message = self._choose_model(path)
         except (OSError, ValueError) as exc:  # a missing or unusable file is the user's to fix
-            message = f"Could not use {path.name}: {exc}"
+            why = explain_error(exc, where=path.name) if isinstance(exc, OSError) else user_notice(str(exc))
+            message = f"Could not use {path.name}: {why}"
         self.statusBar().showMessage(message, 10_000)
         return message
 
