@@ -23,6 +23,8 @@ PACKAGES=(
     dbus gnome-keyring
     # audio: PulseAudio virtual devices; libpulse0 is needed even to import QtMultimedia
     pulseaudio pulseaudio-utils libpulse0 libasound2-plugins alsa-utils
+    # colour emoji in the conversation (without it an emoji is an empty box)
+    fonts-noto-color-emoji
     # speech
     espeak-ng libespeak-ng1 sox
     # inspecting the databases by hand / in scripts

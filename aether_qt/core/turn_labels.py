@@ -1,5 +1,9 @@
 """Words and activities for turn states and outcomes, shared by the transcript, avatar and tray.
 
+The words are the ones a person uses (Ready, Listening, Thinking, Speaking,
+Waiting for your OK), never the engine's state names ("Streaming"); the state
+names stay the bus's values, only what is displayed changes.
+
 The values are the strings the bus carries (``TurnState`` and ``Outcome`` values of
 the interaction engine); widgets and the avatar do not import engines, so they are
 spelled here, outside both packages, so each can use them.
@@ -9,6 +13,9 @@ from __future__ import annotations
 
 from typing import Final
 
+WAITING_FOR_OK: Final = "Waiting for your OK"
+"""The status while an approval card waits for the user's answer."""
+
 STATE_WORDS: Final[dict[str, str]] = {
     "Idle": "Ready",
     "Listening": "Listening…",
@@ -16,23 +23,23 @@ STATE_WORDS: Final[dict[str, str]] = {
     "Classifying": "Thinking…",
     "Acknowledging": "Thinking…",
     "AwaitingPolicy": "Checking permissions…",
-    "AwaitingApproval": "Awaiting your approval",
+    "AwaitingApproval": WAITING_FOR_OK,
     "Executing": "Working…",
     "Thinking": "Thinking…",
-    "Streaming": "Streaming",
-    "Speaking": "Speaking",
+    "Streaming": "Speaking…",  # the reply is being written out: to a person, Aether is speaking
+    "Speaking": "Speaking…",
     "BargedIn": "Interrupted",
-    "Repairing": "Repairing…",
-    "Error": "Error",
+    "Repairing": "Thinking…",
+    "Error": "Something went wrong",
     "Unavailable": "Offline",  # the avatar's look when the conversation engine is down
 }
 
 OUTCOME_WORDS: Final[dict[str, str]] = {
     "Answered": "",
-    "Denied": "Denied",
+    "Denied": "Not done",
     "Cancelled": "Cancelled",
-    "Repaired": "Repaired",
-    "Error": "Error",
+    "Repaired": "Couldn't finish",
+    "Error": "Something went wrong",
 }
 
 # What the tray and the avatar show for each turn state.

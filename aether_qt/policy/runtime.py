@@ -51,6 +51,7 @@ from aether_qt.policy.guard import Guard, Violation
 from aether_qt.policy.keys import AuditKeys, KeyStatus, KeysUnavailableError
 from aether_qt.policy.redaction import Redactor
 from aether_qt.policy.scope import is_root_text
+from aether_qt.policy.user_words import user_notice
 from aether_qt.storage.cipher import DataKey, is_plaintext_sqlite
 from aether_qt.storage.database import close_database, open_memory_database
 from aether_qt.storage.errors import DataKeyError
@@ -99,6 +100,8 @@ STORAGE_STOPPED = (
     "Aether's data folder is full, so nothing can be recorded: every action is refused "
     "until there is room (chat goes on). {numbers}."
 )
+AUDIT_DOWN = "Aether can't write its safety record, so every action is denied until it can."
+KEYS_DOWN = "Aether's signing keys are not available."
 READ_ONLY = (
     "Read-only: you chose to keep no keys, so Aether can chat but keeps nothing and refuses every action. "
     "Run the setup again to keep the keys in a keyring or in a file on this computer."
@@ -486,12 +489,15 @@ class PolicyRuntime:
             flags.append(PostureFlag("read_only", 1, READ_ONLY))
         elif self.audit is None or not self.audit.healthy or self.gate.degraded:
             why = self.audit_error or self.keys_error or (self.audit.last_error if self.audit else "")
-            flags.append(
-                PostureFlag("audit_broken", 0, f"Audit log unavailable, every action is denied. {why}")
-            )
+            said = user_notice(why, where="Aether's safety record") if why else ""
+            message = f"{AUDIT_DOWN} {said}".strip()
+            flags.append(PostureFlag("audit_broken", 0, message))
         if self.keys is None:
             if not self.read_only:  # read-only has no keys on purpose: the flag above says so
-                flags.append(PostureFlag("policy_degraded", 1, f"Keys unavailable: {self.keys_error}"))
+                why = user_notice(self.keys_error, where="Aether's keys")
+                flags.append(
+                    PostureFlag("policy_degraded", 1, f"Aether's signing keys are not available. {why}")
+                )
         elif self.keys.source == "key_file":
             flags.append(PostureFlag("keys_on_disk", 2, "Audit keys are kept in a file on disk (opt-in)."))
         if self.gate.paused:

@@ -31,6 +31,7 @@ from PySide6.QtCore import QEvent, QMetaMethod, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from aether_qt.policy.user_words import explain_error, user_notice
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.backup_tab import ChooseFile, choose_file
@@ -45,7 +46,15 @@ from aether_qt.widgets.window.events import ChoosePersona, WindowEvents, approva
 from aether_qt.widgets.window.host import Inform
 from aether_qt.widgets.window.menus import WindowMenus
 from aether_qt.widgets.window.stage import CompanionArea
-from aether_qt.widgets.window.state import KEY_TAB, WindowState, read_state, stored_tab, write_state
+from aether_qt.widgets.window.state import (
+    DEFAULT_SIZE,
+    KEY_TAB,
+    WindowState,
+    first_size,
+    read_state,
+    stored_tab,
+    write_state,
+)
 from aether_qt.widgets.window.status import StatusWidgets
 from aether_qt.widgets.window.voice_banners import LIVE, MUTED, MUTED_NOTE, MUTED_TEXT
 
@@ -332,7 +341,8 @@ class MainWindow(QMainWindow):
         try:
             message = self._choose_model(path)
         except (OSError, ValueError) as exc:  # a missing or unusable file is the user's to fix
-            message = f"Could not use {path.name}: {exc}"
+            why = explain_error(exc, where=path.name) if isinstance(exc, OSError) else user_notice(str(exc))
+            message = f"Could not use {path.name}: {why}"
         self.statusBar().showMessage(message, 10_000)
         return message
 
@@ -343,7 +353,9 @@ class MainWindow(QMainWindow):
         if state.geometry is not None:
             self.restoreGeometry(state.geometry)
         else:
-            self.resize(1120, 720)
+            screen = self.screen()
+            area = screen.availableGeometry() if screen is not None else None
+            self.resize(*first_size((area.width(), area.height()) if area is not None else DEFAULT_SIZE))
         if 0 <= state.tab < self.trust_centre.count():
             self.trust_centre.setCurrentIndex(state.tab)
         self.set_trust_centre_visible(state.panel_open)

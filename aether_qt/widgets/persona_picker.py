@@ -21,6 +21,7 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from aether_qt.engines.persona.registry import PersonaChoice
+from aether_qt.policy.user_words import explain_error
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,9 @@ class PersonaPicker(QComboBox):
         except OSError as exc:  # the personas folder is unreadable: say so, keep the window working
             log.warning("cannot list personas: %s", exc)
             self.choices = []
-            self.setToolTip(rich_tooltip(f"Cannot list personas: {exc}"))
+            self.setToolTip(
+                rich_tooltip(f"Cannot list personas. {explain_error(exc, where='the personas folder')}")
+            )
         else:
             self.setToolTip("Persona: the switch happens at the next turn boundary")
         if self.active_id is None:

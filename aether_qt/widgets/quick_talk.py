@@ -40,6 +40,16 @@ WIDTH: Final = 380
 SCREEN_MARGIN: Final = 12
 
 
+def quick_talk_title(name: str) -> str:
+    """Quick talk's title for persona ``name`` ("Pip · quick talk")."""
+    return f"{name} · quick talk"
+
+
+def ask_placeholder(name: str) -> str:
+    """Quick talk's input placeholder for persona ``name``."""
+    return f"Ask {name}…"
+
+
 class QuickTalk(QWidget):
     """The quick-talk tool window.
 
@@ -60,7 +70,7 @@ class QuickTalk(QWidget):
         flags = Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
         super().__init__(parent, flags)
         self.setObjectName("quick_talk")
-        self.setWindowTitle("Aether — quick talk")
+        self.setWindowTitle(quick_talk_title("Aether"))
         self.setFixedWidth(WIDTH)
         self._conversation = conversation if bus_bridge is not None else None
         self.turn_id: str | None = None
@@ -99,7 +109,10 @@ class QuickTalk(QWidget):
         top = QHBoxLayout()
         self.avatar = make_avatar(small=True)
         top.addWidget(self.avatar)
-        title = QLabel("<b>Aether</b> · quick talk")
+        self.title = QLabel(quick_talk_title("Aether"))
+        self.title.setObjectName("quick_talk_title")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a persona's name is the user's text
+        self.title.setStyleSheet("font-weight: 600;")
         self.state = QLabel("")
         self.state.setObjectName("quick_talk_state")
         self.state.setTextFormat(Qt.TextFormat.PlainText)
@@ -108,7 +121,7 @@ class QuickTalk(QWidget):
         close.setToolTip("Close (Esc)")
         close.setAutoRaise(True)
         close.clicked.connect(self.hide)
-        top.addWidget(title)
+        top.addWidget(self.title)
         top.addStretch(1)
         top.addWidget(self.state)
         top.addWidget(close)
@@ -129,9 +142,16 @@ class QuickTalk(QWidget):
         self.notice.setWordWrap(True)
         self.notice.hide()
         layout.addWidget(self.notice)
-        self.input = MessageInput(placeholder="Ask Aether…", max_lines=3)
+        self.input = MessageInput(placeholder=ask_placeholder("Aether"), max_lines=3)
         layout.addWidget(self.input)
         self.setFocusProxy(self.input)
+
+    def set_persona_name(self, name: str) -> None:
+        """Title, window title and placeholder follow the active persona ``name``."""
+        self.title.setText(quick_talk_title(name))
+        self.setWindowTitle(quick_talk_title(name))
+        if self._conversation is not None:
+            self.input.setPlaceholderText(ask_placeholder(name))
 
     def reply_text(self) -> str:
         """The reply shown so far (including queued tokens)."""
@@ -145,6 +165,7 @@ class QuickTalk(QWidget):
         self.turn_id = None
         self._chunks = []
         self.reply.clear()
+        self.notice.setText("")
         self.notice.hide()
         self._submitting = True
         try:
@@ -199,6 +220,7 @@ class QuickTalk(QWidget):
     def _on_bridge_event_published(self, env: Envelope) -> None:
         if isinstance(env.payload, PersonaActivated):
             self.avatar.set_persona(env.payload)
+            self.set_persona_name(env.payload.name.strip() or "Aether")
             return
         if self._conversation is None or not self._mine(env):
             return
@@ -206,6 +228,8 @@ class QuickTalk(QWidget):
         if isinstance(payload, TurnStateChanged):
             self.state.setText(describe_state(payload.state))
             self.avatar.set_state(payload.state)
+        elif isinstance(payload, PhraseShown) and payload.pool == "notice":
+            self._add_notice(payload.text)
         elif isinstance(payload, PhraseShown) and not self._chunks:
             quoted = payload.pool == "quote"  # a file's words: labelled as data, never Aether's own
             label = f"[quoted from {describe_source(payload.source)}, data] " if quoted else ""
@@ -224,9 +248,15 @@ class QuickTalk(QWidget):
         self._flush()
         self.state.setText(describe_outcome(payload.outcome) or describe_state("Idle"))
         self.avatar.set_state("Idle")
-        self.notice.setText(payload.notice)
-        self.notice.setVisible(bool(payload.notice))
+        self._add_notice(payload.notice)
         self.sig_turn_finished.emit(payload.turn_id, payload.outcome)
+
+    def _add_notice(self, text: str) -> None:
+        """Add a line to the notice under the reply (never the same line twice)."""
+        lines = [line for line in self.notice.text().split("\n") if line]
+        if text and text not in lines:
+            self.notice.setText("\n".join((*lines, text)))
+        self.notice.setVisible(bool(self.notice.text()))
 
     def _flush(self) -> None:
         text = self.reply_text()

@@ -44,13 +44,13 @@ STATE_COLOURS: Final[dict[str, str]] = {
     "degraded": "#d32f2f",
 }
 STATE_TIPS: Final[dict[str, str]] = {
-    "idle": "Aether: idle",
+    "idle": "Aether: ready",
     "listening": "Aether: listening",
     "thinking": "Aether: thinking",
     "speaking": "Aether: speaking",
-    "attention": "Aether: approvals are waiting for you",
-    "paused": "Aether: side effects are paused",
-    "degraded": "Aether: policy degraded, every side effect is denied",
+    "attention": "Aether: waiting for your OK",
+    "paused": "Aether: actions are paused",
+    "degraded": "Aether: can't check permissions, so every action is refused",
 }
 FACE_INK: Final = "#24315a"  # the eyes and smile of the app icon's small drawing
 DEGRADED_FLAGS: Final = frozenset({"audit_broken", "policy_degraded"})

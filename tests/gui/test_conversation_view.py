@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 
 from aether_qt.core.bus import EventBus, QtBusBridge
 from aether_qt.core.events import PhraseShown, TokensStreamed, TurnBegan
+from aether_qt.core.turn_labels import WAITING_FOR_OK
 from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.widgets.conversation.message_input import LONG_PASTE_CHARS
 from aether_qt.widgets.conversation.view import ConversationView
@@ -158,7 +159,8 @@ def test_one_megabyte_paste_does_not_freeze_and_is_sent_whole(
     assert max(gaps) < 0.2, f"the GUI thread was blocked for {max(gaps) * 1000:.0f} ms"
     bubble = view.transcript.bubbles["turn_1"]
     assert bubble.notice.isVisible()
-    assert bubble.notice.text() == LONG_NOTICE
+    assert bubble.notice.text() == LONG_NOTICE  # published as a phrase and again at the end: shown once
+    assert LONG_NOTICE not in bubble.phrases.text()
     shown = view.transcript.user_bubbles["turn_1"].text.text()
     assert len(shown) < 3_000
     assert "more characters not shown" in shown
@@ -206,7 +208,7 @@ def test_approval_card_appears_inline_and_deny_answers_it(
     type_and_send(qtbot, view, "write plan.txt")
     qtbot.waitUntil(view.running, timeout=2000)
     # the turn's first events (its "Thinking" state, the acknowledgement) arrive on a timer: let them
-    # land before the ticket, or a late "Thinking" overwrites "Awaiting your approval" on a busy machine
+    # land before the ticket, or a late "Thinking" overwrites "Waiting for your OK" on a busy machine
     qtbot.waitUntil(
         lambda: (
             "turn_1" in view.transcript.bubbles and bool(view.transcript.bubbles["turn_1"].phrases.text())
@@ -222,7 +224,7 @@ def test_approval_card_appears_inline_and_deny_answers_it(
     assert card.resource.text() == "/home/user/Documents/plan.txt"
     assert "turn_1" in card.meta.text()
     label = view.transcript.bubbles["turn_1"].state_label  # the state event may land after the card
-    qtbot.waitUntil(lambda: label.text() == "Awaiting your approval", timeout=2000)
+    qtbot.waitUntil(lambda: label.text() == WAITING_FOR_OK, timeout=2000)
     with qtbot.waitSignal(view.sig_ticket_answered, timeout=1000) as blocker:
         qtbot.mouseClick(card.buttons[ApprovalChoice.DENY], Qt.MouseButton.LeftButton)
     assert fake.answers == [("tkt_7", ApprovalChoice.DENY)]

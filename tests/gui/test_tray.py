@@ -88,7 +88,7 @@ def test_icon_turns_to_attention_when_a_ticket_is_pending(
     ask(runtime, home)
     window.refresh()
     assert tray.state == "attention"
-    assert "approvals" in tray.toolTip()
+    assert "waiting for your OK" in tray.toolTip()
 
 
 def test_pause_from_the_menu_shows_the_banner_and_denies(

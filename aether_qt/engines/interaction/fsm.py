@@ -10,7 +10,7 @@ Decisions recorded here:
 
 * **Ask ends the turn.** Pending approvals are never auto-denied and may wait
   for hours, so the turn does not stay open: it ends ``Answered`` with the notice
-  ``waiting for your approval (ticket …)``. The conductor runs the approved
+  :data:`NOTICE_WAITING` (no ticket id: that is for the card, not for words). The conductor runs the approved
   action outside the turn; :class:`ApprovalAnswered` is therefore always ignored
   by the FSM and exists so an event log can record the answer next to the turn.
 * **Templated replies.** Only actions whose result the model must read
@@ -107,12 +107,15 @@ MODEL_REPLY_CAPABILITIES: Final = frozenset({"files.read", "clipboard.read", "ne
 REMOTE_CAPABILITIES: Final = frozenset({"router.remote", "router.remote_private"})
 """Capabilities that allow a remote generation rather than a tool run."""
 
-NOTICE_NO_POLICY: Final = "the permission gate is unavailable, so I can't do things outside this chat"
-NOTICE_NO_MEMORY: Final = "memory is unavailable right now"
+NOTICE_NO_POLICY: Final = (
+    "Aether's permission checks are not working, so I can't do things outside this chat."
+)
+NOTICE_NO_MEMORY: Final = "Memory is unavailable right now, so I can't remember or forget things."
 REPLY_MEMORY_DRAFT: Final = (
     "Under the Observer preset I don't keep memories across sessions, so I did not save that."
 )
-NOTICE_TOO_SLOW: Final = "this is taking too long, so I stopped waiting"
+NOTICE_TOO_SLOW: Final = "This is taking too long, so I stopped waiting. Please try again."
+NOTICE_WAITING: Final = "Waiting for your OK: answer the approval card to go on."
 
 
 # ---------------------------------------------------------------- model
@@ -254,8 +257,7 @@ def _on_policy(model: TurnModel, event: PolicyDecided) -> Step:
             return _generate(model, StartGeneration(remote=True))
         return _go(model, TurnState.EXECUTING, RunTool(model.action))
     if kind == "ask":
-        notice = f"waiting for your approval (ticket {event.ticket_id})"
-        return _finish(model, TurnState.AWAITING_APPROVAL, Outcome.ANSWERED, notice=notice)
+        return _finish(model, TurnState.AWAITING_APPROVAL, Outcome.ANSWERED, notice=NOTICE_WAITING)
     if kind == "draft":
         return _draft(model)
     return _repair(model, Outcome.DENIED, event.reason)  # deny, needs_upgrade

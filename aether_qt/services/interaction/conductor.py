@@ -62,6 +62,7 @@ from aether_qt.policy.decisions import (
     decision_as_dict,
 )
 from aether_qt.policy.provenance import memory_is_trusted, memory_tag, remote_tag
+from aether_qt.policy.user_words import MEMORY_MISS, explain_error, leaks, user_notice
 from aether_qt.services.gate.gate_on_bus import GateOnBus
 from aether_qt.services.interaction.history import ConversationHistory, Exchange
 from aether_qt.services.interaction.pending_actions import STORE_ERRORS, PendingActions, refused_by_user
@@ -76,6 +77,12 @@ STALL_S = 120.0  # no event and no timer for this long: the turn ends in Error, 
 Spawn = Callable[[Callable[[], None]], None]
 _MEMORY_TOOLS = {"memory.write.durable": "memory:fact", "memory.delete": "memory:topic"}
 _CHAT = frozenset({Category.DIRECT_LOCAL, Category.ACKNOWLEDGE})
+_CLOSING_POOLS = frozenset({"repair", "clarify", "safety"})  # a phrase that ends a turn is its reply
+STUCK = "I got stuck on this one, so I stopped. Please try again."
+GENERATION_FAILED = "Something went wrong while I was writing the reply. Please try again."
+MODEL_FAILED = (
+    "The model couldn't finish this reply. Please try again, or choose another model in the settings."
+)
 
 
 class MemoryPort(Protocol):
@@ -202,6 +209,8 @@ class _Turn:
     route_caption: str = ""  # where the answer came from, for the window
     streamed: list[str] = field(default_factory=list)
     last_phrase: str = ""
+    closing_phrase: str = ""  # the repair/clarify/safety phrase: shown once, as the reply when there is none
+    shown_notices: tuple[str, ...] = ()  # notices already published as a phrase (not repeated at the end)
     action: ActionRequest | None = None
     change_id: str = ""
 
@@ -305,6 +314,7 @@ class Conductor:
             if classification.notice:
                 report.notices.append(classification.notice)
                 self._publish(turn, PhraseShown(turn_id=tid, pool="notice", text=classification.notice))
+                turn.shown_notices = (classification.notice,)
             degraded = (
                 Degraded.NONE if self._memory is not None and self._memory.started else Degraded.NO_MEMORY
             )
@@ -352,7 +362,7 @@ class Conductor:
             except queue.Empty:
                 due = turn.schedule.due()
                 if not due and timeout is None:
-                    self._feed(turn, fsm.Fault("the turn stopped making progress"))
+                    self._feed(turn, fsm.Fault(STUCK))
                 for timer in due:
                     self._feed(turn, timer)
                 continue
@@ -373,7 +383,7 @@ class Conductor:
                 "reason": item.route.reason,
                 "status": item.route.status,
             }
-            turn.route_caption = route_caption(item.route)
+            turn.route_caption = _plain_caption(item.route)
             if item.route.tier is Tier.REMOTE:
                 turn.remote = remote_tag(item.route.provider)
                 self._pick_up(turn, turn.remote)
@@ -419,6 +429,9 @@ class Conductor:
             turn.report.timings["t_ack_ms"] = round(turn.schedule.elapsed_ms(), 1)
         turn.report.phrases.append({"pool": pool, "text": text})
         turn.last_phrase = text
+        if pool in _CLOSING_POOLS:  # the turn ends now: :meth:`_end` shows it once (see there)
+            turn.closing_phrase = text
+            return
         self._publish(turn, PhraseShown(turn_id=turn.report.turn_id, pool=pool, text=text))
 
     def _request_policy(self, turn: _Turn, action: ActionRequest) -> None:
@@ -453,13 +466,15 @@ class Conductor:
             except PolicyError as withdraw_exc:
                 _log.warning("ticket %s stays open without its call: %s", ticket_id, withdraw_exc)
             turn.report.ticket_id = ""
-            turn.inbox.put(fsm.Fault(f"I could not keep this request for your approval ({exc}). Ask again."))
+            why = explain_error(exc, where="Aether's list of requests")
+            turn.inbox.put(fsm.Fault(f"I could not keep this request for your OK, so I dropped it. {why}"))
             return False
         return True
 
     def _run_tool(self, turn: _Turn, action: ActionRequest) -> None:
         if turn.allow is None:
-            turn.inbox.put(fsm.Fault("tool run without an Allow"))
+            _log.error("tool run without an Allow in turn %s", turn.report.turn_id)
+            turn.inbox.put(fsm.Fault(STUCK))
             return
         result = self._tools.run(turn.allow, self._call(turn, action))
         turn.report.tool = result.summary
@@ -523,9 +538,9 @@ class Conductor:
                     route_taken, result = self._router.answer(
                         request, category, lambda t: inbox.put(_Token(t)), cancel, route=route, permit=permit
                     )
-            except Exception as exc:  # a bug in a provider must end the turn, not hang it
+            except Exception:  # a bug in a provider must end the turn, not hang it
                 _log.exception("generation failed")
-                inbox.put(fsm.Fault(f"generation failed: {type(exc).__name__}"))
+                inbox.put(fsm.Fault(GENERATION_FAILED))
                 return
             inbox.put(_Generated(route_taken, result))
 
@@ -588,6 +603,10 @@ class Conductor:
         turn.schedule.cancel()
         report, model = turn.report, turn.model
         report.reply = effect.reply or "".join(turn.streamed).strip() or turn.last_phrase
+        if (
+            turn.closing_phrase and report.reply != turn.closing_phrase
+        ):  # a reply came too: the phrase precedes it
+            self._publish(turn, PhraseShown(turn_id=report.turn_id, pool="repair", text=turn.closing_phrase))
         if effect.notice:
             report.notices.append(effect.notice)
         report.outcome = effect.outcome.value
@@ -604,12 +623,28 @@ class Conductor:
                 outcome=report.outcome,
                 final_state=report.final_state,
                 reply=report.reply,
-                notice=" ".join(report.notices),
+                notice=self._notice_words(turn),
                 route=turn.route_caption,
             ),
         )
         if effect.outcome is Outcome.ANSWERED and turn.classification.category in _CHAT:
             self._episode(turn)
+
+    def _notice_words(self, turn: _Turn) -> str:
+        """The turn's notices for the user: codes in words, each once, none already shown as a phrase.
+
+        ``report.notices`` keeps the codes (``aether say --json``); the window gets sentences.
+        """
+        action = turn.model.action
+        cap = CAPABILITIES.get(action.capability) if action is not None else None
+        where = "that file" if cap is not None and cap.resource_kind is ResourceKind.PATH else "Aether's data"
+        fallback = MODEL_FAILED if turn.model.answer_started or turn.streamed else GENERATION_FAILED
+        words = [
+            user_notice(n, fallback=fallback, where=where)
+            for n in turn.report.notices
+            if n not in turn.shown_notices
+        ]
+        return " ".join(dict.fromkeys(w for w in words if w))
 
     # ------------------------------------------------------------------ memory
 
@@ -642,7 +677,7 @@ class Conductor:
             for hit in result.hits
         ]
         if result.timed_out:
-            turn.report.notices.append("memory_miss")
+            turn.report.notices.append(MEMORY_MISS)
         return result.hits
 
     def _ground(self, turn: _Turn, hits: tuple[RecallHit, ...]) -> Grounded | None:
@@ -733,3 +768,16 @@ class Conductor:
 
     def _publish(self, turn: _Turn, payload: Any) -> None:
         self._bus.publish(payload, source_layer=SOURCE, change_id=turn.change_id, turn_id=turn.report.turn_id)
+
+
+def _plain_caption(route: Route) -> str:
+    """Where the answer came from, in words: a route reason that names codes is said plainly."""
+    caption = route_caption(route)
+    if not leaks(caption):
+        return caption
+    why = (
+        "the online model did not answer"
+        if route.tier is Tier.REMOTE
+        else "your settings kept it on this computer"
+    )
+    return route_caption(dataclasses.replace(route, reason=why))

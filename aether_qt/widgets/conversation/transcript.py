@@ -30,6 +30,11 @@ MUTED: Final = "#6b7280"
 SOURCE_WORDS: Final = {"voice": "by voice", "quick_talk": "from quick talk", "cli": "from the terminal"}
 
 
+def empty_text(name: str) -> str:
+    """What the empty transcript says, for persona ``name``."""
+    return f"Say something to {name}: type below and press Enter."
+
+
 def shortened(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text`` itself, or its first ``limit`` characters and a line saying how much was left out."""
     if len(text) <= limit:
@@ -169,6 +174,14 @@ class AssistantBubble(QFrame):
         self.phrases.setText(f"{current}\n{text}" if current else text)
         self.phrases.show()
 
+    def add_notice(self, text: str) -> None:
+        """Add a line to the turn's notice (a line already there is not repeated)."""
+        lines = [line for line in self.notice.text().split("\n") if line]
+        if not text or text in lines:
+            return
+        self.notice.setText("\n".join((*lines, text)))
+        self.notice.show()
+
     def show_quote(self, text: str, source: str) -> None:
         """Show untrusted data (a file's words) as a labelled quote, apart from the reply."""
         self.quote_source.setText(quote_caption(source))
@@ -206,9 +219,7 @@ class AssistantBubble(QFrame):
         label = describe_outcome(outcome)
         self.state_label.setText(label)
         self.state_label.setVisible(bool(label))
-        if notice:
-            self.notice.setText(notice)
-            self.notice.show()
+        self.add_notice(notice)
 
 
 class Transcript(QScrollArea):
@@ -231,9 +242,7 @@ class Transcript(QScrollArea):
         self._layout = QVBoxLayout(holder)
         self._layout.setContentsMargins(14, 14, 14, 14)
         self._layout.setSpacing(10)
-        self.empty = _plain_label(
-            "Say something to Aether: type below and press Enter.", name="transcript_empty"
-        )
+        self.empty = _plain_label(empty_text("Aether"), name="transcript_empty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setStyleSheet(f"color: {MUTED}; padding: 24px;")
         self._layout.addWidget(self.empty)
@@ -267,6 +276,10 @@ class Transcript(QScrollArea):
     def add_phrase(self, turn_id: str, text: str) -> None:
         """Show an acknowledgement or progress phrase in the turn's bubble."""
         self._assistant(turn_id).add_phrase(text)
+
+    def add_turn_notice(self, turn_id: str, text: str) -> None:
+        """Show a notice about the turn (a message too long to read whole) in its bubble's notice."""
+        self._assistant(turn_id).add_notice(text)
 
     def add_quote(self, turn_id: str, text: str, *, source: str) -> None:
         """Show data the turn read (a file's words) as a labelled quote in the turn's bubble."""
@@ -322,6 +335,10 @@ class Transcript(QScrollArea):
         dirty, self._dirty = self._dirty, []
         for bubble in dirty:
             bubble.flush()
+
+    def set_persona_name(self, name: str) -> None:
+        """The active persona is ``name``: the empty transcript invites the user to talk to it."""
+        self.empty.setText(empty_text(name))
 
     def is_empty(self) -> bool:
         """Whether no message has been shown yet."""

@@ -51,6 +51,17 @@ UNAVAILABLE_TEXT: Final = (
     "still work in the trust centre."
 )
 CHOICE_WORDS: Final = {choice.value: label for choice, label in CHOICES}
+DEFAULT_NAME: Final = "Aether"
+
+
+def persona_name(persona: PersonaActivated) -> str:
+    """The name to show for the active persona (the app's name when it has none)."""
+    return persona.name.strip() or DEFAULT_NAME
+
+
+def message_placeholder(name: str) -> str:
+    """The input's placeholder for persona ``name`` ("Message Pip…")."""
+    return f"Message {name}…"
 
 
 def unavailable_page() -> QFrame:
@@ -235,6 +246,8 @@ class ConversationView(QWidget):
         payload = env.payload
         if payload.pool == "quote":  # a file's words: a labelled data block, never Aether's own
             self.transcript.add_quote(payload.turn_id, payload.text, source=payload.source)
+        elif payload.pool == "notice":  # about the turn, not Aether's words: shown as its notice
+            self.transcript.add_turn_notice(payload.turn_id, payload.text)
         else:
             self.transcript.add_phrase(payload.turn_id, payload.text)
 
@@ -266,6 +279,10 @@ class ConversationView(QWidget):
     def _persona_activated(self, env: Envelope) -> None:
         assert isinstance(env.payload, PersonaActivated)
         self.avatar.set_persona(env.payload)
+        if self._conversation is not None:  # the input and the empty transcript name whom you talk to
+            name = persona_name(env.payload)
+            self.input.setPlaceholderText(message_placeholder(name))
+            self.transcript.set_persona_name(name)
 
     def _ticket_answered(self, env: Envelope) -> None:
         assert isinstance(env.payload, TicketAnswered)

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 KEY_GEOMETRY: Final = "main_window/geometry"  # the main window's key: the same place on screen
 DEFAULT_SIZE: Final = (1120, 720)
+MIN_SIZE: Final = (480, 320)
+"""Small enough for any screen, large enough that the two sentences are never cut off."""
 PAINT_WAIT_S: Final = 1.0
 TITLE: Final = "Aether is starting…"
 DETAIL: Final = "The conversation opens in a moment. The language model keeps loading in the background."
@@ -82,6 +84,7 @@ class StartWindow(QWidget):
         self.setWindowTitle("Aether")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet("QWidget#start_window { background: #f3f4f6; }")
+        self.setMinimumSize(*MIN_SIZE)  # a remembered tiny geometry must not cut the words off
         layout = QVBoxLayout(self)
         layout.setContentsMargins(32, 32, 32, 32)
         layout.addStretch(2)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from aether_qt.core.events import PersonaActivated, PersonaFailed, PersonaRecovered
 from aether_qt.policy.runtime import PostureFlag
+from aether_qt.policy.user_words import user_notice
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
@@ -64,6 +65,15 @@ CONDITION_RANKS: Final[dict[str, int]] = {
 }
 """DESIGN.md §11 order among bus conditions; an unknown one ranks just above the persona error."""
 UNKNOWN_RANK: Final = CONDITION_PRIORITY + 5
+CONDITION_PLACES: Final[dict[str, str]] = {
+    "no_model": "the model file",
+    "voice_unavailable": "the microphone or the speaker",
+    "microphone_live": "the microphone",
+    "memory": "Aether's memory",
+    "persona_error": "the persona file",
+    "remote_unavailable": "the online model",
+}
+"""What a condition's problem is about, for the sentence that replaces a raw error."""
 PERSONA_ERROR: Final = "persona_error"
 STORAGE_FULL: Final = "storage_full"
 CHOOSE_MODEL: Final = "choose_model"
@@ -208,11 +218,15 @@ class BannerArea(QWidget):
         return next((b for b in self._banners if b.flag == flag), None)
 
     def set_condition(self, flag: str, message: str | None) -> None:
-        """Show a banner for ``flag`` with ``message``, or clear it with ``None``; refreshes."""
+        """Show a banner for ``flag`` with ``message``, or clear it with ``None``; refreshes.
+
+        A message that names codes or an exception (a service passing its error on) is
+        said in words instead (:func:`~aether_qt.policy.user_words.user_notice`).
+        """
         if message is None:
             self._conditions.pop(flag, None)
         else:
-            self._conditions[flag] = message
+            self._conditions[flag] = user_notice(message, where=CONDITION_PLACES.get(flag, "Aether's data"))
         self.refresh()
 
     def persona_activated(self, persona: PersonaActivated) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from aether_qt.policy.audit_epoch import AcknowledgeError, acknowledge
+from aether_qt.policy.user_words import user_notice
 from aether_qt.widgets.trust.banners import (
     ACKNOWLEDGE,
     CHECK_AGAIN,
@@ -176,7 +177,8 @@ class BannerFixes:
             try:
                 done = acknowledge(runtime.paths, allow_key_file=key_file)
             except AcknowledgeError as exc:
-                message = f"Could not acknowledge: {exc}"
+                why = user_notice(str(exc), where="Aether's safety record")
+                message = f"Could not acknowledge: {why}"
             else:
                 message = f"{done.summary} {ACKNOWLEDGE_DONE}" if done.done else done.summary
         self._inform(window.window(), "The audit log", message)

@@ -36,6 +36,7 @@ from aether_qt.core.events import (
     VoiceStateChanged,
 )
 from aether_qt.policy.capabilities import CAPABILITIES
+from aether_qt.policy.user_words import explain_error
 from aether_qt.widgets.window.voice_banners import LIVE, voice_conditions
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ _REFRESHING: Final = (
 def approval_line(capability: str, resource: str) -> str:
     """One line about an approval for the tray message: what Aether wants to do, and to what."""
     spec = CAPABILITIES.get(capability)
-    return f"{spec.description if spec is not None else capability}: {resource}"
+    return f"{spec.description if spec is not None else 'An action'}: {resource}"
 
 
 def model_status_text(status: ModelStatusChanged) -> str:
@@ -162,7 +163,8 @@ class WindowEvents(QObject):
         except (OSError, ValueError, KeyError) as exc:  # gone or broken since the list was read
             picker.cancel_pending()
             self.set_persona_status("")
-            window.statusBar().showMessage(f"Could not switch to {name}: {exc}", 10_000)
+            why = explain_error(exc, where=f"{name}'s persona file")
+            window.statusBar().showMessage(f"Could not switch to {name}. {why}", 10_000)
             return
         if picker.pending_id is None:  # back to the active one before the boundary
             self.set_persona_status("")

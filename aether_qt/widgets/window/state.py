@@ -27,6 +27,16 @@ MAX_PANEL_WIDTH: Final = 4000
 _MAX_DIGITS: Final = 4
 
 
+def first_size(available: tuple[int, int]) -> tuple[int, int]:
+    """The window's size on a first start: :data:`DEFAULT_SIZE`, or less on a small screen.
+
+    ``available`` is the screen's free area in logical pixels: at 2x scale a
+    1280x1024 screen offers 640x512, and a window larger than that is cut off.
+    """
+    width, height = available
+    return min(DEFAULT_SIZE[0], width * 9 // 10), min(DEFAULT_SIZE[1], height * 9 // 10)
+
+
 def stored_int(value: object, default: int = 0) -> int:
     """A small decimal number kept in the settings file, or ``default`` when it is not one.
 

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aether_qt.engines.interaction.fsm import (
+    NOTICE_NO_MEMORY,
+    NOTICE_WAITING,
     REPLY_MEMORY_DRAFT,
     ApprovalAnswered,
     Cancel,
@@ -267,7 +269,7 @@ def test_ask_ends_the_turn_waiting_for_approval() -> None:
         ]
     )
     ends = [e for e in effects if isinstance(e, EndTurn)]
-    assert ends == [EndTurn(Outcome.ANSWERED, notice="waiting for your approval (ticket tkt_9)")]
+    assert ends == [EndTurn(Outcome.ANSWERED, notice=NOTICE_WAITING)]
     assert final.state == S.AWAITING_APPROVAL
 
 
@@ -333,7 +335,7 @@ def test_no_policy_denies_every_side_effect() -> None:
     host.send(Classified(Category.TOOL_PLAN, action()))
     assert host.of_type(RequestPolicy) == []
     assert host.ends()[0].outcome == Outcome.DENIED
-    assert "permission gate" in host.ends()[0].notice
+    assert "permission checks" in host.ends()[0].notice
 
 
 def test_no_memory_denies_memory_but_not_tools() -> None:
@@ -343,7 +345,7 @@ def test_no_memory_denies_memory_but_not_tools() -> None:
             Classified(Category.MEMORY_FORGET, action("memory.delete")),
         ]
     )
-    assert effects[-1] == EndTurn(Outcome.DENIED, notice="memory is unavailable right now")
+    assert effects[-1] == EndTurn(Outcome.DENIED, notice=NOTICE_NO_MEMORY)
     _, effects = run(
         [TurnBegin("t", "x", degraded=Degraded.NO_MEMORY), Classified(Category.TOOL_PLAN, action())]
     )
