@@ -9,6 +9,11 @@ on the X server. Keys are pressed and items clicked as a user would.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import uuid
 from collections.abc import Iterator
@@ -389,3 +394,67 @@ def test_the_last_conversation_is_shown_again_after_a_restart(
             again.conversation.join()
             again.window.shutdown()
             again.runtime.close()
+
+
+RUN_APP = textwrap.dedent(
+    """
+    import json, sys
+    from PySide6.QtCore import QTimer
+    from aether_qt.app import AppOptions, run_app
+    from aether_qt.core.events import TurnEnded
+
+    def ready(parts):
+        view, listing = parts.window.conversation_view, parts.window.conversation_list
+        transcript = view.transcript
+        shown = [bubble.text.text() for bubble in transcript.user_bubbles.values()]
+        print("SHOWN", json.dumps(shown), flush=True)
+        print("TITLES", json.dumps(listing.titles()), flush=True)
+        if sys.argv[2] == "-":
+            QTimer.singleShot(0, parts.app.quit)
+            return
+        ended = []
+        parts.bus.subscribe(TurnEnded.KIND, lambda env: ended.append(env.payload))
+        view.input.setPlainText(sys.argv[2])
+        view.send()
+
+        def wait():
+            if not ended:
+                QTimer.singleShot(50, wait)
+                return
+            print("OUTCOME", ended[0].outcome, flush=True)
+            QTimer.singleShot(200, parts.app.quit)
+
+        wait()
+
+    sys.exit(run_app(AppOptions(home=sys.argv[1], allow_key_file=True, onboarding=False), on_ready=ready))
+    """
+)
+
+
+def run_app(home: Path, words: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "AETHER_NO_EMBEDDER": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_APP, str(home), words],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    return dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+
+
+@pytest.mark.slow
+def test_the_real_app_shows_the_last_conversation_again_after_a_restart(home: Path, x11: str) -> None:
+    first = run_app(home, f"the tulips bloom in april, {CANARY}")
+    assert json.loads(first["SHOWN"]) == [] and json.loads(first["TITLES"]) == []
+    assert first["OUTCOME"] == "Answered"
+    again = run_app(home, "-")
+    assert json.loads(again["SHOWN"]) == [f"the tulips bloom in april, {CANARY}"]
+    [title] = json.loads(again["TITLES"])
+    assert title.startswith("the tulips bloom in april") and title.endswith(
+        "…"
+    )  # the first message, shortened
+    holding = [str(p) for p in home.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
+    assert holding == []
