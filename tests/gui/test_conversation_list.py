@@ -30,6 +30,7 @@ from router_fakes import EchoRouter
 
 from aether_qt.companion import build_conductor, gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.errors import ExplainedError
 from aether_qt.core.events import TurnEnded
 from aether_qt.core.generation import GenerationRequest, TokenSink
 from aether_qt.core.paths import resolve_paths
@@ -210,6 +211,8 @@ def test_switching_restores_the_messages_and_the_model_continues_that_conversati
     assert history == [("user", "tell me about bicycles"), ("assistant", "About tell me about bicycles.")]
     click_title(qtbot, rig, "what about trains")
     assert shown_texts(rig) == ["what about trains", "About what about trains."]
+    qtbot.wait(300)
+    rig.window.grab().save(str(home_shot(rig, "conversation-list.png")))
 
 
 def test_a_switch_while_a_reply_runs_keeps_that_turn_in_its_own_conversation(qtbot: QtBot, rig: Rig) -> None:
@@ -394,6 +397,31 @@ def test_the_last_conversation_is_shown_again_after_a_restart(
             again.conversation.join()
             again.window.shutdown()
             again.runtime.close()
+
+
+class BrokenStore:
+    """A conversation list whose database is locked: every call says so in a sentence."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*_args: Any) -> Any:
+            if name == "current":
+                return ""
+            raise ExplainedError("The database is locked by another program. Close it and try again.")
+
+        return fail
+
+
+def test_a_failure_is_one_sentence_in_the_list_and_nothing_breaks(qtbot: QtBot, x11: str) -> None:
+    listing = ConversationList(conversations=BrokenStore(), confirm=lambda *_: True)  # type: ignore[arg-type]
+    qtbot.addWidget(listing)
+    listing.show()
+    opened: list[object] = []
+    listing.sig_conversation_opened.connect(lambda *args: opened.append(args))
+    listing.resume()
+    listing.start_new()
+    assert opened == [] and listing.error.isVisible()
+    locked = "The database is locked by another program. Close it and try again."
+    assert listing.error.text() == f"Could not start a new conversation: {locked}"
 
 
 RUN_APP = textwrap.dedent(
