@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aether_qt.core.bus import EventBus
+from aether_qt.core.errors import ExplainedError
 from aether_qt.core.events import PhraseShown, TokensStreamed, TurnBegan, TurnEnded, TurnStateChanged
 from aether_qt.core.generation import (
     FencedData,
@@ -703,7 +704,9 @@ class Conductor:
         )
         try:
             self._record(ended)
-        except Exception:  # the answer stands; only its place in the conversation list is lost
+        except ExplainedError as exc:  # a full, locked or damaged database: the answer stands
+            _log.warning("the turn was not kept in its conversation: %s", exc)
+        except Exception:  # a bug: the answer stands; only its place in the conversation list is lost
             _log.exception("the turn was not kept in its conversation")
 
     # ------------------------------------------------------------------ memory

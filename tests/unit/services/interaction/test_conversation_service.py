@@ -15,6 +15,7 @@ from router_fakes import EchoRouter
 
 from aether_qt.companion import build_conductor
 from aether_qt.core.bus import EventBus
+from aether_qt.core.errors import ExplainedError
 from aether_qt.engines.interaction.phrases import load_default_persona
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.interaction.conductor import EndedTurn, TurnReport
@@ -165,3 +166,26 @@ def test_only_answered_exchanges_go_back_to_the_model() -> None:
     ]
     [exchange] = exchanges_of(messages)
     assert (exchange.user, exchange.reply, exchange.taint) == ("q1", "a1", ("file:x",))
+
+
+def test_a_turn_that_cannot_be_kept_is_still_answered_and_the_log_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def full(_turn: EndedTurn) -> None:
+        raise ExplainedError("The disk holding /home/me/.local/share/aether is full.")
+
+    with key_file_runtime(tmp_path / "home") as rt:
+        conductor = build_conductor(
+            runtime=rt,
+            bus=EventBus(),
+            router=EchoRouter(),
+            persona=load_default_persona(),
+            spawn=lambda job: job(),
+            workdir=tmp_path,
+            record=full,
+        )
+        conductor.open_conversation("conv_x")
+        report = conductor.run_turn("hello")
+    assert report is not None and report.outcome == "Answered"
+    [record] = [r for r in caplog.records if "not kept" in r.getMessage()]
+    assert record.levelname == "WARNING" and record.exc_info is None and "is full" in record.getMessage()
