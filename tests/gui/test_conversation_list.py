@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.interaction.conductor import Conductor
 from aether_qt.services.interaction.conversations import ConversationService, TurnRecorder
 from aether_qt.storage.conversations import ConversationStore
-from aether_qt.widgets.conversation.conversation_list import ConversationList
+from aether_qt.widgets.conversation.conversation_list import ConversationList, when_text
 from aether_qt.widgets.main_window import MainWindow
 
 CANARY = "quetzalcoatl-harmonica-8812"
@@ -486,3 +487,29 @@ def test_the_real_app_shows_the_last_conversation_again_after_a_restart(home: Pa
     )  # the first message, shortened
     holding = [str(p) for p in home.rglob("*") if p.is_file() and CANARY.encode() in p.read_bytes()]
     assert holding == []
+
+
+def test_times_are_said_as_a_person_says_them() -> None:
+    now = datetime(2026, 12, 7, 16, 30).timestamp() * 1000
+
+    def at(*parts: int) -> int:
+        return int(datetime(*parts).timestamp() * 1000)  # type: ignore[arg-type]
+
+    assert when_text(at(2026, 12, 7, 9, 5), int(now)) == "09:05"
+    assert when_text(at(2026, 12, 6, 23, 59), int(now)) == "Yesterday"
+    assert when_text(at(2026, 3, 1, 12, 0), int(now)) == "1 Mar"
+    assert when_text(at(2025, 12, 24, 12, 0), int(now)) == "24 Dec 2025"
+
+
+def test_ctrl_f_in_the_list_goes_to_the_search_and_enter_to_the_first_result(qtbot: QtBot, rig: Rig) -> None:
+    say(qtbot, rig, "a note about lighthouses")
+    rig.listing.start_new()
+    qtbot.waitUntil(lambda: rig.listing.titles() == ["a note about lighthouses"], timeout=5_000)
+    rig.listing.list.setFocus()
+    qtbot.keyClick(rig.listing.list, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert rig.listing.search.hasFocus()
+    qtbot.keyClicks(rig.listing.search, "lighthouse")
+    qtbot.keyClick(rig.listing.search, Qt.Key.Key_Return)
+    assert rig.listing.results.hasFocus() and rig.listing.results.currentRow() == 0
+    qtbot.keyClick(rig.listing.results, Qt.Key.Key_Return)
+    assert shown_texts(rig) == ["a note about lighthouses", "About a note about lighthouses."]
