@@ -46,7 +46,15 @@ from aether_qt.widgets.window.events import ChoosePersona, WindowEvents, approva
 from aether_qt.widgets.window.host import Inform
 from aether_qt.widgets.window.menus import WindowMenus
 from aether_qt.widgets.window.stage import CompanionArea
-from aether_qt.widgets.window.state import KEY_TAB, WindowState, read_state, stored_tab, write_state
+from aether_qt.widgets.window.state import (
+    KEY_CONVERSATIONS,
+    KEY_TAB,
+    WindowState,
+    read_state,
+    stored_flag,
+    stored_tab,
+    write_state,
+)
 from aether_qt.widgets.window.status import StatusWidgets
 from aether_qt.widgets.window.voice_banners import LIVE, MUTED, MUTED_NOTE, MUTED_TEXT
 
@@ -372,6 +380,10 @@ class MainWindow(QMainWindow):
             self.trust_centre.setCurrentIndex(state.tab)
         self.set_trust_centre_visible(state.panel_open)
         self._on_panel_button_toggled(state.panel_open)  # closed by default: toggled did not fire
+        if self.conversation_list is not None and not stored_flag(
+            self._settings.value(KEY_CONVERSATIONS), True
+        ):
+            self.toggle_conversation_list()  # shown unless the user hid it
 
     def save_state(self) -> None:
         """Write geometry, splitter, side panel (open, width) and current tab to the settings."""
@@ -383,6 +395,8 @@ class MainWindow(QMainWindow):
             panel_width=self.drawer.width,
         )
         write_state(self._settings, state)
+        if self.conversation_list is not None:
+            self._settings.setValue(KEY_CONVERSATIONS, not self.conversation_list.isHidden())
 
     def shutdown(self) -> None:
         """Stop the timers, save the geometry, stop background work. Idempotent."""

@@ -382,12 +382,15 @@ def test_the_last_conversation_is_shown_again_after_a_restart(
         say(qtbot, first, "a second conversation")
         click_title(qtbot, first, "the tulips bloom in april")
         first.conversation.join()
+        first.window.toggle_conversation_list()  # hidden by the user: it stays hidden after the restart
         first.window.close()
         first.window.shutdown()
         first.runtime.close()
         again = build(qtbot, home, EventBus(), [], answer)
         try:
             assert shown_texts(again) == ["the tulips bloom in april", "About the tulips bloom in april."]
+            assert again.listing.isHidden() and again.window.menus.list_action is not None
+            assert not again.window.menus.list_action.isChecked()
             assert (
                 again.listing.titles()[0] == "the tulips bloom in april" or len(again.listing.titles()) == 2
             )
