@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from aether_qt.core.events import Envelope
     from aether_qt.engines.router.router import Router
     from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.services.interaction.conductor import RecordTurn
+    from aether_qt.services.interaction.conversations import ConversationService
     from aether_qt.services.interaction.host import QtConversation
     from aether_qt.services.memory.host import MemoryHost
     from aether_qt.services.memory.service import MemoryService
@@ -161,6 +163,7 @@ def _build(
     memory: MemoryHost | None = None,
     router: Router | None = None,
     microphone: MicMute | None = None,
+    conversations: ConversationService | None = None,
 ) -> AppParts:
     from aether_qt.services.gate.costs import CostsService
     from aether_qt.services.gate.data_safety import DataSafetyService
@@ -186,6 +189,7 @@ def _build(
         ),
         costs=CostsService(runtime=runtime, router=router),
         microphone=microphone,
+        conversations=conversations,
     )
     window.sig_quit_requested.connect(app.quit)
     tray: TrayIcon | None = None
@@ -213,8 +217,11 @@ def _conversation(
     memory: MemoryService | None = None,
     *,
     persona_started: threading.Event | None = None,
+    record: RecordTurn | None = None,
 ) -> QtConversation:
     """The conductor and the router on their QThreads, over this runtime's gate and the active persona.
+
+    ``record`` keeps each ended turn in its conversation (the conversation list).
 
     The model starts loading before the persona service has started (the window is
     still being built): the router thread reads the system prompt once the model
@@ -244,6 +251,7 @@ def _conversation(
             workdir=Path.home(),
             on_boundary=personas.at_boundary,
             memory=memory,
+            record=record,
         ),
     )
     personas.bind_turns(conversation.conductor.busy)
@@ -617,11 +625,13 @@ def _assemble(
         from aether_qt.core.bus import EventBus, QtBusBridge
         from aether_qt.engines.media.hotkeys import preload as preload_hotkeys
         from aether_qt.engines.persona.registry import user_personas_dir
+        from aether_qt.services.interaction.conversations import ConversationService, TurnRecorder
         from aether_qt.services.memory.host import MemoryHost
         from aether_qt.services.persona.host import PersonaHost
         from aether_qt.services.persona.service import PersonaService
         from aether_qt.services.presence.host import PresenceHost
         from aether_qt.services.voice.mute import MicMute
+        from aether_qt.storage.conversations import ConversationStore
 
         preload_hotkeys()  # before the guard: python-xlib runs `uname -p` on import
         runtime.install_guard()
@@ -630,8 +640,16 @@ def _assemble(
         service = PersonaService(runtime=runtime, bus=bus, user_dir=user_personas_dir(paths.data_dir))
         host = PersonaHost(service=service, bus=bus)
         memory = MemoryHost(service=build_memory(runtime, bus, paths, service))
+        store = ConversationStore(database=runtime.database)
+        recorder = TurnRecorder(store)
         conversation = _conversation(
-            paths, runtime, bus, service, memory.service, persona_started=persona_started
+            paths,
+            runtime,
+            bus,
+            service,
+            memory.service,
+            persona_started=persona_started,
+            record=recorder.record,
         )
         conversation.start()  # the model loads on the router thread while the window is built
         mute = MicMute(bus=bus)  # "Mute microphone" in the tray; the voice host reads it once started
@@ -648,6 +666,7 @@ def _assemble(
             memory=memory,
             router=conversation.router,
             microphone=mute,
+            conversations=ConversationService(store=store, turns=conversation.conductor, recorder=recorder),
         )
         presence = PresenceHost(visual=service.active.visual, bridge=bridge)
         avatar = parts.window.conversation_view.avatar

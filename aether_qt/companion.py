@@ -23,7 +23,7 @@ from aether_qt.engines.router.remote_tier import RemoteTier
 from aether_qt.engines.router.router import ModelStatus, Router
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.gate_on_bus import GateOnBus
-from aether_qt.services.interaction.conductor import Conductor, RouterPort, Spawn
+from aether_qt.services.interaction.conductor import Conductor, RecordTurn, RouterPort, Spawn
 from aether_qt.services.interaction.pending_actions import PendingActions
 from aether_qt.services.interaction.tools import ToolRunner
 from aether_qt.services.memory.service import MemoryService
@@ -110,8 +110,12 @@ def build_conductor(
     workdir: Path,
     on_boundary: Callable[[], None] | None = None,
     memory: MemoryService | None = None,
+    record: RecordTurn | None = None,
 ) -> Conductor:
-    """A conductor over the gate, effectors, router, memory and the persona (or its source)."""
+    """A conductor over the gate, effectors, router, memory and the persona (or its source).
+
+    ``record`` keeps each ended turn in its conversation (the app's conversation list).
+    """
     return Conductor(
         gate=gate_on_bus(runtime, bus),
         tools=ToolRunner(effectors=lambda: runtime.effectors, memory=memory),
@@ -124,6 +128,7 @@ def build_conductor(
         workdir=workdir,
         on_boundary=on_boundary,
         memory=memory,
+        record=record,
     )
 
 

@@ -6,9 +6,10 @@ real :class:`~aether_qt.engines.router.router.Router` subclass :class:`WrappedPl
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from aether_qt.core.generation import Route, Tier
+from aether_qt.core.generation import GenerationRequest, GenerationResult, Route, Tier, TokenSink
 
 
 class LocalPlan:
@@ -33,3 +34,26 @@ class WrappedPlan:
     def remote_resource(self) -> str:
         resource: str = self.inner.remote_resource()
         return resource
+
+
+class EchoRouter(LocalPlan):
+    """Answers ``"About <the user's words>."`` from a local route and keeps every request it was given."""
+
+    def __init__(self) -> None:
+        self.requests: list[GenerationRequest] = []
+
+    def model_ready(self) -> bool:
+        return True
+
+    def answer(
+        self,
+        request: GenerationRequest,
+        category: str,
+        on_token: TokenSink,
+        cancel: threading.Event,
+        **kw: Any,
+    ) -> tuple[Route, GenerationResult]:
+        self.requests.append(request)
+        text = f"About {request.user_text}."
+        on_token(text)
+        return Route(Tier.LOCAL, "fake", "m"), GenerationResult(text, 1, "done")

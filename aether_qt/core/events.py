@@ -242,6 +242,7 @@ class TurnBegan(Payload):
     turn_id: str
     text: str
     source: str  # "typed", "voice", "quick_talk", "cli"
+    conversation_id: str = ""  # the conversation the turn is kept in ("" when none is kept)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QEvent, QMetaMethod, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from aether_qt.policy.user_words import explain_error, user_notice
+from aether_qt.widgets.conversation.conversation_list import ConversationList
 from aether_qt.widgets.conversation.view import ConversationView
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.backup_tab import ChooseFile, choose_file
@@ -48,10 +49,12 @@ from aether_qt.widgets.window.menus import WindowMenus
 from aether_qt.widgets.window.stage import CompanionArea
 from aether_qt.widgets.window.state import (
     DEFAULT_SIZE,
+    KEY_CONVERSATIONS,
     KEY_TAB,
     WindowState,
     first_size,
     read_state,
+    stored_flag,
     stored_tab,
     write_state,
 )
@@ -61,7 +64,8 @@ from aether_qt.widgets.window.voice_banners import LIVE, MUTED, MUTED_NOTE, MUTE
 if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge
     from aether_qt.policy.runtime import PolicyRuntime
-    from aether_qt.widgets.ports import Conversation, Costs, DataSafety, PolicyControls
+    from aether_qt.storage.conversations import StoredMessage
+    from aether_qt.widgets.ports import Conversation, Conversations, Costs, DataSafety, PolicyControls
     from aether_qt.widgets.window.ports import MicrophoneSwitch
 
 __all__ = [
@@ -134,6 +138,7 @@ class MainWindow(QMainWindow):
         costs: Costs | None = None,
         microphone: MicrophoneSwitch | None = None,
         inform: Inform = inform_user,
+        conversations: Conversations | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -156,6 +161,11 @@ class MainWindow(QMainWindow):
             conversation=conversation, bus_bridge=bus_bridge, stage=True
         )
         self.companion = CompanionArea(self.conversation_view)
+        self.conversation_list = (
+            ConversationList(conversations=conversations, confirm=confirm, bus_bridge=bus_bridge)
+            if conversations is not None and self.conversation_view.available
+            else None
+        )
         # no fixed minimum on the window: the layout's grows with the banners, so nothing is cut off
         self.companion.setMinimumWidth(MIN_SIZE[0] - 20)  # its height: what the stage and the input need
         self.banners.sig_posture_changed.connect(self._on_banners_posture_changed)
@@ -195,12 +205,16 @@ class MainWindow(QMainWindow):
         self.soon = QTimer(self, singleShot=True, interval=SOON_MS)  # one refresh for a burst of events
         self.soon.timeout.connect(self._on_soon_timeout)
         self.refresh()
+        if self.conversation_list is not None:
+            self.conversation_list.resume()  # the conversation opened last, with its messages
 
     def _connect(self, bus_bridge: QtBusBridge | None, microphone: MicrophoneSwitch | None) -> None:
         self.trust_centre.sig_policy_changed.connect(self._on_trust_centre_policy_changed)
         self.conversation_view.sig_ticket_answered.connect(self._on_conversation_ticket_answered)
         self.conversation_view.sig_state_changed.connect(self._on_conversation_view_state_changed)
         self.banners.sig_action_requested.connect(self.fixes.run)
+        if self.conversation_list is not None:
+            self.conversation_list.sig_conversation_opened.connect(self._on_conversation_list_opened)
         if bus_bridge is not None:
             bus_bridge.sig_event_published.connect(self.events.on_event)
         if microphone is not None:
@@ -230,8 +244,10 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
         layout.addWidget(self.banners)
-        body = QVBoxLayout()
+        body = QHBoxLayout()
         body.setContentsMargins(10, 0, 10, 4)
+        if self.conversation_list is not None:  # beside the splitter: the drawer's sizes stay two
+            body.addWidget(self.conversation_list)
         body.addWidget(self.splitter, 1)
         layout.addLayout(body, 1)
         self.setCentralWidget(central)
@@ -313,6 +329,16 @@ class MainWindow(QMainWindow):
         if self.onboarding_connected():
             self.sig_onboarding_requested.emit()
 
+    def toggle_conversation_list(self) -> None:
+        """Ctrl+Shift+L: show or hide the list of conversations."""
+        listing = self.conversation_list
+        if listing is None:
+            return
+        listing.setVisible(listing.isHidden())
+        if self.menus.list_action is not None:
+            self.menus.list_action.setChecked(not listing.isHidden())
+        self._fit_minimum_height()
+
     def focus_input(self) -> None:
         """Ctrl+L: put the cursor in the message box."""
         self.conversation_view.input.setFocus()
@@ -360,6 +386,10 @@ class MainWindow(QMainWindow):
             self.trust_centre.setCurrentIndex(state.tab)
         self.set_trust_centre_visible(state.panel_open)
         self._on_panel_button_toggled(state.panel_open)  # closed by default: toggled did not fire
+        if self.conversation_list is not None and not stored_flag(
+            self._settings.value(KEY_CONVERSATIONS), True
+        ):
+            self.toggle_conversation_list()  # shown unless the user hid it
 
     def save_state(self) -> None:
         """Write geometry, splitter, side panel (open, width) and current tab to the settings."""
@@ -371,6 +401,8 @@ class MainWindow(QMainWindow):
             panel_width=self.drawer.width,
         )
         write_state(self._settings, state)
+        if self.conversation_list is not None:
+            self._settings.setValue(KEY_CONVERSATIONS, not self.conversation_list.isHidden())
 
     def shutdown(self) -> None:
         """Stop the timers, save the geometry, stop background work. Idempotent."""
@@ -409,7 +441,9 @@ class MainWindow(QMainWindow):
             + self.statusBar().sizeHint().height()
             + BODY_MARGINS
         )
-        wide = max(MIN_SIZE[0], self.splitter.minimumSizeHint().width() + BODY_MARGINS)
+        listing = self.conversation_list
+        beside = listing.width() if listing is not None and not listing.isHidden() else 0
+        wide = max(MIN_SIZE[0], self.splitter.minimumSizeHint().width() + beside + BODY_MARGINS)
         if (wide, needed) != (self.minimumWidth(), self.minimumHeight()):
             self.setMinimumSize(wide, needed)
 
@@ -465,6 +499,12 @@ class MainWindow(QMainWindow):
 
     def _on_trust_centre_policy_changed(self) -> None:
         self.refresh()
+
+    def _on_conversation_list_opened(
+        self, conversation_id: str, messages: list[StoredMessage], at_message: str
+    ) -> None:
+        self.conversation_view.show_conversation(conversation_id, messages, at_message=at_message)
+        self.focus_input()
 
     def _on_conversation_ticket_answered(self, ticket_id: str, _text: str) -> None:
         self.events.tickets.pop(ticket_id, None)

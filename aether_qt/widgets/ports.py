@@ -19,6 +19,10 @@ audits each change through the gate and publishes it on the bus
 :class:`Costs` is the trust centre's Costs tab and the window's remote banners (the real one
 is :class:`~aether_qt.services.gate.costs.CostsService`).
 
+:class:`Conversations` is the window's conversation list (new, open, rename, delete,
+search); the real one is
+:class:`~aether_qt.services.interaction.conversations.ConversationService`.
+
 :class:`Conversation` is what the UI sees of a conversation: submit text,
 cancel, answer approvals; events on the bus. The real implementation
 (:class:`~aether_qt.services.interaction.host.QtConversation`) runs each turn in
@@ -41,6 +45,7 @@ from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, Priv
 from aether_qt.engines.memory.recall import RecallResult
 from aether_qt.policy.capabilities import Preset
 from aether_qt.policy.decisions import ApprovalChoice, Decision
+from aether_qt.storage.conversations import ConversationSummary, SearchHit, StoredMessage
 
 _T = TypeVar("_T")
 
@@ -141,6 +146,53 @@ class Conversation(Protocol):
 
     def model_ready(self) -> bool:
         """Whether a local model is loaded (else replies come from the reflex tier)."""
+        ...
+
+
+class Conversations(Protocol):
+    """The conversation list: the stored conversations, which one is open, and the changes to them.
+
+    The real one is :class:`~aether_qt.services.interaction.conversations.ConversationService`.
+    Each call is one short transaction on the app database (run on the GUI thread).
+    Opening a conversation (or a new one) resets the model's history to it. Expected
+    failures (a locked, full or damaged database) raise
+    :class:`~aether_qt.core.errors.ExplainedError` with a sentence for the user.
+    """
+
+    def current(self) -> str:
+        """The open conversation (possibly a new one, not stored until its first message)."""
+        ...
+
+    def resume(self) -> list[StoredMessage]:
+        """At start: open the conversation opened last (or a new one); its messages."""
+        ...
+
+    def conversations(self) -> list[ConversationSummary]:
+        """The stored conversations, the one with the newest message first."""
+        ...
+
+    def new(self) -> None:
+        """Start a new, empty conversation (the model forgets the open one's history)."""
+        ...
+
+    def open(self, conversation_id: str) -> list[StoredMessage]:
+        """Continue a stored conversation; its messages, oldest first."""
+        ...
+
+    def rename(self, conversation_id: str, title: str) -> bool:
+        """Give a conversation the user's title (ValueError when empty); False when unknown."""
+        ...
+
+    def delete(self, conversation_id: str) -> bool:
+        """Delete a conversation and its messages (the open one: a new conversation starts)."""
+        ...
+
+    def search(self, query: str) -> list[SearchHit]:
+        """Messages of every conversation matching all words of ``query``, newest first."""
+        ...
+
+    def forget_from_turn(self, turn_id: str) -> bool:
+        """Drop turn ``turn_id`` and what followed from the open conversation (regenerate, edit)."""
         ...
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aether_qt.core.bus import EventBus
+from aether_qt.core.errors import ExplainedError
 from aether_qt.core.events import PhraseShown, TokensStreamed, TurnBegan, TurnEnded, TurnStateChanged
 from aether_qt.core.generation import (
     FencedData,
@@ -144,6 +145,36 @@ class RouterPort(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class EndedTurn:
+    """A turn as the conversation list keeps it, handed to ``record`` when the turn ends.
+
+    Attributes:
+        conversation_id: the conversation the turn began in.
+        turn_id: the turn.
+        user: the user's words (as the transcript showed them).
+        reply: the reply shown ("" when none).
+        outcome: how the turn ended (``Answered``, ``Cancelled``...).
+        route: where the answer came from, as the transcript says it.
+        taint: the provenance tags the exchange brings to the model's context.
+        began_ms, ended_ms: wall-clock times of the question and the reply.
+    """
+
+    conversation_id: str
+    turn_id: str
+    user: str
+    reply: str
+    outcome: str
+    route: str
+    taint: tuple[str, ...]
+    began_ms: int
+    ended_ms: int
+
+
+RecordTurn = Callable[[EndedTurn], None]
+"""Keeps an ended turn (``services/interaction/conversations.record_turn``); raising loses only the record."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Token:
     text: str
 
@@ -196,6 +227,9 @@ class _Turn:
     classification: Classification
     schedule: TimerSchedule
     persona: DefaultPersona
+    history: ConversationHistory  # the history of the conversation the turn began in
+    conversation_id: str
+    began_ms: int
     inbox: queue.Queue[object] = field(default_factory=queue.Queue)
     model: fsm.TurnModel = field(default_factory=fsm.TurnModel)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -231,6 +265,8 @@ class Conductor:
         workdir: relative paths in commands are resolved against it.
         on_boundary: called after each turn ends (a safe point to apply a pending persona swap).
         memory: L2, for recall into chat prompts, episodes and the memory tools; None: no memory.
+        record: keeps each ended turn in the conversation it began in (the conversation list); None:
+            nothing is kept.
     """
 
     def __init__(
@@ -248,8 +284,10 @@ class Conductor:
         history_turns: int = 6,
         on_boundary: Callable[[], None] | None = None,
         memory: MemoryPort | None = None,
+        record: RecordTurn | None = None,
     ) -> None:
         self._memory = memory
+        self._record = record
         self._gate, self._tools, self._pending, self._router = gate, tools, pending, router
         self._persona_source: Callable[[], DefaultPersona] = (
             persona if callable(persona) else (lambda: persona)  # type: ignore[assignment,return-value]
@@ -257,7 +295,9 @@ class Conductor:
         self._bus, self._clock, self._spawn = bus, clock, spawn
         self._workdir = workdir
         self._on_boundary = on_boundary
+        self._history_turns = history_turns
         self._history = ConversationHistory(turns=history_turns)
+        self._conversation_id = ""
         self._interrupted = False
         self._lock = threading.Lock()
         self._current: _Turn | None = None
@@ -276,6 +316,26 @@ class Conductor:
         if turn is not None:
             turn.cancel.set()
             turn.inbox.put(fsm.Cancel(reason))
+
+    @property
+    def conversation_id(self) -> str:
+        """The conversation new turns go into ("" until one is opened)."""
+        with self._lock:
+            return self._conversation_id
+
+    def open_conversation(self, conversation_id: str, exchanges: tuple[Exchange, ...] = ()) -> None:
+        """Continue ``conversation_id`` from ``exchanges`` (thread-safe): the model's history is reset.
+
+        A running turn is cancelled; it ends in, and is kept in, the conversation it
+        began in, and its exchange never enters the new history.
+        """
+        history = ConversationHistory(turns=self._history_turns)
+        for exchange in exchanges[-self._history_turns :]:
+            history.add(exchange)
+        with self._lock:
+            self._conversation_id, self._history = conversation_id, history
+            self._interrupted = False
+        self.cancel("superseded")
 
     def interrupt(self) -> None:
         """Barge-in: cancel the running turn as ``BargedIn``; with none running, the reply was being
@@ -301,16 +361,29 @@ class Conductor:
             persona_id=persona.persona_id,
             persona_hash=persona.content_hash,
         )
-        turn = _Turn(report, classification, TimerSchedule(clock=self._clock), persona)
-        self._taint(turn, *persona.taint, *self._history.taint())
-        turn.window_sources = self._history.sources()
-        report.task_id = self._history.task_id() or f"task_{uuid.uuid4().hex[:12]}"
+        with self._lock:
+            history, conversation_id = self._history, self._conversation_id
+        turn = _Turn(
+            report,
+            classification,
+            TimerSchedule(clock=self._clock),
+            persona,
+            history=history,
+            conversation_id=conversation_id,
+            began_ms=self._clock.wall_ms(),
+        )
+        self._taint(turn, *persona.taint, *history.taint())
+        turn.window_sources = history.sources()
+        report.task_id = history.task_id() or f"task_{uuid.uuid4().hex[:12]}"
         turn.action = self._action(classification, tags=turn.context, task_id=report.task_id)
         turn.change_id = turn.action.change_id if turn.action is not None else f"chg_{uuid.uuid4().hex}"
         with self._lock:
             self._current = turn
         try:
-            self._publish(turn, TurnBegan(turn_id=tid, text=classification.text, source=source))
+            began = TurnBegan(
+                turn_id=tid, text=classification.text, source=source, conversation_id=conversation_id
+            )
+            self._publish(turn, began)
             if classification.notice:
                 report.notices.append(classification.notice)
                 self._publish(turn, PhraseShown(turn_id=tid, pool="notice", text=classification.notice))
@@ -508,7 +581,7 @@ class Conductor:
             system_prompt=system,
             user_text=user_text,
             temperature=temperature,
-            history=self._history.messages(),
+            history=turn.history.messages(),
             data=turn.data,
             max_tokens=turn.persona.max_tokens,
             interrupted_previous=self._interrupted,
@@ -614,8 +687,10 @@ class Conductor:
         report.state_trace = [s.value for s in model.trace]
         report.timings["t_done_ms"] = round(turn.schedule.elapsed_ms(), 1)
         self._interrupted = effect.outcome is Outcome.CANCELLED and model.state.value == "BargedIn"
+        exchange = self._exchange(turn)
         if effect.outcome is Outcome.ANSWERED and report.reply:
-            self._history.add(self._exchange(turn))
+            turn.history.add(exchange)
+        self._keep(turn, exchange)
         self._publish(
             turn,
             TurnEnded(
@@ -645,6 +720,29 @@ class Conductor:
             if n not in turn.shown_notices
         ]
         return " ".join(dict.fromkeys(w for w in words if w))
+
+    def _keep(self, turn: _Turn, exchange: Exchange) -> None:
+        """Keep the ended turn in its conversation before the window hears it ended (never raises)."""
+        if self._record is None or not turn.conversation_id:
+            return
+        report = turn.report
+        ended = EndedTurn(
+            conversation_id=turn.conversation_id,
+            turn_id=report.turn_id,
+            user=report.text,
+            reply=report.reply,
+            outcome=report.outcome,
+            route=turn.route_caption,
+            taint=exchange.taint,
+            began_ms=turn.began_ms,
+            ended_ms=self._clock.wall_ms(),
+        )
+        try:
+            self._record(ended)
+        except ExplainedError as exc:  # a full, locked or damaged database: the answer stands
+            _log.warning("the turn was not kept in its conversation: %s", exc)
+        except Exception:  # a bug: the answer stands; only its place in the conversation list is lost
+            _log.exception("the turn was not kept in its conversation")
 
     # ------------------------------------------------------------------ memory
 

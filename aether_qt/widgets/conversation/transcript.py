@@ -10,7 +10,8 @@ shortened; the full text is what was sent.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QResizeEvent
@@ -20,6 +21,9 @@ from aether_qt.core.turn_labels import describe_outcome, describe_state
 from aether_qt.policy.provenance import describe_source
 from aether_qt.widgets.trust.approval_card import ApprovalCard
 
+if TYPE_CHECKING:
+    from aether_qt.storage.conversations import StoredMessage
+
 FLUSH_MS: Final = 30
 SHOWN_CHARS: Final = 2_000
 """How much of a user message a bubble shows; the rest is summarised in one line."""
@@ -27,6 +31,8 @@ REPLY_SHOWN_CHARS: Final = 100_000
 BUBBLE_WIDTH_SHARE: Final = 0.8
 TRANSCRIPT_BACKGROUND: Final = "#f3f4f6"
 MUTED: Final = "#6b7280"
+FOUND: Final = "#d99a00"
+"""The outline of the message a search result opened."""
 SOURCE_WORDS: Final = {"voice": "by voice", "quick_talk": "from quick talk", "cli": "from the terminal"}
 
 
@@ -234,6 +240,7 @@ class Transcript(QScrollArea):
         self.bubbles: dict[str, AssistantBubble] = {}
         self.user_bubbles: dict[str, UserBubble] = {}
         self.cards: dict[str, ApprovalCard] = {}
+        self.message_bubbles: dict[str, QWidget] = {}  # a stored message's id -> the bubble showing it
         self._dirty: list[AssistantBubble] = []
         self._follow = True
         holder = QWidget()
@@ -343,6 +350,78 @@ class Transcript(QScrollArea):
     def is_empty(self) -> bool:
         """Whether no message has been shown yet."""
         return not self.bubbles and not self.cards
+
+    # ------------------------------------------------------------------ a stored conversation
+
+    def clear(self) -> None:
+        """Remove every message, card and note: the transcript of a new conversation."""
+        self.flush_timer.stop()
+        while self._layout.count() > 2:  # the empty label first, the stretch last
+            item = self._layout.takeAt(1)
+            row = item.layout() if item is not None else None
+            while row is not None and row.count():
+                child = row.takeAt(0)
+                widget = child.widget() if child is not None else None
+                if widget is not None:
+                    widget.hide()
+                    widget.deleteLater()
+            if row is not None:
+                row.deleteLater()
+        self.bubbles.clear()
+        self.user_bubbles.clear()
+        self.cards.clear()
+        self.message_bubbles.clear()
+        self._dirty.clear()
+        self.hearing = None
+        self.empty.show()
+        self._follow = True
+
+    def show_messages(self, messages: Sequence[StoredMessage]) -> None:
+        """Show a stored conversation's messages (after :meth:`clear`), each turn as it ended."""
+        open_turn = ""
+        for message in messages:
+            turn_id = message.turn_id or message.message_id
+            if message.role == "user":
+                self._close_stored(open_turn)  # a question whose reply was not kept
+                self.begin_turn(turn_id, message.text, "typed")
+                self.message_bubbles[message.message_id] = self.user_bubbles.get(turn_id) or self._assistant(
+                    turn_id
+                )
+                open_turn = turn_id
+                continue
+            self.end_turn(
+                turn_id,
+                outcome=message.outcome,
+                final_state=message.outcome,
+                reply=message.text,
+                notice="",
+                route=message.route,
+            )
+            self.message_bubbles[message.message_id] = self._assistant(turn_id)
+            open_turn = ""
+        self._close_stored(open_turn)
+
+    def _close_stored(self, turn_id: str) -> None:
+        if turn_id:
+            self.end_turn(turn_id, outcome="", final_state="", reply="", notice="")
+
+    def scroll_to_message(self, message_id: str) -> bool:
+        """Show a stored message's bubble near the top, outlined (a search result); False if not shown.
+
+        The transcript then stops following the newest message until the user scrolls down.
+        """
+        bubble = self.message_bubbles.get(message_id)
+        holder = self.widget()
+        if bubble is None or holder is None:
+            return False
+        self._follow = False
+        holder.adjustSize()
+        top = bubble.mapTo(holder, bubble.rect().topLeft()).y()
+        self.verticalScrollBar().setValue(max(0, top - self.viewport().height() // 4))
+        bubble.setStyleSheet(
+            f"{bubble.styleSheet()} QFrame#{bubble.objectName()} {{ border: 2px solid {FOUND}; }}"
+        )
+        return True
 
     # ------------------------------------------------------------------ layout
 

@@ -13,10 +13,10 @@ shows why (the header still follows the persona).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from aether_qt.avatar.factory import make_avatar
@@ -42,6 +42,7 @@ from aether_qt.widgets.trust.approval_card import CHOICES, ApprovalCard, describ
 
 if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge
+    from aether_qt.storage.conversations import StoredMessage
     from aether_qt.widgets.ports import Conversation
 
 IDLE: Final = "Idle"
@@ -113,6 +114,9 @@ class ConversationView(QWidget):
         self.setObjectName("conversation_view")
         self._conversation = conversation if bus_bridge is not None else None
         self.current_turn: str | None = None
+        self.left_turns: set[str] = set()  # turns of a conversation no longer shown: their events are dropped
+        self.conversation_id = ""  # the conversation shown ("" when conversations are not kept)
+        self._scroll_target = ""
         self.state = IDLE
         self.held_text: str | None = None
         self.avatar = make_avatar(stage=stage)
@@ -208,6 +212,32 @@ class ConversationView(QWidget):
         self._drop_held()
         return turn_id
 
+    def show_conversation(
+        self, conversation_id: str, messages: Sequence[StoredMessage], *, at_message: str = ""
+    ) -> None:
+        """Show another conversation: its stored messages instead of the current transcript.
+
+        A turn still running belongs to the conversation left (it was cancelled and is
+        kept there): its remaining events are not drawn here, nor are those of a turn
+        that began in another conversation (its ``turn.did_begin`` says which).
+        ``at_message``: scroll to that message instead of the newest.
+        """
+        self.conversation_id = conversation_id
+        self.left_turns.update(turn for turn, bubble in self.transcript.bubbles.items() if not bubble.ended)
+        if self.current_turn is not None:
+            self.left_turns.add(self.current_turn)
+            self.current_turn = None
+            self._set_state(IDLE)
+        self.transcript.clear()
+        self.transcript.show_messages(messages)
+        self._scroll_target = at_message
+        if at_message:  # once the new bubbles have their layout
+            QTimer.singleShot(0, self._scroll_to_target)
+
+    def _scroll_to_target(self) -> None:
+        if self._scroll_target:
+            self.transcript.scroll_to_message(self._scroll_target)
+
     def cancel_turn(self) -> bool:
         """Cancel the running turn; False (nothing done) when none runs."""
         if self._conversation is None or not self.running():
@@ -218,6 +248,8 @@ class ConversationView(QWidget):
     # ------------------------------------------------------------------ bus events
 
     def _on_bridge_event_published(self, env: Envelope) -> None:
+        if env.turn_id and env.turn_id in self.left_turns:
+            return
         handler = self._handlers.get(type(env.payload))
         if handler is not None:
             handler(env)
@@ -225,6 +257,13 @@ class ConversationView(QWidget):
     def _turn_began(self, env: Envelope) -> None:
         assert isinstance(env.payload, TurnBegan)
         payload = env.payload
+        if (
+            payload.conversation_id
+            and self.conversation_id
+            and payload.conversation_id != self.conversation_id
+        ):
+            self.left_turns.add(payload.turn_id)  # it began in the conversation just left
+            return
         self.transcript.begin_turn(payload.turn_id, payload.text, payload.source)
         self.current_turn = payload.turn_id
         self._set_state("Thinking")

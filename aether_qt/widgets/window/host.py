@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QLabel, QMenuBar, QSplitter, QStatusBar
 
     from aether_qt.policy.runtime import PolicyRuntime
+    from aether_qt.widgets.conversation.conversation_list import ConversationList
     from aether_qt.widgets.conversation.view import ConversationView
     from aether_qt.widgets.persona_picker import PersonaPicker
     from aether_qt.widgets.ports import PolicyControls
@@ -95,6 +96,11 @@ class WindowHost(Protocol):
         ...
 
     @property
+    def conversation_list(self) -> ConversationList | None:
+        """The list of conversations beside the companion, when conversations are kept."""
+        ...
+
+    @property
     def persona_picker(self) -> PersonaPicker | None:
         """The persona picker under the avatar, when the app lists personas."""
         ...
@@ -158,6 +164,9 @@ class WindowHost(Protocol):
 
     def toggle_trust_centre(self) -> None:
         """Open or close the side panel."""
+
+    def toggle_conversation_list(self) -> None:
+        """Show or hide the conversation list."""
 
     def trust_centre_open(self) -> bool:
         """Whether the side panel is open."""

@@ -53,11 +53,30 @@ class WindowMenus:
         talk = bar.addMenu("&Conversation")
         self._add(talk, "&Type a message", "Ctrl+L", window.focus_input)
         self.stop_action = self._add(talk, "&Stop the reply", None, window.conversation_view.cancel_turn)
+        self.list_action: QAction | None = None
+        listing = window.conversation_list
+        if listing is not None:  # the list's own actions, so their keys show here and in Help
+            talk.addSeparator()
+            for action in (
+                listing.new_action,
+                listing.search_action,
+                listing.rename_action,
+                listing.delete_action,
+            ):
+                talk.addAction(action)
+                self.shortcuts[action.shortcut().toString()] = action
         talk.addSeparator()
         self.choose_model_action = self._add(talk, "Choose a &model…", None, window.choose_model_file)
         view = bar.addMenu("&View")
         self.panel_action = self._add(view, "&Trust centre", "Ctrl+T", window.toggle_trust_centre)
         self.panel_action.setCheckable(True)
+        if listing is not None:
+            self.list_action = self._add(
+                view, "&Conversation list", "Ctrl+Shift+L", window.toggle_conversation_list
+            )
+            self.list_action.setCheckable(True)
+            self.list_action.setChecked(True)
+            self.list_action.setToolTip("Show or hide the list of conversations")
         view.addSeparator()
         centre = window.trust_centre
         for index in range(centre.count()):

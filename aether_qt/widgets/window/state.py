@@ -20,6 +20,7 @@ KEY_GEOMETRY: Final = "main_window/geometry"
 KEY_TAB: Final = "main_window/tab"
 KEY_PANEL: Final = "main_window/trust_centre_visible"
 KEY_PANEL_WIDTH: Final = "main_window/trust_centre_width"
+KEY_CONVERSATIONS: Final = "main_window/conversations_visible"
 DEFAULT_SIZE: Final = (1120, 720)
 DEFAULT_PANEL_WIDTH: Final = 460
 MIN_PANEL_WIDTH: Final = 300
