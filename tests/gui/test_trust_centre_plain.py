@@ -382,3 +382,16 @@ def test_a_memory_change_refreshes_the_audit_rows(
         source_layer="services.memory",
     )
     qtbot.waitUntil(lambda: tab.table.rowCount() == before + 1, timeout=5000)
+
+
+def test_the_permissions_tab_says_each_capability_in_words_and_ids_only_for_experts(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    centre = window.trust_centre
+    window.show_tab(centre.indexOf(centre.permissions))
+    tab = centre.permissions
+    assert codes_in(visible_texts(tab)) == []
+    shown = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
+    assert "Remember what you tell it" in shown
+    qtbot.mouseClick(centre.expert_box, Qt.MouseButton.LeftButton)
+    assert "memory.write.durable" in " ".join(visible_texts(tab))

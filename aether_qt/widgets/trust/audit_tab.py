@@ -25,7 +25,6 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 from aether_qt.core.qt_threads import WorkerThread
 from aether_qt.widgets.trust.audit_detail import DetailFacts, detail_html, permission_words
 from aether_qt.widgets.trust.audit_words import row_words
-from aether_qt.widgets.trust.tables import make_table
+from aether_qt.widgets.trust.tables import fit_columns, make_table
 from aether_qt.widgets.trust.verify_words import VerifyWords, explain, failed_words
 
 if TYPE_CHECKING:
@@ -152,13 +151,9 @@ class AuditTab(QWidget):
             self._open(self._opened)
 
     def _size_columns(self) -> None:
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column in range(2, len(self.HEADERS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-            header.setSectionHidden(column, column >= PLAIN_COLUMNS and not self._expert)
+        fit_columns(self.table, stretch=1)
+        for column in range(PLAIN_COLUMNS, len(self.HEADERS)):
+            self.table.horizontalHeader().setSectionHidden(column, not self._expert)
 
     def _fill(self) -> None:
         now = self._runtime.clock.wall_ms()

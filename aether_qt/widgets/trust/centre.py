@@ -133,6 +133,7 @@ class TrustCentre(QWidget):
     def _on_expert_box_toggled(self, expert: bool) -> None:
         self.audit.set_expert(expert)
         self.grants.set_expert(expert)
+        self.permissions.set_expert(expert)
 
     def shutdown(self) -> bool:
         """Stop background work (verification, a backup); True when none is left."""

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidgetItem,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from aether_qt.widgets.trust.confirm import Confirm
 from aether_qt.widgets.trust.grant_list import GrantEntry, grant_entries
-from aether_qt.widgets.trust.tables import make_table
+from aether_qt.widgets.trust.tables import fit_columns, make_table
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
@@ -68,12 +67,10 @@ class GrantsTab(QWidget):
         layout = QVBoxLayout(self)
         self.table = make_table(list(self.HEADERS))
         self.table.setObjectName("grants_table")
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(self.HEADERS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionHidden(len(self.HEADERS) - 1, True)
+        fit_columns(self.table, stretch=0)
+        # the permission wraps onto a second line rather than being cut: rows follow the column's width
+        self.table.horizontalHeader().sectionResized.connect(self._on_header_section_resized)
+        self.table.horizontalHeader().setSectionHidden(len(self.HEADERS) - 1, True)
         layout.addWidget(self.table, 1)
         self.why = QLabel("Choose a permission to see who gave it and why.")
         self.why.setObjectName("grant_why")
@@ -122,10 +119,14 @@ class GrantsTab(QWidget):
                 item = QTableWidgetItem(value)
                 item.setToolTip(entry.expert if c == len(values) - 1 else entry.why)
                 self.table.setItem(r, c, item)
+        self.table.resizeRowsToContents()
         count = len(self._entries)
         self.summary.setText(f"{count} permission{'s' if count != 1 else ''} in force")
         self.revoke_all_button.setEnabled(bool(self._entries))
         self._on_table_selection_changed()
+
+    def _on_header_section_resized(self, *_: object) -> None:
+        self.table.resizeRowsToContents()
 
     def _chosen(self) -> list[GrantEntry]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})

@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QCheckBox, QFrame, QHBoxLayout, QLabel, QWidget
 
 from aether_qt.widgets.trust.audit_summary import DayTally, summary_line
@@ -53,6 +54,9 @@ class SummaryBar(QFrame):
         self.label.setObjectName("trust_summary_text")
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.label.font()
+        font.setWeight(QFont.Weight.DemiBold)
+        self.label.setFont(font)
         self.expert_box = QCheckBox("E&xpert details")
         self.expert_box.setToolTip(EXPERT_TIP)
         layout.addWidget(self.label, 1)
