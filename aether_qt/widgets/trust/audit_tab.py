@@ -119,10 +119,11 @@ class AuditTab(QWidget):
 
     # ------------------------------------------------------------------ rows
 
-    def refresh(self) -> None:
+    def refresh(self, *, verify_new: bool = True) -> None:
         """Show the newest :data:`AUDIT_ROWS` rows, newest first, when new rows arrived.
 
-        After a first verification, new rows start another one.
+        After a first verification, new rows start another one (unless ``verify_new`` is
+        False: the trust centre is closed, and checks again when it opens).
         """
         audit = self._runtime.audit
         if audit is None:
@@ -135,7 +136,7 @@ class AuditTab(QWidget):
         self._head = head
         self._rows = list(reversed(audit.rows(after_seq=max(0, head - AUDIT_ROWS))))
         self._fill()
-        if self.report is not None or self.verifying:
+        if verify_new and (self.report is not None or self.verifying):
             self.verify()
 
     def rows(self) -> list[AuditRow]:
@@ -212,6 +213,10 @@ class AuditTab(QWidget):
             self._verifier.start()
         self._verifier.call(self._runtime.verify, self._on_verify_job_done, self._on_verify_job_failed)
 
+    def behind(self) -> bool:
+        """Whether the log has rows the newest verification did not check (or none ran yet)."""
+        return self.report is None or self.report.rows_checked < self._head
+
     def shutdown(self) -> bool:
         """Stop the verification thread, waiting for a running verification; True when it ended."""
         self._again = False
@@ -246,13 +251,13 @@ class AuditTab(QWidget):
     def _show_words(self, words: VerifyWords, report: VerifyReport | None) -> None:
         colour = TONE_COLOURS[words.tone]
         count = f" ({report.rows_checked} entries checked)" if report is not None else ""
-        headline = f"<b style='color:{colour}'>{html.escape(words.headline)}</b>"
-        text = f"{headline}{count}. {html.escape(words.meaning)}"
+        headline = f"<b style='color:{colour}'>{html.escape(words.headline, quote=False)}</b>"
+        text = f"{headline}{count}. {html.escape(words.meaning, quote=False)}"
         if words.next_step:
-            text += f"<br><b>What to do:</b> {html.escape(words.next_step)}"
+            text += f"<br><b>What to do:</b> {html.escape(words.next_step, quote=False)}"
         if self._expert and report is not None:
             expert = f"{report.status} · reason {report.reason or 'none'} · {report.message}"
-            text += f"<br><small>{html.escape(expert)}</small>"
+            text += f"<br><small>{html.escape(expert, quote=False)}</small>"
         self.verify_status.setText(text)
 
     def _on_verify_job_failed(self, exc: Exception) -> None:

@@ -51,6 +51,9 @@ CASCADES: Final[Mapping[str, str]] = {
     "config_change": "Applied new settings to the permissions",
     "emergency": "Revoked every permission (emergency stop)",
 }
+USER_CHANGES: Final = frozenset({"setting_change", "pause", "grant_revoked", "data_restore", "audit_epoch"})
+"""Events that are the user's own act (the rest Aether did on its own: a start, a persona loaded...)."""
+USER_CASCADES: Final = frozenset({"preset_change", "emergency"})
 SETTINGS: Final[Mapping[str, str]] = {
     "router.privacy": "what may leave this computer",
     "memory.retention": "how long Aether remembers",
@@ -98,8 +101,8 @@ def row_words(row: AuditRow) -> RowWords:
     detail: dict[str, Any] = row.detail if isinstance(row.detail, dict) else {}
     event = _EVENTS.get(row.decision)
     action = event(row, detail) if event is not None else "Aether noted an event"
-    result = "Your change" if row.actor == "user" else "Noted"
-    return RowWords(action, result, "plain", who)
+    yours = row.decision in USER_CHANGES or (row.decision == "cascade" and row.reason in USER_CASCADES)
+    return RowWords(action, "Your change" if yours else "Noted", "plain", who)
 
 
 def _decision_words(row: AuditRow, who: str) -> RowWords:

@@ -106,7 +106,7 @@ class TrustCentre(QWidget):
         """Refresh every tab (cheap when nothing changed), the summary and the Approvals and Costs titles."""
         self.approvals.refresh()
         self.grants.refresh()
-        self.audit.refresh()
+        self.audit.refresh(verify_new=self.isVisible())  # closed: checked again when it opens
         self.permissions.refresh()
         self.costs.refresh()
         self.summary.refresh()
@@ -116,10 +116,10 @@ class TrustCentre(QWidget):
         self.tabs.setTabText(self.tabs.indexOf(self.costs), "Costs (cap reached)" if tripped else "Costs")
 
     def showEvent(self, event: QShowEvent) -> None:
-        """Opening the trust centre shows the newest rows and checks the log once (off the GUI thread)."""
+        """Opening the trust centre shows the newest rows and checks the log when it has new ones."""
         super().showEvent(event)
         self.refresh()
-        if self.audit.report is None and not self.audit.verifying:
+        if self.audit.behind() and not self.audit.verifying:
             self.audit.verify()
             self.summary.refresh()
 

@@ -118,7 +118,8 @@ def test_every_refusal_reason_has_words() -> None:
 def test_every_row_kind_reads_as_words(decision: str, extra: dict[str, object], expected: str) -> None:
     words = row_words(row(decision, **extra))  # type: ignore[arg-type]
     assert words.action == expected
-    assert words.result in ("Noted", "Your change")
+    yours = decision in ("setting_change", "pause", "grant_revoked", "audit_epoch", "data_restore")
+    assert words.result == ("Your change" if yours else "Noted")
     assert no_code(words.action)
 
 
