@@ -602,6 +602,22 @@ class AuditLog:
         """Rows with ``seq > after_seq`` in seq order (at most ``limit``; -1 = all)."""
         return self._select("WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
 
+    def first_seq_since(self, wall_ms: int) -> int:
+        """The first row written at or after ``wall_ms`` (head + 1 when none): a binary search on seq.
+
+        Rows are appended in time order, so a few primary-key look-ups find it (no scan of a
+        long log); a wall clock set back can only make it start a little early or late.
+        """
+        low, high = 1, self.head().seq + 1
+        while low < high:
+            middle = (low + high) // 2
+            found = self._query("SELECT ts_wall_ms FROM audit_log WHERE seq = ?", (middle,))
+            if found and int(found[0][0]) >= wall_ms:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
     def grant_rows(self) -> list[AuditRow]:
         """Every row whose detail may carry grant facts (issue, revoke, cascade, spend), in seq order."""
         return self._select(f"WHERE {GRANT_ROWS_SQL} ORDER BY seq", ())

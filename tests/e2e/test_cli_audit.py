@@ -98,3 +98,13 @@ def test_doctor_reports_backend_schema_and_audit(cli: Cli) -> None:
     assert checks["audit"]["status"] == "intact"
     assert checks["paths"]["ok"] is True
     assert set(checks) >= {"python", "paths", "schema", "keyring", "audit", "opengl"}
+
+
+def test_a_brand_new_home_verifies_intact_and_anchored_from_its_first_row(tmp_path: Path) -> None:
+    fresh = Cli(home=tmp_path / "home")
+    fresh.run("grants", "list", check=True)  # the first start on this home: one session-start row
+    out = fresh.run("audit", "verify", "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert (report["status"], report["anchored"], report["rows_checked"]) == ("intact", True, 1)
+    assert report["reason"] is None

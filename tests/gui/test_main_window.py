@@ -252,11 +252,11 @@ def test_preset_change_is_applied_after_confirmation(
     assert runtime.preset() is Preset.OBSERVER
     assert runtime.ledger.active() == []  # session grants end with a preset change
     modes = {
-        panel.table.item(r, 0).text(): panel.table.item(r, 2).text() for r in range(panel.table.rowCount())
-    }
-    assert modes["files.create"] == "deny"
+        panel.table.item(r, 3).text(): panel.table.item(r, 2).text() for r in range(panel.table.rowCount())
+    }  # the capability id is the (hidden) expert column
+    assert modes["files.create"] == "Not allowed"
     assert last_row(runtime).reason == "preset_change"
-    assert "1 grant(s) revoked" in panel.note.text()
+    assert "1 permission ended" in panel.note.text()
 
 
 def test_preset_change_is_undone_when_not_confirmed(make_window: MakeWindow, runtime: PolicyRuntime) -> None:
@@ -375,9 +375,8 @@ def test_verify_reports_intact_for_an_anchored_home(
         assert audit.table.rowCount() == len(rt.audit.rows()) > 0
         with qtbot.waitSignal(audit.sig_verify_done, timeout=10_000) as blocker:
             qtbot.mouseClick(audit.verify_button, Qt.MouseButton.LeftButton)
-        assert blocker.args == ["INTACT"]
-        assert "INTACT" in audit.verify_status.text()
-        assert "anchored" in audit.verify_status.text()
+        assert blocker.args == ["intact"]
+        assert "The log is intact and signed" in audit.verify_status.text()
         assert audit.verify_button.isEnabled()
     finally:
         window.shutdown()
@@ -390,8 +389,10 @@ def test_a_fresh_install_verifies_intact_and_anchored_from_its_first_row(
     audit = make_window().trust_centre.audit
     with qtbot.waitSignal(audit.sig_verify_done, timeout=10_000) as blocker:
         qtbot.mouseClick(audit.verify_button, Qt.MouseButton.LeftButton)
-    assert blocker.args == ["INTACT"]  # the session's first row is anchored as it is written
-    assert "anchored" in audit.verify_status.text() and "unanchored" not in audit.verify_status.text()
+    assert blocker.args == ["intact"]  # the session's first row is anchored as it is written
+    assert audit.report is not None and (audit.report.anchored, audit.report.rows_checked) == (True, 1)
+    assert "The log is intact and signed" in audit.verify_status.text()
+    assert "cannot" not in audit.verify_status.text()
 
 
 def test_audit_tab_shows_newest_rows_first(
@@ -402,8 +403,8 @@ def test_audit_tab_shows_newest_rows_first(
     table = window.trust_centre.audit.table
     assert runtime.audit is not None
     assert table.rowCount() == len(runtime.audit.rows())
-    assert table.item(0, 0).text() == str(runtime.audit.head().seq)
-    assert (table.item(0, 3).text(), table.item(0, 5).text()) == ("files.create", "ask")
+    assert window.trust_centre.audit.rows()[0].seq == runtime.audit.head().seq
+    assert (table.item(0, 1).text(), table.item(0, 2).text()) == ("Create a file: x.txt", "Asked you")
 
 
 def test_close_with_tray_hides_and_does_not_quit(qtbot: QtBot, make_window: MakeWindow) -> None:

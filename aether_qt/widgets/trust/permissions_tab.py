@@ -1,21 +1,35 @@
-"""The trust centre's Permissions tab: the preset selector and the capability matrix it implies."""
+"""The trust centre's Permissions tab: the preset selector and, in words, what it lets Aether do.
+
+Each capability is said in words (:mod:`~aether_qt.widgets.trust.plain_words`) with how the
+preset handles it ("Without asking", "Asks you first"...); its id is an expert column.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from aether_qt.policy.capabilities import CAPABILITIES, Mode, Preset, preset_matrix
 from aether_qt.widgets.trust.approval_card import RISK_COLOURS
 from aether_qt.widgets.trust.confirm import Confirm
-from aether_qt.widgets.trust.tables import fill_table, make_table
+from aether_qt.widgets.trust.plain_words import capability_words
+from aether_qt.widgets.trust.tables import fill_table, fit_columns, make_table
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
     from aether_qt.widgets.ports import PolicyControls
 
+MODE_WORDS = {
+    "auto": "Without asking",
+    "task": "Asks once per task",
+    "ask": "Asks you first",
+    "draft": "Drafts only",
+    "deny": "Not allowed",
+    "block": "Never",
+}
 MODE_COLOURS = {
     "auto": "#2e7d32",
     "task": "#00796b",
@@ -36,7 +50,7 @@ class PermissionsTab(QWidget):
     """
 
     sig_preset_changed = Signal(str)
-    HEADERS = ("Capability", "Risk", "Mode", "What it does")
+    HEADERS = ("What Aether may do", "Risk", "How", "Capability")
 
     def __init__(
         self,
@@ -51,6 +65,7 @@ class PermissionsTab(QWidget):
         self._controls = controls
         self._confirm = confirm
         self._shown: tuple[Preset, tuple[tuple[str, Mode], ...]] | None = None
+        self._expert = False
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         row.addWidget(QLabel("Permission preset:"))
@@ -64,7 +79,14 @@ class PermissionsTab(QWidget):
         row.addWidget(self.note, 1)
         layout.addLayout(row)
         self.table = make_table(list(self.HEADERS))
+        fit_columns(self.table, stretch=0)
+        self.table.horizontalHeader().setSectionHidden(len(self.HEADERS) - 1, True)
         layout.addWidget(self.table, 1)
+
+    def set_expert(self, expert: bool) -> None:
+        """Show (True) or hide the capability ids ("Expert details")."""
+        self._expert = expert
+        self.table.horizontalHeader().setSectionHidden(len(self.HEADERS) - 1, not expert)
 
     def refresh(self) -> None:
         """Show the persisted preset and its matrix (user overrides marked) when they changed."""
@@ -77,13 +99,19 @@ class PermissionsTab(QWidget):
         if key == self._shown:
             return
         self._shown = key
-        rows = []
+        rows, modes = [], []
         for cap_id, mode in preset_matrix(preset).items():
             chosen: Mode = overrides.get(cap_id, mode)
-            label = chosen.value + (" (your override)" if cap_id in overrides else "")
-            cap = CAPABILITIES[cap_id]
-            rows.append([cap_id, cap.risk.name.lower(), label, cap.description])
-        fill_table(self.table, rows, {1: RISK_COLOURS, 2: MODE_COLOURS})
+            label = MODE_WORDS[chosen.value] + (" (your choice)" if cap_id in overrides else "")
+            words = capability_words(cap_id).lets
+            risk = CAPABILITIES[cap_id].risk.name.lower()
+            rows.append([words[:1].upper() + words[1:], risk, label, cap_id])
+            modes.append(chosen)
+        fill_table(self.table, rows, {1: RISK_COLOURS})
+        for r, chosen in enumerate(modes):  # coloured by mode, whatever the words
+            item = self.table.item(r, 2)
+            if item is not None:
+                item.setForeground(QColor(MODE_COLOURS[chosen.value]))
 
     def _on_preset_box_changed(self, index: int) -> None:
         preset = Preset(str(self.preset_box.itemData(index)))
@@ -91,13 +119,14 @@ class PermissionsTab(QWidget):
         if preset is current:
             return
         text = (
-            f"Switch from {current.value} to {preset.value}? Session grants and grants the "
-            "preset issued are revoked; the change is recorded in the audit log."
+            f"Switch from {current.value} to {preset.value}? Permissions given for this session "
+            "and those of the old preset end; the change is recorded in the log."
         )
         if not self._confirm(self, "Change permission preset", text):
             self.refresh()
             return
         revoked = self._controls.set_preset(preset)
-        self.note.setText(f"{preset.value} in force; {len(revoked)} grant(s) revoked.")
+        ended = len(revoked)
+        self.note.setText(f"{preset.value} in force; {ended} permission{'s' if ended != 1 else ''} ended.")
         self.refresh()
         self.sig_preset_changed.emit(preset.value)

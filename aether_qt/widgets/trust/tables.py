@@ -21,6 +21,17 @@ def make_table(headers: list[str]) -> QTableWidget:
     return table
 
 
+def fit_columns(table: QTableWidget, *, stretch: int) -> None:
+    """Fit the table to its width: column ``stretch`` takes the room left (its text elided), the rest fit."""
+    header = table.horizontalHeader()
+    header.setStretchLastSection(False)
+    for column in range(table.columnCount()):
+        mode = (
+            QHeaderView.ResizeMode.Stretch if column == stretch else QHeaderView.ResizeMode.ResizeToContents
+        )
+        header.setSectionResizeMode(column, mode)
+
+
 def fill_table(
     table: QTableWidget, rows: list[list[str]], colours: dict[int, dict[str, str]] | None = None
 ) -> None:

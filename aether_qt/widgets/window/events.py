@@ -20,6 +20,7 @@ from aether_qt.core.events import (
     Envelope,
     GrantIssued,
     GrantRevoked,
+    MemoryChanged,
     MemoryStatusChanged,
     ModelStatusChanged,
     PauseChanged,
@@ -58,6 +59,7 @@ _REFRESHING: Final = (
     RootsChanged,
     PauseChanged,
     TurnEnded,  # a turn may have spent: costs, the remote banner
+    MemoryChanged,  # the Memory panel's edits are gate decisions: new audit rows
 )
 
 

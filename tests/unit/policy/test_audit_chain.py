@@ -471,6 +471,22 @@ def test_grant_rows_are_the_rows_carrying_grant_facts(
     log.close()
 
 
+def test_first_seq_since_finds_the_first_row_written_at_or_after_a_time(
+    tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
+) -> None:
+    log = open_log(tmp_path, keys, anchors, clock)
+    start = clock.wall_ms()
+    assert log.first_seq_since(start) == 1  # an empty log: the next row
+    for i in range(9):
+        log.append(entry(i))
+        clock.advance(60)
+    assert log.first_seq_since(start) == 1
+    assert log.first_seq_since(start + 1) == 2
+    assert log.first_seq_since(start + 4 * 60_000) == 5
+    assert log.first_seq_since(start + 100 * 60_000) == 10
+    log.close()
+
+
 def test_a_checkpoint_is_never_signed_over_a_row_that_fails_verification(
     tmp_path: Path, keys: AuditKeys, anchors: AnchorStore, clock: FakeClock
 ) -> None:
