@@ -103,16 +103,18 @@ def first(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
     walk.step("trust centre")
     window.set_trust_centre_visible(True)
     centre = window.trust_centre
-    centre.setCurrentWidget(centre.audit)
-    before = centre.audit.verify_status.text()
+    centre.setCurrentIndex(centre.indexOf(centre.audit))
+    yield lambda: not centre.audit.verifying
     centre.audit.verify_button.click()
-    yield lambda: centre.audit.verify_status.text() != before
+    yield lambda: not centre.audit.verifying and centre.audit.report is not None
     facts["verify"] = centre.audit.verify_status.text()
+    facts["summary"] = centre.summary_label.text()
+    walk.shot("trust-centre-summary")
 
     walk.step("forget")
     panel = window.memory_panel
     assert panel is not None, "the window has no memory panel"
-    centre.setCurrentWidget(panel)
+    centre.setCurrentIndex(centre.indexOf(panel))
     panel.refresh()
     yield lambda: not panel.busy() and bool(panel.item_ids())
     teal = [i for i in panel.item_ids() if _memory_text(panel, i).find("teal") >= 0]
