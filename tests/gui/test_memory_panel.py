@@ -548,3 +548,63 @@ def test_screenshot_shows_a_memory_with_its_provenance(
         for y in range(origin.y() + 3, origin.y() + flag.height() - 3, 3)
     ]
     assert box.count("#fff3e0") > len(box) * 0.5
+
+
+def assert_in_step(panel: MemoryPanel) -> None:
+    """The details show the selected row's memory, or the hint when no row is selected."""
+    rows = panel.table.selectionModel().selectedRows()
+    shown = panel.details.item
+    if not rows:
+        assert shown is None and panel.details.currentIndex() == 0
+        return
+    assert shown is not None and panel.details.currentIndex() == 1
+    row_id = panel.item_ids()[rows[0].row()]
+    assert shown.id == row_id, f"details show {shown.text!r}, row {rows[0].row()} is another memory"
+    assert panel.details.editor.text() == shown.text
+
+
+@pytest.mark.parametrize("start", [BIKE, MIRA])
+def test_forget_twice_forgets_what_the_details_show_each_time(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, start: str
+) -> None:
+    panel = make_panel(host)
+    select(qtbot, panel, item_with(host, start).id)
+    for _ in range(3):
+        assert_in_step(panel)
+        target = panel.details.item
+        assert target is not None
+        others = {i.id for i in host.service.list_items()} - {target.id}
+        message = finish(qtbot, panel, panel.details.forget_button.click)
+        assert message.startswith("Forgotten")
+        assert host.service.get(target.id) is None
+        assert {i.id for i in host.service.list_items()} == others  # the shown one, and only it
+        assert target.id not in panel.item_ids()
+        assert_in_step(panel)
+        assert panel.details.item is not None  # a neighbour is selected and shown
+
+
+def test_selection_and_details_stay_in_step_on_filter_refresh_and_arrival(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel
+) -> None:
+    panel = make_panel(host)
+    select(qtbot, panel, item_with(host, TEA).id)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Facts"))
+    assert_in_step(panel)
+    assert panel.details.item is None  # tea is not a fact: nothing selected, nothing shown
+    panel.details.forget_button.click()
+    assert not panel.busy  # nothing to forget
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        panel.kind_filter.setCurrentIndex(0)
+    select(qtbot, panel, item_with(host, MIRA).id)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        host.service.edits.add("the plumber comes on Thursday")
+    assert_in_step(panel)
+    assert panel.selected_id() == item_with(host, MIRA).id
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        panel.refresh()
+    assert_in_step(panel)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        host.service.edits.forget(item_with(host, MIRA).id)  # forgotten elsewhere (the CLI)
+    assert_in_step(panel)
+    assert panel.details.item is None

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -201,10 +201,21 @@ class MemoryTable(QTableWidget):
         for column in range(1, len(self.HEADERS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
+    def select_row(self, row: int) -> None:
+        """Select ``row`` alone and make it current, whatever event is being handled.
+
+        ``selectRow`` derives its selection command from the event in progress and
+        selects through the rows' on-screen rectangles, so right after a refill it
+        can leave another row selected; the selection model is told directly instead.
+        """
+        index = self.model().index(row, 0)
+        flags = QItemSelectionModel.SelectionFlag
+        self.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
+        self.scrollTo(index)
+
     def fill(self, items: Sequence[MemoryItem]) -> None:
         """Show ``items`` with nothing selected (without a selection signal: the caller selects next)."""
         self.blockSignals(True)
-        self.clearSelection()
         self.setRowCount(len(items))
         for r, item in enumerate(items):
             values = (
@@ -218,6 +229,7 @@ class MemoryTable(QTableWidget):
                 cell = QTableWidgetItem(value)
                 cell.setToolTip(value)
                 self.setItem(r, c, cell)
+        self.selectionModel().clear()  # removing rows may have selected a neighbour of a removed one
         self.blockSignals(False)
 
 

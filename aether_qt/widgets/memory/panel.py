@@ -251,11 +251,12 @@ class MemoryPanel(QWidget):
         return self.details.item.id if self.details.item is not None else ""
 
     def select(self, item_id: str) -> bool:
-        """Select the memory with ``item_id`` if it is shown."""
+        """Select the memory with ``item_id`` if it is shown (the details follow)."""
         ids = self.item_ids()
         if item_id not in ids:
             return False
-        self.table.selectRow(ids.index(item_id))
+        self.table.select_row(ids.index(item_id))
+        self._show_selected()
         return True
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -289,11 +290,9 @@ class MemoryPanel(QWidget):
         self.table.fill(listing.items)
         wanted, self._wanted_id = self._wanted_id or selected, ""
         forgotten_row, self._forgotten_row = self._forgotten_row, -1
-        if not self.select(wanted):
-            if forgotten_row >= 0 and listing.items:  # keep going down the list with Del
-                self.table.selectRow(min(forgotten_row, len(listing.items) - 1))
-            else:
-                self.details.show_item(None)
+        if not self.select(wanted) and forgotten_row >= 0 and listing.items:
+            self.table.select_row(min(forgotten_row, len(listing.items) - 1))  # keep going down with Del
+        self._show_selected()  # whatever happened above, the details show the selected row or nothing
         self._show_count(listing)
         self._show_health(self._host.service.status)
         self.sig_items_shown.emit(len(listing.items))
@@ -314,6 +313,10 @@ class MemoryPanel(QWidget):
             self._show_message(f"Could not load memories: {self._describe(exc)}", "error")
 
     def _on_table_selection_changed(self) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        """Show the selected row's memory in the details, or the hint when no row is selected."""
         rows = self.table.selectionModel().selectedRows()
         item = self._listing.items[rows[0].row()] if rows else None
         other = self._listing.contradicted.get(item.contradicts) if item and item.contradicts else None
