@@ -608,3 +608,59 @@ def test_selection_and_details_stay_in_step_on_filter_refresh_and_arrival(
         host.service.edits.forget(item_with(host, MIRA).id)  # forgotten elsewhere (the CLI)
     assert_in_step(panel)
     assert panel.details.item is None
+
+
+def test_forget_can_be_undone_from_the_bar_and_ctrl_z_until_the_purge(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, runtime: PolicyRuntime, tmp_path: Path
+) -> None:
+    panel = make_panel(host)
+    bar = panel.undo_bar
+    assert not bar.isVisible()
+    bike = item_with(host, BIKE)
+    select(qtbot, panel, bike.id)
+    finish(qtbot, panel, panel.details.forget_button.click)
+    qtbot.waitUntil(bar.isVisible, timeout=3000)
+    assert BIKE in bar.text.text() and bar.undo_button.toolTip()
+    image = panel.grab().toImage()  # the bar, as the user sees it
+    assert image.save(str(shot_dir(tmp_path) / "memory-panel-undo.png"))
+    assert finish(qtbot, panel, bar.undo_button.click) == "Brought back."
+    assert host.service.get(bike.id) == bike  # text, privacy (sensitive), provenance: exactly
+    assert runtime.audit is not None
+    row = runtime.audit.rows()[-1]
+    assert (row.capability, row.resource, row.decision, row.actor) == (
+        "memory.write.durable",
+        f"memory:{bike.id}",
+        "allow",
+        "user",
+    )
+    qtbot.waitUntil(lambda: panel.selected_id() == bike.id, timeout=3000)
+    assert_in_step(panel)
+    assert not bar.isVisible()
+
+    tea = item_with(host, TEA)  # Del forgets, Ctrl+Z brings back
+    select(qtbot, panel, tea.id)
+    focus(qtbot, panel, panel.table)
+    finish(qtbot, panel, lambda: qtbot.keyClick(panel.table, Qt.Key.Key_Delete))
+    assert host.service.get(tea.id) is None and bar.isVisible()
+    focus(qtbot, panel, panel.table)
+    finish(
+        qtbot, panel, lambda: qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    )
+    assert host.service.get(tea.id) == tea
+    qtbot.waitUntil(lambda: panel.selected_id() == tea.id, timeout=3000)
+
+    select(qtbot, panel, tea.id)  # after the purge there is nothing to undo
+    finish(qtbot, panel, panel.details.forget_button.click)
+    assert bar.isVisible()
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        host.service.maintain(grace_s=0.0)  # the grace period is over
+    assert not bar.isVisible()
+    focus(qtbot, panel, panel.table)
+    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not panel.busy and host.service.get(tea.id) is None
+
+
+def shot_dir(tmp_path: Path) -> Path:
+    target = REPO / "docs" / "screenshots" if os.environ.get("AETHER_WRITE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    return target

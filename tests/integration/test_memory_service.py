@@ -210,3 +210,24 @@ def test_a_delete_permit_cannot_drive_a_remember(memory: MemoryService, runtime:
     with pytest.raises(PermitError):
         memory.remember(delete, "my kayak is called Skipper", turn_id="t9")
     assert len(memory.list_items(limit=10_000)) == before
+
+
+def test_undoing_a_forget_is_a_gated_audited_user_act_until_the_purge(
+    memory: MemoryService, runtime: PolicyRuntime, changes: list[MemoryChanged]
+) -> None:
+    [item] = memory.edits.add("my passport number is in the red folder", privacy=PrivacyClass.SENSITIVE).items
+    memory.edits.forget(item.id)
+    assert [f.id for f in memory.forgotten([item.id])] == [item.id]
+    undone = memory.edits.restore(item.id)
+    assert undone.ok and undone.summary == "Brought back."
+    assert last_audit(runtime) == ("memory.write.durable", f"memory:{item.id}", "allow", "user")
+    assert memory.get(item.id) == item  # text, privacy and provenance exactly as before
+    assert memory.search("passport red folder").hits[0].item_id == item.id
+    assert [c.change for c in changes][-1] == "restored"
+
+    memory.edits.forget(item.id)
+    memory.maintain(grace_s=0.0)  # the grace period is over: the words are erased
+    assert memory.forgotten([item.id]) == []
+    with pytest.raises(UnknownMemoryError):
+        memory.edits.restore(item.id)
+    assert memory.get(item.id) is None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import peewee
 
 from aether_qt.engines.memory.items import Kind, MemoryItem, PrivacyClass, Provenance
-from aether_qt.engines.memory.retention import LIVE_CONDITION
+from aether_qt.engines.memory.retention import LIVE_CONDITION, RESTORABLE_CONDITION
 from aether_qt.storage.sql import execute
 
 if TYPE_CHECKING:
@@ -96,6 +96,19 @@ class MemoryReader:
                 item = item_from_row(row)
                 found[item.seq] = item
         return found
+
+    def restorable(self, item_ids: Sequence[str], now_ms: int) -> list[MemoryItem]:
+        """The items of ``item_ids`` that are forgotten but not yet purged (nor expired), in that order."""
+        found: dict[str, MemoryItem] = {}
+        for item_id in dict.fromkeys(item_ids):
+            row = execute(
+                self._db,
+                f"SELECT {COLUMNS} FROM memory_items m WHERE m.id = ? AND {RESTORABLE_CONDITION}",
+                (item_id, *self._live(now_ms)),
+            ).fetchone()
+            if row is not None:
+                found[item_id] = item_from_row(row)
+        return list(found.values())
 
     def by_claim(self, claim_key: str, now_ms: int) -> list[MemoryItem]:
         """Live items making a claim about ``claim_key`` ("sister name"), newest first."""

@@ -171,6 +171,24 @@ class UserEdits:
         change = MemoryChange.on_item(action, item_id, persona=USER)
         return self._as_user(change, forget, "purged" if now else "forgotten", summary)
 
+    def restore(self, item_id: str) -> MemoryOutcome:
+        """The user undoes a forget during the grace period (``memory.write.durable`` on ``memory:<id>``).
+
+        The memory comes back exactly as it was (text, kind, privacy, provenance).
+
+        Raises:
+            UnknownMemoryError: the memory is not forgotten, or its words are already erased.
+        """
+        store = self._require()
+        if not store.forgotten([item_id]):
+            raise UnknownMemoryError(item_id)
+        return self._as_user(
+            MemoryChange.on_item(MemoryAction.RESTORE, item_id, persona=USER),
+            lambda change, _a: (store.restore(_item(change)),),
+            "restored",
+            "Brought back.",
+        )
+
     def import_file(self, path: Path, *, passphrase: str | None = None) -> MemoryOutcome:
         """Import an export file in one transaction (``memory.write.durable``); a bad entry rejects it all.
 

@@ -264,6 +264,11 @@ class MemoryService:
         with self._lock:
             return self._require().get(item_id)
 
+    def forgotten(self, item_ids: Sequence[str]) -> list[MemoryItem]:
+        """Those of ``item_ids`` that were forgotten and can still be brought back (grace period)."""
+        with self._lock:
+            return self._require().forgotten(item_ids)
+
     def search(self, query: str, *, k: int = 20) -> RecallResult:
         """Recall for the panel and ``aether memory search`` (no deadline: the user asked)."""
         with self._lock:

@@ -47,6 +47,7 @@ from aether_qt.widgets.memory.details import (
     error_text,
     is_sealed_file,
 )
+from aether_qt.widgets.memory.undo import UndoBar
 from aether_qt.widgets.ports import Memory, MemoryJobs
 from aether_qt.widgets.trust.confirm import ask_user
 
@@ -72,6 +73,8 @@ FILTERS: Final = (
 STATUS_COLOURS: Final = {"ok": "", "refused": "#b26a00", "error": "#c62828"}
 ADDING: Final = "add the memory"
 SAVING: Final = "save the memory"
+FORGETTING: Final = "forget the memory"
+RESTORING: Final = "bring the memory back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +84,14 @@ class Listing:
     query: str
     items: tuple[MemoryItem, ...]
     contradicted: Mapping[str, str] = field(default_factory=dict)
+    restorable: tuple[MemoryItem, ...] = ()
 
 
-def load_listing(service: Memory, query: str, kind: Kind | None) -> Listing:
-    """Runs in the memory thread: the newest memories, or the best matches of ``query``."""
+def load_listing(service: Memory, query: str, kind: Kind | None, forgotten: tuple[str, ...] = ()) -> Listing:
+    """Runs in the memory thread: the newest memories, or the best matches of ``query``.
+
+    Also which of ``forgotten`` (ids forgotten from the panel) can still be brought back.
+    """
     if query:
         found = (service.get(hit.item_id) for hit in service.search(query, k=SEARCH_K).hits)
         items = [item for item in found if item is not None and kind in (None, item.kind)]
@@ -94,7 +101,7 @@ def load_listing(service: Memory, query: str, kind: Kind | None) -> Listing:
     for item in items:
         if item.contradicts and (other := service.get(item.contradicts)) is not None:
             contradicted[other.id] = other.text
-    return Listing(query, tuple(items), contradicted)
+    return Listing(query, tuple(items), contradicted, tuple(service.forgotten(forgotten)))
 
 
 class MemoryPanel(QWidget):
@@ -130,7 +137,9 @@ class MemoryPanel(QWidget):
         self._generation = 0  # only the newest reload's answer is shown
         self._running = 0  # changes in flight
         self._forgotten_row = -1  # row of a memory just forgotten here: select its neighbour
-        self._wanted_id = ""  # select this item after the next reload (a new memory)
+        self._wanted_id = ""  # select this item after the next reload (a new or restored memory)
+        self._forgotten: list[str] = []  # ids forgotten here, oldest first: what Undo can bring back
+        self._reveal_undo = False  # show the undo bar after the next reload (a forget just finished)
         self._state = ""
         layout = QVBoxLayout(self)
         self.banner = HealthBanner()
@@ -147,6 +156,8 @@ class MemoryPanel(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         layout.addWidget(splitter, 1)
+        self.undo_bar = UndoBar()
+        layout.addWidget(self.undo_bar)
         layout.addLayout(self._make_footer())
         self._connect_actions()
         self.shortcuts = self._make_shortcuts()
@@ -208,6 +219,7 @@ class MemoryPanel(QWidget):
         self.details.privacy_box.activated.connect(self._on_privacy_box_activated)
         self.details.forget_button.clicked.connect(self._on_forget_button_clicked)
         self.details.forget_now_button.clicked.connect(self._on_forget_now_button_clicked)
+        self.undo_bar.undo_button.clicked.connect(self._on_undo_button_clicked)
 
     def _make_shortcuts(self) -> dict[str, QShortcut]:
         scoped = Qt.ShortcutContext.WidgetWithChildrenShortcut
@@ -215,6 +227,7 @@ class MemoryPanel(QWidget):
             ("Ctrl+F", self, self._on_find_shortcut_activated, scoped),
             ("Ctrl+S", self, self._on_save_button_clicked, scoped),
             ("Ctrl+N", self, self._on_add_button_clicked, scoped),
+            ("Ctrl+Z", self, self._on_undo_button_clicked, scoped),  # a text field keeps its own Ctrl+Z
             ("Esc", self.add_row, self._on_add_cancel_clicked, scoped),
             # on the table only: Delete in a text field deletes characters
             ("Del", self.table, self._on_forget_button_clicked, Qt.ShortcutContext.WidgetShortcut),
@@ -275,7 +288,12 @@ class MemoryPanel(QWidget):
         query = self.search_field.text().strip()
         kind_value = str(self.kind_filter.currentData() or "")
         self._host.call(
-            partial(load_listing, query=query, kind=Kind(kind_value) if kind_value else None),
+            partial(
+                load_listing,
+                query=query,
+                kind=Kind(kind_value) if kind_value else None,
+                forgotten=tuple(self._forgotten),
+            ),
             WeakReply(self, "_on_host_listing_loaded", self._generation),
             WeakReply(self, "_on_host_listing_failed", self._generation),
         )
@@ -294,6 +312,9 @@ class MemoryPanel(QWidget):
             self.table.select_row(min(forgotten_row, len(listing.items) - 1))  # keep going down with Del
         self._show_selected()  # whatever happened above, the details show the selected row or nothing
         self._show_count(listing)
+        self._forgotten = [item.id for item in listing.restorable]  # the purged ones are gone for good
+        reveal, self._reveal_undo = self._reveal_undo, False
+        self.undo_bar.show_restorable(listing.restorable, reveal=reveal)
         self._show_health(self._host.service.status)
         self.sig_items_shown.emit(len(listing.items))
 
@@ -365,9 +386,16 @@ class MemoryPanel(QWidget):
         if outcome.ok and action == ADDING and outcome.items:
             self._wanted_id = outcome.items[0].id  # a memory just added: select it
             self.add_row.close_row()
+        elif outcome.ok and action == FORGETTING and outcome.items:
+            self._forgotten = [*self._forgotten, outcome.items[0].id]
+            self._reveal_undo = True
+        elif outcome.ok and action == RESTORING and outcome.items:
+            self._wanted_id = outcome.items[0].id  # a memory brought back: select it
         elif outcome.ok and action == SAVING:
             self.details.editor.setModified(False)  # saved: later reloads may show newer text
-        self._show_message(outcome.summary, "ok" if outcome.ok else "refused")
+        # after a forget the undo bar says it (with the words); the status line would repeat it
+        shown = "" if self._reveal_undo else outcome.summary
+        self._show_message(shown, "ok" if outcome.ok else "refused")
         self.sig_action_finished.emit(outcome.summary)
         self._reload_timer.start()
 
@@ -424,7 +452,12 @@ class MemoryPanel(QWidget):
         item = self.details.item
         if item is not None and not self.busy:
             self._forgotten_row = self.table.currentRow()
-            self._run("forget the memory", lambda s: s.edits.forget(item.id))
+            self._run(FORGETTING, lambda s: s.edits.forget(item.id))
+
+    def _on_undo_button_clicked(self) -> None:
+        item = self.undo_bar.item
+        if item is not None and not self.busy:
+            self._run(RESTORING, lambda s: s.edits.restore(item.id))
 
     def _on_forget_now_button_clicked(self) -> None:
         item = self.details.item
