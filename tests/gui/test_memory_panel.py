@@ -131,7 +131,7 @@ def make_panel(qtbot: QtBot, bridge: QtBusBridge, dialogs: Dialogs) -> MakePanel
         panel.resize(1100, 600)
         panel.show()
         qtbot.waitExposed(panel)
-        expected = [item.id for item in host.service.list_items()]
+        expected = [item.id for item in host.service.list_items() if item.kind is not Kind.EPISODE]
         qtbot.waitUntil(lambda: panel.item_ids() == expected, timeout=5000)
         return panel
 
@@ -186,8 +186,22 @@ def test_lists_newest_first_and_filters_by_kind(
         panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Preferences"))
     assert shown_texts(panel) == [TEA]
     with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
-        panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Episodes"))
+        panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Conversation episodes"))
     assert shown_texts(panel) == [] and panel.count_label.text() == "0 memories"
+
+
+def test_a_question_asked_in_a_chat_is_no_memory_in_the_list(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel
+) -> None:
+    asked = host.service.record_episode("what is my favourite colour?", turn_id="t1", persona_id="aether")
+    assert asked is not None and asked.ok  # the conversation keeps it, for this session
+    panel = make_panel(host)
+    assert panel.kind_filter.currentText() == "All memories"
+    qtbot.waitUntil(lambda: shown_texts(panel) == [LENA, BIKE, TEA, MIRA], timeout=5000)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Conversation episodes"))
+    assert shown_texts(panel) == ["what is my favourite colour?"]
+    assert panel.table.item(0, 1).text() == "episode"
 
 
 def test_typing_a_query_shows_the_matching_memory_first(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import peewee
 
+from aether_qt.core.utterances import is_fact_like
 from aether_qt.engines.memory.export import MAX_IMPORT_BYTES, draft_from_entry
 from aether_qt.engines.memory.items import (
     USER_CONFIRMED,
@@ -63,7 +64,12 @@ _PREFERENCE = ("i like ", "i love ", "i prefer ", "i hate ", "i don't like ", "i
 
 
 def kind_of(text: str) -> Kind:
-    """A remembered sentence's kind: a claim ("my X is Y") is a fact, "I like …" a preference, else a note."""
+    """A remembered sentence's kind: a claim ("my X is Y") is a fact, "I like …" a preference, else a note.
+
+    A question or small talk is at most a note (the user typed it in the panel): never a fact.
+    """
+    if not is_fact_like(text):
+        return Kind.NOTE
     if claim_of(text) is not None:
         return Kind.FACT
     return Kind.PREFERENCE if text.strip().lower().startswith(_PREFERENCE) else Kind.NOTE

@@ -64,12 +64,15 @@ LIST_LIMIT: Final = 500
 SEARCH_K: Final = 50
 WIDE_PX: Final = 900  # narrower than this (the side panel), the details go under the list
 FILTERS: Final = (
-    ("All kinds", ""),
+    ("All memories", ""),
     ("Facts", Kind.FACT.value),
     ("Preferences", Kind.PREFERENCE.value),
     ("Notes", Kind.NOTE.value),
-    ("Episodes", Kind.EPISODE.value),
+    ("Conversation episodes", Kind.EPISODE.value),
 )
+KEPT_KINDS: Final = (Kind.FACT, Kind.PREFERENCE, Kind.NOTE)
+"""What "All memories" lists: what Aether keeps knowing. Episodes (this session's chat, questions
+and small talk included) are under their own filter: they are not things Aether knows."""
 STATUS_COLOURS: Final = {"ok": "", "refused": "#b26a00", "error": "#c62828"}
 ADDING: Final = "add the memory"
 SAVING: Final = "save the memory"
@@ -92,11 +95,13 @@ def load_listing(service: Memory, query: str, kind: Kind | None, forgotten: tupl
 
     Also which of ``forgotten`` (ids forgotten from the panel) can still be brought back.
     """
+    kinds = KEPT_KINDS if kind is None else (kind,)
     if query:
         found = (service.get(hit.item_id) for hit in service.search(query, k=SEARCH_K).hits)
-        items = [item for item in found if item is not None and kind in (None, item.kind)]
+        items = [item for item in found if item is not None and item.kind in kinds]
     else:
-        items = service.list_items(kind, limit=LIST_LIMIT)
+        listed = (item for k in kinds for item in service.list_items(k, limit=LIST_LIMIT))
+        items = sorted(listed, key=lambda item: item.seq, reverse=True)[:LIST_LIMIT]  # newest first
     contradicted = {}
     for item in items:
         if item.contradicts and (other := service.get(item.contradicts)) is not None:
