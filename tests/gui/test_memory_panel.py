@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from aether_qt.services.memory.host import MemoryHost
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.cipher import unseal_with_passphrase
 from aether_qt.storage.sql import execute
+from aether_qt.widgets.memory.details import MemoryTable, used_in_reply
 from aether_qt.widgets.memory.panel import MemoryPanel
 
 REPO = Path(__file__).resolve().parents[2]
@@ -678,3 +680,34 @@ def shot_dir(tmp_path: Path) -> Path:
     target = REPO / "docs" / "screenshots" if os.environ.get("AETHER_WRITE_SCREENSHOTS") == "1" else tmp_path
     target.mkdir(parents=True, exist_ok=True)
     return target
+
+
+def test_when_a_memory_was_last_used_in_a_reply_is_shown(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel
+) -> None:
+    panel = make_panel(host)
+    tea = item_with(host, TEA)
+    select(qtbot, panel, tea.id)
+    used = panel.details.fields["last_used"]
+    assert used.text() == "Never used yet"
+    column = MemoryTable.HEADERS.index("Used in a reply")
+    row = panel.item_ids().index(tea.id)
+    assert panel.table.item(row, column).text() == "never"
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):  # a turn recalls it into its prompt
+        result, _ = host.service.recall_for_turn("green tea in the morning", turn_id="t1", persona_id="a")
+    assert tea.id in [hit.item_id for hit in result.hits]
+    assert panel.selected_id() == tea.id
+    assert_in_step(panel)
+    assert used.text().startswith("today ") and used.text()[-5:-3].isdigit()
+    row = panel.item_ids().index(tea.id)
+    assert panel.table.item(row, column).text() == used.text()
+    assert panel.table.item(panel.item_ids().index(item_with(host, BIKE).id), column).text() == "never"
+
+
+def test_used_in_reply_wording() -> None:
+    noon = int(time.mktime((2026, 12, 7, 12, 0, 0, 0, 0, -1)) * 1000)
+    hour = 3_600_000
+    assert used_in_reply(None, noon) == "Never used yet"
+    assert used_in_reply(noon - 2 * hour, noon) == "today 10:00"
+    assert used_in_reply(noon - 24 * hour, noon) == "yesterday 12:00"
+    assert used_in_reply(noon - 72 * hour, noon) == "Fri 04 Dec 2026, 12:00"

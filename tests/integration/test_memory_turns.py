@@ -269,3 +269,27 @@ def test_questions_and_small_talk_stay_conversation_episodes_never_facts(paths: 
         assert [i.text for i in found] == ["my favourite colour is green"]
         shown = {i.text for i in load_listing(memory, "", Kind.EPISODE).items}
         assert shown == episodes  # the chat is under its own filter, labelled as conversation
+
+
+def test_a_memory_recalled_into_a_reply_records_when_it_was_used(paths: AppPaths) -> None:
+    with open_companion(paths, load_model=False) as comp:
+        memory = comp.memory
+        assert memory is not None
+        comp.conductor.run_turn("remember that my favourite colour is green")
+        comp.conductor.run_turn("remember that the boiler was serviced in May")
+        colour, boiler = (item_with_text(memory, t) for t in ("favourite colour", "boiler"))
+        assert colour.used_in_reply_at_ms is None and boiler.used_in_reply_at_ms is None
+        report = comp.conductor.run_turn("what is my favourite colour?")
+        assert report is not None and colour.id in [hit["id"] for hit in report.recalled]
+        used = item_with_text(memory, "favourite colour").used_in_reply_at_ms
+        assert used is not None and used >= colour.created_at_ms
+        assert item_with_text(memory, "boiler").used_in_reply_at_ms is None  # not in that reply
+
+    with open_companion(paths, load_model=False) as comp:  # stored: it survives a restart
+        assert comp.memory is not None
+        assert item_with_text(comp.memory, "favourite colour").used_in_reply_at_ms == used
+
+
+def item_with_text(memory: MemoryService, words: str) -> Any:
+    [item] = [i for i in memory.list_items() if words in i.text and i.kind.value != "episode"]
+    return item

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 COLUMNS = (
     "m.id, m.seq, m.kind, m.text, m.privacy_class, m.source, m.turn_id, m.audit_id, m.captured_at_ms, "
     "m.trust, m.confidence, m.salience, m.created_at_ms, m.last_used_at_ms, m.retention, m.expires_at_ms, "
-    "m.seen_count, m.contradicts, m.tags"
+    "m.seen_count, m.contradicts, m.tags, m.used_in_reply_at_ms"
 )
 
 BM25_TEXT_WEIGHT = 1.0
@@ -54,6 +54,7 @@ def item_from_row(row: Sequence[Any]) -> MemoryItem:
         seen_count=int(row[16]),
         contradicts=None if row[17] is None else str(row[17]),
         tags=str(row[18]),
+        used_in_reply_at_ms=None if row[19] is None else int(row[19]),
     )
 
 

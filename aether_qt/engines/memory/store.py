@@ -242,11 +242,18 @@ class MemoryStore:
         return self._require(item_id)
 
     def mark_used(self, item_ids: Sequence[str]) -> None:
-        """Record that these items were put into a prompt (``last_used_at``)."""
+        """Record that these items were put into a reply's prompt (recency for ranking, and for the user).
+
+        One transaction: after a crash either every item shows this use or none does.
+        """
         now = self._clock.wall_ms()
         with self._db.atomic():
             for item_id in item_ids:
-                execute(self._db, "UPDATE memory_items SET last_used_at_ms = ? WHERE id = ?", (now, item_id))
+                execute(
+                    self._db,
+                    "UPDATE memory_items SET last_used_at_ms = ?, used_in_reply_at_ms = ? WHERE id = ?",
+                    (now, now, item_id),
+                )
 
     def forget(self, item_id: str, *, now: bool = False) -> bool:
         """Tombstone an item at once: hidden from every read and gone from FTS and the vector index.

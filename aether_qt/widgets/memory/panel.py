@@ -13,6 +13,7 @@ a banner of its own.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from aether_qt.core.bus import QtBusBridge
-from aether_qt.core.events import Envelope, MemoryChanged, MemoryStatusChanged
+from aether_qt.core.events import Envelope, MemoryChanged, MemoryRecalled, MemoryStatusChanged
 from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass
 from aether_qt.widgets.memory.details import (
     LOADING,
@@ -126,6 +127,7 @@ class MemoryPanel(QWidget):
         host: MemoryJobs,
         bus_bridge: QtBusBridge | None = None,
         confirm: Confirm | None = None,
+        clock_ms: Callable[[], int] | None = None,
         choose_file: ChooseFile | None = None,
         ask_passphrase: AskPassphrase | None = None,
         parent: QWidget | None = None,
@@ -136,6 +138,7 @@ class MemoryPanel(QWidget):
         # the defaults are looked up when used: a bound method kept on self would make a
         # reference cycle, and a cycle may be collected in the memory thread (see WeakReply)
         self._confirm_with = confirm
+        self._clock_ms = clock_ms  # the wall clock for "today 14:02" (None: the system's)
         self._choose_file_with = choose_file
         self._ask_passphrase_with = ask_passphrase
         self._listing = Listing("", ())
@@ -255,6 +258,9 @@ class MemoryPanel(QWidget):
 
     # ------------------------------------------------------------ public
 
+    def _now_ms(self) -> int:
+        return self._clock_ms() if self._clock_ms is not None else int(time.time() * 1000)
+
     @property
     def busy(self) -> bool:
         """Whether a change is running (the actions are disabled meanwhile)."""
@@ -310,7 +316,7 @@ class MemoryPanel(QWidget):
             return
         selected = self.selected_id()
         self._listing = listing
-        self.table.fill(listing.items)
+        self.table.fill(listing.items, now_ms=self._now_ms())
         wanted, self._wanted_id = self._wanted_id or selected, ""
         forgotten_row, self._forgotten_row = self._forgotten_row, -1
         if not self.select(wanted) and forgotten_row >= 0 and listing.items:
@@ -346,7 +352,7 @@ class MemoryPanel(QWidget):
         rows = self.table.selectionModel().selectedRows()
         item = self._listing.items[rows[0].row()] if rows else None
         other = self._listing.contradicted.get(item.contradicts) if item and item.contradicts else None
-        self.details.show_item(item, other)
+        self.details.show_item(item, other, now_ms=self._now_ms())
 
     def _on_search_field_edited(self, _text: str) -> None:
         self._search_timer.start()
@@ -365,7 +371,7 @@ class MemoryPanel(QWidget):
     # ------------------------------------------------------------ bus
 
     def _on_bridge_event_published(self, env: Envelope) -> None:
-        if env.kind == MemoryChanged.KIND:
+        if env.kind in (MemoryChanged.KIND, MemoryRecalled.KIND):  # a recall marks memories used
             self._reload_timer.start()  # a burst of changes reloads once
         elif env.kind == MemoryStatusChanged.KIND and isinstance(env.payload, MemoryStatusChanged):
             self._show_health(env.payload)

@@ -306,3 +306,21 @@ def test_a_purged_item_cannot_be_restored(store: MemoryStore, clock: FakeClock) 
     with pytest.raises(UnknownMemoryError):
         store.restore(item.id)
     assert store.get(item.id) is None
+
+
+def test_use_in_a_reply_is_recorded_and_kept(
+    store: MemoryStore, db: peewee.SqliteDatabase, clock: FakeClock
+) -> None:
+    item = store.add("my dog is called Biscuit")
+    other = store.add("the boiler was serviced in May")
+    assert item.used_in_reply_at_ms is None  # never used yet
+    clock.advance(60)
+    store.mark_used([item.id])
+    used = store.get(item.id)
+    assert used is not None and used.used_in_reply_at_ms == clock.wall_ms()
+    assert store.get(other.id).used_in_reply_at_ms is None  # type: ignore[union-attr]
+    store.forget(item.id)
+    assert store.restore(item.id).used_in_reply_at_ms == clock.wall_ms()  # an undone forget keeps it
+    query = "SELECT used_in_reply_at_ms FROM memory_items WHERE id = ?"
+    [(stored,)] = execute(db, query, (item.id,)).fetchall()
+    assert stored == clock.wall_ms()
