@@ -376,7 +376,7 @@ def test_a_memory_gone_behind_the_panel_is_an_error_in_the_status_line(
     host.service.edits.forget(mira.id)  # the CLI, say; the panel has not reloaded yet
     panel.details.editor.setText("my sister's name is Mirabel")
     message = finish(qtbot, panel, panel.details.save_button.click)
-    assert message == "Could not save the memory: that memory is gone (forgotten or expired)"
+    assert message == "Could not save the memory: that memory is gone (forgotten or expired)."
     assert panel.status_line.text() == message
     qtbot.waitUntil(lambda: mira.id not in panel.item_ids(), timeout=3000)
 
@@ -535,6 +535,7 @@ def test_screenshot_shows_a_memory_with_its_provenance(
     backup = tmp_path / "old-laptop.json"
     backup.write_text(json.dumps({"format": 1, "items": [dentist]}), encoding="utf-8")
     host.service.edits.import_file(backup)
+    host.service.recall_for_turn("what is my sister's name?", turn_id="t1", persona_id="aether")  # used
     panel = make_panel(host)
     select(qtbot, panel, item_with(host, LENA).id)
     panel.table.setFocus()
@@ -711,3 +712,19 @@ def test_used_in_reply_wording() -> None:
     assert used_in_reply(noon - 2 * hour, noon) == "today 10:00"
     assert used_in_reply(noon - 24 * hour, noon) == "yesterday 12:00"
     assert used_in_reply(noon - 72 * hour, noon) == "Fri 04 Dec 2026, 12:00"
+
+
+def test_undo_of_a_memory_erased_meanwhile_says_so_and_drops_the_bar(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, runtime: PolicyRuntime
+) -> None:
+    panel = make_panel(host)
+    mira = item_with(host, MIRA)
+    select(qtbot, panel, mira.id)
+    finish(qtbot, panel, panel.details.forget_button.click)
+    assert panel.undo_bar.isVisible()
+    # erased behind the panel's back (the sweep in another process, say): no event reached the panel
+    execute(runtime.database, "UPDATE memory_items SET text = '', purged = 1 WHERE id = ?", (mira.id,))
+    message = finish(qtbot, panel, panel.undo_bar.undo_button.click)
+    assert message == "Could not bring the memory back: its words were already erased for good."
+    assert panel.status_line.text() == message
+    assert not panel.undo_bar.isVisible() and host.service.get(mira.id) is None

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from aether_qt.core.bus import QtBusBridge
 from aether_qt.core.events import Envelope, MemoryChanged, MemoryRecalled, MemoryStatusChanged
-from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass
+from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass, UnknownMemoryError
 from aether_qt.widgets.memory.details import (
     LOADING,
     AddRow,
@@ -413,7 +413,9 @@ class MemoryPanel(QWidget):
     def _on_host_action_failed(self, action: str, exc: Exception) -> None:
         self._finished()
         self._forgotten_row = -1
-        text = f"Could not {action}: {self._describe(exc)}"
+        gone = action == RESTORING and isinstance(exc, UnknownMemoryError)
+        reason = "its words were already erased for good" if gone else self._describe(exc)
+        text = f"Could not {action}: {reason.rstrip('.')}."  # one sentence, one full stop
         self._show_message(text, "error")
         self.sig_action_finished.emit(text)
         self._reload_timer.start()
