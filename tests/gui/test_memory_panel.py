@@ -728,3 +728,21 @@ def test_undo_of_a_memory_erased_meanwhile_says_so_and_drops_the_bar(
     assert message == "Could not bring the memory back: its words were already erased for good."
     assert panel.status_line.text() == message
     assert not panel.undo_bar.isVisible() and host.service.get(mira.id) is None
+
+
+def test_a_memory_from_a_conversation_names_no_turn_id(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, runtime: PolicyRuntime
+) -> None:
+    from aether_qt.policy.decisions import ActionRequest, Allow
+
+    decision = runtime.gate.evaluate(
+        ActionRequest("memory.write.durable", "memory:fact", actor_persona="aether")
+    )
+    assert isinstance(decision, Allow)
+    turn_id = "turn_0123456789abcdef"
+    [told] = host.service.remember(decision, "my dog is called Biscuit", turn_id=turn_id).items
+    panel = make_panel(host)
+    select(qtbot, panel, told.id)
+    shown = " ".join(label.text() for label in panel.details.fields.values())
+    assert turn_id not in shown and "turn_" not in shown
+    assert panel.details.fields["turn"].text().startswith("a conversation on ")

@@ -279,7 +279,7 @@ class MemoryDetails(QStackedWidget):
     FIELDS: Final = (
         ("source", "Source"),
         ("trust", "Trust"),
-        ("turn", "Turn"),
+        ("turn", "Conversation"),
         ("audit", "Audit"),
         ("captured", "Captured"),
         ("confidence", "Confidence"),
@@ -378,13 +378,15 @@ class MemoryDetails(QStackedWidget):
             self.editor.setCursorPosition(0)
         self.privacy_box.setCurrentIndex(self.privacy_box.findData(item.privacy.value))
         prov = item.provenance
+        when = local_time(prov.captured_at_ms or item.created_at_ms)
         seen = f"{item.seen_count} time{'s' if item.seen_count != 1 else ''}"
         values = {
             "source": describe_source(prov.source),
             "trust": prov.trust,
-            "turn": prov.turn_id or "none (not from a conversation)",
+            # the turn's id means nothing to a person: say that it came from a conversation, and when
+            "turn": f"a conversation on {when}" if prov.turn_id else "not from a conversation",
             "audit": prov.audit_id or "none",
-            "captured": local_time(prov.captured_at_ms or item.created_at_ms),
+            "captured": when,
             "confidence": f"{item.confidence:.2f}",
             "seen": seen,
             "retention": describe_retention(item),
