@@ -746,3 +746,20 @@ def test_a_memory_from_a_conversation_names_no_turn_id(
     shown = " ".join(label.text() for label in panel.details.fields.values())
     assert turn_id not in shown and "turn_" not in shown
     assert panel.details.fields["turn"].text().startswith("a conversation on ")
+
+
+def test_a_memory_forgotten_in_the_conversation_can_be_undone_from_the_panel(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, runtime: PolicyRuntime
+) -> None:
+    from aether_qt.policy.decisions import ActionRequest, Allow
+
+    panel = make_panel(host)
+    tea = item_with(host, TEA)
+    decision = runtime.gate.evaluate(ActionRequest("memory.delete", "memory:topic", actor_persona="aether"))
+    assert isinstance(decision, Allow)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        assert host.service.forget_topic(decision, "green tea in the morning").ok  # "forget green tea…"
+    assert tea.id not in panel.item_ids()
+    assert panel.undo_bar.isVisible() and TEA in panel.undo_bar.text.text()
+    assert finish(qtbot, panel, panel.undo_bar.undo_button.click) == "Brought back."
+    assert host.service.get(tea.id) == tea

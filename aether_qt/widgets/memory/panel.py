@@ -8,6 +8,13 @@ the outcome's sentence or the error in its status line and reloads. It also
 reloads (debounced) on ``memory.did_change`` events from the bus bridge, and
 shows memory's health (starting, rebuilding with progress, text search only) in
 a banner of its own.
+
+The details always show the selected row's memory, or the hint when no row is
+selected: every reload ends by reading the selection back (:meth:`MemoryPanel._show_selected`),
+so Forget acts on what the details show. A forget can be undone from the undo bar
+(:mod:`.undo`) or with Ctrl+Z until its words are purged. "All memories" lists
+facts, preferences and notes; the conversation's episodes (questions and small
+talk included) have their own filter.
 """
 
 from __future__ import annotations
@@ -372,6 +379,10 @@ class MemoryPanel(QWidget):
 
     def _on_bridge_event_published(self, env: Envelope) -> None:
         if env.kind in (MemoryChanged.KIND, MemoryRecalled.KIND):  # a recall marks memories used
+            payload = env.payload
+            if isinstance(payload, MemoryChanged) and payload.change == "forgotten":  # here or in a chat
+                self._forgotten = list(dict.fromkeys((*self._forgotten, *payload.item_ids)))
+                self._reveal_undo = True
             self._reload_timer.start()  # a burst of changes reloads once
         elif env.kind == MemoryStatusChanged.KIND and isinstance(env.payload, MemoryStatusChanged):
             self._show_health(env.payload)
@@ -397,8 +408,8 @@ class MemoryPanel(QWidget):
         if outcome.ok and action == ADDING and outcome.items:
             self._wanted_id = outcome.items[0].id  # a memory just added: select it
             self.add_row.close_row()
-        elif outcome.ok and action == FORGETTING and outcome.items:
-            self._forgotten = [*self._forgotten, outcome.items[0].id]
+        elif outcome.ok and action == FORGETTING and outcome.items:  # also without a bus bridge
+            self._forgotten = list(dict.fromkeys((*self._forgotten, outcome.items[0].id)))
             self._reveal_undo = True
         elif outcome.ok and action == RESTORING and outcome.items:
             self._wanted_id = outcome.items[0].id  # a memory brought back: select it

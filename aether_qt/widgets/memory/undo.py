@@ -2,7 +2,8 @@
 
 A forgotten memory is hidden at once and its words are erased for good after a
 grace period (a week). Until then the bar under the list names the newest memory
-forgotten from the panel and offers Undo (also Ctrl+Z in the panel). The panel
+forgotten (in the panel, or in a conversation while the panel was open) and offers
+Undo (also Ctrl+Z in the panel). The panel
 fills it after every reload with the memories that can still be restored, so
 after the purge the bar disappears by itself.
 """
