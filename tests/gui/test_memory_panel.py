@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keyring_support import no_keyring
@@ -763,3 +764,48 @@ def test_a_memory_forgotten_in_the_conversation_can_be_undone_from_the_panel(
     assert panel.undo_bar.isVisible() and TEA in panel.undo_bar.text.text()
     assert finish(qtbot, panel, panel.undo_bar.undo_button.click) == "Brought back."
     assert host.service.get(tea.id) == tea
+
+
+class InlineJobs:
+    """Runs the panel's jobs at once, on the companion's memory (the app runs them in the memory thread)."""
+
+    def __init__(self, service: MemoryService) -> None:
+        self.service = service
+
+    def call(self, job: Callable[[MemoryService], object], done: Any = None, failed: Any = None) -> None:
+        try:
+            value = job(self.service)
+        except Exception as exc:
+            if failed is not None:
+                failed(exc)
+            return
+        if done is not None:
+            done(value)
+
+
+def test_a_question_asked_in_a_real_turn_is_no_memory_in_the_panel(qtbot: QtBot, home: Path) -> None:
+    from aether_qt.companion import Companion
+
+    with (
+        no_keyring(),
+        Companion.open(
+            resolve_paths(home), allow_key_file=True, install_guard=False, load_model=False
+        ) as comp,
+    ):
+        assert comp.memory is not None
+        bridge = QtBusBridge(bus=comp.bus)
+        try:
+            panel = MemoryPanel(host=InlineJobs(comp.memory), bus_bridge=bridge)  # type: ignore[arg-type]
+            qtbot.addWidget(panel)
+            panel.show()
+            comp.conductor.run_turn("remember that my favourite colour is green")
+            for text in ("what is my favourite colour?", "remember my favourite colour?", "how are you"):
+                report = comp.conductor.run_turn(text)
+                assert report is not None and report.outcome == "Answered"
+            panel.refresh()
+            qtbot.waitUntil(lambda: shown_texts(panel) == ["my favourite colour is green"], timeout=5000)
+            assert panel.count_label.text() == "1 memory"
+            select(qtbot, panel, panel.item_ids()[0])
+            assert panel.details.fields["last_used"].text().startswith("today ")  # it answered the question
+        finally:
+            bridge.detach()
