@@ -31,6 +31,7 @@ class MemoryAction(StrEnum):
     IMPORT = "import"  # import an export file (import:<file name>)
     FORGET = "forget"  # tombstone one item (memory:<id>) or what a topic names (memory:topic)
     PURGE = "purge"  # tombstone and erase one item now (memory:<id>)
+    RESTORE = "restore"  # undo a forget within the grace period (memory:<id>): a durable write again
 
 
 _CAPABILITY: Final = {
@@ -40,6 +41,7 @@ _CAPABILITY: Final = {
     MemoryAction.IMPORT: "memory.write.durable",
     MemoryAction.FORGET: "memory.delete",
     MemoryAction.PURGE: "memory.delete",
+    MemoryAction.RESTORE: "memory.write.durable",
 }
 
 
@@ -71,6 +73,7 @@ class MemoryChange:
             MemoryAction.IMPORT: self.resource.startswith(IMPORT_PREFIX) and self.resource != IMPORT_PREFIX,
             MemoryAction.FORGET: item or self.resource == "memory:topic",
             MemoryAction.PURGE: item,
+            MemoryAction.RESTORE: item,
         }[MemoryAction(self.action)]
         if not fits:
             raise ValueError(f"{self.resource!r} is not a target of a memory {self.action.value}")

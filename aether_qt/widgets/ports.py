@@ -35,7 +35,7 @@ approvals as ``approvals.did_open_ticket`` (see :mod:`aether_qt.core.events`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -215,6 +215,10 @@ class MemoryEdits(Protocol):
         """Forget a memory (``now``: erase its words at once)."""
         ...
 
+    def restore(self, item_id: str) -> MemoryOutcome:
+        """Bring back a memory forgotten within the grace period, exactly as it was."""
+        ...
+
     def import_file(self, path: Path, *, passphrase: str | None = None) -> MemoryOutcome:
         """Import an export file in one transaction (a sealed one needs its passphrase)."""
         ...
@@ -249,6 +253,10 @@ class Memory(Protocol):
 
     def search(self, query: str, *, k: int = ...) -> RecallResult:
         """The best matches of ``query``."""
+        ...
+
+    def forgotten(self, item_ids: Sequence[str]) -> list[MemoryItem]:
+        """Those of ``item_ids`` forgotten and still restorable (their words not yet erased)."""
         ...
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keyring_support import no_keyring
@@ -30,6 +32,7 @@ from aether_qt.services.memory.host import MemoryHost
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.cipher import unseal_with_passphrase
 from aether_qt.storage.sql import execute
+from aether_qt.widgets.memory.details import MemoryTable, used_in_reply
 from aether_qt.widgets.memory.panel import MemoryPanel
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,7 +134,7 @@ def make_panel(qtbot: QtBot, bridge: QtBusBridge, dialogs: Dialogs) -> MakePanel
         panel.resize(1100, 600)
         panel.show()
         qtbot.waitExposed(panel)
-        expected = [item.id for item in host.service.list_items()]
+        expected = [item.id for item in host.service.list_items() if item.kind is not Kind.EPISODE]
         qtbot.waitUntil(lambda: panel.item_ids() == expected, timeout=5000)
         return panel
 
@@ -186,8 +189,22 @@ def test_lists_newest_first_and_filters_by_kind(
         panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Preferences"))
     assert shown_texts(panel) == [TEA]
     with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
-        panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Episodes"))
+        panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Conversation episodes"))
     assert shown_texts(panel) == [] and panel.count_label.text() == "0 memories"
+
+
+def test_a_question_asked_in_a_chat_is_no_memory_in_the_list(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel
+) -> None:
+    asked = host.service.record_episode("what is my favourite colour?", turn_id="t1", persona_id="aether")
+    assert asked is not None and asked.ok  # the conversation keeps it, for this session
+    panel = make_panel(host)
+    assert panel.kind_filter.currentText() == "All memories"
+    qtbot.waitUntil(lambda: shown_texts(panel) == [LENA, BIKE, TEA, MIRA], timeout=5000)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Conversation episodes"))
+    assert shown_texts(panel) == ["what is my favourite colour?"]
+    assert panel.table.item(0, 1).text() == "episode"
 
 
 def test_typing_a_query_shows_the_matching_memory_first(
@@ -360,7 +377,7 @@ def test_a_memory_gone_behind_the_panel_is_an_error_in_the_status_line(
     host.service.edits.forget(mira.id)  # the CLI, say; the panel has not reloaded yet
     panel.details.editor.setText("my sister's name is Mirabel")
     message = finish(qtbot, panel, panel.details.save_button.click)
-    assert message == "Could not save the memory: that memory is gone (forgotten or expired)"
+    assert message == "Could not save the memory: that memory is gone (forgotten or expired)."
     assert panel.status_line.text() == message
     qtbot.waitUntil(lambda: mira.id not in panel.item_ids(), timeout=3000)
 
@@ -519,6 +536,7 @@ def test_screenshot_shows_a_memory_with_its_provenance(
     backup = tmp_path / "old-laptop.json"
     backup.write_text(json.dumps({"format": 1, "items": [dentist]}), encoding="utf-8")
     host.service.edits.import_file(backup)
+    host.service.recall_for_turn("what is my sister's name?", turn_id="t1", persona_id="aether")  # used
     panel = make_panel(host)
     select(qtbot, panel, item_with(host, LENA).id)
     panel.table.setFocus()
@@ -548,3 +566,246 @@ def test_screenshot_shows_a_memory_with_its_provenance(
         for y in range(origin.y() + 3, origin.y() + flag.height() - 3, 3)
     ]
     assert box.count("#fff3e0") > len(box) * 0.5
+
+
+def assert_in_step(panel: MemoryPanel) -> None:
+    """The details show the selected row's memory, or the hint when no row is selected."""
+    rows = panel.table.selectionModel().selectedRows()
+    shown = panel.details.item
+    if not rows:
+        assert shown is None and panel.details.currentIndex() == 0
+        return
+    assert shown is not None and panel.details.currentIndex() == 1
+    row_id = panel.item_ids()[rows[0].row()]
+    assert shown.id == row_id, f"details show {shown.text!r}, row {rows[0].row()} is another memory"
+    assert panel.details.editor.text() == shown.text
+
+
+@pytest.mark.parametrize("start", [BIKE, MIRA])
+def test_forget_twice_forgets_what_the_details_show_each_time(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, start: str
+) -> None:
+    panel = make_panel(host)
+    select(qtbot, panel, item_with(host, start).id)
+    for _ in range(3):
+        assert_in_step(panel)
+        target = panel.details.item
+        assert target is not None
+        others = {i.id for i in host.service.list_items()} - {target.id}
+        message = finish(qtbot, panel, panel.details.forget_button.click)
+        assert message.startswith("Forgotten")
+        assert host.service.get(target.id) is None
+        assert {i.id for i in host.service.list_items()} == others  # the shown one, and only it
+        assert target.id not in panel.item_ids()
+        assert_in_step(panel)
+        assert panel.details.item is not None  # a neighbour is selected and shown
+
+
+def test_selection_and_details_stay_in_step_on_filter_refresh_and_arrival(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel
+) -> None:
+    panel = make_panel(host)
+    select(qtbot, panel, item_with(host, TEA).id)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Facts"))
+    assert_in_step(panel)
+    assert panel.details.item is None  # tea is not a fact: nothing selected, nothing shown
+    panel.details.forget_button.click()
+    assert not panel.busy  # nothing to forget
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        panel.kind_filter.setCurrentIndex(0)
+    select(qtbot, panel, item_with(host, MIRA).id)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        host.service.edits.add("the plumber comes on Thursday")
+    assert_in_step(panel)
+    assert panel.selected_id() == item_with(host, MIRA).id
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        panel.refresh()
+    assert_in_step(panel)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        host.service.edits.forget(item_with(host, MIRA).id)  # forgotten elsewhere (the CLI)
+    assert_in_step(panel)
+    assert panel.details.item is None
+
+
+def test_forget_can_be_undone_from_the_bar_and_ctrl_z_until_the_purge(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, runtime: PolicyRuntime, tmp_path: Path
+) -> None:
+    panel = make_panel(host)
+    bar = panel.undo_bar
+    assert not bar.isVisible()
+    bike = item_with(host, BIKE)
+    select(qtbot, panel, bike.id)
+    finish(qtbot, panel, panel.details.forget_button.click)
+    qtbot.waitUntil(bar.isVisible, timeout=3000)
+    assert BIKE in bar.text.text() and bar.undo_button.toolTip()
+    image = panel.grab().toImage()  # the bar, as the user sees it
+    assert image.save(str(shot_dir(tmp_path) / "memory-panel-undo.png"))
+    assert finish(qtbot, panel, bar.undo_button.click) == "Brought back."
+    assert host.service.get(bike.id) == bike  # text, privacy (sensitive), provenance: exactly
+    assert runtime.audit is not None
+    row = runtime.audit.rows()[-1]
+    assert (row.capability, row.resource, row.decision, row.actor) == (
+        "memory.write.durable",
+        f"memory:{bike.id}",
+        "allow",
+        "user",
+    )
+    qtbot.waitUntil(lambda: panel.selected_id() == bike.id, timeout=3000)
+    assert_in_step(panel)
+    assert not bar.isVisible()
+
+    tea = item_with(host, TEA)  # Del forgets, Ctrl+Z brings back
+    select(qtbot, panel, tea.id)
+    focus(qtbot, panel, panel.table)
+    finish(qtbot, panel, lambda: qtbot.keyClick(panel.table, Qt.Key.Key_Delete))
+    assert host.service.get(tea.id) is None and bar.isVisible()
+    focus(qtbot, panel, panel.table)
+    finish(
+        qtbot, panel, lambda: qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    )
+    assert host.service.get(tea.id) == tea
+    qtbot.waitUntil(lambda: panel.selected_id() == tea.id, timeout=3000)
+
+    select(qtbot, panel, tea.id)  # after the purge there is nothing to undo
+    finish(qtbot, panel, panel.details.forget_button.click)
+    assert bar.isVisible()
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        host.service.maintain(grace_s=0.0)  # the grace period is over
+    assert not bar.isVisible()
+    focus(qtbot, panel, panel.table)
+    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not panel.busy and host.service.get(tea.id) is None
+
+
+def shot_dir(tmp_path: Path) -> Path:
+    target = REPO / "docs" / "screenshots" if os.environ.get("AETHER_WRITE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def test_when_a_memory_was_last_used_in_a_reply_is_shown(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel
+) -> None:
+    panel = make_panel(host)
+    tea = item_with(host, TEA)
+    select(qtbot, panel, tea.id)
+    used = panel.details.fields["last_used"]
+    assert used.text() == "Never used yet"
+    column = MemoryTable.HEADERS.index("Used in a reply")
+    row = panel.item_ids().index(tea.id)
+    assert panel.table.item(row, column).text() == "never"
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):  # a turn recalls it into its prompt
+        result, _ = host.service.recall_for_turn("green tea in the morning", turn_id="t1", persona_id="a")
+    assert tea.id in [hit.item_id for hit in result.hits]
+    assert panel.selected_id() == tea.id
+    assert_in_step(panel)
+    assert used.text().startswith("today ") and used.text()[-5:-3].isdigit()
+    row = panel.item_ids().index(tea.id)
+    assert panel.table.item(row, column).text() == used.text()
+    assert panel.table.item(panel.item_ids().index(item_with(host, BIKE).id), column).text() == "never"
+
+
+def test_used_in_reply_wording() -> None:
+    noon = int(time.mktime((2026, 12, 7, 12, 0, 0, 0, 0, -1)) * 1000)
+    hour = 3_600_000
+    assert used_in_reply(None, noon) == "Never used yet"
+    assert used_in_reply(noon - 2 * hour, noon) == "today 10:00"
+    assert used_in_reply(noon - 24 * hour, noon) == "yesterday 12:00"
+    assert used_in_reply(noon - 72 * hour, noon) == "Fri 04 Dec 2026, 12:00"
+
+
+def test_undo_of_a_memory_erased_meanwhile_says_so_and_drops_the_bar(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, runtime: PolicyRuntime
+) -> None:
+    panel = make_panel(host)
+    mira = item_with(host, MIRA)
+    select(qtbot, panel, mira.id)
+    finish(qtbot, panel, panel.details.forget_button.click)
+    assert panel.undo_bar.isVisible()
+    # erased behind the panel's back (the sweep in another process, say): no event reached the panel
+    execute(runtime.database, "UPDATE memory_items SET text = '', purged = 1 WHERE id = ?", (mira.id,))
+    message = finish(qtbot, panel, panel.undo_bar.undo_button.click)
+    assert message == "Could not bring the memory back: its words were already erased for good."
+    assert panel.status_line.text() == message
+    assert not panel.undo_bar.isVisible() and host.service.get(mira.id) is None
+
+
+def test_a_memory_from_a_conversation_names_no_turn_id(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, runtime: PolicyRuntime
+) -> None:
+    from aether_qt.policy.decisions import ActionRequest, Allow
+
+    decision = runtime.gate.evaluate(
+        ActionRequest("memory.write.durable", "memory:fact", actor_persona="aether")
+    )
+    assert isinstance(decision, Allow)
+    turn_id = "turn_0123456789abcdef"
+    [told] = host.service.remember(decision, "my dog is called Biscuit", turn_id=turn_id).items
+    panel = make_panel(host)
+    select(qtbot, panel, told.id)
+    shown = " ".join(label.text() for label in panel.details.fields.values())
+    assert turn_id not in shown and "turn_" not in shown
+    assert panel.details.fields["turn"].text().startswith("a conversation on ")
+
+
+def test_a_memory_forgotten_in_the_conversation_can_be_undone_from_the_panel(
+    qtbot: QtBot, host: MemoryHost, make_panel: MakePanel, runtime: PolicyRuntime
+) -> None:
+    from aether_qt.policy.decisions import ActionRequest, Allow
+
+    panel = make_panel(host)
+    tea = item_with(host, TEA)
+    decision = runtime.gate.evaluate(ActionRequest("memory.delete", "memory:topic", actor_persona="aether"))
+    assert isinstance(decision, Allow)
+    with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
+        assert host.service.forget_topic(decision, "green tea in the morning").ok  # "forget green tea…"
+    assert tea.id not in panel.item_ids()
+    assert panel.undo_bar.isVisible() and TEA in panel.undo_bar.text.text()
+    assert finish(qtbot, panel, panel.undo_bar.undo_button.click) == "Brought back."
+    assert host.service.get(tea.id) == tea
+
+
+class InlineJobs:
+    """Runs the panel's jobs at once, on the companion's memory (the app runs them in the memory thread)."""
+
+    def __init__(self, service: MemoryService) -> None:
+        self.service = service
+
+    def call(self, job: Callable[[MemoryService], object], done: Any = None, failed: Any = None) -> None:
+        try:
+            value = job(self.service)
+        except Exception as exc:
+            if failed is not None:
+                failed(exc)
+            return
+        if done is not None:
+            done(value)
+
+
+def test_a_question_asked_in_a_real_turn_is_no_memory_in_the_panel(qtbot: QtBot, home: Path) -> None:
+    from aether_qt.companion import Companion
+
+    with (
+        no_keyring(),
+        Companion.open(
+            resolve_paths(home), allow_key_file=True, install_guard=False, load_model=False
+        ) as comp,
+    ):
+        assert comp.memory is not None
+        bridge = QtBusBridge(bus=comp.bus)
+        try:
+            panel = MemoryPanel(host=InlineJobs(comp.memory), bus_bridge=bridge)  # type: ignore[arg-type]
+            qtbot.addWidget(panel)
+            panel.show()
+            comp.conductor.run_turn("remember that my favourite colour is green")
+            for text in ("what is my favourite colour?", "remember my favourite colour?", "how are you"):
+                report = comp.conductor.run_turn(text)
+                assert report is not None and report.outcome == "Answered"
+            panel.refresh()
+            qtbot.waitUntil(lambda: shown_texts(panel) == ["my favourite colour is green"], timeout=5000)
+            assert panel.count_label.text() == "1 memory"
+            select(qtbot, panel, panel.item_ids()[0])
+            assert panel.details.fields["last_used"].text().startswith("today ")  # it answered the question
+        finally:
+            bridge.detach()

@@ -184,6 +184,9 @@ def test_a_malformed_import_names_the_entry_and_writes_nothing(memory: MemorySer
         ("my sister's name is Mira", Kind.FACT),
         ("I like green tea", Kind.PREFERENCE),
         ("call the plumber on Monday", Kind.NOTE),
+        ("what is my favourite colour?", Kind.NOTE),  # a question is never a fact nor a preference
+        ("my favourite colour is?", Kind.NOTE),
+        ("do I like green tea?", Kind.NOTE),
     ],
 )
 def test_remembered_sentences_get_a_kind(text: str, kind: Kind) -> None:
@@ -210,3 +213,36 @@ def test_a_delete_permit_cannot_drive_a_remember(memory: MemoryService, runtime:
     with pytest.raises(PermitError):
         memory.remember(delete, "my kayak is called Skipper", turn_id="t9")
     assert len(memory.list_items(limit=10_000)) == before
+
+
+def test_undoing_a_forget_is_a_gated_audited_user_act_until_the_purge(
+    memory: MemoryService, runtime: PolicyRuntime, changes: list[MemoryChanged]
+) -> None:
+    [item] = memory.edits.add("my passport number is in the red folder", privacy=PrivacyClass.SENSITIVE).items
+    memory.edits.forget(item.id)
+    assert [f.id for f in memory.forgotten([item.id])] == [item.id]
+    undone = memory.edits.restore(item.id)
+    assert undone.ok and undone.summary == "Brought back."
+    assert last_audit(runtime) == ("memory.write.durable", f"memory:{item.id}", "allow", "user")
+    assert memory.get(item.id) == item  # text, privacy and provenance exactly as before
+    assert memory.search("passport red folder").hits[0].item_id == item.id
+    assert [c.change for c in changes][-1] == "restored"
+
+    memory.edits.forget(item.id)
+    memory.maintain(grace_s=0.0)  # the grace period is over: the words are erased
+    assert memory.forgotten([item.id]) == []
+    with pytest.raises(UnknownMemoryError):
+        memory.edits.restore(item.id)
+    assert memory.get(item.id) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["what is my favourite colour?", "my favourite colour?", "thanks", "how are you"]
+)
+def test_a_question_or_small_talk_is_never_remembered_as_a_fact(
+    memory: MemoryService, runtime: PolicyRuntime, text: str
+) -> None:
+    before = {item.id for item in memory.list_items(limit=10_000)}
+    outcome = memory.remember(_allowed(runtime, "memory.write.durable", "memory:fact"), text, turn_id="t9")
+    assert not outcome.ok and ("question" in outcome.summary or "small talk" in outcome.summary)
+    assert {item.id for item in memory.list_items(limit=10_000)} == before

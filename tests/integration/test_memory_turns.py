@@ -232,3 +232,64 @@ def _row(comp: Companion, item_id: str) -> tuple[str, bytes | None]:
         comp.runtime.database, "SELECT text, embedding FROM memory_items WHERE id = ?", (item_id,)
     ).fetchone()
     return str(row[0]), row[1]
+
+
+ASKED_AND_CHATTED = (
+    "what is my favourite colour?",
+    "remember my favourite colour?",
+    "is my favourite colour green?",
+    "hi",
+    "thanks",
+    "how are you",
+    "remember thanks",
+)
+
+
+def test_questions_and_small_talk_stay_conversation_episodes_never_facts(paths: AppPaths) -> None:
+    from aether_qt.engines.memory.items import Kind
+    from aether_qt.widgets.memory.panel import load_listing
+
+    with open_companion(paths, load_model=False) as comp:
+        memory = comp.memory
+        assert memory is not None
+        comp.conductor.run_turn("remember that my favourite colour is green")
+        for text in ASKED_AND_CHATTED:
+            report = comp.conductor.run_turn(text)
+            assert report is not None and report.outcome == "Answered", (text, report)
+        kept = memory.list_items()
+        assert [(i.kind, i.text) for i in kept if i.kind is not Kind.EPISODE] == [
+            (Kind.FACT, "my favourite colour is green")
+        ]
+        episodes = {i.text for i in kept if i.kind is Kind.EPISODE}
+        assert "what is my favourite colour?" in episodes and "hi" not in episodes
+        assert all(i.retention == "session" for i in kept if i.kind is Kind.EPISODE)
+        # what the memory panel lists by default (its own loader): the fact, not the chat
+        assert [i.text for i in load_listing(memory, "", None).items] == ["my favourite colour is green"]
+        found = load_listing(memory, "colour", None).items
+        assert [i.text for i in found] == ["my favourite colour is green"]
+        shown = {i.text for i in load_listing(memory, "", Kind.EPISODE).items}
+        assert shown == episodes  # the chat is under its own filter, labelled as conversation
+
+
+def test_a_memory_recalled_into_a_reply_records_when_it_was_used(paths: AppPaths) -> None:
+    with open_companion(paths, load_model=False) as comp:
+        memory = comp.memory
+        assert memory is not None
+        comp.conductor.run_turn("remember that my favourite colour is green")
+        comp.conductor.run_turn("remember that the boiler was serviced in May")
+        colour, boiler = (item_with_text(memory, t) for t in ("favourite colour", "boiler"))
+        assert colour.used_in_reply_at_ms is None and boiler.used_in_reply_at_ms is None
+        report = comp.conductor.run_turn("what is my favourite colour?")
+        assert report is not None and colour.id in [hit["id"] for hit in report.recalled]
+        used = item_with_text(memory, "favourite colour").used_in_reply_at_ms
+        assert used is not None and used >= colour.created_at_ms
+        assert item_with_text(memory, "boiler").used_in_reply_at_ms is None  # not in that reply
+
+    with open_companion(paths, load_model=False) as comp:  # stored: it survives a restart
+        assert comp.memory is not None
+        assert item_with_text(comp.memory, "favourite colour").used_in_reply_at_ms == used
+
+
+def item_with_text(memory: MemoryService, words: str) -> Any:
+    [item] = [i for i in memory.list_items() if words in i.text and i.kind.value != "episode"]
+    return item

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Final
 
+from aether_qt.core.utterances import ACKNOWLEDGEMENTS, is_fact_like, is_question
 from aether_qt.engines.interaction.commands import Command, parse_command
 from aether_qt.engines.interaction.states import Category
 from aether_qt.policy.decisions import ActionRequest
@@ -64,15 +65,6 @@ _REMOTE_PHRASES: Final = (
     "use a bigger model",
     "ask the big model",
 )
-
-_ACKNOWLEDGEMENTS: Final = frozenset(
-    {
-        "hi", "hello", "hey", "hiya", "yo", "howdy", "good morning", "good afternoon", "good evening",
-        "good night", "thanks", "thank you", "thanks a lot", "thank you so much", "many thanks", "thx",
-        "ty", "cheers", "ok", "okay", "cool", "great", "nice", "got it", "bye", "goodbye", "see you",
-        "see you later", "never mind", "nevermind", "forget it", "sounds good", "perfect", "awesome",
-    }
-)  # fmt: skip
 
 _ACK_MAX_CHARS: Final = 40
 _PUNCTUATION_RE: Final = re.compile(r"[!.,?~:;]+")
@@ -155,11 +147,34 @@ def _classify_text(text: str, *, turn_id: str | None, persona: str, home: str | 
         )
         return Classification(Category.REMOTE_ESCALATION, text, action=action, payload=remote)
     command = parse_command(body, home=home)
+    if command is not None and command.category is Category.MEMORY_WRITE and _not_a_fact(text, body, command):
+        command = None  # "remember my favourite colour?" asks; the conversation answers it
     if command is not None:
         return _from_command(command, text, turn_id=turn_id, persona=persona)
     if _is_acknowledgement(lowered):
         return Classification(Category.ACKNOWLEDGE, text)
     return Classification(Category.DIRECT_LOCAL, text)
+
+
+_STATES_RE: Final = re.compile(
+    r"\b(?:is|are|was|were|am|has|have|had|lives?|works?|likes?|loves?|hates?|prefers?|'s|'re)\b",
+    re.IGNORECASE,
+)
+
+
+def _not_a_fact(text: str, body: str, command: Command) -> bool:
+    """Whether a "remember …" message asks or chats instead of telling something to keep.
+
+    The fact itself may be a question ("remember what is my favourite colour") or
+    small talk ("remember thanks"). A question mark on the message only turns a
+    bare topic into a question ("remember my favourite colour?"): a request that
+    states something ("can you remember that my dentist is Dr Rao?") is kept.
+    """
+    fact = command.resource
+    if not is_fact_like(fact):
+        return True
+    told = body.lower().startswith("remember that ") or _STATES_RE.search(fact) is not None
+    return is_question(text) and not told
 
 
 def _from_command(command: Command, text: str, *, turn_id: str | None, persona: str) -> Classification:
@@ -216,4 +231,4 @@ def _is_acknowledgement(lowered: str) -> bool:
     words = _PUNCTUATION_RE.sub(" ", lowered).split()
     if words and words[-1] == "aether":
         words = words[:-1]
-    return " ".join(words) in _ACKNOWLEDGEMENTS
+    return " ".join(words) in ACKNOWLEDGEMENTS

@@ -126,6 +126,8 @@ class MemoryItem:
     seen_count: int
     contradicts: str | None
     tags: str = ""
+    used_in_reply_at_ms: int | None = None
+    """When the memory last went into a reply's prompt (wall ms); None: never used yet."""
 
 
 class MemoryStoreError(ExplainedError):

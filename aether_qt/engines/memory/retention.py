@@ -82,6 +82,13 @@ LIVE_CONDITION = (
     "AND (m.retention != 'session' OR m.session_id = ?)"
 )
 
+# Forgotten but restorable: tombstoned, not yet purged, and still within its retention and session
+# (``?`` for now and the session id), so an undone forget never brings back an expired memory.
+RESTORABLE_CONDITION = (
+    "m.tombstoned_at_ms IS NOT NULL AND m.purged = 0 AND (m.expires_at_ms IS NULL OR m.expires_at_ms > ?) "
+    "AND (m.retention != 'session' OR m.session_id = ?)"
+)
+
 
 def sweep(db: peewee.SqliteDatabase, *, now_ms: int, session_id: str) -> list[int]:
     """Tombstone every live item whose retention has run out; return their seqs.

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import peewee
 
 from aether_qt.engines.memory.items import Kind, MemoryItem, PrivacyClass, Provenance
-from aether_qt.engines.memory.retention import LIVE_CONDITION
+from aether_qt.engines.memory.retention import LIVE_CONDITION, RESTORABLE_CONDITION
 from aether_qt.storage.sql import execute
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 COLUMNS = (
     "m.id, m.seq, m.kind, m.text, m.privacy_class, m.source, m.turn_id, m.audit_id, m.captured_at_ms, "
     "m.trust, m.confidence, m.salience, m.created_at_ms, m.last_used_at_ms, m.retention, m.expires_at_ms, "
-    "m.seen_count, m.contradicts, m.tags"
+    "m.seen_count, m.contradicts, m.tags, m.used_in_reply_at_ms"
 )
 
 BM25_TEXT_WEIGHT = 1.0
@@ -54,6 +54,7 @@ def item_from_row(row: Sequence[Any]) -> MemoryItem:
         seen_count=int(row[16]),
         contradicts=None if row[17] is None else str(row[17]),
         tags=str(row[18]),
+        used_in_reply_at_ms=None if row[19] is None else int(row[19]),
     )
 
 
@@ -96,6 +97,19 @@ class MemoryReader:
                 item = item_from_row(row)
                 found[item.seq] = item
         return found
+
+    def restorable(self, item_ids: Sequence[str], now_ms: int) -> list[MemoryItem]:
+        """The items of ``item_ids`` that are forgotten but not yet purged (nor expired), in that order."""
+        found: dict[str, MemoryItem] = {}
+        for item_id in dict.fromkeys(item_ids):
+            row = execute(
+                self._db,
+                f"SELECT {COLUMNS} FROM memory_items m WHERE m.id = ? AND {RESTORABLE_CONDITION}",
+                (item_id, *self._live(now_ms)),
+            ).fetchone()
+            if row is not None:
+                found[item_id] = item_from_row(row)
+        return list(found.values())
 
     def by_claim(self, claim_key: str, now_ms: int) -> list[MemoryItem]:
         """Live items making a claim about ``claim_key`` ("sister name"), newest first."""

@@ -242,11 +242,18 @@ class MemoryStore:
         return self._require(item_id)
 
     def mark_used(self, item_ids: Sequence[str]) -> None:
-        """Record that these items were put into a prompt (``last_used_at``)."""
+        """Record that these items were put into a reply's prompt (recency for ranking, and for the user).
+
+        One transaction: after a crash either every item shows this use or none does.
+        """
         now = self._clock.wall_ms()
         with self._db.atomic():
             for item_id in item_ids:
-                execute(self._db, "UPDATE memory_items SET last_used_at_ms = ? WHERE id = ?", (now, item_id))
+                execute(
+                    self._db,
+                    "UPDATE memory_items SET last_used_at_ms = ?, used_in_reply_at_ms = ? WHERE id = ?",
+                    (now, now, item_id),
+                )
 
     def forget(self, item_id: str, *, now: bool = False) -> bool:
         """Tombstone an item at once: hidden from every read and gone from FTS and the vector index.
@@ -278,6 +285,38 @@ class MemoryStore:
             self._index.remove([int(seq) for seq, _ in forgotten])
         self._synced()
         return [str(item_id) for _, item_id in forgotten]
+
+    def forgotten(self, item_ids: Sequence[str]) -> builtins.list[MemoryItem]:
+        """Those of ``item_ids`` that are forgotten and can still be restored (not purged, not expired)."""
+        return self.reader.restorable(item_ids, self._clock.wall_ms())
+
+    def restore(self, item_id: str) -> MemoryItem:
+        """Undo a forget during the grace period: the item comes back exactly as it was.
+
+        Its text, kind, privacy, provenance and times were kept while it was
+        tombstoned; lifting the tombstone puts it back in FTS (trigger) and its
+        vector back in the index, in one transaction.
+
+        Raises:
+            UnknownMemoryError: the item is not forgotten, or its text is already purged or expired.
+        """
+        now = self._clock.wall_ms()
+        with self._db.atomic():
+            row = execute(
+                self._db,
+                "UPDATE memory_items AS m SET tombstoned_at_ms = NULL "
+                f"WHERE m.id = ? AND {ret.RESTORABLE_CONDITION} RETURNING seq, embedding, embedding_model",
+                (item_id, now, self.session_id),
+            ).fetchone()
+        if row is None:
+            raise UnknownMemoryError(item_id)
+        seq, blob, model = int(row[0]), row[1], str(row[2] or "")
+        if self._index is not None and blob is not None and model == self.model_id:
+            import numpy as np
+
+            self._index.add([seq], np.frombuffer(blob, dtype=np.float32)[None, :])
+        self._synced()
+        return self._require(item_id)
 
     def purge(self, grace_s: float) -> int:
         """Erase text, tags and vector of items tombstoned more than ``grace_s`` ago; return how many.

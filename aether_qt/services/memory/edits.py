@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import peewee
 
+from aether_qt.core.utterances import is_fact_like
 from aether_qt.engines.memory.export import MAX_IMPORT_BYTES, draft_from_entry
 from aether_qt.engines.memory.items import (
     USER_CONFIRMED,
@@ -63,7 +64,12 @@ _PREFERENCE = ("i like ", "i love ", "i prefer ", "i hate ", "i don't like ", "i
 
 
 def kind_of(text: str) -> Kind:
-    """A remembered sentence's kind: a claim ("my X is Y") is a fact, "I like …" a preference, else a note."""
+    """A remembered sentence's kind: a claim ("my X is Y") is a fact, "I like …" a preference, else a note.
+
+    A question or small talk is at most a note (the user typed it in the panel): never a fact.
+    """
+    if not is_fact_like(text):
+        return Kind.NOTE
     if claim_of(text) is not None:
         return Kind.FACT
     return Kind.PREFERENCE if text.strip().lower().startswith(_PREFERENCE) else Kind.NOTE
@@ -170,6 +176,24 @@ class UserEdits:
         action = MemoryAction.PURGE if now else MemoryAction.FORGET
         change = MemoryChange.on_item(action, item_id, persona=USER)
         return self._as_user(change, forget, "purged" if now else "forgotten", summary)
+
+    def restore(self, item_id: str) -> MemoryOutcome:
+        """The user undoes a forget during the grace period (``memory.write.durable`` on ``memory:<id>``).
+
+        The memory comes back exactly as it was (text, kind, privacy, provenance).
+
+        Raises:
+            UnknownMemoryError: the memory is not forgotten, or its words are already erased.
+        """
+        store = self._require()
+        if not store.forgotten([item_id]):
+            raise UnknownMemoryError(item_id)
+        return self._as_user(
+            MemoryChange.on_item(MemoryAction.RESTORE, item_id, persona=USER),
+            lambda change, _a: (store.restore(_item(change)),),
+            "restored",
+            "Brought back.",
+        )
 
     def import_file(self, path: Path, *, passphrase: str | None = None) -> MemoryOutcome:
         """Import an export file in one transaction (``memory.write.durable``); a bad entry rejects it all.

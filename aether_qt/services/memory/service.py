@@ -36,6 +36,7 @@ from aether_qt.core.bus import EventBus
 from aether_qt.core.events import MemoryChanged, MemoryRecalled, MemoryStatusChanged
 from aether_qt.core.generation import FencedData
 from aether_qt.core.paths import AppPaths
+from aether_qt.core.utterances import is_fact_like, is_small_talk
 from aether_qt.engines.memory import retention as ret
 from aether_qt.engines.memory.items import (
     USER_CONFIRMED,
@@ -264,6 +265,11 @@ class MemoryService:
         with self._lock:
             return self._require().get(item_id)
 
+    def forgotten(self, item_ids: Sequence[str]) -> list[MemoryItem]:
+        """Those of ``item_ids`` that were forgotten and can still be brought back (grace period)."""
+        with self._lock:
+            return self._require().forgotten(item_ids)
+
     def search(self, query: str, *, k: int = 20) -> RecallResult:
         """Recall for the panel and ``aether memory search`` (no deadline: the user asked)."""
         with self._lock:
@@ -318,6 +324,14 @@ class MemoryService:
         draft_text = text.strip().rstrip(".") if text.strip() else ""
         if not draft_text:
             return MemoryOutcome(False, "There was nothing to remember.", "allow", allow.audit_id)
+        if not is_fact_like(draft_text):  # the classifier keeps these in the chat; this is the last line
+            # the permit is spent all the same: the decision is in the audit log either way
+            self._rt.effectors.change_memory(
+                allow.permit, MemoryChange(MemoryAction.REMEMBER, REMEMBER_RESOURCE), lambda _change: None
+            )
+            what = "small talk" if is_small_talk(draft_text) else "a question"
+            summary = f"That is {what}, so I keep it with our conversation, not as a memory."
+            return MemoryOutcome(False, summary, "allow", allow.audit_id)
         store = self._require()
         retention = self.retention()
         provenance = Provenance(

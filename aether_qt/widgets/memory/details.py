@@ -14,13 +14,14 @@ job's answer back to a widget without keeping the widget alive.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -85,6 +86,28 @@ def local_time(wall_ms: int) -> str:
 def short_time(wall_ms: int) -> str:
     """A timestamp for a table cell (local "2024-06-04 14:03")."""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(wall_ms / 1000)) if wall_ms > 0 else ""
+
+
+def used_in_reply(wall_ms: int | None, now_ms: int, *, short: bool = False) -> str:
+    """When a memory last went into a reply: "today 14:02", "yesterday 09:10", a date, or never.
+
+    ``short`` (a table cell): "never" and an ISO-like date for older days.
+    """
+    if wall_ms is None:
+        return "never" if short else "Never used yet"
+    when = time.localtime(wall_ms / 1000)
+    clock = time.strftime("%H:%M", when)
+    days = _day_number(now_ms) - _day_number(wall_ms)
+    if days == 0:
+        return f"today {clock}"
+    if days == 1:
+        return f"yesterday {clock}"
+    return time.strftime("%Y-%m-%d %H:%M" if short else "%a %d %b %Y, %H:%M", when)
+
+
+def _day_number(wall_ms: int) -> int:
+    """The local calendar day of ``wall_ms`` (consecutive days differ by one)."""
+    return dt.date.fromtimestamp(wall_ms / 1000).toordinal()
 
 
 def describe_source(source: str) -> str:
@@ -181,9 +204,9 @@ def choose_json_file(parent: QWidget, title: str, save: bool) -> Path | None:
 
 
 class MemoryTable(QTableWidget):
-    """Memories one per row (text, kind, privacy, source, when) in the order given; one selectable."""
+    """Memories one per row (text, kind, privacy, source, when, last use in a reply); one selectable."""
 
-    HEADERS: Final = ("Memory", "Kind", "Privacy", "Source", "When")
+    HEADERS: Final = ("Memory", "Kind", "Privacy", "Source", "When", "Used in a reply")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(self.HEADERS), parent)
@@ -201,10 +224,21 @@ class MemoryTable(QTableWidget):
         for column in range(1, len(self.HEADERS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
-    def fill(self, items: Sequence[MemoryItem]) -> None:
+    def select_row(self, row: int) -> None:
+        """Select ``row`` alone and make it current, whatever event is being handled.
+
+        ``selectRow`` derives its selection command from the event in progress and
+        selects through the rows' on-screen rectangles, so right after a refill it
+        can leave another row selected; the selection model is told directly instead.
+        """
+        index = self.model().index(row, 0)
+        flags = QItemSelectionModel.SelectionFlag
+        self.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
+        self.scrollTo(index)
+
+    def fill(self, items: Sequence[MemoryItem], *, now_ms: int) -> None:
         """Show ``items`` with nothing selected (without a selection signal: the caller selects next)."""
         self.blockSignals(True)
-        self.clearSelection()
         self.setRowCount(len(items))
         for r, item in enumerate(items):
             values = (
@@ -213,11 +247,13 @@ class MemoryTable(QTableWidget):
                 item.privacy.value,
                 item.provenance.source,
                 short_time(item.created_at_ms),
+                used_in_reply(item.used_in_reply_at_ms, now_ms, short=True),
             )
             for c, value in enumerate(values):
                 cell = QTableWidgetItem(value)
                 cell.setToolTip(value)
                 self.setItem(r, c, cell)
+        self.selectionModel().clear()  # removing rows may have selected a neighbour of a removed one
         self.blockSignals(False)
 
 
@@ -243,13 +279,13 @@ class MemoryDetails(QStackedWidget):
     FIELDS: Final = (
         ("source", "Source"),
         ("trust", "Trust"),
-        ("turn", "Turn"),
+        ("turn", "Conversation"),
         ("audit", "Audit"),
         ("captured", "Captured"),
         ("confidence", "Confidence"),
         ("seen", "Seen"),
         ("retention", "Retention"),
-        ("last_used", "Last used"),
+        ("last_used", "Last used in a reply"),
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -325,8 +361,13 @@ class MemoryDetails(QStackedWidget):
             form.addRow(f"{title}:", label)
         return box
 
-    def show_item(self, item: MemoryItem | None, contradicted_text: str | None = None) -> None:
-        """Show ``item`` (None: the hint); keep unsaved text typed for the same item."""
+    def show_item(
+        self, item: MemoryItem | None, contradicted_text: str | None = None, *, now_ms: int
+    ) -> None:
+        """Show ``item`` (None: the hint); keep unsaved text typed for the same item.
+
+        ``now_ms`` is the wall clock that "today" and "yesterday" are counted from.
+        """
         previous, self.item = self.item, item
         if item is None:
             self.setCurrentIndex(0)
@@ -337,17 +378,19 @@ class MemoryDetails(QStackedWidget):
             self.editor.setCursorPosition(0)
         self.privacy_box.setCurrentIndex(self.privacy_box.findData(item.privacy.value))
         prov = item.provenance
+        when = local_time(prov.captured_at_ms or item.created_at_ms)
         seen = f"{item.seen_count} time{'s' if item.seen_count != 1 else ''}"
         values = {
             "source": describe_source(prov.source),
             "trust": prov.trust,
-            "turn": prov.turn_id or "none (not from a conversation)",
+            # the turn's id means nothing to a person: say that it came from a conversation, and when
+            "turn": f"a conversation on {when}" if prov.turn_id else "not from a conversation",
             "audit": prov.audit_id or "none",
-            "captured": local_time(prov.captured_at_ms or item.created_at_ms),
+            "captured": when,
             "confidence": f"{item.confidence:.2f}",
             "seen": seen,
             "retention": describe_retention(item),
-            "last_used": local_time(item.last_used_at_ms),
+            "last_used": used_in_reply(item.used_in_reply_at_ms, now_ms),
         }
         for name, value in values.items():
             self.fields[name].setText(value)

@@ -8,11 +8,19 @@ the outcome's sentence or the error in its status line and reloads. It also
 reloads (debounced) on ``memory.did_change`` events from the bus bridge, and
 shows memory's health (starting, rebuilding with progress, text search only) in
 a banner of its own.
+
+The details always show the selected row's memory, or the hint when no row is
+selected: every reload ends by reading the selection back (:meth:`MemoryPanel._show_selected`),
+so Forget acts on what the details show. A forget can be undone from the undo bar
+(:mod:`.undo`) or with Ctrl+Z until its words are purged. "All memories" lists
+facts, preferences and notes; the conversation's episodes (questions and small
+talk included) have their own filter.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,8 +41,8 @@ from PySide6.QtWidgets import (
 )
 
 from aether_qt.core.bus import QtBusBridge
-from aether_qt.core.events import Envelope, MemoryChanged, MemoryStatusChanged
-from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass
+from aether_qt.core.events import Envelope, MemoryChanged, MemoryRecalled, MemoryStatusChanged
+from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass, UnknownMemoryError
 from aether_qt.widgets.memory.details import (
     LOADING,
     AddRow,
@@ -47,6 +55,7 @@ from aether_qt.widgets.memory.details import (
     error_text,
     is_sealed_file,
 )
+from aether_qt.widgets.memory.undo import UndoBar
 from aether_qt.widgets.ports import Memory, MemoryJobs
 from aether_qt.widgets.trust.confirm import ask_user
 
@@ -63,15 +72,20 @@ LIST_LIMIT: Final = 500
 SEARCH_K: Final = 50
 WIDE_PX: Final = 900  # narrower than this (the side panel), the details go under the list
 FILTERS: Final = (
-    ("All kinds", ""),
+    ("All memories", ""),
     ("Facts", Kind.FACT.value),
     ("Preferences", Kind.PREFERENCE.value),
     ("Notes", Kind.NOTE.value),
-    ("Episodes", Kind.EPISODE.value),
+    ("Conversation episodes", Kind.EPISODE.value),
 )
+KEPT_KINDS: Final = (Kind.FACT, Kind.PREFERENCE, Kind.NOTE)
+"""What "All memories" lists: what Aether keeps knowing. Episodes (this session's chat, questions
+and small talk included) are under their own filter: they are not things Aether knows."""
 STATUS_COLOURS: Final = {"ok": "", "refused": "#b26a00", "error": "#c62828"}
 ADDING: Final = "add the memory"
 SAVING: Final = "save the memory"
+FORGETTING: Final = "forget the memory"
+RESTORING: Final = "bring the memory back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +95,26 @@ class Listing:
     query: str
     items: tuple[MemoryItem, ...]
     contradicted: Mapping[str, str] = field(default_factory=dict)
+    restorable: tuple[MemoryItem, ...] = ()
 
 
-def load_listing(service: Memory, query: str, kind: Kind | None) -> Listing:
-    """Runs in the memory thread: the newest memories, or the best matches of ``query``."""
+def load_listing(service: Memory, query: str, kind: Kind | None, forgotten: tuple[str, ...] = ()) -> Listing:
+    """Runs in the memory thread: the newest memories, or the best matches of ``query``.
+
+    Also which of ``forgotten`` (ids forgotten from the panel) can still be brought back.
+    """
+    kinds = KEPT_KINDS if kind is None else (kind,)
     if query:
         found = (service.get(hit.item_id) for hit in service.search(query, k=SEARCH_K).hits)
-        items = [item for item in found if item is not None and kind in (None, item.kind)]
+        items = [item for item in found if item is not None and item.kind in kinds]
     else:
-        items = service.list_items(kind, limit=LIST_LIMIT)
+        listed = (item for k in kinds for item in service.list_items(k, limit=LIST_LIMIT))
+        items = sorted(listed, key=lambda item: item.seq, reverse=True)[:LIST_LIMIT]  # newest first
     contradicted = {}
     for item in items:
         if item.contradicts and (other := service.get(item.contradicts)) is not None:
             contradicted[other.id] = other.text
-    return Listing(query, tuple(items), contradicted)
+    return Listing(query, tuple(items), contradicted, tuple(service.forgotten(forgotten)))
 
 
 class MemoryPanel(QWidget):
@@ -114,6 +134,7 @@ class MemoryPanel(QWidget):
         host: MemoryJobs,
         bus_bridge: QtBusBridge | None = None,
         confirm: Confirm | None = None,
+        clock_ms: Callable[[], int] | None = None,
         choose_file: ChooseFile | None = None,
         ask_passphrase: AskPassphrase | None = None,
         parent: QWidget | None = None,
@@ -124,13 +145,16 @@ class MemoryPanel(QWidget):
         # the defaults are looked up when used: a bound method kept on self would make a
         # reference cycle, and a cycle may be collected in the memory thread (see WeakReply)
         self._confirm_with = confirm
+        self._clock_ms = clock_ms  # the wall clock for "today 14:02" (None: the system's)
         self._choose_file_with = choose_file
         self._ask_passphrase_with = ask_passphrase
         self._listing = Listing("", ())
         self._generation = 0  # only the newest reload's answer is shown
         self._running = 0  # changes in flight
         self._forgotten_row = -1  # row of a memory just forgotten here: select its neighbour
-        self._wanted_id = ""  # select this item after the next reload (a new memory)
+        self._wanted_id = ""  # select this item after the next reload (a new or restored memory)
+        self._forgotten: list[str] = []  # ids forgotten here, oldest first: what Undo can bring back
+        self._reveal_undo = False  # show the undo bar after the next reload (a forget just finished)
         self._state = ""
         layout = QVBoxLayout(self)
         self.banner = HealthBanner()
@@ -147,6 +171,8 @@ class MemoryPanel(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         layout.addWidget(splitter, 1)
+        self.undo_bar = UndoBar()
+        layout.addWidget(self.undo_bar)
         layout.addLayout(self._make_footer())
         self._connect_actions()
         self.shortcuts = self._make_shortcuts()
@@ -208,6 +234,7 @@ class MemoryPanel(QWidget):
         self.details.privacy_box.activated.connect(self._on_privacy_box_activated)
         self.details.forget_button.clicked.connect(self._on_forget_button_clicked)
         self.details.forget_now_button.clicked.connect(self._on_forget_now_button_clicked)
+        self.undo_bar.undo_button.clicked.connect(self._on_undo_button_clicked)
 
     def _make_shortcuts(self) -> dict[str, QShortcut]:
         scoped = Qt.ShortcutContext.WidgetWithChildrenShortcut
@@ -215,6 +242,7 @@ class MemoryPanel(QWidget):
             ("Ctrl+F", self, self._on_find_shortcut_activated, scoped),
             ("Ctrl+S", self, self._on_save_button_clicked, scoped),
             ("Ctrl+N", self, self._on_add_button_clicked, scoped),
+            ("Ctrl+Z", self, self._on_undo_button_clicked, scoped),  # a text field keeps its own Ctrl+Z
             ("Esc", self.add_row, self._on_add_cancel_clicked, scoped),
             # on the table only: Delete in a text field deletes characters
             ("Del", self.table, self._on_forget_button_clicked, Qt.ShortcutContext.WidgetShortcut),
@@ -237,6 +265,9 @@ class MemoryPanel(QWidget):
 
     # ------------------------------------------------------------ public
 
+    def _now_ms(self) -> int:
+        return self._clock_ms() if self._clock_ms is not None else int(time.time() * 1000)
+
     @property
     def busy(self) -> bool:
         """Whether a change is running (the actions are disabled meanwhile)."""
@@ -251,11 +282,12 @@ class MemoryPanel(QWidget):
         return self.details.item.id if self.details.item is not None else ""
 
     def select(self, item_id: str) -> bool:
-        """Select the memory with ``item_id`` if it is shown."""
+        """Select the memory with ``item_id`` if it is shown (the details follow)."""
         ids = self.item_ids()
         if item_id not in ids:
             return False
-        self.table.selectRow(ids.index(item_id))
+        self.table.select_row(ids.index(item_id))
+        self._show_selected()
         return True
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -274,7 +306,12 @@ class MemoryPanel(QWidget):
         query = self.search_field.text().strip()
         kind_value = str(self.kind_filter.currentData() or "")
         self._host.call(
-            partial(load_listing, query=query, kind=Kind(kind_value) if kind_value else None),
+            partial(
+                load_listing,
+                query=query,
+                kind=Kind(kind_value) if kind_value else None,
+                forgotten=tuple(self._forgotten),
+            ),
             WeakReply(self, "_on_host_listing_loaded", self._generation),
             WeakReply(self, "_on_host_listing_failed", self._generation),
         )
@@ -286,15 +323,16 @@ class MemoryPanel(QWidget):
             return
         selected = self.selected_id()
         self._listing = listing
-        self.table.fill(listing.items)
+        self.table.fill(listing.items, now_ms=self._now_ms())
         wanted, self._wanted_id = self._wanted_id or selected, ""
         forgotten_row, self._forgotten_row = self._forgotten_row, -1
-        if not self.select(wanted):
-            if forgotten_row >= 0 and listing.items:  # keep going down the list with Del
-                self.table.selectRow(min(forgotten_row, len(listing.items) - 1))
-            else:
-                self.details.show_item(None)
+        if not self.select(wanted) and forgotten_row >= 0 and listing.items:
+            self.table.select_row(min(forgotten_row, len(listing.items) - 1))  # keep going down with Del
+        self._show_selected()  # whatever happened above, the details show the selected row or nothing
         self._show_count(listing)
+        self._forgotten = [item.id for item in listing.restorable]  # the purged ones are gone for good
+        reveal, self._reveal_undo = self._reveal_undo, False
+        self.undo_bar.show_restorable(listing.restorable, reveal=reveal)
         self._show_health(self._host.service.status)
         self.sig_items_shown.emit(len(listing.items))
 
@@ -314,10 +352,14 @@ class MemoryPanel(QWidget):
             self._show_message(f"Could not load memories: {self._describe(exc)}", "error")
 
     def _on_table_selection_changed(self) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        """Show the selected row's memory in the details, or the hint when no row is selected."""
         rows = self.table.selectionModel().selectedRows()
         item = self._listing.items[rows[0].row()] if rows else None
         other = self._listing.contradicted.get(item.contradicts) if item and item.contradicts else None
-        self.details.show_item(item, other)
+        self.details.show_item(item, other, now_ms=self._now_ms())
 
     def _on_search_field_edited(self, _text: str) -> None:
         self._search_timer.start()
@@ -336,7 +378,11 @@ class MemoryPanel(QWidget):
     # ------------------------------------------------------------ bus
 
     def _on_bridge_event_published(self, env: Envelope) -> None:
-        if env.kind == MemoryChanged.KIND:
+        if env.kind in (MemoryChanged.KIND, MemoryRecalled.KIND):  # a recall marks memories used
+            payload = env.payload
+            if isinstance(payload, MemoryChanged) and payload.change == "forgotten":  # here or in a chat
+                self._forgotten = list(dict.fromkeys((*self._forgotten, *payload.item_ids)))
+                self._reveal_undo = True
             self._reload_timer.start()  # a burst of changes reloads once
         elif env.kind == MemoryStatusChanged.KIND and isinstance(env.payload, MemoryStatusChanged):
             self._show_health(env.payload)
@@ -362,16 +408,25 @@ class MemoryPanel(QWidget):
         if outcome.ok and action == ADDING and outcome.items:
             self._wanted_id = outcome.items[0].id  # a memory just added: select it
             self.add_row.close_row()
+        elif outcome.ok and action == FORGETTING and outcome.items:  # also without a bus bridge
+            self._forgotten = list(dict.fromkeys((*self._forgotten, outcome.items[0].id)))
+            self._reveal_undo = True
+        elif outcome.ok and action == RESTORING and outcome.items:
+            self._wanted_id = outcome.items[0].id  # a memory brought back: select it
         elif outcome.ok and action == SAVING:
             self.details.editor.setModified(False)  # saved: later reloads may show newer text
-        self._show_message(outcome.summary, "ok" if outcome.ok else "refused")
+        # after a forget the undo bar says it (with the words); the status line would repeat it
+        shown = "" if self._reveal_undo else outcome.summary
+        self._show_message(shown, "ok" if outcome.ok else "refused")
         self.sig_action_finished.emit(outcome.summary)
         self._reload_timer.start()
 
     def _on_host_action_failed(self, action: str, exc: Exception) -> None:
         self._finished()
         self._forgotten_row = -1
-        text = f"Could not {action}: {self._describe(exc)}"
+        gone = action == RESTORING and isinstance(exc, UnknownMemoryError)
+        reason = "its words were already erased for good" if gone else self._describe(exc)
+        text = f"Could not {action}: {reason.rstrip('.')}."  # one sentence, one full stop
         self._show_message(text, "error")
         self.sig_action_finished.emit(text)
         self._reload_timer.start()
@@ -421,7 +476,12 @@ class MemoryPanel(QWidget):
         item = self.details.item
         if item is not None and not self.busy:
             self._forgotten_row = self.table.currentRow()
-            self._run("forget the memory", lambda s: s.edits.forget(item.id))
+            self._run(FORGETTING, lambda s: s.edits.forget(item.id))
+
+    def _on_undo_button_clicked(self) -> None:
+        item = self.undo_bar.item
+        if item is not None and not self.busy:
+            self._run(RESTORING, lambda s: s.edits.restore(item.id))
 
     def _on_forget_now_button_clicked(self) -> None:
         item = self.details.item

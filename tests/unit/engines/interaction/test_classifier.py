@@ -103,6 +103,22 @@ def action_of(text: str) -> tuple[Category, str | None, str | None]:
         ("browse around", (C.DIRECT_LOCAL, None, None)),
         ("go home", (C.DIRECT_LOCAL, None, None)),
         ("remember when we met?", (C.DIRECT_LOCAL, None, None)),
+        # a question or small talk after "remember" asks or chats; it is never kept as a fact
+        ("remember my favourite colour?", (C.DIRECT_LOCAL, None, None)),
+        ("remember what is my favourite colour?", (C.DIRECT_LOCAL, None, None)),
+        ("remember is my favourite colour green?", (C.DIRECT_LOCAL, None, None)),
+        ("do you remember my favourite colour?", (C.DIRECT_LOCAL, None, None)),
+        ("remember thanks", (C.DIRECT_LOCAL, None, None)),
+        ("remember how are you", (C.DIRECT_LOCAL, None, None)),
+        (
+            "can you remember that my dentist is Dr Rao?",
+            (C.MEMORY_WRITE, "memory.write.durable", "my dentist is Dr Rao"),
+        ),
+        (
+            "could you remember my dentist is Dr Rao?",
+            (C.MEMORY_WRITE, "memory.write.durable", "my dentist is Dr Rao"),
+        ),
+        ("remember milk", (C.MEMORY_WRITE, "memory.write.durable", "milk")),
         ("remind me later", (C.DIRECT_LOCAL, None, None)),
         ("ls", (C.DIRECT_LOCAL, None, None)),
         ("What is the capital of France?", (C.DIRECT_LOCAL, None, None)),

@@ -205,3 +205,17 @@ def test_a_clear_index_from_an_older_release_is_replaced_by_a_sealed_one(
     index = _sealed(tmp_path, embedder, key)
     assert index.load_or_rebuild(store.reader).startswith("rebuilt (unsealable")
     assert index.path.read_bytes().startswith(SEALED_MAGIC) and index.count == 4
+
+
+def test_a_restored_item_is_found_by_meaning_again(
+    tmp_path: Path, store: MemoryStore, embedder: HashEmbedder
+) -> None:
+    index = _filled(tmp_path, store, embedder)
+    cat = store.list()[2]
+    store.forget(cat.id)
+    assert index.count == 3
+    store.restore(cat.id)
+    assert index.count == 4
+    assert _top(index, embedder, "the cat sleeps on the sofa") == cat.seq
+    index.save()
+    assert _index(tmp_path, embedder).load_or_rebuild(store.reader) == "loaded"  # in step with the database

@@ -276,3 +276,51 @@ def test_import_failing_midway_writes_nothing(store: MemoryStore, db: peewee.Sql
         store.import_items(entries)
     assert execute(db, "SELECT count(*) FROM memory_items").fetchone()[0] == 0
     assert _fts_rows(db, "entry") == []
+
+
+def test_restore_brings_a_forgotten_item_back_exactly(store: MemoryStore, db: peewee.SqliteDatabase) -> None:
+    item = store.add(
+        "the boat is called Albatross",
+        kind=Kind.FACT,
+        privacy=PrivacyClass.SENSITIVE,
+        provenance=Provenance(source="user_confirmed", turn_id="t7", audit_id="a7", trust="user_confirmed"),
+        tags="sailing",
+    )
+    store.forget(item.id)
+    assert [f.id for f in store.forgotten([item.id, "no-such-id"])] == [item.id]
+    restored = store.restore(item.id)
+    assert restored == item  # text, kind, privacy, provenance, tags, times: all as they were
+    assert store.get(item.id) == item
+    assert _fts_rows(db, "albatross") == [item.seq]
+    assert store.forgotten([item.id]) == []
+    with pytest.raises(UnknownMemoryError):
+        store.restore(item.id)  # live already: nothing to restore
+
+
+def test_a_purged_item_cannot_be_restored(store: MemoryStore, clock: FakeClock) -> None:
+    item = store.add("secret plan")
+    store.forget(item.id)
+    clock.advance(3601)
+    store.purge(grace_s=3600)
+    assert store.forgotten([item.id]) == []
+    with pytest.raises(UnknownMemoryError):
+        store.restore(item.id)
+    assert store.get(item.id) is None
+
+
+def test_use_in_a_reply_is_recorded_and_kept(
+    store: MemoryStore, db: peewee.SqliteDatabase, clock: FakeClock
+) -> None:
+    item = store.add("my dog is called Biscuit")
+    other = store.add("the boiler was serviced in May")
+    assert item.used_in_reply_at_ms is None  # never used yet
+    clock.advance(60)
+    store.mark_used([item.id])
+    used = store.get(item.id)
+    assert used is not None and used.used_in_reply_at_ms == clock.wall_ms()
+    assert store.get(other.id).used_in_reply_at_ms is None  # type: ignore[union-attr]
+    store.forget(item.id)
+    assert store.restore(item.id).used_in_reply_at_ms == clock.wall_ms()  # an undone forget keeps it
+    query = "SELECT used_in_reply_at_ms FROM memory_items WHERE id = ?"
+    [(stored,)] = execute(db, query, (item.id,)).fetchall()
+    assert stored == clock.wall_ms()
