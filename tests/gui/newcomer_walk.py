@@ -1,10 +1,11 @@
 """A newcomer's first session, driven through the real app's window (run by test_newcomer_walk.py).
 
-Usage: ``python newcomer_walk.py HOME DOCS PART`` where PART is ``first`` (the walk) or
-``again`` (the restart). It runs :func:`aether_qt.app.run_app` in this process, clicks and
-types through the window as a person would, and after every step collects every visible text
-(:mod:`visible_text`). It prints one JSON object on the last line of stdout: the steps done,
-what each saw, and the facts the test checks.
+Usage: ``python newcomer_walk.py HOME DOCS PART SHOTS`` where PART is ``first`` (the walk) or
+``again`` (the restart) and SHOTS the folder for the window's screenshots along the way. It
+runs :func:`aether_qt.app.run_app` in this process, clicks and types through the window as a
+person would, and after every step collects every visible text (:mod:`visible_text`). It
+prints one JSON object on the last line of stdout: the steps done, what each saw, and the
+facts the test checks.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ POLL_MS = 50
 class Walk:
     """Runs a generator of steps on the app's event loop: each ``yield`` is a condition to wait for."""
 
-    def __init__(self, parts: AppParts, script: Callable[[AppParts, Walk], Iterator[Wait]]) -> None:
+    def __init__(
+        self, parts: AppParts, script: Callable[[AppParts, Walk], Iterator[Wait]], shots: Path
+    ) -> None:
         self.parts = parts
+        self.shots = shots
         self.steps: list[dict[str, Any]] = []
         self.facts: dict[str, Any] = {}
         self.error = ""
@@ -56,6 +60,11 @@ class Walk:
             self.steps[-1]["texts"].update(texts)
         else:
             self.steps.append({"step": self._step, "texts": texts})
+
+    def shot(self, name: str) -> None:
+        """Save the main window as ``SHOTS/name.png``."""
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.parts.window.grab().save(str(self.shots / f"{name}.png"))
 
     def _tick(self) -> None:
         try:
@@ -90,11 +99,11 @@ class Walk:
 def main(argv: list[str]) -> int:
     from walk_steps import SCRIPTS
 
-    home, docs, part = argv[1], Path(argv[2]), argv[3]
+    home, docs, part, shots = argv[1], Path(argv[2]), argv[3], Path(argv[4])
     walks: list[Walk] = []
 
     def ready(parts: AppParts) -> None:
-        walk = Walk(parts, lambda p, w: SCRIPTS[part](p, w, docs))
+        walk = Walk(parts, lambda p, w: SCRIPTS[part](p, w, docs), shots)
         walks.append(walk)
         walk.start()
 
