@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -76,6 +77,7 @@ STALL_S = 120.0  # no event and no timer for this long: the turn ends in Error, 
 Spawn = Callable[[Callable[[], None]], None]
 _MEMORY_TOOLS = {"memory.write.durable": "memory:fact", "memory.delete": "memory:topic"}
 _CHAT = frozenset({Category.DIRECT_LOCAL, Category.ACKNOWLEDGE})
+_MORE_MARK = re.compile(r"\s*[\[(]\s*(?:more|continued|cont(?:inued)?\.?|to be continued)\s*[\])]\W*$", re.I)
 
 
 class MemoryPort(Protocol):
@@ -181,6 +183,27 @@ class TurnReport:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class _Redo:
+    """What a turn does to the one before it: replace its exchange, or go on with its cut reply."""
+
+    replaces: str = ""  # regenerate, edit and resend: that turn's exchange is replaced
+    continues: str = ""  # Continue: that turn's cut reply is given back to the model to go on from
+    prefix: str = ""  # the cut reply
+    dropped: Exchange | None = None  # the exchange taken out of the history for this turn
+
+
+@dataclass(frozen=True, slots=True)
+class _Last:
+    """The last turn run, for regenerate, edit and resend, and continue."""
+
+    turn_id: str
+    text: str  # what the user said, as they said it
+    source: str
+    reply: str
+    cut: bool  # a chat reply that stopped at the length limit
+
+
 @dataclass
 class _Turn:
     """Mutable state of the running turn (owned by the thread running it)."""
@@ -204,6 +227,8 @@ class _Turn:
     last_phrase: str = ""
     action: ActionRequest | None = None
     change_id: str = ""
+    redo: _Redo = field(default_factory=_Redo)
+    cut: bool = False  # the model stopped at the length limit
 
 
 class Conductor:
@@ -252,6 +277,12 @@ class Conductor:
         self._interrupted = False
         self._lock = threading.Lock()
         self._current: _Turn | None = None
+        self._last: _Last | None = None
+
+    @property
+    def history(self) -> ConversationHistory:
+        """The conversation the model re-reads (owned by the thread running turns)."""
+        return self._history
 
     # ------------------------------------------------------------------ public
 
@@ -280,6 +311,39 @@ class Conductor:
 
     def run_turn(self, text: str, *, source: str = "typed", turn_id: str | None = None) -> TurnReport | None:
         """Run one turn to its end and return its report; None for empty input."""
+        return self._run(text, source=source, turn_id=turn_id, redo=_Redo())
+
+    def regenerate(self, *, turn_id: str | None = None) -> TurnReport | None:
+        """Answer the last message again: its exchange leaves the history first, so the model
+        does not read its old answer; the new turn ``replaces`` it. None when there is no last turn."""
+        last = self._last
+        if last is None:
+            return None
+        return self.edit_last(last.text, turn_id=turn_id)
+
+    def edit_last(self, text: str, *, turn_id: str | None = None) -> TurnReport | None:
+        """Edit and resend: ``text`` replaces the last message and its answer (history and transcript).
+
+        None when there is no last turn to replace, or ``text`` is empty.
+        """
+        last = self._last
+        if last is None or not text.strip():
+            return None
+        dropped = self._history.drop_last(last.turn_id)
+        redo = _Redo(replaces=last.turn_id, dropped=dropped)
+        return self._run(text, source=last.source, turn_id=turn_id, redo=redo)
+
+    def continue_reply(self, *, turn_id: str | None = None) -> TurnReport | None:
+        """Continue a reply cut at the length limit: the model goes on from its last word, and the
+        new words are appended to that reply (the turn ``continues`` it). None when nothing was cut."""
+        last = self._last
+        if last is None or not last.cut:
+            return None
+        dropped = self._history.drop_last(last.turn_id)
+        redo = _Redo(continues=last.turn_id, prefix=last.reply, dropped=dropped)
+        return self._run(last.text, source=last.source, turn_id=turn_id, redo=redo)
+
+    def _run(self, text: str, *, source: str, turn_id: str | None, redo: _Redo) -> TurnReport | None:
         tid = turn_id or f"turn_{uuid.uuid4().hex[:12]}"
         persona = self._persona_source()  # the turn keeps this persona to its end
         classification = classify(text, turn_id=tid, persona=persona.persona_id, home=str(Path.home()))
@@ -292,7 +356,7 @@ class Conductor:
             persona_id=persona.persona_id,
             persona_hash=persona.content_hash,
         )
-        turn = _Turn(report, classification, TimerSchedule(clock=self._clock), persona)
+        turn = _Turn(report, classification, TimerSchedule(clock=self._clock), persona, redo=redo)
         self._taint(turn, *persona.taint, *self._history.taint())
         turn.window_sources = self._history.sources()
         report.task_id = self._history.task_id() or f"task_{uuid.uuid4().hex[:12]}"
@@ -301,7 +365,9 @@ class Conductor:
         with self._lock:
             self._current = turn
         try:
-            self._publish(turn, TurnBegan(turn_id=tid, text=classification.text, source=source))
+            shown = "" if redo.continues else classification.text  # a continuation adds no message
+            began = TurnBegan(tid, shown, source, replaces=redo.replaces, continues=redo.continues)
+            self._publish(turn, began)
             if classification.notice:
                 report.notices.append(classification.notice)
                 self._publish(turn, PhraseShown(turn_id=tid, pool="notice", text=classification.notice))
@@ -311,6 +377,8 @@ class Conductor:
             self._feed(turn, fsm.TurnBegin(turn_id=tid, text=classification.text, degraded=degraded))
             self._feed(turn, fsm.Classified(classification.category, turn.action))
             self._loop(turn)
+            reply = report.reply if report.outcome == Outcome.ANSWERED.value else ""
+            self._last = _Last(tid, text, source, reply or redo.prefix, turn.cut)
         finally:
             with self._lock:
                 self._current = None
@@ -374,6 +442,7 @@ class Conductor:
                 "status": item.route.status,
             }
             turn.route_caption = route_caption(item.route)
+            turn.cut = item.result.stopped == "max_tokens" and turn.classification.category in _CHAT
             if item.route.tier is Tier.REMOTE:
                 turn.remote = remote_tag(item.route.provider)
                 self._pick_up(turn, turn.remote)
@@ -487,7 +556,8 @@ class Conductor:
             user_text += "\n\n(Answer from the data above in one or two sentences.)"
             temperature = 0.3
         else:
-            grounded = self._ground(turn, self._recall(turn))
+            hits = self._recall(turn)
+            grounded = None if turn.redo.prefix else self._ground(turn, hits)
         request = GenerationRequest(
             turn_id=turn.report.turn_id,
             system_prompt=system,
@@ -497,6 +567,7 @@ class Conductor:
             data=turn.data,
             max_tokens=turn.persona.max_tokens,
             interrupted_previous=self._interrupted,
+            reply_prefix=turn.redo.prefix,
         )
         category = turn.classification.category.value
         inbox, cancel = turn.inbox, turn.cancel
@@ -590,13 +661,23 @@ class Conductor:
         report.reply = effect.reply or "".join(turn.streamed).strip() or turn.last_phrase
         if effect.notice:
             report.notices.append(effect.notice)
+        answered = effect.outcome is Outcome.ANSWERED
+        if turn.redo.prefix:  # a continuation: its words go on from the cut reply
+            if effect.reply and not answered:
+                report.notices.append(effect.reply)
+            report.reply = turn.redo.prefix + "".join(turn.streamed).rstrip()
+            turn.cut = turn.cut and answered
+        if turn.cut:  # the window says the reply was cut and offers Continue: no marker of the model's own
+            report.reply = _MORE_MARK.sub("", report.reply)
         report.outcome = effect.outcome.value
         report.final_state = model.state.value
         report.state_trace = [s.value for s in model.trace]
         report.timings["t_done_ms"] = round(turn.schedule.elapsed_ms(), 1)
         self._interrupted = effect.outcome is Outcome.CANCELLED and model.state.value == "BargedIn"
-        if effect.outcome is Outcome.ANSWERED and report.reply:
+        if answered and report.reply:
             self._history.add(self._exchange(turn))
+        elif turn.redo.prefix and turn.redo.dropped is not None:  # the cut reply stays as it was
+            self._history.add(turn.redo.dropped)
         self._publish(
             turn,
             TurnEnded(
@@ -606,9 +687,10 @@ class Conductor:
                 reply=report.reply,
                 notice=" ".join(report.notices),
                 route=turn.route_caption,
+                cut=turn.cut and answered,
             ),
         )
-        if effect.outcome is Outcome.ANSWERED and turn.classification.category in _CHAT:
+        if answered and turn.classification.category in _CHAT and not turn.redo.prefix:
             self._episode(turn)
 
     # ------------------------------------------------------------------ memory
@@ -700,6 +782,7 @@ class Conductor:
             derived=tuple(dict.fromkeys(derived)),
             task_id=report.task_id,
             read=cap is not None and cap.reads_user_data and turn.allow is not None,
+            turn_id=report.turn_id,
         )
 
     # ------------------------------------------------------------------ helpers
