@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         sig_approvals_arrived(list[str]): one line per approval ticket new since the last refresh.
         sig_settings_requested(): the user asked for the settings (menu, Ctrl+, or a banner).
         sig_onboarding_requested(): the user asked for the setup assistant (menu or a banner).
+        sig_new_conversation_requested(): Conversation → New conversation (Ctrl+N).
     """
 
     sig_quit_requested = Signal()
@@ -103,6 +104,7 @@ class MainWindow(QMainWindow):
     sig_approvals_arrived = Signal(list)
     sig_settings_requested = Signal()
     sig_onboarding_requested = Signal()
+    sig_new_conversation_requested = Signal()
 
     def __init__(
         self,
@@ -290,6 +292,15 @@ class MainWindow(QMainWindow):
         """Whether anything listens to ``sig_onboarding_requested`` (else setup is disabled)."""
         return self.isSignalConnected(QMetaMethod.fromSignal(self.sig_onboarding_requested))
 
+    def new_conversation_connected(self) -> bool:
+        """Whether anything listens to ``sig_new_conversation_requested`` (else the menu item is disabled)."""
+        return self.isSignalConnected(QMetaMethod.fromSignal(self.sig_new_conversation_requested))
+
+    def request_new_conversation(self) -> None:
+        """Ctrl+N: ask the app for a new conversation (nothing happens when nothing is connected)."""
+        if self.new_conversation_connected():
+            self.sig_new_conversation_requested.emit()
+
     def can_choose_model(self) -> bool:
         """Whether "Choose a model…" can add a model in this session."""
         return self._choose_model is not None
@@ -441,7 +452,7 @@ class MainWindow(QMainWindow):
             self.banners.set_condition(LIVE, None)
 
     def _on_conversation_view_state_changed(self, _state: str) -> None:
-        self.menus.stop_action.setEnabled(self.conversation_view.running())
+        self.menus.update_actions()  # Stop, Regenerate, Edit, Continue follow the turn
 
     def refresh_soon(self) -> None:
         """Refresh after a short delay, once for a burst of events."""

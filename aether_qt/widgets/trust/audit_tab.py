@@ -48,6 +48,7 @@ class AuditTab(QWidget):
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.verify_button = QPushButton("Verify chain")
+        self.verify_button.setToolTip("Check that no entry of the log was changed, removed or reordered")
         self.verify_button.clicked.connect(self._on_verify_clicked)
         self.verify_status = QLabel("Not verified in this session.")
         self.verify_status.setObjectName("verify_status")

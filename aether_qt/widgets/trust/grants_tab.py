@@ -48,6 +48,8 @@ class GrantsTab(QWidget):
         self.summary = QLabel("")
         self.revoke_button = QPushButton("Revoke selected")
         self.revoke_all_button = QPushButton("Revoke all…")
+        self.revoke_button.setToolTip("Take back the permission selected in the list")
+        self.revoke_all_button.setToolTip("Take back every permission at once (you are asked first)")
         self.revoke_button.clicked.connect(self._on_revoke_clicked)
         self.revoke_all_button.clicked.connect(self._on_revoke_all_clicked)
         row.addWidget(self.summary, 1)
