@@ -328,8 +328,8 @@ class MainWindow(QMainWindow):
             self.close()
 
     def escape_pressed(self) -> None:
-        """Esc: stop a running turn first; the next Esc hides the window to the tray."""
-        if not self.conversation_view.cancel_turn() and self.keep_in_tray:
+        """Esc: leave an edit, else stop a running turn; the next Esc hides the window to the tray."""
+        if not self.conversation_view.escape() and self.keep_in_tray:
             self.save_state()
             self.hide()
 

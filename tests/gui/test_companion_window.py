@@ -410,3 +410,19 @@ def test_every_control_in_the_window_has_a_tooltip(
         if found := unexplained(window):
             missing[window.trust_centre.tabText(index)] = found
     assert missing == {}
+
+
+def test_esc_while_editing_leaves_the_message_as_it_was_and_keeps_the_window(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge
+) -> None:
+    window = make_window(conversation=fake, bus_bridge=bridge, keep_in_tray=True, inform=lambda *_: None)
+    window.show()
+    view = window.conversation_view
+    qtbot.keyClicks(view.input, "hello")
+    qtbot.keyClick(view.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "turn_1" in view.transcript.bubbles and view.transcript.bubbles["turn_1"].ended)
+    window.shortcuts["Ctrl+E"].trigger()
+    assert view.editing is not None and view.input.text() == "hello"
+    window.shortcuts["Esc"].trigger()  # the window's Esc, as the key reaches it from the input
+    assert view.editing is None and view.input.text() == "" and window.isVisible()
+    assert fake.redone == [] and fake.cancels == 0

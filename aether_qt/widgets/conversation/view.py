@@ -292,6 +292,13 @@ class ConversationView(QWidget):
         self.editing_bar.hide()
         self.input.clear()
 
+    def escape(self) -> bool:
+        """Esc: leave an edit (the message stays as it was), else cancel the running turn; False: neither."""
+        if self.editing is not None:
+            self.stop_editing()
+            return True
+        return self.cancel_turn()
+
     def continue_reply(self) -> str | None:
         """Ask the model to go on with the last reply, cut at the length limit."""
         if self._conversation is None or not self.can_continue():
@@ -429,10 +436,7 @@ class ConversationView(QWidget):
         self.cancel_turn()
 
     def _on_input_escape_pressed(self) -> None:
-        if self.editing is not None:
-            self.stop_editing()
-        else:
-            self.cancel_turn()
+        self.escape()
 
     def _on_input_edit_last_requested(self) -> None:
         self.edit_last()
