@@ -95,7 +95,7 @@ class WindowMenus:
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts)
         self._add(help_menu, "&About Aether", None, self.show_about)
-        escape = QAction("Stop the reply, then hide the window", window.window())
+        escape = QAction("Leave an edit or stop the reply, then hide the window", window.window())
         escape.setShortcut(QKeySequence("Esc"))
         escape.triggered.connect(window.escape_pressed)
         window.addAction(escape)
