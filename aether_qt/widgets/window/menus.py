@@ -66,6 +66,9 @@ class WindowMenus:
         self.new_conversation_action = self._add(
             talk, "&New conversation", "Ctrl+N", window.request_new_conversation
         )
+        # Ctrl+N works in the conversation side; in the side panel the memory tab's Ctrl+N adds a memory
+        self.new_conversation_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        window.companion.addAction(self.new_conversation_action)
         self._add(talk, "&Type a message", "Ctrl+L", window.focus_input)
         talk.addSeparator()
         self.regenerate_action = self._add(talk, "&Regenerate the last reply", "Ctrl+R", view_.regenerate)
@@ -95,7 +98,7 @@ class WindowMenus:
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "&Keyboard shortcuts", "F1", self.show_shortcuts)
         self._add(help_menu, "&About Aether", None, self.show_about)
-        escape = QAction("Leave an edit or stop the reply, then hide the window", window.window())
+        escape = QAction("Stop the reply (or leave an edit), then hide the window", window.window())
         escape.setShortcut(QKeySequence("Esc"))
         escape.triggered.connect(window.escape_pressed)
         window.addAction(escape)
