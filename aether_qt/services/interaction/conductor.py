@@ -377,8 +377,8 @@ class Conductor:
             self._feed(turn, fsm.TurnBegin(turn_id=tid, text=classification.text, degraded=degraded))
             self._feed(turn, fsm.Classified(classification.category, turn.action))
             self._loop(turn)
-            reply = report.reply if report.outcome == Outcome.ANSWERED.value else ""
-            self._last = _Last(tid, text, source, reply or redo.prefix, turn.cut)
+            reply = report.reply if report.outcome == Outcome.ANSWERED.value else redo.prefix
+            self._last = _Last(tid, text, source, reply, turn.cut)
         finally:
             with self._lock:
                 self._current = None
@@ -662,11 +662,14 @@ class Conductor:
         if effect.notice:
             report.notices.append(effect.notice)
         answered = effect.outcome is Outcome.ANSWERED
-        if turn.redo.prefix:  # a continuation: its words go on from the cut reply
+        turn.cut = turn.cut and answered
+        if (
+            turn.redo.prefix
+        ):  # a continuation: its words go on from the cut reply, which stays cut if it failed
             if effect.reply and not answered:
                 report.notices.append(effect.reply)
-            report.reply = turn.redo.prefix + "".join(turn.streamed).rstrip()
-            turn.cut = turn.cut and answered
+            report.reply = turn.redo.prefix + ("".join(turn.streamed).rstrip() if answered else "")
+            turn.cut = turn.cut or not answered
         if turn.cut:  # the window says the reply was cut and offers Continue: no marker of the model's own
             report.reply = _MORE_MARK.sub("", report.reply)
         report.outcome = effect.outcome.value
@@ -687,7 +690,7 @@ class Conductor:
                 reply=report.reply,
                 notice=" ".join(report.notices),
                 route=turn.route_caption,
-                cut=turn.cut and answered,
+                cut=turn.cut,
             ),
         )
         if answered and turn.classification.category in _CHAT and not turn.redo.prefix:

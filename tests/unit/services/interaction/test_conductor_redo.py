@@ -30,6 +30,7 @@ class Scripted(LocalPlan):
     def __init__(self, *replies: str) -> None:
         self.replies = list(replies)
         self.cut = False
+        self.fail = False
         self.requests: list[GenerationRequest] = []
 
     def model_ready(self) -> bool:
@@ -44,6 +45,9 @@ class Scripted(LocalPlan):
         **kw: Any,
     ) -> tuple[Route, GenerationResult]:
         self.requests.append(request)
+        if self.fail:
+            on_token(" half")
+            return Route(Tier.LOCAL, "fake", "m"), GenerationResult("", 0, "error", error="the model stopped")
         reply = self.replies.pop(0)
         on_token(reply)
         stopped, self.cut = ("max_tokens" if self.cut else "done"), False
@@ -140,3 +144,19 @@ def test_a_cut_reply_says_so_and_continue_appends_to_it(rig: Rig) -> None:
     assert end.reply == "Why did the chicken cross the road?" and not end.cut
     assert [m.text for m in rig.conductor.history.messages()][-1] == "Why did the chicken cross the road?"
     assert rig.conductor.continue_reply() is None  # no longer cut: nothing to continue
+
+
+def test_a_continuation_that_fails_leaves_the_cut_reply_as_it_was_and_continuable(rig: Rig) -> None:
+    rig.router.cut = True
+    cut = talk(rig, "tell me a long joke please")
+    rig.router.fail = True
+    failed = rig.conductor.continue_reply()
+    assert failed is not None and failed.outcome != "Answered"
+    end = rig.ended()[-1]
+    assert end.reply == cut.reply and end.cut  # the partial words are dropped; Continue is still offered
+    assert [e.reply for e in rig.conductor.history.window()] == [cut.reply]
+    rig.router.fail = False
+    rig.router.replies[0] = " cross the road?"
+    more = rig.conductor.continue_reply()
+    assert more is not None and more.reply == f"{cut.reply} cross the road?"
+    assert rig.router.requests[-1].reply_prefix == cut.reply
