@@ -12,6 +12,7 @@ talks to the conversation itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
@@ -159,8 +160,11 @@ class MessageBubble(QFrame):
         menu.popup(event.globalPos())
         event.accept()
 
-    def _requester(self, action: str) -> object:
-        return lambda _checked=False: self.sig_action_requested.emit(action, self.turn_id)
+    def _requester(self, action: str) -> Callable[[bool], None]:
+        def request(_checked: bool = False) -> None:
+            self.sig_action_requested.emit(action, self.turn_id)
+
+        return request
 
     def _on_copy_button_clicked(self) -> None:
         self.copy()
