@@ -243,6 +243,8 @@ class TurnBegan(Payload):
     text: str
     source: str  # "typed", "voice", "quick_talk", "cli"
     conversation_id: str = ""  # the conversation the turn is kept in ("" when none is kept)
+    replaces: str = ""  # regenerate, edit and resend: the turn whose exchange this one replaces
+    continues: str = ""  # "Continue" on a cut reply: the turn whose reply this one goes on with ("" text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +293,7 @@ class TurnEnded(Payload):
     reply: str
     notice: str = ""
     route: str = ""  # where the answer came from and why, in words ("" for the plain local route)
+    cut: bool = False  # the reply stopped at the length limit; the turn can be continued
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ class GenerationRequest:
     max_tokens: int = 200
     temperature: float = 0.7
     interrupted_previous: bool = False  # the last answer was cut off by barge-in
+    reply_prefix: str = ""  # the start of the reply, already given (a cut reply): the model goes on from it
 
 
 @dataclass(frozen=True, slots=True)

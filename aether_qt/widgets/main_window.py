@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         sig_approvals_arrived(list[str]): one line per approval ticket new since the last refresh.
         sig_settings_requested(): the user asked for the settings (menu, Ctrl+, or a banner).
         sig_onboarding_requested(): the user asked for the setup assistant (menu or a banner).
+        sig_new_conversation_requested(): Conversation → New conversation (Ctrl+N).
     """
 
     sig_quit_requested = Signal()
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
     sig_approvals_arrived = Signal(list)
     sig_settings_requested = Signal()
     sig_onboarding_requested = Signal()
+    sig_new_conversation_requested = Signal()
 
     def __init__(
         self,
@@ -215,6 +217,8 @@ class MainWindow(QMainWindow):
         self.banners.sig_action_requested.connect(self.fixes.run)
         if self.conversation_list is not None:
             self.conversation_list.sig_conversation_opened.connect(self._on_conversation_list_opened)
+            self.sig_new_conversation_requested.connect(self.conversation_list.start_new)
+            self.menus.update_actions()  # New conversation is enabled once the list listens
         if bus_bridge is not None:
             bus_bridge.sig_event_published.connect(self.events.on_event)
         if microphone is not None:
@@ -315,6 +319,15 @@ class MainWindow(QMainWindow):
         """Whether anything listens to ``sig_onboarding_requested`` (else setup is disabled)."""
         return self.isSignalConnected(QMetaMethod.fromSignal(self.sig_onboarding_requested))
 
+    def new_conversation_connected(self) -> bool:
+        """Whether anything listens to ``sig_new_conversation_requested`` (else the menu item is disabled)."""
+        return self.isSignalConnected(QMetaMethod.fromSignal(self.sig_new_conversation_requested))
+
+    def request_new_conversation(self) -> None:
+        """Ctrl+N: ask the app for a new conversation (nothing happens when nothing is connected)."""
+        if self.new_conversation_connected():
+            self.sig_new_conversation_requested.emit()
+
     def can_choose_model(self) -> bool:
         """Whether "Choose a model…" can add a model in this session."""
         return self._choose_model is not None
@@ -352,8 +365,8 @@ class MainWindow(QMainWindow):
             self.close()
 
     def escape_pressed(self) -> None:
-        """Esc: stop a running turn first; the next Esc hides the window to the tray."""
-        if not self.conversation_view.cancel_turn() and self.keep_in_tray:
+        """Esc: leave an edit, else stop a running turn; the next Esc hides the window to the tray."""
+        if not self.conversation_view.escape() and self.keep_in_tray:
             self.save_state()
             self.hide()
 
@@ -487,7 +500,7 @@ class MainWindow(QMainWindow):
             self.banners.set_condition(LIVE, None)
 
     def _on_conversation_view_state_changed(self, _state: str) -> None:
-        self.menus.stop_action.setEnabled(self.conversation_view.running())
+        self.menus.update_actions()  # Stop, Regenerate, Edit, Continue follow the turn
 
     def refresh_soon(self) -> None:
         """Refresh after a short delay, once for a burst of events."""

@@ -136,6 +136,25 @@ class Conversation(Protocol):
         """
         ...
 
+    def regenerate(self) -> str | None:
+        """Answer the last message again; the new turn's ``turn.did_begin`` names the turn it ``replaces``.
+
+        The model does not see its old answer. Returns the new turn id.
+        """
+        ...
+
+    def edit_last(self, text: str) -> str | None:
+        """Edit and resend: ``text`` replaces the last message and its reply (``replaces`` as above)."""
+        ...
+
+    def continue_reply(self) -> str | None:
+        """Go on with the last reply, cut at the length limit (``turn.did_end`` said ``cut``).
+
+        The new turn's ``turn.did_begin`` names the turn it ``continues`` and has no text; its
+        tokens and its final reply (the whole reply, old words and new) belong to that turn.
+        """
+        ...
+
     def cancel(self) -> None:
         """Cancel the running turn (it ends ``Cancelled``); nothing when idle."""
         ...

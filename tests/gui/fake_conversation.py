@@ -11,7 +11,10 @@ is asynchronous like the real one)::
 
 ``hold=True`` stops after the acknowledgement (the turn keeps running until
 ``release()`` or ``cancel()``); ``sync=True`` publishes everything inside ``submit``.
-It records what the UI asked for: ``submitted``, ``cancels``, ``answers``.
+It records what the UI asked for: ``submitted``, ``cancels``, ``answers``, ``redone``.
+``regenerate`` and ``edit_last`` script a turn that ``replaces`` the last one;
+``cut=True`` ends the next reply cut at the length limit, and ``continue_reply``
+scripts a turn that ``continues`` it with ``more`` (its final reply is the whole).
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ class FakeConversation(QObject):
         self.submitted: list[tuple[str, str]] = []
         self.cancels = 0
         self.answers: list[tuple[str, ApprovalChoice]] = []
+        self.redone: list[tuple[str, str]] = []
+        self.cut = False
+        self.more: tuple[str, ...] = (" and", " more.")
+        self._last: tuple[str, str, str, str] | None = None  # turn id, text, source, reply
         self.turn_id: str | None = None
         self._streamed: list[str] = []
         self._queue: deque[Payload] = deque()
@@ -87,31 +94,56 @@ class FakeConversation(QObject):
     def submit(self, text: str, *, source: str = "typed") -> str | None:
         if not text.strip():
             return None
+        self.submitted.append((text, source))
+        return self._script(text, source)
+
+    def regenerate(self) -> str | None:
+        self.redone.append(("regenerate", ""))
+        return (
+            None if self._last is None else self._script(self._last[1], self._last[2], replaces=self._last[0])
+        )
+
+    def edit_last(self, text: str) -> str | None:
+        self.redone.append(("edit", text))
+        if self._last is None or not text.strip():
+            return None
+        return self._script(text, self._last[2], replaces=self._last[0])
+
+    def continue_reply(self) -> str | None:
+        self.redone.append(("continue", ""))
+        if self._last is None:
+            return None
+        last_id, text, source, reply = self._last
+        return self._script(text, source, continues=last_id, prefix=reply)
+
+    def _script(
+        self, text: str, source: str, *, replaces: str = "", continues: str = "", prefix: str = ""
+    ) -> str:
         if self.turn_id is not None:
             self.cancel()
-        self.submitted.append((text, source))
         self._count += 1
         turn_id = f"turn_{self._count}"
         self.turn_id = turn_id
         self._streamed = []
         notice = LONG_NOTICE if len(text) > LONG_INPUT_CHARS else ""
+        tokens = self.more if continues else self.tokens
+        reply = prefix + "".join(tokens)
+        self._last = (turn_id, text, source, reply)
+        cut, self.cut = self.cut, False
+        shown = "" if continues else text
         head: list[Payload] = [
-            TurnBegan(turn_id=turn_id, text=text, source=source),
+            TurnBegan(turn_id=turn_id, text=shown, source=source, replaces=replaces, continues=continues),
             TurnStateChanged(turn_id=turn_id, state="Thinking", elapsed_ms=1.0),
             PhraseShown(turn_id=turn_id, pool="normal", text=ACK),
         ]
         if notice:
             head.append(PhraseShown(turn_id=turn_id, pool="notice", text=notice))
         tail: list[Payload] = [TurnStateChanged(turn_id=turn_id, state="Streaming", elapsed_ms=5.0)]
-        tail += [TokensStreamed(turn_id=turn_id, text=token) for token in self.tokens]
+        tail += [TokensStreamed(turn_id=turn_id, text=token) for token in tokens]
         tail += [
             TurnStateChanged(turn_id=turn_id, state="Idle", elapsed_ms=9.0),
             TurnEnded(
-                turn_id=turn_id,
-                outcome="Answered",
-                final_state="Idle",
-                reply="".join(self.tokens),
-                notice=notice,
+                turn_id=turn_id, outcome="Answered", final_state="Idle", reply=reply, notice=notice, cut=cut
             ),
         ]
         self._queue.extend(head)

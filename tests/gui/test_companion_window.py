@@ -2,7 +2,8 @@
 
 A real policy runtime (opt-in key file, no keyring) and the scripted conversation on a real
 bus. The screenshots of the wide and narrow layouts, with the trust centre closed and open,
-are saved beside the test's files (and looked at when the window changes).
+are saved beside the test's files (and looked at when the window changes). The menu bar
+lists every action with its shortcut, and every control of the window says what it does.
 """
 
 from __future__ import annotations
@@ -13,20 +14,35 @@ from typing import Any
 
 import pytest
 from avatar_support import frame
-from fake_conversation import FakeConversation
+from fake_conversation import TOKENS, FakeConversation
 from keyring_support import key_file_runtime
 from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QMenu,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from aether_qt.avatar.factory import make_avatar
 from aether_qt.avatar.view import AvatarView
 from aether_qt.companion import gate_on_bus
 from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.presence.frame import Behaviour
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.services.memory.host import MemoryHost
+from aether_qt.services.memory.service import MemoryService
 from aether_qt.services.voice.mute import MicMute
 from aether_qt.widgets.main_window import MIN_SIZE, MainWindow
+from aether_qt.widgets.memory.panel import MemoryPanel
 from aether_qt.widgets.window.menus import NOTHING_CONNECTED
 
 MakeWindow = Callable[..., MainWindow]
@@ -192,7 +208,7 @@ def test_the_menus_hold_the_shortcuts_and_settings_wait_for_a_listener(
     shown: list[tuple[str, str]] = []
     window = make_window(inform=lambda _parent, title, text: shown.append((title, text)))
     titles = [action.text() for action in window.menuBar().actions()]
-    assert titles == ["&Aether", "&Conversation", "&View", "&Help"]
+    assert titles == ["&Aether", "&Conversation", "&Edit", "&View", "&Help"]
     menus = window.menus
     for action in (menus.settings_action, menus.onboarding_action):
         assert not action.isEnabled() and action.toolTip() == NOTHING_CONNECTED
@@ -259,3 +275,204 @@ def test_frames_faster_than_the_cap_wait_for_the_next_slot_and_the_newest_is_dra
     assert canvas.paint_count == painted
     qtbot.waitUntil(lambda: canvas.paint_count == painted + 1, timeout=3000)
     assert avatar.frame.seq == 7  # the newest frame, once
+
+
+# ---------------------------------------------------------------- menus and tooltips
+
+REPLY = "".join(TOKENS)
+CONTROLS = (QAbstractButton, QLineEdit, QTextEdit, QPlainTextEdit, QComboBox)
+
+
+def talking_with_menus(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge, **kwargs: Any
+) -> MainWindow:
+    window = make_window(conversation=fake, bus_bridge=bridge, inform=lambda *_: None, **kwargs)
+    window.resize(1280, 800)
+    window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)  # a menu's key works in the active window
+    view = window.conversation_view
+    qtbot.keyClicks(view.input, "hello")
+    qtbot.keyClick(view.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "turn_1" in view.transcript.bubbles and view.transcript.bubbles["turn_1"].ended)
+    return window
+
+
+def menu_items(window: MainWindow) -> dict[str, tuple[str, str]]:
+    """Every item of every menu: its words -> (menu title, shortcut)."""
+    items: dict[str, tuple[str, str]] = {}
+    for top in window.menuBar().actions():
+        menu = top.menu()
+        assert isinstance(menu, QMenu)
+        for action in menu.actions():
+            if not action.isSeparator():
+                keys = action.shortcut().toString()
+                items[action.text().replace("&", "")] = (top.text().replace("&", ""), keys)
+    return items
+
+
+def test_the_menu_bar_lists_every_action_with_its_shortcut(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge
+) -> None:
+    shown: list[tuple[str, str]] = []
+    window = make_window(
+        conversation=fake, bus_bridge=bridge, inform=lambda _p, title, text: shown.append((title, text))
+    )
+    assert [a.text() for a in window.menuBar().actions()] == [
+        "&Aether",
+        "&Conversation",
+        "&Edit",
+        "&View",
+        "&Help",
+    ]
+    items = menu_items(window)
+    expected = {
+        "New conversation": ("Conversation", "Ctrl+N"),
+        "Type a message": ("Conversation", "Ctrl+L"),
+        "Regenerate the last reply": ("Conversation", "Ctrl+R"),
+        "Continue the cut reply": ("Conversation", ""),
+        "Stop the reply": ("Conversation", "Esc"),
+        "Copy": ("Edit", "Ctrl+C"),
+        "Copy the last reply": ("Edit", "Ctrl+Shift+C"),
+        "Edit your last message": ("Edit", "Ctrl+E"),
+        "Trust centre": ("View", "Ctrl+T"),
+        "Keyboard shortcuts": ("Help", "F1"),
+        "Settings…": ("Aether", "Ctrl+,"),
+        "Quit Aether": ("Aether", "Ctrl+Q"),
+    }
+    assert {words: items.get(words) for words in expected} == expected
+    window.shortcuts["F1"].trigger()
+    title, text = shown[-1]
+    assert title == "Keyboard shortcuts"
+    for words, (_menu, keys) in expected.items():
+        if keys:
+            native = QKeySequence(keys).toString(QKeySequence.SequenceFormat.NativeText)
+            assert native in text and words in text, words
+    assert "Up" in text and "Shift+Enter" in text
+
+
+def test_the_menu_actions_act_on_the_conversation(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge
+) -> None:
+    window = talking_with_menus(qtbot, make_window, fake, bridge)
+    view = window.conversation_view
+    QApplication.clipboard().setText("")
+    qtbot.keyClick(
+        view.input, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert QApplication.clipboard().text() == REPLY
+    qtbot.keyClick(view.input, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert view.input.text() == "hello" and view.editing is not None
+    qtbot.keyClick(view.input, Qt.Key.Key_Escape)
+    qtbot.keyClick(view.input, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert fake.redone == [("regenerate", "")]
+    qtbot.waitUntil(lambda: not view.running() and view.transcript.order == ["turn_2"], timeout=3000)
+    continue_action = next(
+        a for a in window.menus.conversation_menu.actions() if a.text().startswith("&Continue")
+    )
+    assert not continue_action.isEnabled()  # nothing was cut
+
+
+def test_new_conversation_waits_for_a_listener(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge
+) -> None:
+    window = make_window(conversation=fake, bus_bridge=bridge)
+    action = window.menus.new_conversation_action
+    assert not action.isEnabled() and action.toolTip() == NOTHING_CONNECTED
+    asked: list[str] = []
+    window.sig_new_conversation_requested.connect(lambda: asked.append("new"))
+    window.show()  # the app connects after building the window: showing re-checks
+    assert action.isEnabled() and action.toolTip() != NOTHING_CONNECTED
+    window.shortcuts["Ctrl+N"].trigger()
+    assert asked == ["new"]
+
+
+def unexplained(window: QWidget) -> list[str]:
+    """Visible controls with neither a tooltip nor an accessible name."""
+    missing = []
+    for control in window.findChildren(QWidget):
+        if not isinstance(control, CONTROLS) or not control.isVisible():
+            continue
+        owner = control.parent()
+        if isinstance(control, QLineEdit) and isinstance(owner, QAbstractSpinBox | QComboBox):
+            control = owner  # the editor inside a spin box or combo box: the box speaks for it
+        if not control.toolTip() and not control.accessibleName():
+            words = control.text() if isinstance(control, QAbstractButton | QLineEdit) else ""
+            missing.append(f"{type(control).__name__} {control.objectName()!r} {words!r}")
+    return sorted(set(missing))
+
+
+@pytest.fixture
+def memory_panel(
+    qtbot: QtBot, runtime: PolicyRuntime, bus: EventBus, bridge: QtBusBridge, home: Path
+) -> Iterator[MemoryPanel]:
+    """The memory panel over a started memory (no embedder), as the app puts it in the side panel."""
+    service = MemoryService(runtime=runtime, bus=bus, paths=resolve_paths(home), load_embedder=False)
+    memory = MemoryHost(service=service)
+    memory.start()
+    try:
+        qtbot.waitUntil(lambda: service.status.state in {"ready", "fts_only"}, timeout=30_000)
+        yield MemoryPanel(host=memory, bus_bridge=bridge)
+    finally:
+        memory.stop()
+
+
+def test_every_control_in_the_window_has_a_tooltip(
+    qtbot: QtBot,
+    x11: str,
+    make_window: MakeWindow,
+    fake: FakeConversation,
+    bridge: QtBusBridge,
+    memory_panel: MemoryPanel,
+) -> None:
+    window = talking_with_menus(qtbot, make_window, fake, bridge, memory_panel=memory_panel)
+    assert window.trust_centre.indexOf(memory_panel) >= 0
+    assert unexplained_on_every_tab(qtbot, window) == {}
+
+
+def test_ctrl_n_starts_a_conversation_and_adds_a_memory_in_the_memory_tab(
+    qtbot: QtBot,
+    x11: str,
+    make_window: MakeWindow,
+    fake: FakeConversation,
+    bridge: QtBusBridge,
+    memory_panel: MemoryPanel,
+) -> None:
+    window = talking_with_menus(qtbot, make_window, fake, bridge, memory_panel=memory_panel)
+    asked: list[str] = []
+    window.sig_new_conversation_requested.connect(lambda: asked.append("new"))
+    window.menus.update_actions()  # the app connects before showing the window, which re-checks
+    window.show_tab(window.trust_centre.indexOf(memory_panel))
+    memory_panel.search_field.setFocus()
+    qtbot.keyClick(memory_panel.search_field, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert memory_panel.add_row.isVisible() and asked == []  # not an ambiguous key that does nothing
+    window.focus_input()
+    qtbot.keyClick(window.conversation_view.input, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert asked == ["new"]
+
+
+def unexplained_on_every_tab(qtbot: QtBot, window: MainWindow) -> dict[str, list[str]]:
+    window.set_trust_centre_visible(True)
+    missing: dict[str, list[str]] = {}
+    for index in range(window.trust_centre.count()):
+        window.show_tab(index)
+        qtbot.wait(50)
+        if found := unexplained(window):
+            missing[window.trust_centre.tabText(index)] = found
+    return missing
+
+
+def test_esc_while_editing_leaves_the_message_as_it_was_and_keeps_the_window(
+    qtbot: QtBot, make_window: MakeWindow, fake: FakeConversation, bridge: QtBusBridge
+) -> None:
+    window = make_window(conversation=fake, bus_bridge=bridge, keep_in_tray=True, inform=lambda *_: None)
+    window.show()
+    view = window.conversation_view
+    qtbot.keyClicks(view.input, "hello")
+    qtbot.keyClick(view.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "turn_1" in view.transcript.bubbles and view.transcript.bubbles["turn_1"].ended)
+    window.shortcuts["Ctrl+E"].trigger()
+    assert view.editing is not None and view.input.text() == "hello"
+    window.shortcuts["Esc"].trigger()  # the window's Esc, as the key reaches it from the input
+    assert view.editing is None and view.input.text() == "" and window.isVisible()
+    assert fake.redone == [] and fake.cancels == 0

@@ -90,6 +90,8 @@ def chat_messages(request: GenerationRequest) -> list[dict[str, str]]:
     if request.interrupted_previous:
         messages.append({"role": "system", "content": INTERRUPTED_NOTE})
     messages.append({"role": "user", "content": neutralize(request.user_text)})
+    if request.reply_prefix:  # servers that continue a final assistant message go on from it
+        messages.append({"role": "assistant", "content": neutralize(request.reply_prefix)})
     return messages
 
 

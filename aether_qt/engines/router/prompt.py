@@ -152,7 +152,7 @@ def build_prompt(request: GenerationRequest) -> ChatPrompt:
     if request.interrupted_previous:
         parts.append(_turn("system", INTERRUPTED_NOTE))
     parts.append(_turn("user", neutralize(request.user_text)))
-    parts.append(f"{IM_START}assistant\n")
+    parts.append(f"{IM_START}assistant\n{neutralize(request.reply_prefix)}")
     return ChatPrompt(system=system_block(request.system_prompt), turn="".join(parts))
 
 

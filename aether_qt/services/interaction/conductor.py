@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -84,6 +85,7 @@ GENERATION_FAILED = "Something went wrong while I was writing the reply. Please 
 MODEL_FAILED = (
     "The model couldn't finish this reply. Please try again, or choose another model in the settings."
 )
+_MORE_MARK = re.compile(r"\s*[\[(]\s*(?:more|continued|cont(?:inued)?\.?|to be continued)\s*[\])]\W*$", re.I)
 
 
 class MemoryPort(Protocol):
@@ -157,6 +159,8 @@ class EndedTurn:
         route: where the answer came from, as the transcript says it.
         taint: the provenance tags the exchange brings to the model's context.
         began_ms, ended_ms: wall-clock times of the question and the reply.
+        replaces: the earlier turn this one takes the place of (regenerate, edit and resend,
+            or a continuation, whose reply holds the cut reply's words), "" for a new turn.
     """
 
     conversation_id: str
@@ -168,6 +172,7 @@ class EndedTurn:
     taint: tuple[str, ...]
     began_ms: int
     ended_ms: int
+    replaces: str = ""
 
 
 RecordTurn = Callable[[EndedTurn], None]
@@ -219,6 +224,27 @@ class TurnReport:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class _Redo:
+    """What a turn does to the one before it: replace its exchange, or go on with its cut reply."""
+
+    replaces: str = ""  # regenerate, edit and resend: that turn's exchange is replaced
+    continues: str = ""  # Continue: that turn's cut reply is given back to the model to go on from
+    prefix: str = ""  # the cut reply
+    dropped: Exchange | None = None  # the exchange taken out of the history for this turn
+
+
+@dataclass(frozen=True, slots=True)
+class _Last:
+    """The last turn run, for regenerate, edit and resend, and continue."""
+
+    turn_id: str
+    text: str  # what the user said, as they said it
+    source: str
+    reply: str
+    cut: bool  # a chat reply that stopped at the length limit
+
+
 @dataclass
 class _Turn:
     """Mutable state of the running turn (owned by the thread running it)."""
@@ -247,6 +273,8 @@ class _Turn:
     shown_notices: tuple[str, ...] = ()  # notices already published as a phrase (not repeated at the end)
     action: ActionRequest | None = None
     change_id: str = ""
+    redo: _Redo = field(default_factory=_Redo)
+    cut: bool = False  # the model stopped at the length limit
 
 
 class Conductor:
@@ -301,6 +329,12 @@ class Conductor:
         self._interrupted = False
         self._lock = threading.Lock()
         self._current: _Turn | None = None
+        self._last: _Last | None = None
+
+    @property
+    def history(self) -> ConversationHistory:
+        """The conversation the model re-reads (owned by the thread running turns)."""
+        return self._history
 
     # ------------------------------------------------------------------ public
 
@@ -335,6 +369,7 @@ class Conductor:
         with self._lock:
             self._conversation_id, self._history = conversation_id, history
             self._interrupted = False
+            self._last = None  # regenerate, edit and continue act on this conversation's own turns
         self.cancel("superseded")
 
     def interrupt(self) -> None:
@@ -349,6 +384,39 @@ class Conductor:
 
     def run_turn(self, text: str, *, source: str = "typed", turn_id: str | None = None) -> TurnReport | None:
         """Run one turn to its end and return its report; None for empty input."""
+        return self._run(text, source=source, turn_id=turn_id, redo=_Redo())
+
+    def regenerate(self, *, turn_id: str | None = None) -> TurnReport | None:
+        """Answer the last message again: its exchange leaves the history first, so the model
+        does not read its old answer; the new turn ``replaces`` it. None when there is no last turn."""
+        last = self._last
+        if last is None:
+            return None
+        return self.edit_last(last.text, turn_id=turn_id)
+
+    def edit_last(self, text: str, *, turn_id: str | None = None) -> TurnReport | None:
+        """Edit and resend: ``text`` replaces the last message and its answer (history and transcript).
+
+        None when there is no last turn to replace, or ``text`` is empty.
+        """
+        last = self._last
+        if last is None or not text.strip():
+            return None
+        dropped = self._history.drop_last(last.turn_id)
+        redo = _Redo(replaces=last.turn_id, dropped=dropped)
+        return self._run(text, source=last.source, turn_id=turn_id, redo=redo)
+
+    def continue_reply(self, *, turn_id: str | None = None) -> TurnReport | None:
+        """Continue a reply cut at the length limit: the model goes on from its last word, and the
+        new words are appended to that reply (the turn ``continues`` it). None when nothing was cut."""
+        last = self._last
+        if last is None or not last.cut:
+            return None
+        dropped = self._history.drop_last(last.turn_id)
+        redo = _Redo(continues=last.turn_id, prefix=last.reply, dropped=dropped)
+        return self._run(last.text, source=last.source, turn_id=turn_id, redo=redo)
+
+    def _run(self, text: str, *, source: str, turn_id: str | None, redo: _Redo) -> TurnReport | None:
         tid = turn_id or f"turn_{uuid.uuid4().hex[:12]}"
         persona = self._persona_source()  # the turn keeps this persona to its end
         classification = classify(text, turn_id=tid, persona=persona.persona_id, home=str(Path.home()))
@@ -371,6 +439,7 @@ class Conductor:
             history=history,
             conversation_id=conversation_id,
             began_ms=self._clock.wall_ms(),
+            redo=redo,
         )
         self._taint(turn, *persona.taint, *history.taint())
         turn.window_sources = history.sources()
@@ -380,8 +449,14 @@ class Conductor:
         with self._lock:
             self._current = turn
         try:
+            shown = "" if redo.continues else classification.text  # a continuation adds no message
             began = TurnBegan(
-                turn_id=tid, text=classification.text, source=source, conversation_id=conversation_id
+                turn_id=tid,
+                text=shown,
+                source=source,
+                conversation_id=conversation_id,
+                replaces=redo.replaces,
+                continues=redo.continues,
             )
             self._publish(turn, began)
             if classification.notice:
@@ -394,6 +469,8 @@ class Conductor:
             self._feed(turn, fsm.TurnBegin(turn_id=tid, text=classification.text, degraded=degraded))
             self._feed(turn, fsm.Classified(classification.category, turn.action))
             self._loop(turn)
+            reply = report.reply if report.outcome == Outcome.ANSWERED.value else redo.prefix
+            self._last = _Last(tid, text, source, reply, turn.cut)
         finally:
             with self._lock:
                 self._current = None
@@ -457,6 +534,7 @@ class Conductor:
                 "status": item.route.status,
             }
             turn.route_caption = _plain_caption(item.route)
+            turn.cut = item.result.stopped == "max_tokens" and turn.classification.category in _CHAT
             if item.route.tier is Tier.REMOTE:
                 turn.remote = remote_tag(item.route.provider)
                 self._pick_up(turn, turn.remote)
@@ -575,7 +653,8 @@ class Conductor:
             user_text += "\n\n(Answer from the data above in one or two sentences.)"
             temperature = 0.3
         else:
-            grounded = self._ground(turn, self._recall(turn))
+            hits = self._recall(turn)
+            grounded = None if turn.redo.prefix else self._ground(turn, hits)
         request = GenerationRequest(
             turn_id=turn.report.turn_id,
             system_prompt=system,
@@ -585,6 +664,7 @@ class Conductor:
             data=turn.data,
             max_tokens=turn.persona.max_tokens,
             interrupted_previous=self._interrupted,
+            reply_prefix=turn.redo.prefix,
         )
         category = turn.classification.category.value
         inbox, cancel = turn.inbox, turn.cancel
@@ -682,14 +762,27 @@ class Conductor:
             self._publish(turn, PhraseShown(turn_id=report.turn_id, pool="repair", text=turn.closing_phrase))
         if effect.notice:
             report.notices.append(effect.notice)
+        answered = effect.outcome is Outcome.ANSWERED
+        turn.cut = turn.cut and answered
+        if (
+            turn.redo.prefix
+        ):  # a continuation: its words go on from the cut reply, which stays cut if it failed
+            if effect.reply and not answered:
+                report.notices.append(effect.reply)
+            report.reply = turn.redo.prefix + ("".join(turn.streamed).rstrip() if answered else "")
+            turn.cut = turn.cut or not answered
+        if turn.cut:  # the window says the reply was cut and offers Continue: no marker of the model's own
+            report.reply = _MORE_MARK.sub("", report.reply)
         report.outcome = effect.outcome.value
         report.final_state = model.state.value
         report.state_trace = [s.value for s in model.trace]
         report.timings["t_done_ms"] = round(turn.schedule.elapsed_ms(), 1)
         self._interrupted = effect.outcome is Outcome.CANCELLED and model.state.value == "BargedIn"
         exchange = self._exchange(turn)
-        if effect.outcome is Outcome.ANSWERED and report.reply:
+        if answered and report.reply:
             turn.history.add(exchange)
+        elif turn.redo.prefix and turn.redo.dropped is not None:  # the cut reply stays as it was
+            turn.history.add(turn.redo.dropped)
         self._keep(turn, exchange)
         self._publish(
             turn,
@@ -700,9 +793,10 @@ class Conductor:
                 reply=report.reply,
                 notice=self._notice_words(turn),
                 route=turn.route_caption,
+                cut=turn.cut,
             ),
         )
-        if effect.outcome is Outcome.ANSWERED and turn.classification.category in _CHAT:
+        if answered and turn.classification.category in _CHAT and not turn.redo.prefix:
             self._episode(turn)
 
     def _notice_words(self, turn: _Turn) -> str:
@@ -736,6 +830,7 @@ class Conductor:
             taint=exchange.taint,
             began_ms=turn.began_ms,
             ended_ms=self._clock.wall_ms(),
+            replaces=turn.redo.replaces or turn.redo.continues,
         )
         try:
             self._record(ended)
@@ -833,6 +928,7 @@ class Conductor:
             derived=tuple(dict.fromkeys(derived)),
             task_id=report.task_id,
             read=cap is not None and cap.reads_user_data and turn.allow is not None,
+            turn_id=report.turn_id,
         )
 
     # ------------------------------------------------------------------ helpers

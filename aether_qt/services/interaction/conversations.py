@@ -71,21 +71,23 @@ class TurnRecorder:
         with self._lock:
             if turn.conversation_id in self._deleted:
                 return
-        self._store.append(
-            turn.conversation_id,
-            [
-                NewMessage("user", turn.user, turn.began_ms, turn.turn_id),
-                NewMessage(
-                    "assistant",
-                    turn.reply,
-                    turn.ended_ms,
-                    turn.turn_id,
-                    outcome=turn.outcome,
-                    route=turn.route,
-                    taint=turn.taint,
-                ),
-            ],
-        )
+        messages = [
+            NewMessage("user", turn.user, turn.began_ms, turn.turn_id),
+            NewMessage(
+                "assistant",
+                turn.reply,
+                turn.ended_ms,
+                turn.turn_id,
+                outcome=turn.outcome,
+                route=turn.route,
+                taint=turn.taint,
+            ),
+        ]
+        replaced = self._store.turn_start(turn.conversation_id, turn.replaces) if turn.replaces else None
+        if replaced is not None:  # regenerate, edit and resend, continue: in place of the old turn
+            self._store.replace_from(replaced.message_id, messages)
+        else:
+            self._store.append(turn.conversation_id, messages)
 
     def deleted(self, conversation_id: str) -> None:
         """The user deleted this conversation: a turn that began in it is no longer kept."""

@@ -50,6 +50,7 @@ class Exchange:
         derived: tags of the untrusted content in the model's context when it wrote ``reply``.
         task_id: the task the turn's requests carried.
         read: the turn read user data (the gate allowed a read).
+        turn_id: the turn it was (regenerate and edit replace the last exchange by its turn).
     """
 
     user: str
@@ -59,6 +60,7 @@ class Exchange:
     derived: tuple[str, ...] = ()
     task_id: str = ""
     read: bool = False
+    turn_id: str = ""
 
     @property
     def taint(self) -> tuple[str, ...]:
@@ -139,6 +141,18 @@ class ConversationHistory:
         before = len(self._exchanges)
         del self._exchanges[: -self._turns or len(self._exchanges)]
         self._first = max(self._first - (before - len(self._exchanges)), 0)
+
+    def drop_last(self, turn_id: str) -> Exchange | None:
+        """Forget the newest exchange if it is turn ``turn_id`` (regenerate, edit, continue); it, or None.
+
+        The model must not read an answer it is asked to write again: the next
+        prompt's history ends before the dropped exchange.
+        """
+        if not self._exchanges or self._exchanges[-1].turn_id != turn_id:
+            return None
+        dropped = self._exchanges.pop()
+        self._first = min(self._first, len(self._exchanges))
+        return dropped
 
     def messages(self) -> tuple[Message, ...]:
         """The window as the prompt's history: recent whole exchanges within the budget, cut.

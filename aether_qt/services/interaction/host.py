@@ -32,6 +32,7 @@ from aether_qt.services.interaction.conductor import Conductor
 _log = logging.getLogger(__name__)
 STOP_TIMEOUT_MS = 5000
 ROUTER_STOP_TIMEOUT_MS = 60_000  # preparing and loading the model cannot be interrupted; quitting waits
+REGENERATE, EDIT, CONTINUE = "regenerate", "edit", "continue"
 
 
 class _InteractionWorker(QObject):
@@ -47,6 +48,19 @@ class _InteractionWorker(QObject):
             self._conductor.run_turn(text, source=source, turn_id=turn_id)
         except Exception:  # a bug: logged with its traceback; the UI keeps working
             _log.exception("turn %s failed", turn_id)
+
+    @Slot(str, str, str)
+    def _on_redo_requested(self, kind: str, text: str, turn_id: str) -> None:
+        """Regenerate, edit and resend, or continue: one conductor method each."""
+        try:
+            if kind == REGENERATE:
+                self._conductor.regenerate(turn_id=turn_id)
+            elif kind == EDIT:
+                self._conductor.edit_last(text, turn_id=turn_id)
+            elif kind == CONTINUE:
+                self._conductor.continue_reply(turn_id=turn_id)
+        except Exception:  # a bug: logged with its traceback; the UI keeps working
+            _log.exception("turn %s (%s) failed", turn_id, kind)
 
 
 class _RouterWorker(QObject):
@@ -75,11 +89,13 @@ class QtConversation(QObject):
 
     Signals:
         sig_submit_requested(str, str, str): text, source, turn id -> interaction worker.
+        sig_redo_requested(str, str, str): regenerate, edit or continue; text; turn id -> interaction worker.
         sig_job_requested(object): a generation job -> router worker.
         sig_start_requested(): load the model -> router worker.
     """
 
     sig_submit_requested = Signal(str, str, str)
+    sig_redo_requested = Signal(str, str, str)
     sig_job_requested = Signal(object)
     sig_start_requested = Signal()
 
@@ -103,6 +119,7 @@ class QtConversation(QObject):
         self._threads[0].adopt(self._interaction)
         self._threads[1].adopt(self._router_worker)
         self.sig_submit_requested.connect(self._interaction._on_submit_requested)
+        self.sig_redo_requested.connect(self._interaction._on_redo_requested)
         self.sig_job_requested.connect(self._router_worker._on_job_requested)
         self.sig_start_requested.connect(self._router_worker._on_start_requested)
 
@@ -138,6 +155,24 @@ class QtConversation(QObject):
         self._conductor.cancel("superseded")
         turn_id = f"turn_{uuid.uuid4().hex[:12]}"
         self.sig_submit_requested.emit(text, source, turn_id)
+        return turn_id
+
+    def regenerate(self) -> str | None:
+        """Answer the last message again, replacing its reply (a running turn is cancelled first)."""
+        return self._redo(REGENERATE)
+
+    def edit_last(self, text: str) -> str | None:
+        """Replace the last message (and its reply) by ``text``; None for empty text."""
+        return self._redo(EDIT, text) if text.strip() else None
+
+    def continue_reply(self) -> str | None:
+        """Ask the model to go on with the last reply, which was cut at the length limit."""
+        return self._redo(CONTINUE)
+
+    def _redo(self, kind: str, text: str = "") -> str:
+        self._conductor.cancel("superseded")
+        turn_id = f"turn_{uuid.uuid4().hex[:12]}"
+        self.sig_redo_requested.emit(kind, text, turn_id)
         return turn_id
 
     def cancel(self) -> None:

@@ -22,17 +22,20 @@ MAX_LINES: Final = 6
 class MessageInput(QPlainTextEdit):
     """A one-line-looking editor that grows with its text up to ``max_lines``.
 
-    Enter or Ctrl+Enter sends, Shift+Enter starts a new line, Esc asks to cancel.
+    Enter or Ctrl+Enter sends, Shift+Enter starts a new line, Esc asks to cancel, Up in the
+    empty editor asks to edit the last message.
 
     Signals:
         sig_send_requested(): Enter or Ctrl+Enter.
         sig_escape_pressed(): Esc reached the editor.
         sig_long_paste_held(str): a paste too long to edit; the full text.
+        sig_edit_last_requested(): Up in the empty editor.
     """
 
     sig_send_requested = Signal()
     sig_escape_pressed = Signal()
     sig_long_paste_held = Signal(str)
+    sig_edit_last_requested = Signal()
 
     def __init__(
         self,
@@ -80,6 +83,10 @@ class MessageInput(QPlainTextEdit):
             return
         if key == Qt.Key.Key_Escape:
             self.sig_escape_pressed.emit()
+            event.accept()
+            return
+        if key == Qt.Key.Key_Up and not self.toPlainText():
+            self.sig_edit_last_requested.emit()
             event.accept()
             return
         super().keyPressEvent(event)

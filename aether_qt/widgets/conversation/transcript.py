@@ -5,20 +5,34 @@ text and a single coalescing timer repaints dirty bubbles at most every
 :data:`FLUSH_MS` milliseconds, so a fast token stream never rebuilds the
 transcript nor repaints per token. Text from users and models is always shown as
 plain text (never interpreted as rich text). Very long messages are shown
-shortened; the full text is what was sent.
+shortened; the full text is what was sent. Each message shows its time and
+offers Copy and a context menu (:mod:`~aether_qt.widgets.conversation.message_actions`);
+the newest exchange offers Edit and Regenerate, and a reply cut at the length
+limit says so and offers Continue. A turn that ``replaces`` another (regenerate,
+edit and resend) takes its place; one that ``continues`` a cut reply streams into
+that reply's bubble.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from aether_qt.core.turn_labels import describe_outcome, describe_state
 from aether_qt.policy.provenance import describe_source
+from aether_qt.widgets.conversation.message_actions import (
+    CONTINUE,
+    EDIT,
+    REGENERATE,
+    MessageBubble,
+    deferred_context_menu,
+    footer_button,
+)
 from aether_qt.widgets.trust.approval_card import ApprovalCard
 
 if TYPE_CHECKING:
@@ -34,6 +48,7 @@ MUTED: Final = "#6b7280"
 FOUND: Final = "#d99a00"
 """The outline of the message a search result opened."""
 SOURCE_WORDS: Final = {"voice": "by voice", "quick_talk": "from quick talk", "cli": "from the terminal"}
+CUT_TEXT: Final = "This reply was cut short: it reached the length limit."
 
 
 def empty_text(name: str) -> str:
@@ -71,6 +86,7 @@ def _plain_label(text: str = "", *, name: str = "", selectable: bool = False) ->
     label = BubbleLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(True)
+    deferred_context_menu(label)
     if name:
         label.setObjectName(name)
     if selectable:
@@ -78,13 +94,24 @@ def _plain_label(text: str = "", *, name: str = "", selectable: bool = False) ->
     return label
 
 
-class UserBubble(QFrame):
-    """What the user said, right-aligned, shortened when it is very long."""
+class UserBubble(MessageBubble):
+    """What the user said, right-aligned, shortened when it is very long; the last one can be edited."""
 
-    def __init__(self, *, turn_id: str, text: str, source: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.turn_id = turn_id
+    action = EDIT
+
+    def __init__(
+        self,
+        *,
+        turn_id: str,
+        text: str,
+        source: str,
+        at: datetime | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(turn_id=turn_id, at=at, parent=parent)
+        self.full_text = text
         self.full_length = len(text)
+        self.edit_button = self.action_button
         self.setObjectName("user_bubble")
         self.setStyleSheet(
             "QFrame#user_bubble { background: #dce8fb; border-radius: 12px; }"
@@ -94,11 +121,17 @@ class UserBubble(QFrame):
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(2)
         self.text = _plain_label(shortened(text), name="user_text", selectable=True)
+        self.labels.append(self.text)
         layout.addWidget(self.text)
         if source in SOURCE_WORDS:
             caption = _plain_label(SOURCE_WORDS[source], name="user_source")
             caption.setStyleSheet(f"color: {MUTED}; font-size: 8pt;")
             layout.addWidget(caption)
+        layout.addLayout(self.footer)
+
+    def message_text(self) -> str:
+        """What the user sent, in full."""
+        return self.full_text
 
 
 def quote_caption(source: str, *, home: str | None = None) -> str:
@@ -106,15 +139,21 @@ def quote_caption(source: str, *, home: str | None = None) -> str:
     return f"Quoted from {describe_source(source, home=home)} — data, not Aether's words"
 
 
-class AssistantBubble(QFrame):
-    """Aether's side of one turn: its state, muted phrases, quoted data, the streamed reply, a notice."""
+class AssistantBubble(MessageBubble):
+    """Aether's side of one turn: its state, muted phrases, quoted data, the streamed reply, a notice.
 
-    def __init__(self, *, turn_id: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.turn_id = turn_id
+    The last reply can be regenerated; a reply cut at the length limit says so and offers Continue.
+    """
+
+    action = REGENERATE
+
+    def __init__(self, *, turn_id: str, at: datetime | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(turn_id=turn_id, at=at, parent=parent)
         self.state = ""
         self.outcome = ""
         self.ended = False
+        self.cut = False
+        self.regenerate_button = self.action_button
         self._chunks: list[str] = []
         self._dirty = False
         self.setObjectName("assistant_bubble")
@@ -155,8 +194,60 @@ class AssistantBubble(QFrame):
         self.route = _plain_label(name="turn_route")
         self.route.setStyleSheet(f"color: {MUTED}; font-size: 8pt;")
         self.route.hide()
+        self.labels += [self.reply, self.quote_text]
         for widget in (self.state_label, self.phrases, self.quote, self.reply, self.notice, self.route):
             layout.addWidget(widget)
+        layout.addWidget(self._cut_row())
+        layout.addLayout(self.footer)
+
+    def _cut_row(self) -> QFrame:
+        """ "This reply was cut short" and a Continue button, shown under a cut reply."""
+        self.cut_row = QFrame()
+        self.cut_row.setObjectName("turn_cut")
+        row = QHBoxLayout(self.cut_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.cut_label = _plain_label(CUT_TEXT, name="turn_cut_text")
+        self.cut_label.setStyleSheet(f"color: {MUTED}; font-style: italic;")
+        self.continue_button = footer_button(
+            "Continue", "Ask Aether to go on with this reply where it stopped"
+        )
+        self.continue_button.setObjectName("continue_button")
+        self.continue_button.setStyleSheet(
+            "QToolButton { color: #0b57d0; background: #eef4ff; border: 1px solid #c7dafc;"
+            " border-radius: 6px; padding: 2px 8px; }"
+        )
+        self.continue_button.clicked.connect(self._on_continue_button_clicked)
+        row.addWidget(self.cut_label, 1)
+        row.addWidget(self.continue_button, 0)
+        self.cut_row.hide()
+        return self.cut_row
+
+    def message_text(self) -> str:
+        """The reply (what was streamed so far, or the final reply)."""
+        return self.reply_text().strip()
+
+    def offers(self, action: str) -> bool:
+        """Regenerate the last ended reply; Continue it when it was cut."""
+        if not (self.last and self.ended):
+            return False
+        return action == REGENERATE or (action == CONTINUE and self.cut)
+
+    def set_last(self, last: bool) -> None:
+        """Offer Regenerate (and Continue on a cut reply) on the newest ended reply only."""
+        super().set_last(last)
+        self.cut_row.setVisible(self.cut and self.ended)
+        self.continue_button.setVisible(self.offers(CONTINUE))
+
+    def reopen(self) -> None:
+        """A continuation began: the reply streams on; the cut note goes until it ends."""
+        self.ended = False
+        self.cut = False
+        self.state_label.show()
+        self.set_state("Thinking")
+        self.set_last(self.last)
+
+    def _on_continue_button_clicked(self) -> None:
+        self.sig_action_requested.emit(CONTINUE, self.turn_id)
 
     def show_route(self, caption: str) -> None:
         """Say where the answer came from and why ("Answered by lan (m) over the network"); "" hides it."""
@@ -213,8 +304,8 @@ class AssistantBubble(QFrame):
         self.reply.setText(shortened(text, REPLY_SHOWN_CHARS))
         self.reply.setVisible(bool(text))
 
-    def finish(self, *, outcome: str, final_state: str, reply: str, notice: str) -> None:
-        """Finalise: the reply is the authoritative text; show a non-plain outcome and a notice."""
+    def finish(self, *, outcome: str, final_state: str, reply: str, notice: str, cut: bool = False) -> None:
+        """Finalise: the reply is the authoritative text; show a non-plain outcome, a notice, a cut."""
         if reply and reply != self.reply_text():
             self._chunks = [reply]
             self._dirty = True
@@ -222,6 +313,8 @@ class AssistantBubble(QFrame):
         self.state = final_state
         self.outcome = outcome
         self.ended = True
+        self.cut = cut
+        self.set_last(self.last)
         label = describe_outcome(outcome)
         self.state_label.setText(label)
         self.state_label.setVisible(bool(label))
@@ -229,7 +322,14 @@ class AssistantBubble(QFrame):
 
 
 class Transcript(QScrollArea):
-    """The scrolling list of turns; it follows the newest text unless the user scrolled up."""
+    """The scrolling list of turns; it follows the newest text unless the user scrolled up.
+
+    Signals:
+        sig_action_requested(str, str): a message asked for ``regenerate``, ``edit`` or ``continue``;
+            the turn id.
+    """
+
+    sig_action_requested = Signal(str, str)
 
     def __init__(self, *, flush_ms: int = FLUSH_MS, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -241,6 +341,11 @@ class Transcript(QScrollArea):
         self.user_bubbles: dict[str, UserBubble] = {}
         self.cards: dict[str, ApprovalCard] = {}
         self.message_bubbles: dict[str, QWidget] = {}  # a stored message's id -> the bubble showing it
+        self.order: list[str] = []  # the turns shown, oldest first
+        self._continuing: dict[
+            str, str
+        ] = {}  # a continuation's turn id -> the turn whose reply it goes on with
+        self._rows: dict[QWidget, QHBoxLayout] = {}
         self._dirty: list[AssistantBubble] = []
         self._follow = True
         holder = QWidget()
@@ -266,15 +371,61 @@ class Transcript(QScrollArea):
 
     # ------------------------------------------------------------------ turns
 
-    def begin_turn(self, turn_id: str, text: str, source: str) -> AssistantBubble:
-        """Add the user's bubble and an assistant bubble in the Thinking state (idempotent)."""
-        if turn_id in self.bubbles:
-            return self.bubbles[turn_id]
+    def begin_turn(
+        self,
+        turn_id: str,
+        text: str,
+        source: str,
+        *,
+        at: datetime | None = None,
+        replaces: str = "",
+        continues: str = "",
+    ) -> AssistantBubble:
+        """Add the user's bubble and an assistant bubble in the Thinking state (idempotent).
+
+        ``replaces``: that turn's bubbles go first (regenerate, edit and resend).
+        ``continues``: no new bubble; this turn streams into that turn's reply.
+        """
+        if turn_id in self.bubbles or turn_id in self._continuing:
+            return self._assistant(turn_id)
+        if continues in self.bubbles:
+            self._continuing[turn_id] = continues
+            bubble = self.bubbles[continues]
+            bubble.reopen()
+            self._refresh_last()
+            return bubble
+        if replaces:
+            self.remove_turn(replaces)
         if text:
-            user = UserBubble(turn_id=turn_id, text=text, source=source)
+            user = UserBubble(turn_id=turn_id, text=text, source=source, at=at)
             self.user_bubbles[turn_id] = user
-            self._add_row(user, right=True)
-        return self._assistant(turn_id)
+            self._add_message(user, right=True)
+        return self._assistant(turn_id, at=at)
+
+    def remove_turn(self, turn_id: str) -> None:
+        """Take a turn's bubbles out of the transcript (its exchange was replaced)."""
+        for bubble in (self.user_bubbles.pop(turn_id, None), self.bubbles.pop(turn_id, None)):
+            if bubble is None:
+                continue
+            if bubble in self._dirty:
+                self._dirty.remove(bubble)
+            row = self._rows.pop(bubble)
+            row.removeWidget(bubble)
+            self._layout.removeItem(row)
+            row.deleteLater()
+            bubble.deleteLater()
+        self._continuing = {k: v for k, v in self._continuing.items() if v != turn_id}
+        if turn_id in self.order:
+            self.order.remove(turn_id)
+        self._refresh_last()
+
+    def last_bubble(self) -> AssistantBubble | None:
+        """The newest reply, or None before the first."""
+        return self.bubbles[self.order[-1]] if self.order else None
+
+    def last_user_bubble(self) -> UserBubble | None:
+        """The newest message of the user, when the newest turn has one."""
+        return self.user_bubbles.get(self.order[-1]) if self.order else None
 
     def set_state(self, turn_id: str, state: str) -> None:
         """Show the new state of turn ``turn_id``."""
@@ -301,12 +452,22 @@ class Transcript(QScrollArea):
             self.flush_timer.start()
 
     def end_turn(
-        self, turn_id: str, *, outcome: str, final_state: str, reply: str, notice: str, route: str = ""
+        self,
+        turn_id: str,
+        *,
+        outcome: str,
+        final_state: str,
+        reply: str,
+        notice: str,
+        route: str = "",
+        cut: bool = False,
     ) -> None:
-        """Finalise the turn's bubble (outcome label, notice, where the answer came from)."""
+        """Finalise the turn's bubble (outcome label, notice, where the answer came from, a cut)."""
         bubble = self._assistant(turn_id)
-        bubble.finish(outcome=outcome, final_state=final_state, reply=reply, notice=notice)
+        bubble.finish(outcome=outcome, final_state=final_state, reply=reply, notice=notice, cut=cut)
         bubble.show_route(route)
+        self._continuing.pop(turn_id, None)
+        self._refresh_last()
 
     def show_hearing(self, text: str | None) -> None:
         """While push-to-talk is held: the words heard so far, live, on the user's side; None hides them."""
@@ -371,6 +532,9 @@ class Transcript(QScrollArea):
         self.user_bubbles.clear()
         self.cards.clear()
         self.message_bubbles.clear()
+        self.order.clear()
+        self._continuing.clear()
+        self._rows.clear()
         self._dirty.clear()
         self.hearing = None
         self.empty.show()
@@ -383,7 +547,8 @@ class Transcript(QScrollArea):
             turn_id = message.turn_id or message.message_id
             if message.role == "user":
                 self._close_stored(open_turn)  # a question whose reply was not kept
-                self.begin_turn(turn_id, message.text, "typed")
+                at = datetime.fromtimestamp(message.created_at_ms / 1000)
+                self.begin_turn(turn_id, message.text, "typed", at=at)
                 self.message_bubbles[message.message_id] = self.user_bubbles.get(turn_id) or self._assistant(
                     turn_id
                 )
@@ -425,13 +590,29 @@ class Transcript(QScrollArea):
 
     # ------------------------------------------------------------------ layout
 
-    def _assistant(self, turn_id: str) -> AssistantBubble:
+    def _assistant(self, turn_id: str, *, at: datetime | None = None) -> AssistantBubble:
+        turn_id = self._continuing.get(turn_id, turn_id)
         bubble = self.bubbles.get(turn_id)
         if bubble is None:  # events of a turn whose beginning we missed still get a bubble
-            bubble = AssistantBubble(turn_id=turn_id)
+            bubble = AssistantBubble(turn_id=turn_id, at=at)
             self.bubbles[turn_id] = bubble
-            self._add_row(bubble, right=False)
+            self.order.append(turn_id)
+            self._add_message(bubble, right=False)
+            self._refresh_last()
         return bubble
+
+    def _add_message(self, bubble: UserBubble | AssistantBubble, *, right: bool) -> None:
+        bubble.sig_action_requested.connect(self.sig_action_requested)
+        self._add_row(bubble, right=right)
+
+    def _refresh_last(self) -> None:
+        """Only the newest exchange offers Edit, Regenerate and Continue."""
+        newest = self.order[-1] if self.order else None
+        for turn_id, bubble in self.bubbles.items():
+            bubble.set_last(turn_id == newest)
+        running = newest is not None and not self.bubbles[newest].ended
+        for turn_id, user in self.user_bubbles.items():
+            user.set_last(turn_id == newest and not running)
 
     def _add_row(self, widget: QWidget, *, right: bool, wide: bool = False) -> None:
         self.empty.hide()
@@ -447,6 +628,7 @@ class Transcript(QScrollArea):
             row.addWidget(widget)
             if not right:
                 row.addStretch(1)
+        self._rows[widget] = row
         self._layout.insertLayout(self._layout.count() - 1, row)
 
     def _bubble_width(self) -> int:

@@ -7,6 +7,9 @@ turn's label and the avatar, ``turn.did_show_phrase`` and
 ``router.did_stream_tokens`` fill the reply, ``turn.did_end`` finalises it, and
 ``approvals.did_open_ticket`` puts an approval card inline, and
 ``persona.did_activate`` gives the header the persona's name, tagline and look.
+Regenerate, edit and resend, and Continue (asked by a message's buttons or
+menu, or the window's menu) go to the conversation; editing puts the last
+message back in the input with a bar saying so (Esc leaves it as it was).
 Every method returns at once; nothing here waits. Without a conversation it
 shows why (the header still follows the persona).
 """
@@ -14,9 +17,11 @@ shows why (the header still follows the persona).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from aether_qt.avatar.factory import make_avatar
@@ -36,6 +41,7 @@ from aether_qt.core.events import (
 from aether_qt.core.turn_labels import describe_state
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice
+from aether_qt.widgets.conversation.message_actions import CONTINUE, EDIT, REGENERATE
 from aether_qt.widgets.conversation.message_input import MessageInput
 from aether_qt.widgets.conversation.transcript import FLUSH_MS, Transcript
 from aether_qt.widgets.trust.approval_card import CHOICES, ApprovalCard, describe_decision
@@ -63,6 +69,27 @@ def persona_name(persona: PersonaActivated) -> str:
 def message_placeholder(name: str) -> str:
     """The input's placeholder for persona ``name`` ("Message Pip…")."""
     return f"Message {name}…"
+
+
+EDITING_TEXT: Final = "Editing your last message: Enter sends it in place of the old one and its reply."
+
+
+def note_bar(name: str, colours: tuple[str, str], label: QLabel, button: QPushButton) -> QFrame:
+    """A hidden strip above the input: a sentence and one button (background and text ``colours``)."""
+    bar = QFrame()
+    bar.setObjectName(name)
+    background, text = colours
+    bar.setStyleSheet(
+        f"QFrame#{name} {{ background: {background}; border-radius: 6px; }}"
+        f"QFrame#{name} QLabel {{ color: {text}; }}"
+    )
+    row = QHBoxLayout(bar)
+    row.setContentsMargins(10, 4, 6, 4)
+    label.setWordWrap(True)
+    row.addWidget(label, 1)
+    row.addWidget(button)
+    bar.hide()
+    return bar
 
 
 def unavailable_page() -> QFrame:
@@ -125,9 +152,15 @@ class ConversationView(QWidget):
         self.stack.addWidget(self.transcript)
         self.stack.addWidget(unavailable_page())
         self.held = self._held_bar()
+        self.editing: str | None = None  # the turn whose message is being edited
+        self.editing_bar = self._editing_bar()
         self.input = MessageInput()
+        self.input.setToolTip(
+            "Type a message; Enter sends, Shift+Enter starts a new line, Up edits the last one"
+        )
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("send_button")
+        self.send_button.setToolTip("Send the message (Enter)")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stop_button")
         self.stop_button.setToolTip("Cancel the running turn (Esc)")
@@ -137,6 +170,8 @@ class ConversationView(QWidget):
         self.input.sig_send_requested.connect(self._on_input_send_requested)
         self.input.sig_escape_pressed.connect(self._on_input_escape_pressed)
         self.input.sig_long_paste_held.connect(self._on_input_long_paste_held)
+        self.input.sig_edit_last_requested.connect(self._on_input_edit_last_requested)
+        self.transcript.sig_action_requested.connect(self._on_transcript_action_requested)
         self.send_button.clicked.connect(self._on_send_button_clicked)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
         self._handlers: dict[type[Payload], Callable[[Envelope], None]] = {
@@ -173,6 +208,7 @@ class ConversationView(QWidget):
         self.stack.setMinimumHeight(TRANSCRIPT_MIN_HEIGHT)  # a few bubbles, however small the window
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.held)
+        layout.addWidget(self.editing_bar)
         row = QHBoxLayout()
         row.setSpacing(6)
         row.addWidget(self.input, 1)
@@ -207,8 +243,13 @@ class ConversationView(QWidget):
             text = f"{typed}\n\n{held}"
         if not text.strip():
             return None
-        turn_id = conversation.submit(text, source="typed")
+        editing, self.editing = self.editing, None
+        if editing is not None:
+            turn_id = conversation.edit_last(text)
+        else:
+            turn_id = conversation.submit(text, source="typed")
         self.input.clear()
+        self.editing_bar.hide()
         self._drop_held()
         return turn_id
 
@@ -238,6 +279,75 @@ class ConversationView(QWidget):
         if self._scroll_target:
             self.transcript.scroll_to_message(self._scroll_target)
 
+    # ------------------------------------------------------------------ message actions
+
+    def copy_last_reply(self) -> bool:
+        """Put the newest reply on the clipboard; False when there is none."""
+        bubble = self.transcript.last_bubble()
+        return bubble is not None and bubble.copy()
+
+    def copy_selection(self) -> bool:
+        """Copy the text selected in the transcript (Edit → Copy); False when nothing is selected."""
+        for bubble in (*self.transcript.user_bubbles.values(), *self.transcript.bubbles.values()):
+            if text := bubble.selected_text():
+                QGuiApplication.clipboard().setText(text)
+                return True
+        return False
+
+    def can_regenerate(self) -> bool:
+        """Whether there is a last reply to write again (and no turn running)."""
+        bubble = self.transcript.last_bubble()
+        return self.available and bubble is not None and bubble.offers(REGENERATE)
+
+    def can_edit_last(self) -> bool:
+        """Whether there is a last message of the user to edit (and no turn running)."""
+        user = self.transcript.last_user_bubble()
+        return self.available and user is not None and user.offers(EDIT)
+
+    def can_continue(self) -> bool:
+        """Whether the last reply was cut and can be continued."""
+        bubble = self.transcript.last_bubble()
+        return self.available and bubble is not None and bubble.offers(CONTINUE)
+
+    def regenerate(self) -> str | None:
+        """Ctrl+R: answer the last message again; the new reply replaces the old one."""
+        if self._conversation is None or not self.can_regenerate():
+            return None
+        return self._conversation.regenerate()
+
+    def edit_last(self) -> bool:
+        """Put the last message back in the input to edit it; Enter then replaces that exchange."""
+        user = self.transcript.last_user_bubble()
+        if user is None or not self.can_edit_last():
+            return False
+        self.editing = user.turn_id
+        self.input.setPlainText(user.full_text)
+        cursor = self.input.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        self.input.setTextCursor(cursor)
+        self.editing_bar.show()
+        self.input.setFocus()
+        return True
+
+    def stop_editing(self) -> None:
+        """Leave the last message as it was."""
+        self.editing = None
+        self.editing_bar.hide()
+        self.input.clear()
+
+    def escape(self) -> bool:
+        """Esc: leave an edit (the message stays as it was), else cancel the running turn; False: neither."""
+        if self.editing is not None:
+            self.stop_editing()
+            return True
+        return self.cancel_turn()
+
+    def continue_reply(self) -> str | None:
+        """Ask the model to go on with the last reply, cut at the length limit."""
+        if self._conversation is None or not self.can_continue():
+            return None
+        return self._conversation.continue_reply()
+
     def cancel_turn(self) -> bool:
         """Cancel the running turn; False (nothing done) when none runs."""
         if self._conversation is None or not self.running():
@@ -264,7 +374,15 @@ class ConversationView(QWidget):
         ):
             self.left_turns.add(payload.turn_id)  # it began in the conversation just left
             return
-        self.transcript.begin_turn(payload.turn_id, payload.text, payload.source)
+        at = datetime.fromtimestamp(env.emitted_at_ns / 1e9)
+        self.transcript.begin_turn(
+            payload.turn_id,
+            payload.text,
+            payload.source,
+            at=at,
+            replaces=payload.replaces,
+            continues=payload.continues,
+        )
         self.current_turn = payload.turn_id
         self._set_state("Thinking")
 
@@ -304,6 +422,7 @@ class ConversationView(QWidget):
             reply=payload.reply,
             notice=payload.notice,
             route=payload.route,
+            cut=payload.cut,
         )
         if payload.turn_id == self.current_turn:
             self.current_turn = None
@@ -345,23 +464,18 @@ class ConversationView(QWidget):
         self.avatar.set_state("Unavailable", "Conversation unavailable")
 
     def _held_bar(self) -> QFrame:
-        bar = QFrame()
-        bar.setObjectName("held_paste")
-        bar.setStyleSheet(
-            "QFrame#held_paste { background: #fff4d6; border-radius: 6px; }"
-            "QFrame#held_paste QLabel { color: #7a4f00; }"
-        )
-        row = QHBoxLayout(bar)
-        row.setContentsMargins(10, 4, 6, 4)
         self.held_label = QLabel("")
         self.held_label.setObjectName("held_paste_text")
-        self.held_label.setWordWrap(True)
         self.held_remove = QPushButton("Remove")
+        self.held_remove.setToolTip("Do not send the long text you pasted")
         self.held_remove.clicked.connect(self._on_held_remove_clicked)
-        row.addWidget(self.held_label, 1)
-        row.addWidget(self.held_remove)
-        bar.hide()
-        return bar
+        return note_bar("held_paste", ("#fff4d6", "#7a4f00"), self.held_label, self.held_remove)
+
+    def _editing_bar(self) -> QFrame:
+        cancel = QPushButton("Cancel")
+        cancel.setToolTip("Leave your last message as it was (Esc)")
+        cancel.clicked.connect(self._on_editing_cancel_clicked)
+        return note_bar("editing_bar", ("#eef4ff", "#14213d"), QLabel(EDITING_TEXT), cancel)
 
     def _drop_held(self) -> None:
         self.held_text = None
@@ -380,7 +494,22 @@ class ConversationView(QWidget):
         self.cancel_turn()
 
     def _on_input_escape_pressed(self) -> None:
-        self.cancel_turn()
+        self.escape()
+
+    def _on_input_edit_last_requested(self) -> None:
+        self.edit_last()
+
+    def _on_editing_cancel_clicked(self) -> None:
+        self.stop_editing()
+        self.input.setFocus()
+
+    def _on_transcript_action_requested(self, action: str, _turn_id: str) -> None:
+        if action == REGENERATE:
+            self.regenerate()
+        elif action == EDIT:
+            self.edit_last()
+        elif action == CONTINUE:
+            self.continue_reply()
 
     def _on_input_long_paste_held(self, text: str) -> None:
         self.held_text = text

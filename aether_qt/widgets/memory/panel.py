@@ -198,6 +198,9 @@ class MemoryPanel(QWidget):
         self.add_button = QPushButton("Add…")
         self.import_button = QPushButton("Import…")
         self.export_button = QPushButton("Export…")
+        self.add_button.setToolTip("Write down something for Aether to remember (Ctrl+N here)")
+        self.import_button.setToolTip("Add the memories of an exported file")
+        self.export_button.setToolTip("Save every memory to a file sealed with a passphrase")
         row.addWidget(self.search_field, 1)
         row.addWidget(self.kind_filter)
         for button in (self.add_button, self.import_button, self.export_button):

@@ -70,6 +70,7 @@ class PermissionsTab(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Permission preset:"))
         self.preset_box = QComboBox()
+        self.preset_box.setToolTip("How much Aether may do without asking you first")
         for preset in Preset:
             self.preset_box.addItem(preset.value, preset.value)
         self.preset_box.currentIndexChanged.connect(self._on_preset_box_changed)

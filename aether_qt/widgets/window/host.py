@@ -145,6 +145,13 @@ class WindowHost(Protocol):
         """Whether anything listens for the setup-assistant request."""
         ...
 
+    def request_new_conversation(self) -> None:
+        """Ask the app for a new, empty conversation."""
+
+    def new_conversation_connected(self) -> bool:
+        """Whether anything listens for the new-conversation request."""
+        ...
+
     def can_choose_model(self) -> bool:
         """Whether "Choose a model…" can add a model in this session."""
         ...
