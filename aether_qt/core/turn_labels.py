@@ -16,7 +16,7 @@ STATE_WORDS: Final[dict[str, str]] = {
     "Classifying": "Thinking…",
     "Acknowledging": "Thinking…",
     "AwaitingPolicy": "Checking permissions…",
-    "AwaitingApproval": "Awaiting your approval",
+    "AwaitingApproval": "Waiting for your OK",
     "Executing": "Working…",
     "Thinking": "Thinking…",
     "Streaming": "Streaming",

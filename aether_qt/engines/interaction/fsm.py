@@ -10,7 +10,7 @@ Decisions recorded here:
 
 * **Ask ends the turn.** Pending approvals are never auto-denied and may wait
   for hours, so the turn does not stay open: it ends ``Answered`` with the notice
-  ``waiting for your approval (ticket …)``. The conductor runs the approved
+  ``Waiting for your OK …``. The conductor runs the approved
   action outside the turn; :class:`ApprovalAnswered` is therefore always ignored
   by the FSM and exists so an event log can record the answer next to the turn.
 * **Templated replies.** Only actions whose result the model must read
@@ -155,6 +155,7 @@ class TurnModel:
 
 Step = tuple[TurnModel, tuple[Effect, ...]]
 
+WAITING_NOTICE: Final = "Waiting for your OK: the card below says exactly what will happen."
 _HIDDEN_STATES: Final = frozenset({TurnState.IDLE, TurnState.CLASSIFYING, TurnState.AWAITING_POLICY})
 _WAITING_FOR_MODEL: Final = frozenset({TurnState.THINKING, TurnState.ACKNOWLEDGING})
 _GENERATING: Final = _WAITING_FOR_MODEL | {TurnState.STREAMING}
@@ -254,7 +255,7 @@ def _on_policy(model: TurnModel, event: PolicyDecided) -> Step:
             return _generate(model, StartGeneration(remote=True))
         return _go(model, TurnState.EXECUTING, RunTool(model.action))
     if kind == "ask":
-        notice = f"waiting for your approval (ticket {event.ticket_id})"
+        notice = WAITING_NOTICE  # the card says what; ids stay out of the conversation
         return _finish(model, TurnState.AWAITING_APPROVAL, Outcome.ANSWERED, notice=notice)
     if kind == "draft":
         return _draft(model)

@@ -210,6 +210,17 @@ class AssistantBubble(QFrame):
             self.notice.setText(notice)
             self.notice.show()
 
+    def show_result(self, text: str, *, ok: bool) -> None:
+        """The answered approval's outcome is this turn's reply; a failure is labelled and ends the turn."""
+        self._chunks = [text]
+        self._dirty = True
+        self.flush()
+        self.notice.hide()  # "waiting for your OK" is over
+        self.ended = True
+        self.outcome = "Answered" if ok else "Error"
+        self.state_label.setText("" if ok else "Not done")
+        self.state_label.setVisible(not ok)
+
 
 class Transcript(QScrollArea):
     """The scrolling list of turns; it follows the newest text unless the user scrolled up."""
@@ -287,6 +298,10 @@ class Transcript(QScrollArea):
         bubble = self._assistant(turn_id)
         bubble.finish(outcome=outcome, final_state=final_state, reply=reply, notice=notice)
         bubble.show_route(route)
+
+    def show_action_result(self, turn_id: str, text: str, *, ok: bool) -> None:
+        """Put the result of an approved action into the reply of turn ``turn_id`` (the turn that asked)."""
+        self._assistant(turn_id).show_result(text, ok=ok)
 
     def show_hearing(self, text: str | None) -> None:
         """While push-to-talk is held: the words heard so far, live, on the user's side; None hides them."""

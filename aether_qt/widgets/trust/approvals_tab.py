@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,9 @@ from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice, Decision
-from aether_qt.widgets.trust.approval_card import ApprovalCard, describe_decision
+from aether_qt.widgets.trust.approval_card import NOT_ANSWERED, ApprovalCard, describe_decision
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
@@ -84,7 +87,8 @@ class ApprovalsTab(QWidget):
         try:
             decision = self._answer(ticket_id, ApprovalChoice(choice))
         except TicketError as exc:  # answered elsewhere (the CLI) or a scope that does not fit
-            text = f"Could not answer: {exc}"
+            _log.info("ticket %s was not answered: %s", ticket_id, exc)
+            text = NOT_ANSWERED
         else:
             text = describe_decision(decision)
         self.status.setText(text)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from aether_qt.engines.interaction.fsm import (
     REPLY_MEMORY_DRAFT,
+    WAITING_NOTICE,
     ApprovalAnswered,
     Cancel,
     CancelGeneration,
@@ -267,7 +268,7 @@ def test_ask_ends_the_turn_waiting_for_approval() -> None:
         ]
     )
     ends = [e for e in effects if isinstance(e, EndTurn)]
-    assert ends == [EndTurn(Outcome.ANSWERED, notice="waiting for your approval (ticket tkt_9)")]
+    assert ends == [EndTurn(Outcome.ANSWERED, notice=WAITING_NOTICE)]
     assert final.state == S.AWAITING_APPROVAL
 
 
