@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 from test_app_conversation import Stack, stack, type_and_send
 
@@ -44,6 +44,13 @@ def open_card(qtbot: QtBot, window: MainWindow, count: int) -> ApprovalCard:
     return card
 
 
+def click(qtbot: QtBot, window: MainWindow, button: QPushButton) -> None:
+    """Click ``button`` of a card as a person would: scrolled into view first (real X clicks land there)."""
+    window.conversation_view.transcript.ensureWidgetVisible(button)
+    qtbot.waitUntil(lambda: button.visibleRegion().boundingRect() == button.rect(), timeout=5_000)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
 def ask_to_write(qtbot: QtBot, stack: Stack, folder: Path, *, cards: int = 1) -> tuple[ApprovalCard, str]:
     """Type ``write <folder>/todo.txt buy milk``; the card it raises and the id of the turn that asked."""
     type_and_send(qtbot, stack.window, f"write {folder}/todo.txt buy milk")
@@ -64,13 +71,13 @@ def test_write_to_a_missing_folder_create_it_from_the_card_then_allow(qtbot: QtB
     qtbot.waitUntil(lambda: view.state == "AwaitingApproval", timeout=5_000)
     assert stack.window.conversation_view.avatar.caption == "Waiting for your OK"
 
-    qtbot.mouseClick(card.create_folder_button, Qt.MouseButton.LeftButton)
+    click(qtbot, stack.window, card.create_folder_button)
     qtbot.waitUntil(folder.is_dir, timeout=5_000)
     qtbot.waitUntil(lambda: not card.create_folder_button.isVisible(), timeout=5_000)
     assert "does not exist" not in visible_text(card)
     assert not (folder / "todo.txt").exists()
 
-    qtbot.mouseClick(card.buttons[ApprovalChoice.ALLOW_ONCE], Qt.MouseButton.LeftButton)
+    click(qtbot, stack.window, card.buttons[ApprovalChoice.ALLOW_ONCE])
     qtbot.waitUntil((folder / "todo.txt").exists, timeout=10_000)
     assert (folder / "todo.txt").read_text() == "buy milk"
     bubbles = view.transcript.bubbles
@@ -94,7 +101,7 @@ def test_a_failed_action_ends_its_turn_in_one_sentence_and_a_retry_has_its_own_r
     stack.runtime.set_roots((folder,))
     view = stack.window.conversation_view
     card, first = ask_to_write(qtbot, stack, folder)
-    qtbot.mouseClick(card.buttons[ApprovalChoice.ALLOW_ONCE], Qt.MouseButton.LeftButton)
+    click(qtbot, stack.window, card.buttons[ApprovalChoice.ALLOW_ONCE])
     bubble = view.transcript.bubbles[first]
     qtbot.waitUntil(lambda: "does not exist" in bubble.reply.text(), timeout=10_000)
     text = visible_text(bubble)
@@ -105,7 +112,7 @@ def test_a_failed_action_ends_its_turn_in_one_sentence_and_a_retry_has_its_own_r
     folder.mkdir()
     card, second = ask_to_write(qtbot, stack, folder, cards=2)
     assert second != first
-    qtbot.mouseClick(card.buttons[ApprovalChoice.ALLOW_ONCE], Qt.MouseButton.LeftButton)
+    click(qtbot, stack.window, card.buttons[ApprovalChoice.ALLOW_ONCE])
     qtbot.waitUntil(lambda: "Wrote" in view.transcript.bubbles[second].reply.text(), timeout=10_000)
     assert "Wrote" not in bubble.reply.text(), "the retry's result is not appended to the old reply"
     assert set(view.transcript.bubbles) == {first, second}
@@ -118,11 +125,11 @@ def test_choose_another_folder_moves_the_request_there(qtbot: QtBot, stack: Stac
     stack.runtime.set_roots((missing,))
     stack.window.conversation_view.choose_folder = lambda _parent, _start: other
     card, asking = ask_to_write(qtbot, stack, missing)
-    qtbot.mouseClick(card.choose_folder_button, Qt.MouseButton.LeftButton)
+    click(qtbot, stack.window, card.choose_folder_button)
     moved = open_card(qtbot, stack.window, 2)
     assert str(other / "todo.txt") in visible_text(moved)
     assert card.answered
-    qtbot.mouseClick(moved.buttons[ApprovalChoice.ALLOW_ONCE], Qt.MouseButton.LeftButton)
+    click(qtbot, stack.window, moved.buttons[ApprovalChoice.ALLOW_ONCE])
     qtbot.waitUntil((other / "todo.txt").exists, timeout=10_000)
     assert not missing.exists()
     view = stack.window.conversation_view

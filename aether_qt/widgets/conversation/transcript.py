@@ -104,6 +104,7 @@ class AssistantBubble(QFrame):
         self.state = ""
         self.outcome = ""
         self.ended = False
+        self.result_shown = False  # an approved action's result is the reply
         self._chunks: list[str] = []
         self._dirty = False
         self.setObjectName("assistant_bubble")
@@ -195,7 +196,13 @@ class AssistantBubble(QFrame):
         self.reply.setVisible(bool(text))
 
     def finish(self, *, outcome: str, final_state: str, reply: str, notice: str) -> None:
-        """Finalise: the reply is the authoritative text; show a non-plain outcome and a notice."""
+        """Finalise: the reply is the authoritative text; show a non-plain outcome and a notice.
+
+        An approved action's result that arrived first (the user answered the card
+        before the turn's end reached the window) stays the reply.
+        """
+        if self.result_shown:
+            return
         if reply and reply != self.reply_text():
             self._chunks = [reply]
             self._dirty = True
@@ -212,6 +219,7 @@ class AssistantBubble(QFrame):
 
     def show_result(self, text: str, *, ok: bool) -> None:
         """The answered approval's outcome is this turn's reply; a failure is labelled and ends the turn."""
+        self.result_shown = True
         self._chunks = [text]
         self._dirty = True
         self.flush()
