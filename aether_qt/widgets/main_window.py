@@ -31,7 +31,8 @@ from PySide6.QtCore import QEvent, QMetaMethod, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from aether_qt.widgets.conversation.view import ConversationView
+from aether_qt.core.events import Envelope, TicketDescribed
+from aether_qt.widgets.conversation.view import ChooseFolder, ConversationView, choose_folder
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.backup_tab import ChooseFile, choose_file
 from aether_qt.widgets.trust.banners import STORAGE_FULL, BannerArea
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         costs: Costs | None = None,
         microphone: MicrophoneSwitch | None = None,
         inform: Inform = inform_user,
+        choose_folder: ChooseFolder = choose_folder,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -144,7 +146,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Aether")
         self.banners = BannerArea(runtime=runtime)
         self.conversation_view = ConversationView(
-            conversation=conversation, bus_bridge=bus_bridge, stage=True
+            conversation=conversation, bus_bridge=bus_bridge, stage=True, choose_folder=choose_folder
         )
         self.companion = CompanionArea(self.conversation_view)
         # no fixed minimum on the window: the layout's grows with the banners, so nothing is cut off
@@ -194,6 +196,7 @@ class MainWindow(QMainWindow):
         self.banners.sig_action_requested.connect(self.fixes.run)
         if bus_bridge is not None:
             bus_bridge.sig_event_published.connect(self.events.on_event)
+            bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
         if microphone is not None:
             microphone.sig_muted_changed.connect(self._on_microphone_muted_changed)
             self._on_microphone_muted_changed(microphone.muted)
@@ -453,6 +456,10 @@ class MainWindow(QMainWindow):
 
     def _on_trust_centre_policy_changed(self) -> None:
         self.refresh()
+
+    def _on_bridge_event_published(self, env: Envelope) -> None:
+        if isinstance(env.payload, TicketDescribed):  # the side panel's card shows what will happen too
+            self.trust_centre.approvals.describe(env.payload)
 
     def _on_conversation_ticket_answered(self, ticket_id: str, _text: str) -> None:
         self.events.tickets.pop(ticket_id, None)

@@ -9,13 +9,15 @@ gets a reply of its own; while the card waits the status says "Waiting for your 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QWidget
 from pytestqt.qtbot import QtBot
 from test_app_conversation import Stack, stack, type_and_send
+from test_approval_card import assert_fits
 
 from aether_qt.core.events import TurnBegan
 from aether_qt.policy.decisions import ApprovalChoice
@@ -57,7 +59,30 @@ def ask_to_write(qtbot: QtBot, stack: Stack, folder: Path, *, cards: int = 1) ->
     return open_card(qtbot, stack.window, cards), turn_ids(stack)[-1]
 
 
-def test_write_to_a_missing_folder_create_it_from_the_card_then_allow(qtbot: QtBot, stack: Stack) -> None:
+def look_at_the_side_panel(qtbot: QtBot, stack: Stack, ticket_id: str, shots: Path) -> None:
+    """The same card in the trust centre's Approvals tab: described, fitting, ids hidden; a screenshot."""
+    stack.window.show_approvals()
+    tab = stack.window.trust_centre.approvals
+    qtbot.waitUntil(lambda: ticket_id in tab.cards and tab.cards[ticket_id].described, timeout=5_000)
+    side = tab.cards[ticket_id]
+    qtbot.waitUntil(side.isVisible, timeout=5_000)
+    assert side.text_view.toPlainText() == "buy milk"
+    assert "does not exist yet" in visible_text(side) and not IDS.search(visible_text(side))
+    column = tab.findChild(QScrollArea)
+    assert column is not None
+    qtbot.waitUntil(
+        lambda: stack.window.trust_centre.x() >= stack.window.companion.geometry().right(), timeout=5_000
+    )
+    qtbot.wait(100)  # let the splitter settle (a screenshot mid-layout overlaps the panes)
+    assert_fits(side, column)
+    stack.window.grab().save(str(shots / "approval-card-window.png"))
+    side.grab().save(str(shots / "approval-card-side-panel.png"))
+
+
+def test_write_to_a_missing_folder_create_it_from_the_card_then_allow(
+    qtbot: QtBot, stack: Stack, tmp_path: Path
+) -> None:
+    shots = Path(os.environ.get("AETHER_SHOTS_DIR", str(tmp_path)))
     folder = stack.docs / "Documents"
     stack.runtime.set_roots((folder,))
     view = stack.window.conversation_view
@@ -70,6 +95,7 @@ def test_write_to_a_missing_folder_create_it_from_the_card_then_allow(qtbot: QtB
     assert not IDS.search(words), words
     qtbot.waitUntil(lambda: view.state == "AwaitingApproval", timeout=5_000)
     assert stack.window.conversation_view.avatar.caption == "Waiting for your OK"
+    look_at_the_side_panel(qtbot, stack, card.ticket_id, shots)
 
     click(qtbot, stack.window, card.create_folder_button)
     qtbot.waitUntil(folder.is_dir, timeout=5_000)

@@ -210,8 +210,6 @@ class ApprovalCard(QFrame):
         self.text_view.setFont(QFont("monospace"))
         self.text_view.setToolTip("Exactly what will be written. Scroll to see all of it.")
         self.text_view.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        line = self.text_view.fontMetrics().lineSpacing()
-        self.text_view.setMaximumHeight(line * TEXT_LINES + 12)
         layout.addWidget(self.text_view)
         self.text_caption.hide()
         self.text_view.hide()
@@ -289,6 +287,8 @@ class ApprovalCard(QFrame):
                 "What Aether will remember:" if "write" in self.capability else "Topic:"
             )
         self.text_view.setPlainText(shown)
+        lines = min(TEXT_LINES, max(2, shown.count("\n") + 1))  # short text, small box; long text scrolls
+        self.text_view.setFixedHeight(self.text_view.fontMetrics().lineSpacing() * lines + 14)
         self.text_caption.setVisible(bool(shown))
         self.text_view.setVisible(bool(shown))
 
@@ -299,6 +299,12 @@ class ApprovalCard(QFrame):
         self.folder_box.hide()
         self.result.setText(text)
         self.result.show()
+
+    def hide_folder_actions(self) -> None:
+        """Keep the sentence about a missing folder, not its buttons (the trust centre cannot act on it)."""
+        self.create_folder_button.hide()
+        self.choose_folder_button.hide()
+        self.show_folder_note("Create it or choose another from the card in the conversation.")
 
     def show_folder_note(self, text: str) -> None:
         """Say what became of "create the folder" or "choose another folder"."""

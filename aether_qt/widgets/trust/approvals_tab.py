@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from aether_qt.core.events import TicketDescribed
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice, Decision
 from aether_qt.widgets.trust.approval_card import NOT_ANSWERED, ApprovalCard, describe_decision
@@ -36,6 +37,7 @@ class ApprovalsTab(QWidget):
         self._runtime = runtime
         self._answer = answer
         self._ids: tuple[str, ...] | None = None
+        self._described: dict[str, TicketDescribed] = {}
         self.cards: dict[str, ApprovalCard] = {}
         layout = QVBoxLayout(self)
         self.status = QLabel("")
@@ -60,6 +62,14 @@ class ApprovalsTab(QWidget):
         scroll.setWidget(holder)
         layout.addWidget(scroll, 1)
 
+    def describe(self, what: TicketDescribed) -> None:
+        """Show exactly what a ticket will do on its card (now, or when its card is built)."""
+        self._described[what.ticket_id] = what
+        card = self.cards.get(what.ticket_id)
+        if card is not None:
+            card.describe(what)
+            card.hide_folder_actions()
+
     def pending_ids(self) -> tuple[str, ...]:
         """Ticket ids shown, oldest first."""
         return self._ids or ()
@@ -76,9 +86,13 @@ class ApprovalsTab(QWidget):
             card.hide()
             card.deleteLater()
         self.cards = {}
+        self._described = {k: v for k, v in self._described.items() if k in ids}
         for index, ticket in enumerate(pending):
             card = ApprovalCard.from_ticket(ticket)
             card.sig_choice_made.connect(self._on_card_choice_made)
+            if ticket.ticket_id in self._described:
+                card.describe(self._described[ticket.ticket_id])
+                card.hide_folder_actions()
             self._cards_layout.insertWidget(index, card)
             self.cards[ticket.ticket_id] = card
         self.empty.setVisible(not pending)
