@@ -197,3 +197,20 @@ def test_a_result_before_the_turn_end_stays_the_reply(
     qtbot.waitUntil(lambda: bubble.ended, timeout=2000)
     assert bubble.reply.text() == "Wrote 1 character to ~/x."
     assert bubble.notice.isHidden() and "Thinking" not in bubble.state_label.text()
+
+
+def test_the_folder_buttons_reach_the_conversation_and_the_chooser_is_injected(
+    qtbot: QtBot, fake: FakeConversation, bridge: QtBusBridge, tmp_path: Path
+) -> None:
+    answers: list[Path | None] = [None, tmp_path]
+    view = ConversationView(conversation=fake, bus_bridge=bridge, choose_folder=lambda _p, _s: answers.pop(0))
+    qtbot.addWidget(view)
+    fake.open_ticket("tkt_f", turn_id="turn_f")
+    card = view.transcript.cards["tkt_f"]
+    card.create_folder_button.click()
+    assert card.folder_note.text() == "Created the folder." and not card.answered
+    card.choose_folder_button.click()  # cancelled: nothing happens
+    assert fake.folder_acts == [("create", "tkt_f", None)] and not card.answered
+    card.choose_folder_button.click()
+    assert fake.folder_acts[-1] == ("move", "tkt_f", tmp_path)
+    assert card.answered and card.result.text() == f"The file now goes to {tmp_path}."
