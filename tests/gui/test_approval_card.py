@@ -7,6 +7,7 @@ side panel at the window's default and minimum size, and in the conversation col
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -145,12 +146,13 @@ def test_the_card_fits_the_side_panel_at_default_and_minimum_size(
     qtbot.waitUntil(card.isVisible, timeout=2000)
     qtbot.wait(50)
     assert_fits(card, column)
-    window.grab().save(str(tmp_path / "panel-default.png"))
+    shots = Path(os.environ.get("AETHER_SHOTS_DIR", str(tmp_path)))
+    window.grab().save(str(shots / "panel-default.png"))
     window.resize(window.minimumSize())
     qtbot.waitUntil(lambda: window.size() == window.minimumSize(), timeout=2000)
     qtbot.wait(50)
     assert_fits(card, column)
-    card.grab().save(str(tmp_path / "card-minimum.png"))
+    window.grab().save(str(shots / "panel-minimum.png"))
 
 
 def test_the_card_fits_the_conversation_column(

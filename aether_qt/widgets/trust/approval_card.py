@@ -94,6 +94,8 @@ NOT_ANSWERED: Final = (
 COMPACT_COLUMNS: Final = 2
 TEXT_LINES: Final = 6
 """Lines of the text to write shown before the box scrolls."""
+WRAP_GUESS: Final = 40
+"""Characters a line of the text box holds in a narrow column (to size the box before it is laid out)."""
 BREAK: Final = "\u200b"
 """A zero-width space after each path separator lets a long path wrap in a narrow panel."""
 
@@ -287,7 +289,8 @@ class ApprovalCard(QFrame):
                 "What Aether will remember:" if "write" in self.capability else "Topic:"
             )
         self.text_view.setPlainText(shown)
-        lines = min(TEXT_LINES, max(2, shown.count("\n") + 1))  # short text, small box; long text scrolls
+        wrapped = sum(len(line) // WRAP_GUESS + 1 for line in shown.split("\n", TEXT_LINES)[:TEXT_LINES])
+        lines = min(TEXT_LINES, max(2, wrapped))  # short text, small box; long text scrolls
         self.text_view.setFixedHeight(self.text_view.fontMetrics().lineSpacing() * lines + 14)
         self.text_caption.setVisible(bool(shown))
         self.text_view.setVisible(bool(shown))
