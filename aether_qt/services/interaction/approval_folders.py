@@ -60,15 +60,15 @@ class ApprovalFolders:
     def move(self, ticket_id: str, folder: Path) -> str:
         """Ask again for the waiting call of ``ticket_id`` with its file in ``folder``; one sentence.
 
-        ``folder`` joins the approved folders (an audited change; approved folders
-        that do not exist are dropped), the old ticket is withdrawn ("deny", audited)
+        ``folder`` joins the approved folders (an audited change; the others stay
+        approved), the old ticket is withdrawn ("deny", audited)
         and the same request, moved, is evaluated again for the same turn.
         """
         call = self._pending.peek(ticket_id)
         if call is None:
             return GONE
         request = self._gate.request_of(ticket_id)
-        roots = tuple(root for root in self._gate.roots() if root.is_dir() and root != folder)
+        roots = tuple(root for root in self._gate.roots() if root != folder)
         self._gate.set_roots((*roots, folder))
         self._gate.answer(ticket_id, ApprovalChoice.DENY)
         self._pending.drop(ticket_id)
