@@ -216,3 +216,28 @@ def test_the_folder_buttons_reach_the_conversation_and_the_chooser_is_injected(
     card.choose_folder_button.click()
     assert fake.folder_acts[-1] == ("move", "tkt_f", tmp_path)
     assert card.answered and card.result.text() == f"The file now goes to {tmp_path}."
+
+
+def test_a_refused_card_ends_the_waiting_in_its_turns_reply(
+    qtbot: QtBot, bus: EventBus, bridge: QtBusBridge, fake: FakeConversation
+) -> None:
+    view = ConversationView(conversation=fake, bus_bridge=bridge)
+    qtbot.addWidget(view)
+    for turn in ("turn_a", "turn_b"):
+        bus.publish(TurnBegan(turn_id=turn, text="write x", source="typed"), source_layer="L1")
+        bus.publish(
+            TurnEnded(
+                turn_id=turn, outcome="Answered", final_state="AwaitingApproval", reply="", notice="Wait"
+            ),
+            source_layer="L1",
+        )
+    fake.open_ticket("tkt_a", turn_id="turn_a")
+    fake.open_ticket("tkt_b", turn_id="turn_b")
+    qtbot.waitUntil(lambda: {"tkt_a", "tkt_b"} <= set(view.transcript.cards), timeout=2000)
+    view.transcript.cards["tkt_a"].buttons[ApprovalChoice.DENY].click()
+    fake.answer("tkt_b", ApprovalChoice.DRAFT_ONLY)  # from the trust centre
+    bubbles = view.transcript.bubbles
+    qtbot.waitUntil(lambda: bool(bubbles["turn_b"].reply.text()), timeout=2000)
+    assert bubbles["turn_a"].reply.text() == "You said no, so nothing was done."
+    assert bubbles["turn_b"].reply.text() == "Draft only: nothing was changed."
+    assert bubbles["turn_a"].notice.isHidden() and bubbles["turn_b"].notice.isHidden()

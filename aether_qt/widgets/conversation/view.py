@@ -48,7 +48,7 @@ from aether_qt.core.events import (
 )
 from aether_qt.core.turn_labels import describe_state
 from aether_qt.policy.approvals import TicketError
-from aether_qt.policy.decisions import ApprovalChoice
+from aether_qt.policy.decisions import Allow, ApprovalChoice
 from aether_qt.widgets.conversation.message_input import MessageInput
 from aether_qt.widgets.conversation.transcript import FLUSH_MS, Transcript
 from aether_qt.widgets.trust.approval_card import CHOICES, NOT_ANSWERED, ApprovalCard, describe_decision
@@ -70,6 +70,11 @@ UNAVAILABLE_TEXT: Final = (
     "still work in the trust centre."
 )
 CHOICE_WORDS: Final = {choice.value: label for choice, label in CHOICES}
+REFUSED_WORDS: Final = {
+    ApprovalChoice.DENY.value: "You said no, so nothing was done.",
+    ApprovalChoice.DRAFT_ONLY.value: "Draft only: nothing was changed.",
+}
+"""The reply of a turn whose card the user refused."""
 
 
 def choose_folder(parent: QWidget, start: Path) -> Path | None:
@@ -317,7 +322,14 @@ class ConversationView(QWidget):
         card = self.transcript.cards.get(env.payload.ticket_id)
         if card is not None and not card.answered:
             card.show_result(f"Answered: {CHOICE_WORDS.get(env.payload.choice, env.payload.choice)}")
+            self._end_refused(card, env.payload.choice)
         self._settle()
+
+    def _end_refused(self, card: ApprovalCard, choice: str) -> None:
+        """A refused card's turn waits no more: its reply says nothing was done."""
+        said = REFUSED_WORDS.get(choice)
+        if said is not None and card.turn_id:
+            self.transcript.show_action_result(card.turn_id, said, ok=True)
 
     # ------------------------------------------------------------------ state
 
@@ -408,6 +420,8 @@ class ConversationView(QWidget):
             text = NOT_ANSWERED
         else:
             text = describe_decision(decision)
+            if not isinstance(decision, Allow):
+                self._end_refused(card, choice)
         card.show_result(text)
         self._settle()
         self.sig_ticket_answered.emit(ticket_id, text)
