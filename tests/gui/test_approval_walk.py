@@ -96,6 +96,8 @@ def test_write_to_a_missing_folder_create_it_from_the_card_then_allow(
     qtbot.waitUntil(lambda: view.state == "AwaitingApproval", timeout=5_000)
     assert stack.window.conversation_view.avatar.caption == "Waiting for your OK"
     look_at_the_side_panel(qtbot, stack, card.ticket_id, shots)
+    everything = visible_text(stack.window)
+    assert not IDS.search(everything), IDS.findall(everything)
 
     click(qtbot, stack.window, card.create_folder_button)
     qtbot.waitUntil(folder.is_dir, timeout=5_000)
@@ -118,6 +120,8 @@ def test_write_to_a_missing_folder_create_it_from_the_card_then_allow(
         r for r in stack.runtime.audit.rows() if r.capability == "files.create" and r.resource == str(folder)
     ]
     assert made, "creating the folder was a gated, audited act"
+    everything = visible_text(stack.window)
+    assert not IDS.search(everything), IDS.findall(everything)
 
 
 def test_a_failed_action_ends_its_turn_in_one_sentence_and_a_retry_has_its_own_reply(
