@@ -191,6 +191,39 @@ class TicketAnswered(Payload):
 
 
 @dataclass(frozen=True, slots=True)
+class TicketDescribed(Payload):
+    """What an open ticket will do, in full, for its approval card (published once the call is kept).
+
+    Paths are absolute; ``text`` is what will be written (cut to a preview), ``diff``
+    the change to an existing file; ``url`` and ``command`` what will be opened or run.
+    """
+
+    KIND: ClassVar[str] = "approvals.did_describe_ticket"
+    ticket_id: str
+    turn_id: str
+    capability: str
+    path: str = ""
+    path_exists: bool = False
+    folder: str = ""
+    folder_exists: bool = True
+    text: str = ""
+    diff: str = ""
+    url: str = ""
+    command: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFinished(Payload):
+    """An approved action ran (or failed): ``summary``, one sentence, is the reply of the turn that asked."""
+
+    KIND: ClassVar[str] = "approvals.did_finish_action"
+    ticket_id: str
+    turn_id: str
+    ok: bool
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
 class PresetChanged(Payload):
     """The user switched the permission preset.
 
@@ -406,6 +439,8 @@ ALL_PAYLOADS: Final[tuple[type[Payload], ...]] = (
     GrantRevoked,
     TicketOpened,
     TicketAnswered,
+    TicketDescribed,
+    ActionFinished,
     PresetChanged,
     RootsChanged,
     PauseChanged,

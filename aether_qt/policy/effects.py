@@ -206,6 +206,27 @@ class Effectors:
             _create_new(target, text.encode("utf-8"), mode=0o644)
         return target
 
+    def create_folder(self, permit: Permit, folder: Path) -> Path:
+        """Create ``folder`` and its missing parents (``files.create`` on the folder itself).
+
+        The folder must be an approved folder or lie inside one (an approved folder
+        that does not exist yet is the common case: the user creates it from a card).
+
+        Raises:
+            EffectFailedError: it could not be created (something else is in the way).
+        """
+        target = self._target(folder)
+        with self._acting(permit, "files.create", str(target)):
+            try:
+                _make_folders(target)
+            except OSError as exc:
+                raise EffectFailedError(f"cannot create the folder {target}: {exc.strerror}") from None
+            if not target.is_dir():
+                raise EffectFailedError(
+                    f"cannot create the folder {target}: a file of that name is in the way"
+                )
+        return target
+
     def write_export(self, permit: Permit, path: Path, data: bytes, *, capability: str) -> Path:
         """Write an export (``audit.export`` or ``memory.export``) as a new 0600 file.
 

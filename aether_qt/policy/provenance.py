@@ -67,6 +67,11 @@ def _home_short(path: str, home: str) -> str:
     return path
 
 
+def home_short(path: str, *, home: str | None = None) -> str:
+    """``path`` with the home folder written ``~`` (``~/Documents/todo.txt``), for the user's eyes."""
+    return _home_short(path, str(Path.home()) if home is None else home)
+
+
 def describe_source(tag: str, *, home: str | None = None) -> str:
     """One tag in words (``text from file ~/x.txt``); an unknown kind is shown as the tag itself."""
     kind, _, what = tag.partition(":")

@@ -31,9 +31,10 @@ from PySide6.QtCore import QEvent, QMetaMethod, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from aether_qt.core.events import Envelope, TicketDescribed
 from aether_qt.policy.user_words import explain_error, user_notice
 from aether_qt.widgets.conversation.conversation_list import ConversationList
-from aether_qt.widgets.conversation.view import ConversationView
+from aether_qt.widgets.conversation.view import ChooseFolder, ConversationView, choose_folder
 from aether_qt.widgets.persona_picker import ListPersonas, PersonaPicker
 from aether_qt.widgets.trust.backup_tab import ChooseFile, choose_file
 from aether_qt.widgets.trust.banners import STORAGE_FULL, BannerArea
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         microphone: MicrophoneSwitch | None = None,
         inform: Inform = inform_user,
         conversations: Conversations | None = None,
+        choose_folder: ChooseFolder = choose_folder,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -160,7 +162,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Aether")
         self.banners = BannerArea(runtime=runtime)
         self.conversation_view = ConversationView(
-            conversation=conversation, bus_bridge=bus_bridge, stage=True
+            conversation=conversation, bus_bridge=bus_bridge, stage=True, choose_folder=choose_folder
         )
         self.companion = CompanionArea(self.conversation_view)
         self.conversation_list = (
@@ -221,6 +223,7 @@ class MainWindow(QMainWindow):
             self.menus.update_actions()  # New conversation is enabled once the list listens
         if bus_bridge is not None:
             bus_bridge.sig_event_published.connect(self.events.on_event)
+            bus_bridge.sig_event_published.connect(self._on_bridge_event_published)
         if microphone is not None:
             microphone.sig_muted_changed.connect(self._on_microphone_muted_changed)
             self._on_microphone_muted_changed(microphone.muted)
@@ -518,6 +521,10 @@ class MainWindow(QMainWindow):
     ) -> None:
         self.conversation_view.show_conversation(conversation_id, messages, at_message=at_message)
         self.focus_input()
+
+    def _on_bridge_event_published(self, env: Envelope) -> None:
+        if isinstance(env.payload, TicketDescribed):  # the side panel's card shows what will happen too
+            self.trust_centre.approvals.describe(env.payload)
 
     def _on_conversation_ticket_answered(self, ticket_id: str, _text: str) -> None:
         self.events.tickets.pop(ticket_id, None)

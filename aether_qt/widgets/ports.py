@@ -163,6 +163,14 @@ class Conversation(Protocol):
         """Answer an approval ticket; an allowed pending action runs exactly once."""
         ...
 
+    def create_folder(self, ticket_id: str) -> str:
+        """Create the missing folder a waiting file action writes into (gated); one sentence about it."""
+        ...
+
+    def move_to_folder(self, ticket_id: str, folder: Path) -> str:
+        """Ask again for a waiting file action with its file in ``folder``; one sentence about it."""
+        ...
+
     def model_ready(self) -> bool:
         """Whether a local model is loaded (else replies come from the reflex tier)."""
         ...

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
@@ -80,6 +81,7 @@ class FakeConversation(QObject):
         self.cut = False
         self.more: tuple[str, ...] = (" and", " more.")
         self._last: tuple[str, str, str, str] | None = None  # turn id, text, source, reply
+        self.folder_acts: list[tuple[str, str, Path | None]] = []  # ("create" | "move", ticket id, folder)
         self.turn_id: str | None = None
         self._streamed: list[str] = []
         self._queue: deque[Payload] = deque()
@@ -208,6 +210,14 @@ class FakeConversation(QObject):
 
     def model_ready(self) -> bool:
         return self.ready
+
+    def create_folder(self, ticket_id: str) -> str:
+        self.folder_acts.append(("create", ticket_id, None))
+        return "Created the folder."
+
+    def move_to_folder(self, ticket_id: str, folder: Path) -> str:
+        self.folder_acts.append(("move", ticket_id, folder))
+        return f"The file now goes to {folder}."
 
     # ------------------------------------------------------------------ test controls
 

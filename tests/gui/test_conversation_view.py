@@ -24,7 +24,7 @@ from aether_qt.core.turn_labels import WAITING_FOR_OK
 from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.widgets.conversation.message_input import LONG_PASTE_CHARS
 from aether_qt.widgets.conversation.view import ConversationView
-from aether_qt.widgets.trust.approval_card import CHOICES
+from aether_qt.widgets.trust.approval_card import BREAK, CHOICES
 
 REPLY = "".join(TOKENS)
 ONE_MB = 1024 * 1024
@@ -219,17 +219,17 @@ def test_approval_card_appears_inline_and_deny_answers_it(
     card = view.transcript.cards["tkt_7"]
     qtbot.waitUntil(card.isVisible, timeout=1000)
     assert [b.text() for b in card.buttons.values()] == [label for _, label in CHOICES]
-    assert "files.create" in card.title.text()
-    assert "HIGH RISK" in card.title.text()
-    assert card.resource.text() == "/home/user/Documents/plan.txt"
-    assert "turn_1" in card.meta.text()
+    assert "Create a file" in card.title.text() and "files.create" not in card.title.text()
+    assert "High risk" in card.title.text()
+    assert card.resource.text().replace(BREAK, "") == "/home/user/Documents/plan.txt"
+    assert card.meta.isHidden() and "turn_1" in card.meta.text()  # ids only under "details for experts"
     label = view.transcript.bubbles["turn_1"].state_label  # the state event may land after the card
     qtbot.waitUntil(lambda: label.text() == WAITING_FOR_OK, timeout=2000)
     with qtbot.waitSignal(view.sig_ticket_answered, timeout=1000) as blocker:
         qtbot.mouseClick(card.buttons[ApprovalChoice.DENY], Qt.MouseButton.LeftButton)
     assert fake.answers == [("tkt_7", ApprovalChoice.DENY)]
     assert blocker.args[0] == "tkt_7"
-    assert card.result.text().startswith("Denied: user_denied")
+    assert card.result.text() == "Denied. Nothing was done."
     assert not any(b.isEnabled() for b in card.buttons.values())
     qtbot.mouseClick(card.buttons[ApprovalChoice.ALLOW_ONCE], Qt.MouseButton.LeftButton)
     assert len(fake.answers) == 1  # disabled: a second answer is impossible
@@ -239,10 +239,10 @@ def test_approval_card_appears_inline_and_deny_answers_it(
 @pytest.mark.parametrize(
     ("choice", "expected"),
     [
-        (ApprovalChoice.ALLOW_ONCE, "Allowed (once)"),
-        (ApprovalChoice.ALLOW_SESSION, "Allowed (session)"),
-        (ApprovalChoice.ALWAYS_SCOPE, "Allowed (persistent)"),
-        (ApprovalChoice.DRAFT_ONLY, "Draft only"),
+        (ApprovalChoice.ALLOW_ONCE, "Allowed once."),
+        (ApprovalChoice.ALLOW_SESSION, "Allowed until Aether quits."),
+        (ApprovalChoice.ALWAYS_SCOPE, "Always allowed."),
+        (ApprovalChoice.DRAFT_ONLY, "Draft only: nothing was changed."),
     ],
 )
 def test_each_card_button_answers_with_its_choice(
@@ -271,7 +271,7 @@ def test_a_tainted_ticket_says_what_was_in_mind(view: ConversationView, fake: Fa
     card = view.transcript.cards["tkt_4"]
     assert not card.taint.isHidden()
     assert card.taint.text().startswith("This was asked while Aether had text from file ~/x.txt in mind")
-    assert f"taint file:{Path.home()}/x.txt" in card.meta.text()
+    assert f"Untrusted content: file:{Path.home()}/x.txt" in card.meta.text()
 
 
 def test_a_files_words_are_a_labelled_quote_not_the_reply(

@@ -149,7 +149,7 @@ def test_ticket_opened_through_the_gate_on_bus_appears_without_a_poll(
     ticket_id = decision.ticket.ticket_id
     qtbot.waitUntil(lambda: ticket_id in panel.cards, timeout=3000)
     card = panel.cards[ticket_id]
-    assert card.resource.text() == str(docs / "x.txt")
+    assert card.resource.toolTip() == str(docs / "x.txt")  # the label breaks the path after each / to wrap
     assert window.trust_centre.tabText(0) == "Approvals (1)"
     assert "1 pending approval(s)" in window.summary.text()
     assert repeating_timers(window) == []
@@ -189,7 +189,7 @@ def test_allow_once_closes_the_ticket_and_is_audited(
     assert row.decision == "allow"
     assert row.detail["event"] == "ticket_answered"
     assert row.detail["ticket_id"] == ticket_id
-    assert window.trust_centre.approvals.status.text().startswith("Allowed (once)")
+    assert window.trust_centre.approvals.status.text() == "Allowed once."
 
 
 def test_deny_is_audited_as_user_denied(
@@ -204,7 +204,7 @@ def test_deny_is_audited_as_user_denied(
     assert (row.decision, row.reason) == ("deny", "user_denied")
     assert row.detail["event"] == "ticket_answered"
     assert runtime.tickets.pending() == []
-    assert "user_denied" in window.trust_centre.approvals.status.text()
+    assert window.trust_centre.approvals.status.text() == "Denied. Nothing was done."
 
 
 def test_revoke_selected_and_revoke_all(

@@ -115,7 +115,7 @@ REPLY_MEMORY_DRAFT: Final = (
     "Under the Observer preset I don't keep memories across sessions, so I did not save that."
 )
 NOTICE_TOO_SLOW: Final = "This is taking too long, so I stopped waiting. Please try again."
-NOTICE_WAITING: Final = "Waiting for your OK: answer the approval card to go on."
+NOTICE_WAITING: Final = "Waiting for your OK: the card below says exactly what will happen."
 
 
 # ---------------------------------------------------------------- model

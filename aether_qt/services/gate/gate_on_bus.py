@@ -128,6 +128,18 @@ class GateOnBus:
         self._publish(request, decision)
         return decision
 
+    def request_of(self, ticket_id: str) -> ActionRequest:
+        """The request an open ticket waits on.
+
+        Raises:
+            TicketError: unknown ticket.
+        """
+        return self._runtime.tickets.get(ticket_id).request
+
+    def roots(self) -> tuple[Path, ...]:
+        """The approved folders now."""
+        return self._runtime.approved_roots()
+
     # ------------------------------------------------------------------ the user's controls
 
     def revoke(self, grant_id: str) -> bool:

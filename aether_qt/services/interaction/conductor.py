@@ -35,7 +35,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aether_qt.core.bus import EventBus
 from aether_qt.core.errors import ExplainedError
-from aether_qt.core.events import PhraseShown, TokensStreamed, TurnBegan, TurnEnded, TurnStateChanged
+from aether_qt.core.events import (
+    ActionFinished,
+    PhraseShown,
+    TokensStreamed,
+    TurnBegan,
+    TurnEnded,
+    TurnStateChanged,
+)
 from aether_qt.core.generation import (
     FencedData,
     GenerationRequest,
@@ -66,8 +73,10 @@ from aether_qt.policy.decisions import (
 from aether_qt.policy.provenance import memory_is_trusted, memory_tag, remote_tag
 from aether_qt.policy.user_words import MEMORY_MISS, explain_error, leaks, user_notice
 from aether_qt.services.gate.gate_on_bus import GateOnBus
+from aether_qt.services.interaction.approval_folders import ApprovalFolders
 from aether_qt.services.interaction.history import ConversationHistory, Exchange
 from aether_qt.services.interaction.pending_actions import STORE_ERRORS, PendingActions, refused_by_user
+from aether_qt.services.interaction.previews import describe_call
 from aether_qt.services.interaction.tools import ToolCall, ToolResult, ToolRunner
 
 if TYPE_CHECKING:
@@ -330,6 +339,7 @@ class Conductor:
         self._lock = threading.Lock()
         self._current: _Turn | None = None
         self._last: _Last | None = None
+        self.folders = ApprovalFolders(gate=gate, tools=tools, pending=pending, bus=bus, clock=clock)
 
     @property
     def history(self) -> ConversationHistory:
@@ -492,14 +502,23 @@ class Conductor:
                 self._pending.drop(ticket_id)
             return decision, None
         allow = decision
-        result = self._pending.run(ticket_id, lambda call: self._tools.run(allow, call))
+        asked: list[ToolCall] = []
+
+        def perform(call: ToolCall) -> ToolResult:
+            asked.append(call)
+            return self._tools.run(allow, call)
+
+        result = self._pending.run(ticket_id, perform)
         if result is None:
             return decision, None
-        shown = [PhraseShown(turn_id="", pool="result", text=result.summary)]
+        turn_id = asked[0].turn_id if asked else ""  # the result belongs in the reply of the turn that asked
+        finished: list[Any] = [ActionFinished(ticket_id, turn_id, result.ok, result.summary)]
         if result.quote and result.data is not None:
-            shown.append(PhraseShown(turn_id="", pool="quote", text=result.quote, source=result.data.source))
-        for payload in shown:
-            self._bus.publish(payload, source_layer=SOURCE, change_id=None)
+            finished.append(
+                PhraseShown(turn_id=turn_id, pool="quote", text=result.quote, source=result.data.source)
+            )
+        for payload in finished:
+            self._bus.publish(payload, source_layer=SOURCE, change_id=None, turn_id=turn_id or None)
         return decision, result
 
     # ------------------------------------------------------------------ the loop
@@ -620,6 +639,7 @@ class Conductor:
             why = explain_error(exc, where="Aether's list of requests")
             turn.inbox.put(fsm.Fault(f"I could not keep this request for your OK, so I dropped it. {why}"))
             return False
+        self._publish(turn, describe_call(ticket_id, self._call(turn, action)))
         return True
 
     def _run_tool(self, turn: _Turn, action: ActionRequest) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -183,6 +184,14 @@ class QtConversation(QObject):
         """Answer a ticket; an allowed pending action runs once (small file work, on this thread)."""
         decision, _result = self._conductor.answer(ticket_id, choice)
         return decision
+
+    def create_folder(self, ticket_id: str) -> str:
+        """Create the missing folder of a waiting file action (the click approves it); one sentence."""
+        return self._conductor.folders.create(ticket_id)
+
+    def move_to_folder(self, ticket_id: str, folder: Path) -> str:
+        """Ask again for a waiting file action with its file in ``folder``; one sentence."""
+        return self._conductor.folders.move(ticket_id, folder)
 
     def republish_model_status(self) -> None:
         """Publish the model's last status again (GUI thread), for widgets built after it was published.

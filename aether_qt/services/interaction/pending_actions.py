@@ -51,19 +51,31 @@ class PendingActions:
             (ticket_id, call.capability, call.resource, call.payload, turn_id, now_ms),
         )
 
+    def peek(self, ticket_id: str) -> ToolCall | None:
+        """The pending call of ``ticket_id`` (left pending); None if unknown, taken or unreadable."""
+        try:
+            return self._pending_call(ticket_id)
+        except STORE_ERRORS as exc:
+            _log.warning("the pending call of ticket %s could not be read: %s", ticket_id, exc)
+            return None
+
+    def _pending_call(self, ticket_id: str) -> ToolCall | None:
+        row = execute(
+            self._db,
+            "SELECT capability, resource, payload, turn_id FROM pending_actions "
+            "WHERE ticket_id = ? AND state = 'pending'",
+            (ticket_id,),
+        ).fetchone()
+        return None if row is None else ToolCall(row[0], row[1], row[2], row[3] or "")
+
     def take(self, ticket_id: str) -> ToolCall | None:
         """The pending call of ``ticket_id``, marked taken; None if unknown or already taken."""
         with self._db.atomic():
-            row = execute(
-                self._db,
-                "SELECT capability, resource, payload, turn_id FROM pending_actions "
-                "WHERE ticket_id = ? AND state = 'pending'",
-                (ticket_id,),
-            ).fetchone()
-            if row is None:
+            call = self._pending_call(ticket_id)
+            if call is None:
                 return None
             execute(self._db, "UPDATE pending_actions SET state = 'taken' WHERE ticket_id = ?", (ticket_id,))
-        return ToolCall(capability=row[0], resource=row[1], payload=row[2], turn_id=row[3] or "")
+        return call
 
     def run(self, ticket_id: str, perform: Callable[[ToolCall], ToolResult]) -> ToolResult | None:
         """Take the call of an allowed ticket, ``perform`` it once and record how it ended.

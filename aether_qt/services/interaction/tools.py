@@ -22,11 +22,11 @@ import peewee
 
 from aether_qt.core.generation import FencedData
 from aether_qt.engines.memory.items import MemoryStoreError
-from aether_qt.policy.contracts import PermitError
+from aether_qt.policy.contracts import PermitError, PolicyError
 from aether_qt.policy.decisions import Allow
-from aether_qt.policy.effect_types import EffectError
+from aether_qt.policy.effect_types import EffectError, OutsideRootsError, TargetExistsError
 from aether_qt.policy.effects import Effectors
-from aether_qt.policy.provenance import file_tag
+from aether_qt.policy.provenance import file_tag, home_short
 from aether_qt.storage.errors import StorageError
 
 READ_BUDGET = 24_000  # bytes of a file handed to a small model
@@ -106,7 +106,15 @@ class ToolRunner:
         try:
             return handler(self._effectors(), allow, call)
         except (EffectError, PermitError) as exc:  # also a gate that stopped accepting side effects meanwhile
-            return ToolResult(False, str(exc))
+            return ToolResult(False, failure_sentence(call, exc))
+
+    def create_folder(self, allow: Allow, folder: Path) -> Path:
+        """Create ``folder`` (and missing parents) with ``allow``'s permit (``files.create`` on the folder).
+
+        Raises:
+            EffectError, PermitError: it could not be created.
+        """
+        return self._effectors().create_folder(allow.permit, folder)
 
     def _memory_call(self, allow: Allow, call: ToolCall) -> ToolResult:
         if self._memory is None:
@@ -126,6 +134,52 @@ class ToolRunner:
         ) as exc:
             return ToolResult(False, f"Memory could not be changed: {exc}")
         return ToolResult(outcome.ok, outcome.summary)
+
+
+_VERBS = {
+    "files.read": "read",
+    "files.list": "look inside",
+    "files.create": "create",
+    "files.edit": "change",
+    "files.delete": "delete",
+    "browser.open": "open",
+    "shell.exec": "run",
+}
+
+
+def failure_sentence(call: ToolCall, exc: PolicyError) -> str:
+    """One plain sentence for an action that failed: what did not happen, why, and what to do.
+
+    The effectors' own messages name system errors ("No such file or directory");
+    the user gets the cause in words instead (a missing folder, an existing file).
+    """
+    verb = _VERBS.get(call.capability, "do")
+    if isinstance(exc, PermitError):
+        return "The approval could no longer be used, so nothing was done. Ask again."
+    if call.capability == "shell.exec":
+        return f"I couldn't run {call.resource}: {failure_reason(exc)}."
+    if call.capability == "browser.open":
+        return f"I couldn't open {call.resource}: {failure_reason(exc)}."
+    return _path_failure(call, exc, verb)
+
+
+def _path_failure(call: ToolCall, exc: PolicyError, verb: str) -> str:
+    path = Path(call.resource)
+    where = home_short(str(path))
+    if isinstance(exc, OutsideRootsError):
+        return f"I didn't {verb} {where}: it is outside the folders you approved. Add its folder in Settings."
+    if isinstance(exc, TargetExistsError):
+        return f"I didn't create {where}: a file with that name already exists, and I never replace one."
+    if not path.parent.is_dir():
+        folder = home_short(str(path.parent))
+        return f"I couldn't {verb} {path.name}: the folder {folder} does not exist. Create it and ask again."
+    return f"I couldn't {verb} {where}: {failure_reason(exc)}."
+
+
+def failure_reason(exc: Exception) -> str:
+    """The cause ending an effector's message ("cannot create x: Permission denied": "permission denied")."""
+    text = str(exc).rsplit(": ", 1)[-1].strip().rstrip(".")
+    return text[:1].lower() + text[1:] if text else "it did not work"
 
 
 def _read(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
@@ -152,7 +206,7 @@ def _list(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
 
 def _create(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:
     path = fx.create_file(allow.permit, Path(call.resource), call.payload)
-    return ToolResult(True, f"Wrote {len(call.payload):,} characters to {path}.")
+    return ToolResult(True, f"Wrote {len(call.payload):,} characters to {home_short(str(path))}.")
 
 
 def _edit(fx: Effectors, allow: Allow, call: ToolCall) -> ToolResult:

@@ -154,6 +154,7 @@ class AssistantBubble(MessageBubble):
         self.ended = False
         self.cut = False
         self.regenerate_button = self.action_button
+        self.result_shown = False  # an approved action's result is the reply
         self._chunks: list[str] = []
         self._dirty = False
         self.setObjectName("assistant_bubble")
@@ -305,7 +306,13 @@ class AssistantBubble(MessageBubble):
         self.reply.setVisible(bool(text))
 
     def finish(self, *, outcome: str, final_state: str, reply: str, notice: str, cut: bool = False) -> None:
-        """Finalise: the reply is the authoritative text; show a non-plain outcome, a notice, a cut."""
+        """Finalise: the reply is the authoritative text; show a non-plain outcome, a notice, a cut.
+
+        An approved action's result that arrived first (the user answered the card
+        before the turn's end reached the window) stays the reply.
+        """
+        if self.result_shown:
+            return
         if reply and reply != self.reply_text():
             self._chunks = [reply]
             self._dirty = True
@@ -319,6 +326,18 @@ class AssistantBubble(MessageBubble):
         self.state_label.setText(label)
         self.state_label.setVisible(bool(label))
         self.add_notice(notice)
+
+    def show_result(self, text: str, *, ok: bool) -> None:
+        """The answered approval's outcome is this turn's reply; a failure is labelled and ends the turn."""
+        self.result_shown = True
+        self._chunks = [text]
+        self._dirty = True
+        self.flush()
+        self.notice.hide()  # "waiting for your OK" is over
+        self.ended = True
+        self.outcome = "Answered" if ok else "Error"
+        self.state_label.setText("" if ok else "Not done")
+        self.state_label.setVisible(not ok)
 
 
 class Transcript(QScrollArea):
@@ -468,6 +487,10 @@ class Transcript(QScrollArea):
         bubble.show_route(route)
         self._continuing.pop(turn_id, None)
         self._refresh_last()
+
+    def show_action_result(self, turn_id: str, text: str, *, ok: bool) -> None:
+        """Put the result of an approved action into the reply of turn ``turn_id`` (the turn that asked)."""
+        self._assistant(turn_id).show_result(text, ok=ok)
 
     def show_hearing(self, text: str | None) -> None:
         """While push-to-talk is held: the words heard so far, live, on the user's side; None hides them."""

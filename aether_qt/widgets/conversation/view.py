@@ -16,22 +16,35 @@ shows why (the header still follows the persona).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from aether_qt.avatar.factory import make_avatar
 from aether_qt.core.events import (
+    ActionFinished,
     Envelope,
     Payload,
     PersonaActivated,
     PhraseShown,
     SpeechHeard,
     TicketAnswered,
+    TicketDescribed,
     TicketOpened,
     TokensStreamed,
     TurnBegan,
@@ -40,11 +53,13 @@ from aether_qt.core.events import (
 )
 from aether_qt.core.turn_labels import describe_state
 from aether_qt.policy.approvals import TicketError
-from aether_qt.policy.decisions import ApprovalChoice
+from aether_qt.policy.decisions import Allow, ApprovalChoice
 from aether_qt.widgets.conversation.message_actions import CONTINUE, EDIT, REGENERATE
 from aether_qt.widgets.conversation.message_input import MessageInput
 from aether_qt.widgets.conversation.transcript import FLUSH_MS, Transcript
-from aether_qt.widgets.trust.approval_card import CHOICES, ApprovalCard, describe_decision
+from aether_qt.widgets.trust.approval_card import CHOICES, NOT_ANSWERED, ApprovalCard, describe_decision
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge
@@ -52,6 +67,10 @@ if TYPE_CHECKING:
     from aether_qt.widgets.ports import Conversation
 
 IDLE: Final = "Idle"
+WAITING: Final = "AwaitingApproval"
+"""The view's state while no turn runs and an approval card waits for the user."""
+ChooseFolder = Callable[[QWidget, Path], Path | None]
+"""Asks the user for a folder (parent, where to start); None when cancelled. Tests pass a lambda."""
 TRANSCRIPT_MIN_HEIGHT: Final = 150
 UNAVAILABLE_TEXT: Final = (
     "The conversation engine is not running in this window. Approvals, grants and the audit log "
@@ -92,6 +111,19 @@ def note_bar(name: str, colours: tuple[str, str], label: QLabel, button: QPushBu
     return bar
 
 
+REFUSED_WORDS: Final = {
+    ApprovalChoice.DENY.value: "You said no, so nothing was done.",
+    ApprovalChoice.DRAFT_ONLY.value: "Draft only: nothing was changed.",
+}
+"""The reply of a turn whose card the user refused."""
+
+
+def choose_folder(parent: QWidget, start: Path) -> Path | None:
+    """The folder picker of "Choose another folder" on an approval card."""
+    chosen = QFileDialog.getExistingDirectory(parent, "Choose a folder for the file", str(start))
+    return Path(chosen) if chosen else None
+
+
 def unavailable_page() -> QFrame:
     """The calm placeholder shown instead of the transcript when there is no conversation."""
     frame = QFrame()
@@ -121,7 +153,8 @@ class ConversationView(QWidget):
     under it) and left out of this view's layout: the window places it.
 
     Signals:
-        sig_state_changed(str): the newest turn's state (``Idle`` when no turn runs).
+        sig_state_changed(str): the newest turn's state (``Idle`` when no turn runs,
+            ``AwaitingApproval`` when none runs and an approval card waits).
         sig_ticket_answered(str, str): ticket id and a sentence about the decision.
     """
 
@@ -135,10 +168,12 @@ class ConversationView(QWidget):
         bus_bridge: QtBusBridge | None,
         flush_ms: int = FLUSH_MS,
         stage: bool = False,
+        choose_folder: ChooseFolder = choose_folder,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("conversation_view")
+        self.choose_folder = choose_folder
         self._conversation = conversation if bus_bridge is not None else None
         self.current_turn: str | None = None
         self.left_turns: set[str] = set()  # turns of a conversation no longer shown: their events are dropped
@@ -185,6 +220,8 @@ class ConversationView(QWidget):
             TurnEnded: self._turn_ended,
             TicketOpened: self._ticket_opened,
             TicketAnswered: self._ticket_answered,
+            TicketDescribed: self._ticket_described,
+            ActionFinished: self._action_finished,
             SpeechHeard: self._speech_heard,
         }
         if self._conversation is not None:
@@ -426,13 +463,28 @@ class ConversationView(QWidget):
         )
         if payload.turn_id == self.current_turn:
             self.current_turn = None
-            self._set_state(IDLE)
+            self._set_state(self._resting_state())
 
     def _ticket_opened(self, env: Envelope) -> None:
         assert isinstance(env.payload, TicketOpened)
         card = ApprovalCard.from_event(env.payload, env.turn_id)
         card.sig_choice_made.connect(self._on_card_choice_made)
+        card.sig_folder_create_requested.connect(self._on_card_folder_create_requested)
+        card.sig_folder_choose_requested.connect(self._on_card_folder_choose_requested)
         self.transcript.add_card(card)
+        if not self.running():
+            self._set_state(WAITING)
+
+    def _ticket_described(self, env: Envelope) -> None:
+        assert isinstance(env.payload, TicketDescribed)
+        card = self.transcript.cards.get(env.payload.ticket_id)
+        if card is not None:
+            card.describe(env.payload)
+
+    def _action_finished(self, env: Envelope) -> None:
+        assert isinstance(env.payload, ActionFinished)
+        payload = env.payload
+        self.transcript.show_action_result(payload.turn_id, payload.summary, ok=payload.ok)
 
     def _persona_activated(self, env: Envelope) -> None:
         assert isinstance(env.payload, PersonaActivated)
@@ -447,6 +499,14 @@ class ConversationView(QWidget):
         card = self.transcript.cards.get(env.payload.ticket_id)
         if card is not None and not card.answered:
             card.show_result(f"Answered: {CHOICE_WORDS.get(env.payload.choice, env.payload.choice)}")
+            self._end_refused(card, env.payload.choice)
+        self._settle()
+
+    def _end_refused(self, card: ApprovalCard, choice: str) -> None:
+        """A refused card's turn waits no more: its reply says nothing was done."""
+        said = REFUSED_WORDS.get(choice)
+        if said is not None and card.turn_id:
+            self.transcript.show_action_result(card.turn_id, said, ok=True)
 
     # ------------------------------------------------------------------ state
 
@@ -455,6 +515,18 @@ class ConversationView(QWidget):
         self.avatar.set_state(state, describe_state(state))
         self.stop_button.setVisible(self.running())
         self.sig_state_changed.emit(state)
+
+    def waiting_for_answer(self) -> bool:
+        """Whether an approval card in the transcript waits for the user's answer."""
+        return any(not card.answered for card in self.transcript.cards.values())
+
+    def _resting_state(self) -> str:
+        return WAITING if self.waiting_for_answer() else IDLE
+
+    def _settle(self) -> None:
+        """Between turns, show "Waiting for your OK" exactly while a card waits."""
+        if not self.running() and self.state != self._resting_state():
+            self._set_state(self._resting_state())
 
     def _show_unavailable(self) -> None:
         self.stack.setCurrentIndex(1)
@@ -531,8 +603,28 @@ class ConversationView(QWidget):
         try:
             decision = self._conversation.answer(ticket_id, ApprovalChoice(choice))
         except TicketError as exc:  # answered elsewhere meanwhile, or a scope that does not fit
-            text = f"Could not answer: {exc}"
+            _log.info("ticket %s was not answered: %s", ticket_id, exc)
+            text = NOT_ANSWERED
         else:
             text = describe_decision(decision)
+            if not isinstance(decision, Allow):
+                self._end_refused(card, choice)
         card.show_result(text)
+        self._settle()
         self.sig_ticket_answered.emit(ticket_id, text)
+
+    def _on_card_folder_create_requested(self, ticket_id: str) -> None:
+        card = self.transcript.cards.get(ticket_id)
+        if self._conversation is not None and card is not None:
+            card.show_folder_note(self._conversation.create_folder(ticket_id))
+
+    def _on_card_folder_choose_requested(self, ticket_id: str) -> None:
+        card = self.transcript.cards.get(ticket_id)
+        if self._conversation is None or card is None:
+            return
+        folder = self.choose_folder(self, Path.home())
+        if folder is None:
+            return
+        card.show_result(self._conversation.move_to_folder(ticket_id, folder))
+        self._settle()
+        self.sig_ticket_answered.emit(ticket_id, "")

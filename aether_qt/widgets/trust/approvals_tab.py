@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from aether_qt.core.events import TicketDescribed
 from aether_qt.policy.approvals import TicketError
 from aether_qt.policy.decisions import ApprovalChoice, Decision
-from aether_qt.widgets.trust.approval_card import ApprovalCard, describe_decision
+from aether_qt.widgets.trust.approval_card import NOT_ANSWERED, ApprovalCard, describe_decision
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from aether_qt.policy.runtime import PolicyRuntime
@@ -33,6 +37,7 @@ class ApprovalsTab(QWidget):
         self._runtime = runtime
         self._answer = answer
         self._ids: tuple[str, ...] | None = None
+        self._described: dict[str, TicketDescribed] = {}
         self.cards: dict[str, ApprovalCard] = {}
         layout = QVBoxLayout(self)
         self.status = QLabel("")
@@ -57,6 +62,14 @@ class ApprovalsTab(QWidget):
         scroll.setWidget(holder)
         layout.addWidget(scroll, 1)
 
+    def describe(self, what: TicketDescribed) -> None:
+        """Show exactly what a ticket will do on its card (now, or when its card is built)."""
+        self._described[what.ticket_id] = what
+        card = self.cards.get(what.ticket_id)
+        if card is not None:
+            card.describe(what)
+            card.hide_folder_actions()
+
     def pending_ids(self) -> tuple[str, ...]:
         """Ticket ids shown, oldest first."""
         return self._ids or ()
@@ -73,9 +86,13 @@ class ApprovalsTab(QWidget):
             card.hide()
             card.deleteLater()
         self.cards = {}
+        self._described = {k: v for k, v in self._described.items() if k in ids}
         for index, ticket in enumerate(pending):
             card = ApprovalCard.from_ticket(ticket)
             card.sig_choice_made.connect(self._on_card_choice_made)
+            if ticket.ticket_id in self._described:
+                card.describe(self._described[ticket.ticket_id])
+                card.hide_folder_actions()
             self._cards_layout.insertWidget(index, card)
             self.cards[ticket.ticket_id] = card
         self.empty.setVisible(not pending)
@@ -84,7 +101,8 @@ class ApprovalsTab(QWidget):
         try:
             decision = self._answer(ticket_id, ApprovalChoice(choice))
         except TicketError as exc:  # answered elsewhere (the CLI) or a scope that does not fit
-            text = f"Could not answer: {exc}"
+            _log.info("ticket %s was not answered: %s", ticket_id, exc)
+            text = NOT_ANSWERED
         else:
             text = describe_decision(decision)
         self.status.setText(text)

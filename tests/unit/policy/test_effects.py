@@ -280,6 +280,34 @@ def test_create_file_in_missing_folder(fx: Effectors, verifier: RecordingVerifie
         fx.create_file(verifier.mint("files.create", target), target, "x")
 
 
+def test_create_folder_makes_a_missing_approved_folder_and_its_parents(
+    verifier: RecordingVerifier, tmp_path: Path, guard: Guard
+) -> None:
+    missing = (tmp_path / "home" / "Documents").resolve()
+    fx = Effectors(verifier=verifier, approved_roots=[missing], guard=guard)
+    assert fx.create_folder(verifier.mint("files.create", missing), missing) == missing
+    assert missing.is_dir()
+    inner = missing / "a" / "b"
+    fx.create_folder(verifier.mint("files.create", inner), inner)
+    assert inner.is_dir()
+    assert [c for c, _ in verifier.redeemed] == ["files.create", "files.create"]
+
+
+def test_create_folder_refuses_outside_and_says_what_is_in_the_way(
+    fx: Effectors, verifier: RecordingVerifier, root: Path, outside: Path
+) -> None:
+    with pytest.raises(OutsideRootsError):
+        fx.create_folder(verifier.mint("files.create", outside / "x"), outside / "x")
+    (root / "file").write_text("x", encoding="utf-8")
+    with pytest.raises(EffectFailedError, match="in the way"):
+        fx.create_folder(verifier.mint("files.create", root / "file"), root / "file")
+    with pytest.raises(EffectFailedError, match="cannot create the folder"):
+        fx.create_folder(verifier.mint("files.create", root / "file" / "sub"), root / "file" / "sub")
+    with pytest.raises(PermitError):
+        fx.create_folder(verifier.mint("files.read", root / "new"), root / "new")
+    assert not (root / "new").exists()
+
+
 def test_create_file_write_failure_leaves_nothing(
     fx: Effectors, verifier: RecordingVerifier, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

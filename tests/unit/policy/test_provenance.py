@@ -8,6 +8,7 @@ from aether_qt.policy.provenance import (
     card_tag,
     describe_source,
     file_tag,
+    home_short,
     memory_is_trusted,
     memory_tag,
     remote_tag,
@@ -60,3 +61,9 @@ def test_the_taint_sentence_lists_every_source_once() -> None:
 
 def test_the_home_folder_defaults_to_the_users() -> None:
     assert describe_source(f"file:{Path.home()}/notes.txt") == "text from file ~/notes.txt"
+
+
+def test_a_path_under_home_is_written_with_a_tilde() -> None:
+    assert home_short("/home/ann/Documents/todo.txt", home="/home/ann") == "~/Documents/todo.txt"
+    assert home_short("/home/anna/x", home="/home/ann") == "/home/anna/x"
+    assert home_short(str(Path.home() / "x")) == "~/x"
