@@ -130,7 +130,7 @@ def test_the_main_window_cannot_be_made_too_small_to_use(
         view.send_button,
         view.avatar,
         window.panel_button,
-        window.trust_centre.tabBar(),
+        window.trust_centre.tabs.tabBar(),
     ):
         assert part.isVisible() and inside(part, window), f"{part.objectName()} is clipped at {window.size()}"
     assert window.grab().save(str(tmp_path / "smallest.png"))

@@ -109,6 +109,7 @@ class AuditTab(QWidget):
         self.detail = QTextBrowser()
         self.detail.setObjectName("audit_detail")
         self.detail.setPlaceholderText(NO_ROW_TEXT)
+        self.detail.setToolTip("The chosen entry in full: why, when, who asked and how it was checked")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail)
