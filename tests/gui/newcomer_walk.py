@@ -23,7 +23,7 @@ from visible_text import visible_texts
 from aether_qt.app import AppOptions, AppParts, run_app
 
 Wait = Callable[[], bool]
-STEP_TIMEOUT_MS = 120_000
+STEP_TIMEOUT_MS = 90_000
 POLL_MS = 50
 
 
@@ -52,6 +52,7 @@ class Walk:
         """Begin step ``name``: the texts seen so far are recorded under the step before."""
         self.look()
         self._step = name
+        print(f"walk: {name}", file=sys.stderr, flush=True)
 
     def look(self) -> None:
         """Record every visible text now, under the current step."""
@@ -84,8 +85,10 @@ class Walk:
 
     def _fail(self, error: str) -> None:
         self.error = error
-        self.look()
-        self._finish()
+        try:
+            self.look()
+        finally:
+            self._finish()
 
     def _finish(self) -> None:
         self._timer.stop()

@@ -24,6 +24,7 @@ from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.policy.user_words import leaks
 
 WALK = Path(__file__).with_name("newcomer_walk.py")
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
@@ -71,19 +72,23 @@ def home(tmp_path: Path) -> tuple[Path, Path]:
     return home, docs
 
 
-def test_a_newcomer_walk_shows_only_human_words(x11: str, home: tuple[Path, Path]) -> None:
+def test_a_newcomer_walk_shows_only_human_words(x11: str, home: tuple[Path, Path], tmp_path: Path) -> None:
     home_dir, docs = home
-    first = _walk(home_dir, docs, "first")
+    shots = REPO / "docs" / "screenshots" if os.environ.get("AETHER_WRITE_SCREENSHOTS") == "1" else tmp_path
+    first = _walk(home_dir, docs, "first", shots)
     facts = first["facts"]
     assert not first["error"], first["error"] + "\n" + "\n".join(_leaks(first))
     assert facts["hello"] == "Answered"
+    # the card said plainly that the folder is missing, and showed the text to be written
     assert "does not exist" in facts["card_text"] and "buy milk" in facts["card_text"]
     assert facts["written"] == "buy milk"
+    assert "todo.txt" in facts["write_reply"]
     assert "teal" in facts["answer"].lower()
-    assert "intact" in facts["verify"].lower()
+    assert "intact" in facts["verify"].lower() and "intact" in facts["summary"].lower()
     assert facts["teal_memories"] == 1
     assert not any("favourite colour?" in m for m in facts["memories"]), facts["memories"]
-    again = _walk(home_dir, docs, "again")
+    again = _walk(home_dir, docs, "again", shots)
     assert not again["error"], again["error"]
-    assert again["facts"]["bubbles"] > 0, "the last conversation is shown again after a restart"
+    assert any(t.startswith("hello") for t in again["facts"]["titles"]), again["facts"]["titles"]
+    assert again["facts"]["bubbles"] >= 4, "the first conversation is shown again after a restart"
     assert _leaks(first) + _leaks(again) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QAbstractListModel, QModelIndex, Qt
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QGroupBox,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -43,10 +44,15 @@ def plain(text: str) -> str:
     return text
 
 
+def _columns(model: QAbstractItemModel, parent: QModelIndex) -> int:
+    """A model's column count (a list model has one; PySide keeps its columnCount private)."""
+    return 1 if isinstance(model, QAbstractListModel) else model.columnCount(parent)
+
+
 def _model_texts(model: QAbstractItemModel, view: QAbstractItemView) -> Iterator[str]:
     def walk(parent: QModelIndex, depth: int) -> Iterator[str]:
         for row in range(min(model.rowCount(parent), MAX_ROWS)):
-            for column in range(model.columnCount(parent)):
+            for column in range(_columns(model, parent)):
                 hidden = getattr(view, "isColumnHidden", None)
                 if hidden is not None and hidden(column):
                     continue
@@ -58,7 +64,10 @@ def _model_texts(model: QAbstractItemModel, view: QAbstractItemView) -> Iterator
             if depth < 3:
                 yield from walk(model.index(row, 0, parent), depth + 1)
 
-    for column in range(model.columnCount()):
+    hidden = getattr(view, "isColumnHidden", None)
+    for column in range(_columns(model, QModelIndex())):
+        if hidden is not None and hidden(column):
+            continue
         header = model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
         if isinstance(header, str):
             yield header
@@ -99,7 +108,7 @@ def widget_texts(widget: QWidget) -> Iterator[str]:
             yield widget.tabToolTip(i)
     elif isinstance(widget, QMenuBar | QMenu):
         yield from _menu_texts(widget)
-    elif isinstance(widget, QAbstractItemView) and widget.model() is not None:
+    elif isinstance(widget, QAbstractItemView) and not isinstance(widget, QHeaderView) and widget.model():
         yield from _model_texts(widget.model(), widget)
 
 

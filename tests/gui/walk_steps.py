@@ -78,16 +78,18 @@ def first(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
     yield lambda: bool(window.conversation_view.transcript.cards)
     card = list(window.conversation_view.transcript.cards.values())[-1]
     facts["card_text"] = _texts(card)
+    walk.shot("walk-approval-card")
 
     walk.step("create the folder from the card")
     _button(card, "Create folder", "Create the folder").click()
     yield docs.is_dir
 
     walk.step("allow")
+    asked = window.conversation_view.transcript.bubbles[turns.ended[-1].turn_id]
     _button(card, "Allow once").click()
-    yield lambda: target.exists() and len(turns.ended) > 1
+    yield lambda: target.exists() and "todo.txt" in asked.reply_text()
     facts["written"] = target.read_text(encoding="utf-8")
-    facts["write_reply"] = turns.ended[-1].reply
+    facts["write_reply"] = asked.reply_text()
 
     walk.step("remember")
     count = len(turns.ended)
@@ -109,25 +111,27 @@ def first(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
     yield lambda: not centre.audit.verifying and centre.audit.report is not None
     facts["verify"] = centre.audit.verify_status.text()
     facts["summary"] = centre.summary_label.text()
-    walk.shot("trust-centre-summary")
+    walk.shot("walk-trust-centre")
 
     walk.step("forget")
     panel = window.memory_panel
     assert panel is not None, "the window has no memory panel"
     centre.setCurrentIndex(centre.indexOf(panel))
     panel.refresh()
-    yield lambda: not panel.busy() and bool(panel.item_ids())
+    yield lambda: not panel.busy and bool(panel.item_ids())
     teal = [i for i in panel.item_ids() if _memory_text(panel, i).find("teal") >= 0]
     facts["teal_memories"] = len(teal)
     facts["memories"] = [_memory_text(panel, i) for i in panel.item_ids()]
     assert teal, "the teal memory is in the panel"
     panel.select(teal[0])
     _button(panel, "Forget").click()
-    yield lambda: not panel.busy() and teal[0] not in panel.item_ids()
+    yield lambda: not panel.busy and teal[0] not in panel.item_ids()
 
     walk.step("undo")
+    walk.look()
+    walk.shot("walk-memory-undo")
     _button(panel, "Undo").click()
-    yield lambda: not panel.busy() and teal[0] in panel.item_ids()
+    yield lambda: not panel.busy and teal[0] in panel.item_ids()
 
     walk.step("regenerate")
     window.set_trust_centre_visible(False)
@@ -141,10 +145,21 @@ def first(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
 
 
 def again(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
-    """After a restart: the last conversation is back, the log verifies."""
+    """After a restart: the conversations are listed again, and the first one opens with its words."""
+    window = parts.window
     yield lambda: _ready(parts)
     walk.step("restart")
-    walk.facts["bubbles"] = len(parts.window.conversation_view.transcript.bubbles)
+    listing = window.conversation_list
+    assert listing is not None, "the window has no conversation list"
+    walk.facts["titles"] = listing.titles()
+    first_one = next(i for i, t in enumerate(listing.titles()) if t.startswith("hello"))
+    listing.list.setCurrentRow(first_one)
+    listing.list.itemActivated.emit(listing.list.item(first_one))
+    transcript = window.conversation_view.transcript
+    yield lambda: bool(transcript.bubbles)
+    walk.facts["bubbles"] = len(transcript.bubbles)
+    walk.facts["replies"] = [b.reply_text() for b in transcript.bubbles.values()]
+    walk.shot("walk-conversation")
 
 
 def _texts(widget: QWidget) -> str:
