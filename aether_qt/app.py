@@ -642,6 +642,7 @@ def _assemble(
         memory = MemoryHost(service=build_memory(runtime, bus, paths, service))
         store = ConversationStore(database=runtime.database)
         recorder = TurnRecorder(store)
+        recorder.follow(bus)  # an approved action's result becomes its turn's kept reply
         conversation = _conversation(
             paths,
             runtime,

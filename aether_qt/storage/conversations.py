@@ -352,6 +352,21 @@ class ConversationStore:
             self._touch(conversation_id)
             return stored
 
+    def set_reply(self, turn_id: str, text: str, *, outcome: str = "") -> bool:
+        """Make ``text`` the reply kept for turn ``turn_id`` (an approved action's result); False if unknown.
+
+        The turn ended while its card waited, so its reply was kept empty then; the
+        result arrives later and takes its place (and the search index follows).
+        """
+        with self._errors():
+            cursor = execute(
+                self._db,
+                "UPDATE conversation_messages SET text = ?, outcome = coalesce(nullif(?, ''), outcome)"
+                " WHERE turn_id = ? AND role = 'assistant'",
+                (text, outcome, turn_id),
+            )
+        return cursor.rowcount > 0
+
     def rename(self, conversation_id: str, title: str) -> bool:
         """Give a conversation the user's title; False when it is not stored.
 

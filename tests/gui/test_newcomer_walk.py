@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,7 +75,7 @@ def home(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_a_newcomer_walk_shows_only_human_words(x11: str, home: tuple[Path, Path], tmp_path: Path) -> None:
     home_dir, docs = home
-    shots = REPO / "docs" / "screenshots" if os.environ.get("AETHER_WRITE_SCREENSHOTS") == "1" else tmp_path
+    shots = tmp_path / "shots"  # the app's guard lets it write only there (and in its data folder)
     first = _walk(home_dir, docs, "first", shots)
     facts = first["facts"]
     assert not first["error"], first["error"] + "\n" + "\n".join(_leaks(first))
@@ -91,4 +92,8 @@ def test_a_newcomer_walk_shows_only_human_words(x11: str, home: tuple[Path, Path
     assert not again["error"], again["error"]
     assert any(t.startswith("hello") for t in again["facts"]["titles"]), again["facts"]["titles"]
     assert again["facts"]["bubbles"] >= 4, "the first conversation is shown again after a restart"
+    assert any("todo.txt" in reply for reply in again["facts"]["replies"]), "the write's result was kept"
     assert _leaks(first) + _leaks(again) == []
+    if os.environ.get("AETHER_WRITE_SCREENSHOTS") == "1":
+        for shot in shots.glob("walk-*.png"):
+            shutil.copyfile(shot, REPO / "docs" / "screenshots" / shot.name)

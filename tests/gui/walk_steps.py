@@ -33,6 +33,14 @@ def _button(root: QWidget, *texts: str) -> QAbstractButton:
     raise LookupError(f"no button {texts!r} in {type(root).__name__}")
 
 
+def _has_button(root: QWidget, *texts: str) -> bool:
+    try:
+        _button(root, *texts)
+    except LookupError:
+        return False
+    return True
+
+
 class Turns:
     """Counts the turns that ended and keeps their replies (the bus, on the GUI thread)."""
 
@@ -77,6 +85,7 @@ def first(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
     say(parts, f"write {target} buy milk")
     yield lambda: bool(window.conversation_view.transcript.cards)
     card = list(window.conversation_view.transcript.cards.values())[-1]
+    yield lambda: _has_button(card, "Create the folder")  # once the card knows what will happen
     facts["card_text"] = _texts(card)
     walk.shot("walk-approval-card")
 

@@ -24,9 +24,13 @@ the user; a rename with an empty title raises :class:`ValueError`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Protocol
 
+from aether_qt.core.bus import EventBus
+from aether_qt.core.errors import ExplainedError
+from aether_qt.core.events import ActionFinished, Envelope
 from aether_qt.services.interaction.conductor import EndedTurn
 from aether_qt.services.interaction.history import Exchange
 from aether_qt.storage.conversations import (
@@ -37,6 +41,8 @@ from aether_qt.storage.conversations import (
     StoredMessage,
     new_conversation_id,
 )
+
+_log = logging.getLogger(__name__)
 
 ANSWERED = "Answered"
 
@@ -88,6 +94,20 @@ class TurnRecorder:
             self._store.replace_from(replaced.message_id, messages)
         else:
             self._store.append(turn.conversation_id, messages)
+
+    def follow(self, bus: EventBus) -> None:
+        """Keep each approved action's result as the reply of the turn that asked (``ActionFinished``)."""
+        bus.subscribe(ActionFinished.KIND, self._on_action_finished)
+
+    def _on_action_finished(self, env: Envelope) -> None:
+        finished = env.payload
+        if not isinstance(finished, ActionFinished) or not finished.turn_id:
+            return
+        outcome = "Answered" if finished.ok else "Repaired"
+        try:
+            self._store.set_reply(finished.turn_id, finished.summary, outcome=outcome)
+        except ExplainedError as exc:  # a full or locked database: the window shows the result anyway
+            _log.warning("the action's result was not kept in its conversation: %s", exc)
 
     def deleted(self, conversation_id: str) -> None:
         """The user deleted this conversation: a turn that began in it is no longer kept."""

@@ -17,6 +17,7 @@ from aether_qt.companion import build_conductor
 from aether_qt.core.bus import EventBus
 from aether_qt.core.errors import ExplainedError
 from aether_qt.engines.interaction.phrases import load_default_persona
+from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.interaction.conductor import EndedTurn, TurnReport
 from aether_qt.services.interaction.conversations import ConversationService, TurnRecorder, exchanges_of
@@ -29,9 +30,11 @@ class Rig:
         self.router = EchoRouter()
         self.store = ConversationStore(database=rt.database)
         self.recorder = TurnRecorder(self.store)
+        self.bus = EventBus()
+        self.recorder.follow(self.bus)
         self.conductor = build_conductor(
             runtime=rt,
-            bus=EventBus(),
+            bus=self.bus,
             router=self.router,
             persona=load_default_persona(),
             spawn=lambda job: job(),
@@ -189,3 +192,20 @@ def test_a_turn_that_cannot_be_kept_is_still_answered_and_the_log_says_why(
     assert report is not None and report.outcome == "Answered"
     [record] = [r for r in caplog.records if "not kept" in r.getMessage()]
     assert record.levelname == "WARNING" and record.exc_info is None and "is full" in record.getMessage()
+
+
+def test_an_approved_actions_result_is_kept_as_the_reply_of_the_turn_that_asked(rig: Rig) -> None:
+    """After a restart the write turn shows what happened, not the empty wait of its card."""
+    rig.service.resume()
+    target = rig.root / "todo.txt"
+    asked = rig.turn(f"write {target} buy milk")
+    assert asked.ticket_id
+    rig.turn("hello")  # a later turn: the result must not land in its reply
+    decision, result = rig.conductor.answer(asked.ticket_id, ApprovalChoice.ALLOW_ONCE)
+    assert decision.kind == "allow" and result is not None and result.ok
+    stored = rig.store.messages(rig.service.current())
+    replies = {m.turn_id: m.text for m in stored if m.role == "assistant"}
+    assert "todo.txt" in replies[asked.turn_id]
+    assert "todo.txt" not in replies[[m.turn_id for m in stored][-1]]
+    found = {hit.message_id for hit in rig.store.search("Wrote")}
+    assert found == {m.message_id for m in stored if m.turn_id == asked.turn_id and m.role == "assistant"}
