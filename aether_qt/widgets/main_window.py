@@ -98,6 +98,13 @@ def pick_gguf(parent: QWidget) -> Path | None:
     return Path(name) if name else None
 
 
+def status_summary(preset: str, waiting: int, *, paused: bool) -> str:
+    """The status bar's words: "Assistant preset · 1 approval waiting · actions paused"."""
+    words = {0: "no approvals waiting", 1: "1 approval waiting"}
+    approvals = words.get(waiting, f"{waiting} approvals waiting")
+    return f"{preset} preset · {approvals}" + (" · actions paused" if paused else "")
+
+
 class MainWindow(QMainWindow):
     """The "Aether" window over one policy runtime, its controls and, when given, one conversation.
 
@@ -278,8 +285,7 @@ class MainWindow(QMainWindow):
         new = [line for ticket_id, line in lines.items() if ticket_id not in self._known_pending]
         self._known_pending = set(lines)
         preset = self.runtime.preset().value
-        paused = " · side effects paused" if self.runtime.gate.paused else ""
-        self.summary.setText(f"Preset {preset} · {len(lines)} pending approval(s){paused}")
+        self.summary.setText(status_summary(preset, len(lines), paused=self.runtime.gate.paused))
         self.sig_status_changed.emit(len(lines), self.banners.flags())
         if new:
             self.sig_approvals_arrived.emit(new)

@@ -92,5 +92,6 @@ def test_export_outside_the_approved_folders_is_refused(cli: Cli, tmp_path: Path
     secret = tmp_path / "passphrase.txt"
     secret.write_text("correct horse battery\n")
     proc = cli.run("memory", "export", str(tmp_path / "elsewhere.json"), "--passphrase-file", str(secret))
-    assert proc.returncode != 0 and "outside_approved_roots" in proc.stderr + proc.stdout, proc.stderr
+    said = proc.stderr + proc.stdout
+    assert proc.returncode != 0 and "outside the folders you approved" in said, proc.stderr
     assert not (tmp_path / "elsewhere.json").exists()

@@ -151,7 +151,7 @@ def test_ticket_opened_through_the_gate_on_bus_appears_without_a_poll(
     card = panel.cards[ticket_id]
     assert card.resource.toolTip() == str(docs / "x.txt")  # the label breaks the path after each / to wrap
     assert window.trust_centre.tabText(0) == "Approvals (1)"
-    assert "1 pending approval(s)" in window.summary.text()
+    assert "1 approval waiting" in window.summary.text()
     assert repeating_timers(window) == []
 
 
@@ -328,13 +328,13 @@ def test_changes_made_elsewhere_reach_the_window_through_the_bus(
     assert len(grants.grant_ids()) == 1
     controls.pause(True)  # e.g. from the tray
     qtbot.waitUntil(lambda: "paused" in window.banners.flags(), timeout=2000)
-    assert "side effects paused" in window.summary.text()
+    assert "actions paused" in window.summary.text()
     controls.set_preset(Preset.OBSERVER)  # e.g. from `aether policy preset` run by the app
     qtbot.waitUntil(
         lambda: window.trust_centre.permissions.preset_box.currentText() == "Observer", timeout=2000
     )
     assert grants.grant_ids() == []  # the preset change ended the session grant
-    assert window.summary.text().startswith("Preset Observer")
+    assert window.summary.text().startswith("Observer preset")
     controls.pause(False)
     qtbot.waitUntil(lambda: "paused" not in window.banners.flags(), timeout=2000)
     assert repeating_timers(window) == []
@@ -670,7 +670,7 @@ def test_ticket_on_the_bus_counts_as_pending_at_once(
     with qtbot.waitSignal(window.sig_approvals_arrived, timeout=1000) as arrived:
         fake.open_ticket("tkt_9", resource="/home/user/Documents/a.txt", turn_id="turn_1")
     assert arrived.args == [["Create a new file inside an approved folder: /home/user/Documents/a.txt"]]
-    assert "1 pending approval(s)" in window.summary.text()
+    assert "1 approval waiting" in window.summary.text()
     card = window.conversation_view.transcript.cards["tkt_9"]
     with qtbot.waitSignal(window.sig_status_changed, timeout=1000) as status:
         qtbot.mouseClick(card.buttons[ApprovalChoice.DENY], Qt.MouseButton.LeftButton)

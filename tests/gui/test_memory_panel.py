@@ -28,6 +28,7 @@ from aether_qt.core.events import MemoryStatusChanged
 from aether_qt.core.paths import resolve_paths
 from aether_qt.engines.memory.items import Kind, MemoryItem, PrivacyClass
 from aether_qt.policy.runtime import PolicyRuntime
+from aether_qt.policy.user_words import leaks, sentence_for
 from aether_qt.services.memory.host import MemoryHost
 from aether_qt.services.memory.service import MemoryService
 from aether_qt.storage.cipher import unseal_with_passphrase
@@ -443,7 +444,7 @@ def test_export_writes_json_in_an_approved_folder(
 
     dialogs.path = tmp_path.parent / "outside.json"
     message = finish(qtbot, panel, panel.export_button.click)
-    assert message == "Not allowed: outside_approved_roots."
+    assert message == sentence_for("outside_approved_roots") and not leaks(message)
     assert not dialogs.path.exists()
 
 

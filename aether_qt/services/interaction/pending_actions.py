@@ -19,6 +19,7 @@ from collections.abc import Callable
 import peewee
 
 from aether_qt.policy.decisions import Decision, Deny, DenyReason, DraftOnly
+from aether_qt.policy.user_words import explain_error
 from aether_qt.services.interaction.tools import ToolCall, ToolResult
 from aether_qt.storage.sql import execute
 
@@ -88,7 +89,8 @@ class PendingActions:
             call = self.take(ticket_id)
         except STORE_ERRORS as exc:
             return ToolResult(
-                False, f"The approved action could not be read ({exc}); nothing was done. Ask again."
+                False,
+                f"The approved action could not be read. {explain_error(exc)} Nothing was done; ask again.",
             )
         if call is None:
             return None

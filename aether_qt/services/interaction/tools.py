@@ -27,6 +27,7 @@ from aether_qt.policy.decisions import Allow
 from aether_qt.policy.effect_types import EffectError, OutsideRootsError, TargetExistsError
 from aether_qt.policy.effects import Effectors
 from aether_qt.policy.provenance import file_tag, home_short
+from aether_qt.policy.user_words import explain_error
 from aether_qt.storage.errors import StorageError
 
 READ_BUDGET = 24_000  # bytes of a file handed to a small model
@@ -132,7 +133,9 @@ class ToolRunner:
             ValueError,
             peewee.DatabaseError,
         ) as exc:
-            return ToolResult(False, f"Memory could not be changed: {exc}")
+            return ToolResult(
+                False, f"Memory could not be changed. {explain_error(exc, where='your memories')}"
+            )
         return ToolResult(outcome.ok, outcome.summary)
 
 

@@ -41,6 +41,7 @@ from aether_qt.engines.memory.items import (
 )
 from aether_qt.policy.decisions import Allow, Decision, Deny
 from aether_qt.policy.memory_changes import MemoryAction, MemoryChange
+from aether_qt.policy.user_words import sentence_for
 from aether_qt.services.gate.user_acts import USER, decide_as_user
 from aether_qt.storage.cipher import (
     PASSPHRASE_MAGIC,
@@ -281,7 +282,8 @@ def _count(n: int) -> str:
 
 def _refused(decision: Decision) -> MemoryOutcome:
     reason = decision.reason.value if isinstance(decision, Deny) else decision.kind
-    return MemoryOutcome(False, f"Not allowed: {reason}.", decision.kind, decision.audit_id)
+    said = sentence_for(reason) or "Aether's rules did not allow this."
+    return MemoryOutcome(False, said, decision.kind, decision.audit_id)
 
 
 def is_sealed_export(path: Path) -> bool:

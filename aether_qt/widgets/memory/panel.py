@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from aether_qt.core.bus import QtBusBridge
 from aether_qt.core.events import Envelope, MemoryChanged, MemoryRecalled, MemoryStatusChanged
 from aether_qt.engines.memory.items import Kind, MemoryItem, MemoryOutcome, PrivacyClass, UnknownMemoryError
+from aether_qt.policy.user_words import explain_error
 from aether_qt.widgets.memory.details import (
     LOADING,
     AddRow,
@@ -439,7 +440,7 @@ class MemoryPanel(QWidget):
         text = error_text(exc)
         if text is None:  # a bug: the traceback goes to the log
             _log.error("a memory panel job failed", exc_info=exc)
-            text = f"unexpected error ({type(exc).__name__}: {exc}); see the log"
+            text = explain_error(exc, where="your memories")
         return text
 
     def _finished(self) -> None:

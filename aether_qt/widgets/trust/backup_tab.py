@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from aether_qt.core.errors import ExplainedError
 from aether_qt.core.qt_threads import WorkerThread
+from aether_qt.policy.user_words import explain_error
 from aether_qt.widgets.trust.passphrase_dialog import AskPassphrase, ask_passphrase
 
 if TYPE_CHECKING:
@@ -206,7 +207,9 @@ class BackupTab(QWidget):
             self.status.setText(f"{_FAILED[self._kind]}{exc}")
         else:  # a bug: the log keeps the traceback
             _log.error("the %s job failed", self._kind, exc_info=exc)
-            self.status.setText(f"The {self._kind} could not run: {type(exc).__name__}: {exc}")
+            self.status.setText(
+                f"The {self._kind} could not run. {explain_error(exc, where='the ' + self._kind)}"
+            )
         self._finish(False)
 
 
