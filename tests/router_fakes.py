@@ -36,8 +36,10 @@ class WrappedPlan:
         return resource
 
 
-class EchoRouter(LocalPlan):
-    """Answers ``"About <the user's words>."`` from a local route and keeps every request it was given."""
+class FakeLocalRouter(LocalPlan):
+    """Always ready, answers on a local route and keeps every request; :meth:`respond` says what."""
+
+    ROUTE = Route(Tier.LOCAL, "fake", "m")
 
     def __init__(self) -> None:
         self.requests: list[GenerationRequest] = []
@@ -54,6 +56,16 @@ class EchoRouter(LocalPlan):
         **kw: Any,
     ) -> tuple[Route, GenerationResult]:
         self.requests.append(request)
+        return self.ROUTE, self.respond(request, on_token)
+
+    def respond(self, request: GenerationRequest, on_token: TokenSink) -> GenerationResult:
+        raise NotImplementedError
+
+
+class EchoRouter(FakeLocalRouter):
+    """Answers ``"About <the user's words>."``."""
+
+    def respond(self, request: GenerationRequest, on_token: TokenSink) -> GenerationResult:
         text = f"About {request.user_text}."
         on_token(text)
-        return Route(Tier.LOCAL, "fake", "m"), GenerationResult(text, 1, "done")
+        return GenerationResult(text, 1, "done")

@@ -6,52 +6,39 @@ and answers with the next scripted reply (cut at the token limit when asked).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from keyring_support import key_file_runtime
-from router_fakes import LocalPlan
+from router_fakes import FakeLocalRouter
 
 from aether_qt.companion import build_conductor
 from aether_qt.core.bus import EventBus
 from aether_qt.core.events import Envelope, TurnBegan, TurnEnded
-from aether_qt.core.generation import GenerationRequest, GenerationResult, Route, Tier, TokenSink
+from aether_qt.core.generation import GenerationRequest, GenerationResult, TokenSink
 from aether_qt.engines.interaction.phrases import load_default_persona
 from aether_qt.engines.router.prompt import build_prompt
 from aether_qt.services.interaction.conductor import Conductor, TurnReport
 
 
-class Scripted(LocalPlan):
+class Scripted(FakeLocalRouter):
     """Answers with ``replies`` in order; ``cut`` ends the next reply at the token limit."""
 
     def __init__(self, *replies: str) -> None:
+        super().__init__()
         self.replies = list(replies)
         self.cut = False
         self.fail = False
-        self.requests: list[GenerationRequest] = []
 
-    def model_ready(self) -> bool:
-        return True
-
-    def answer(
-        self,
-        request: GenerationRequest,
-        category: str,
-        on_token: TokenSink,
-        cancel: threading.Event,
-        **kw: Any,
-    ) -> tuple[Route, GenerationResult]:
-        self.requests.append(request)
+    def respond(self, request: GenerationRequest, on_token: TokenSink) -> GenerationResult:
         if self.fail:
             on_token(" half")
-            return Route(Tier.LOCAL, "fake", "m"), GenerationResult("", 0, "error", error="the model stopped")
+            return GenerationResult("", 0, "error", error="the model stopped")
         reply = self.replies.pop(0)
         on_token(reply)
         stopped, self.cut = ("max_tokens" if self.cut else "done"), False
-        return Route(Tier.LOCAL, "fake", "m"), GenerationResult(reply, 3, stopped)
+        return GenerationResult(reply, 3, stopped)
 
 
 class Rig:

@@ -8,20 +8,18 @@ ids and exception names, and for lines shown twice.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from keyring_support import key_file_runtime
-from router_fakes import LocalPlan
+from router_fakes import FakeLocalRouter
 
 from aether_qt.companion import build_conductor
 from aether_qt.core.bus import EventBus
 from aether_qt.core.events import Envelope, PhraseShown, TurnEnded
-from aether_qt.core.generation import FencedData, GenerationRequest, GenerationResult, Route, Tier, TokenSink
+from aether_qt.core.generation import FencedData, GenerationRequest, GenerationResult, TokenSink
 from aether_qt.engines.interaction.phrases import DEFAULT_PHRASES, load_default_persona
 from aether_qt.engines.memory.recall import RecallResult
 from aether_qt.policy.decisions import DenyReason
@@ -30,32 +28,22 @@ from aether_qt.policy.user_words import MEMORY_MISS, SENTENCES, leaks
 from aether_qt.services.interaction.conductor import Conductor, TurnReport
 
 
-class Router(LocalPlan):
+class Router(FakeLocalRouter):
     """Answers ``reply``; or stops with an error (``error``), or raises (``boom``)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.reply = "Noted."
         self.error = ""
         self.boom = False
 
-    def model_ready(self) -> bool:
-        return True
-
-    def answer(
-        self,
-        request: GenerationRequest,
-        category: str,
-        on_token: TokenSink,
-        cancel: threading.Event,
-        **kw: Any,
-    ) -> tuple[Route, GenerationResult]:
+    def respond(self, request: GenerationRequest, on_token: TokenSink) -> GenerationResult:
         if self.boom:
             raise KeyError("provider bug")
-        route = Route(Tier.LOCAL, "fake", "m")
         if self.error:
-            return route, GenerationResult("", 0, "error", error=self.error)
+            return GenerationResult("", 0, "error", error=self.error)
         on_token(self.reply)
-        return route, GenerationResult(self.reply, 1, "done")
+        return GenerationResult(self.reply, 1, "done")
 
 
 class SlowMemory:
