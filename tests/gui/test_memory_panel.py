@@ -179,7 +179,7 @@ def test_lists_newest_first_and_filters_by_kind(
     panel = make_panel(host)
     assert shown_texts(panel) == [LENA, BIKE, TEA, MIRA]
     row = [panel.table.item(1, c).text() for c in range(panel.table.columnCount())]
-    assert row[:4] == [BIKE, "note", "sensitive", "user_confirmed"]
+    assert row[:4] == [BIKE, "Note", "Sensitive", "You asked"]
     assert row[4].startswith("20")  # a local date
     assert panel.count_label.text() == "4 memories"
 
@@ -205,7 +205,7 @@ def test_a_question_asked_in_a_chat_is_no_memory_in_the_list(
     with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
         panel.kind_filter.setCurrentIndex(panel.kind_filter.findText("Conversation episodes"))
     assert shown_texts(panel) == ["what is my favourite colour?"]
-    assert panel.table.item(0, 1).text() == "episode"
+    assert panel.table.item(0, 1).text() == "Episode"
 
 
 def test_typing_a_query_shows_the_matching_memory_first(
@@ -237,8 +237,8 @@ def test_the_selection_shows_provenance_and_a_contradiction(
     lena = item_with(host, LENA)
     select(qtbot, panel, lena.id)
     assert details.editor.text() == LENA
-    assert details.fields["source"].text().startswith("user_confirmed")
-    assert details.fields["trust"].text() == "user_confirmed"
+    assert details.fields["source"].text() == "you asked me to remember it"
+    assert details.fields["trust"].text() == "trusted: you confirmed it"
     assert details.fields["audit"].text() == lena.provenance.audit_id != ""
     assert details.fields["captured"].text()[-8:].count(":") == 2  # local time with seconds
     assert details.fields["confidence"].text() == "0.95"
@@ -310,7 +310,7 @@ def test_privacy_changes_from_the_combo(qtbot: QtBot, host: MemoryHost, make_pan
     focus(qtbot, panel, box)
     assert finish(qtbot, panel, lambda: qtbot.keyClick(box, Qt.Key.Key_Down)) == "Privacy set to sensitive."
     assert host.service.get(mira.id).privacy is PrivacyClass.SENSITIVE  # type: ignore[union-attr]
-    qtbot.waitUntil(lambda: panel.table.item(panel.item_ids().index(mira.id), 2).text() == "sensitive")
+    qtbot.waitUntil(lambda: panel.table.item(panel.item_ids().index(mira.id), 2).text() == "Sensitive")
     assert panel.selected_id() == mira.id and box.currentText() == "sensitive"
 
 

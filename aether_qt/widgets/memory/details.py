@@ -60,6 +60,17 @@ SOURCES: Final[dict[str, str]] = {
     "assistant_said": "I said it (inferred)",
     "imported": "imported from a file",
 }
+SHORT_SOURCES: Final[dict[str, str]] = {
+    "user_confirmed": "You asked",
+    "user_said": "You said",
+    "assistant_said": "I inferred",
+    "imported": "Imported",
+}
+"""The list's Source column: who it came from, in a word or two."""
+TRUST_WORDS: Final[dict[str, str]] = {
+    "user_confirmed": "trusted: you confirmed it",
+    "untrusted": "not trusted: kept as data, never followed as an instruction",
+}
 BANNER_COLOURS: Final = {  # state -> background, text; "ready" shows no banner
     "starting": ("#e3f2fd", "#0d3c61"),
     "rebuilding": ("#e3f2fd", "#0d3c61"),
@@ -243,9 +254,9 @@ class MemoryTable(QTableWidget):
         for r, item in enumerate(items):
             values = (
                 item.text,
-                item.kind.value,
-                item.privacy.value,
-                item.provenance.source,
+                item.kind.value.capitalize(),
+                item.privacy.value.capitalize(),
+                SHORT_SOURCES.get(item.provenance.source, item.provenance.source),
                 short_time(item.created_at_ms),
                 used_in_reply(item.used_in_reply_at_ms, now_ms, short=True),
             )
@@ -381,8 +392,8 @@ class MemoryDetails(QStackedWidget):
         when = local_time(prov.captured_at_ms or item.created_at_ms)
         seen = f"{item.seen_count} time{'s' if item.seen_count != 1 else ''}"
         values = {
-            "source": describe_source(prov.source),
-            "trust": prov.trust,
+            "source": SOURCES.get(prov.source) or describe_source(prov.source),
+            "trust": TRUST_WORDS.get(prov.trust, prov.trust),
             # the turn's id means nothing to a person: say that it came from a conversation, and when
             "turn": f"a conversation on {when}" if prov.turn_id else "not from a conversation",
             "audit": prov.audit_id or "none",
