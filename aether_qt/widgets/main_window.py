@@ -100,9 +100,12 @@ def pick_gguf(parent: QWidget) -> Path | None:
 
 def status_summary(preset: str, waiting: int, *, paused: bool) -> str:
     """The status bar's words: "Assistant preset · 1 approval waiting · actions paused"."""
-    words = {0: "no approvals waiting", 1: "1 approval waiting"}
-    approvals = words.get(waiting, f"{waiting} approvals waiting")
-    return f"{preset} preset · {approvals}" + (" · actions paused" if paused else "")
+    parts = [f"{preset} preset"]
+    if waiting:
+        parts.append("1 approval waiting" if waiting == 1 else f"{waiting} approvals waiting")
+    if paused:
+        parts.append("actions paused")
+    return " · ".join(parts)
 
 
 class MainWindow(QMainWindow):
@@ -412,6 +415,20 @@ class MainWindow(QMainWindow):
             self._settings.value(KEY_CONVERSATIONS), True
         ):
             self.toggle_conversation_list()  # shown unless the user hid it
+        self._fold_list_on_a_narrow_screen()
+
+    def _fold_list_on_a_narrow_screen(self) -> None:
+        """Hide the conversation list when the screen is too narrow for it beside the companion
+        (a small screen, or a large scale factor); Ctrl+Shift+L still shows it."""
+        listing, screen = self.conversation_list, self.screen()
+        if listing is None or listing.isHidden() or screen is None:
+            return
+        needed = self.splitter.minimumSizeHint().width() + listing.width() + BODY_MARGINS
+        if max(MIN_SIZE[0], needed) > screen.availableGeometry().width():
+            self.toggle_conversation_list()
+            self._fit_minimum_height()
+            area = screen.availableGeometry()
+            self.resize(min(self.width(), area.width()), min(self.height(), area.height()))
 
     def save_state(self) -> None:
         """Write geometry, splitter, side panel (open, width) and current tab to the settings."""

@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _walk(home: Path, docs: Path, part: str, shots: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+def _walk(home: Path, docs: Path, part: str, shots: Path, **extra_env: str) -> dict[str, Any]:
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", **extra_env}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(WALK.parent), env.get("PYTHONPATH", "")) if p)
     proc = subprocess.run(
         [sys.executable, str(WALK), str(home), str(docs), part, str(shots)],
@@ -97,3 +97,19 @@ def test_a_newcomer_walk_shows_only_human_words(x11: str, home: tuple[Path, Path
     if os.environ.get("AETHER_WRITE_SCREENSHOTS") == "1":
         for shot in shots.glob("walk-*.png"):
             shutil.copyfile(shot, REPO / "docs" / "screenshots" / shot.name)
+
+
+def test_at_twice_the_scale_the_window_fits_and_nothing_is_clipped(
+    x11: str, home: tuple[Path, Path], tmp_path: Path
+) -> None:
+    home_dir, docs = home
+    result = _walk(home_dir, docs, "scaled", tmp_path / "shots", QT_SCALE_FACTOR="2")
+    assert not result["error"], result["error"]
+    facts = result["facts"]
+    assert facts["ratio"] == 2
+    assert facts["fits"], "the first window is larger than the screen at 2x"
+    assert facts["clipped"] == []
+    # a screen too narrow for the list beside the companion folds it (View → Conversation list shows it)
+    assert facts["list_folded"] == (facts["screen_width"] < 800)
+    assert facts["turns"] == 1
+    assert _leaks(result) == []

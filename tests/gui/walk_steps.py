@@ -66,7 +66,10 @@ def _ready(parts: AppParts) -> bool:
 def say(parts: AppParts, text: str) -> None:
     box = parts.window.conversation_view.input
     box.setFocus()
-    QTest.keyClicks(box, text)
+    if text.isascii():
+        QTest.keyClicks(box, text)
+    else:  # QTest types ASCII only: the rest arrives as an input method would commit it
+        box.insertPlainText(text)
     QTest.keyClick(box, Qt.Key.Key_Return)
 
 
@@ -171,6 +174,40 @@ def again(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
     walk.shot("walk-conversation")
 
 
+def scaled(parts: AppParts, walk: Walk, docs: Path) -> Iterator[Wait]:
+    """At 2x scale: the window fits the screen and its main controls are on it, not clipped."""
+    window = parts.window
+    yield lambda: _ready(parts)
+    walk.step("2x scale")
+    screen = window.screen()
+    walk.facts["ratio"] = screen.devicePixelRatio()
+    walk.facts["fits"] = screen.availableGeometry().contains(window.frameGeometry()) or (
+        window.width() <= screen.availableGeometry().width()
+        and window.height() <= screen.availableGeometry().height()
+    )
+    view = window.conversation_view
+    parts_shown = {
+        "input": view.input,
+        "send": view.send_button,
+        "avatar": view.avatar,
+        "menu bar": window.menuBar(),
+    }
+    walk.facts["clipped"] = [
+        name
+        for name, part in parts_shown.items()
+        if part is None
+        or not part.isVisible()
+        or not window.rect().contains(part.mapTo(window, part.rect().bottomRight()))
+    ]
+    listing = window.conversation_list
+    walk.facts["list_folded"] = listing is None or listing.isHidden()
+    walk.facts["screen_width"] = screen.availableGeometry().width()
+    say(parts, "hello! 🙂")
+    yield lambda: bool(view.transcript.bubbles) and all(b.ended for b in view.transcript.bubbles.values())
+    walk.facts["turns"] = len(view.transcript.bubbles)
+    walk.shot("walk-2x")
+
+
 def _texts(widget: QWidget) -> str:
     from visible_text import visible_texts
 
@@ -192,4 +229,8 @@ def _action(window: QWidget, text: str) -> Any:
     raise LookupError(f"no enabled action {text!r} in the window")
 
 
-SCRIPTS: dict[str, Callable[[AppParts, Walk, Path], Iterator[Wait]]] = {"first": first, "again": again}
+SCRIPTS: dict[str, Callable[[AppParts, Walk, Path], Iterator[Wait]]] = {
+    "first": first,
+    "again": again,
+    "scaled": scaled,
+}
