@@ -476,3 +476,28 @@ def test_esc_while_editing_leaves_the_message_as_it_was_and_keeps_the_window(
     window.shortcuts["Esc"].trigger()  # the window's Esc, as the key reaches it from the input
     assert view.editing is None and view.input.text() == "" and window.isVisible()
     assert fake.redone == [] and fake.cancels == 0
+
+
+def test_every_trust_centre_tab_is_in_sight_in_the_side_panel(
+    qtbot: QtBot,
+    x11: str,
+    make_window: MakeWindow,
+    fake: FakeConversation,
+    bridge: QtBusBridge,
+    memory_panel: MemoryPanel,
+) -> None:
+    """With every tab (the Memory tab too), none hides behind scroll arrows at the panel's width."""
+    window = talking_with_menus(qtbot, make_window, fake, bridge, memory_panel=memory_panel)
+    window.set_trust_centre_visible(True)
+    qtbot.wait(100)
+    tabs = window.trust_centre.tabs
+    assert tabs.count() == 7 and tabs.width() <= 480  # the panel at its default width
+    bar = tabs.tabBar()
+    metrics = bar.fontMetrics()
+    out_of_sight = [
+        bar.tabText(i)
+        for i in range(bar.count())
+        if not tabs.rect().contains(bar.tabRect(i))
+        or metrics.horizontalAdvance(bar.tabText(i).replace("&", "")) > bar.tabRect(i).width()  # shortened
+    ]
+    assert out_of_sight == []

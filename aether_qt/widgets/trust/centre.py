@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
@@ -71,6 +71,13 @@ class TrustCentre(QWidget):
         self.setObjectName("trust_centre")
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        # seven tabs in a side panel: narrow tabs, and on a narrower panel shortened titles
+        # rather than tabs hidden behind scroll arrows
+        bar = self.tabs.tabBar()
+        bar.setStyleSheet("QTabBar::tab { padding: 4px 6px; }")
+        bar.setUsesScrollButtons(False)
+        bar.setElideMode(Qt.TextElideMode.ElideRight)
+        bar.setExpanding(False)
         self.approvals = ApprovalsTab(runtime=runtime, answer=answer or controls.answer)
         self.grants = GrantsTab(runtime=runtime, controls=controls, confirm=confirm)
         self.audit = AuditTab(runtime=runtime)
