@@ -28,8 +28,9 @@ from aether_qt.core.events import (
 )
 from aether_qt.core.turn_labels import describe_outcome, describe_state
 from aether_qt.policy.provenance import describe_source
+from aether_qt.widgets.conversation.bubbles import REPLY_SHOWN_CHARS, shortened
 from aether_qt.widgets.conversation.message_input import MessageInput
-from aether_qt.widgets.conversation.transcript import FLUSH_MS, REPLY_SHOWN_CHARS, shortened
+from aether_qt.widgets.conversation.transcript import FLUSH_MS
 
 if TYPE_CHECKING:
     from aether_qt.core.bus import QtBusBridge

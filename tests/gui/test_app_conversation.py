@@ -32,7 +32,7 @@ from aether_qt.policy.decisions import ApprovalChoice
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.interaction.host import QtConversation
 from aether_qt.services.persona.service import PersonaService
-from aether_qt.widgets.conversation.transcript import AssistantBubble, UserBubble
+from aether_qt.widgets.conversation.bubbles import AssistantBubble, UserBubble
 from aether_qt.widgets.main_window import MainWindow
 from aether_qt.widgets.trust.approval_card import ApprovalCard
 

@@ -32,7 +32,7 @@ from aether_qt.policy.contracts import AuditRow
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask, Deny, DenyReason
 from aether_qt.policy.runtime import PolicyRuntime
 from aether_qt.services.gate.gate_on_bus import GateOnBus
-from aether_qt.widgets.conversation.transcript import TRANSCRIPT_BACKGROUND
+from aether_qt.widgets.conversation.bubbles import TRANSCRIPT_BACKGROUND
 from aether_qt.widgets.main_window import MainWindow
 from aether_qt.widgets.trust.banners import banner_colours
 

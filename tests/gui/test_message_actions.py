@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication, QLabel, QMenu
 from pytestqt.qtbot import QtBot
 
 from aether_qt.core.bus import EventBus, QtBusBridge
+from aether_qt.widgets.conversation.bubbles import AssistantBubble, UserBubble
 from aether_qt.widgets.conversation.message_actions import message_time
-from aether_qt.widgets.conversation.transcript import AssistantBubble, UserBubble
 from aether_qt.widgets.conversation.view import ConversationView
 
 REPLY = "".join(TOKENS)
