@@ -367,19 +367,24 @@ class Conductor:
         with self._lock:
             return self._conversation_id
 
-    def open_conversation(self, conversation_id: str, exchanges: tuple[Exchange, ...] = ()) -> None:
+    def open_conversation(
+        self, conversation_id: str, exchanges: tuple[Exchange, ...] = (), *, redo_last: bool = False
+    ) -> None:
         """Continue ``conversation_id`` from ``exchanges`` (thread-safe): the model's history is reset.
 
         A running turn is cancelled; it ends in, and is kept in, the conversation it
-        began in, and its exchange never enters the new history.
+        began in, and its exchange never enters the new history. ``redo_last``: the
+        last exchange is the conversation's last turn, so regenerate and edit and resend
+        may replace it (a reopened conversation); otherwise nothing can be redone yet.
         """
         history = ConversationHistory(turns=self._history_turns)
         for exchange in exchanges[-self._history_turns :]:
             history.add(exchange)
+        last = exchanges[-1] if redo_last and exchanges and exchanges[-1].turn_id else None
         with self._lock:
             self._conversation_id, self._history = conversation_id, history
             self._interrupted = False
-            self._last = None  # regenerate, edit and continue act on this conversation's own turns
+            self._last = None if last is None else _Last(last.turn_id, last.user, "typed", last.reply, False)
         self.cancel("superseded")
 
     def interrupt(self) -> None:

@@ -55,8 +55,14 @@ class ConversationTurns(Protocol):
         """The conversation new turns go into."""
         ...
 
-    def open_conversation(self, conversation_id: str, exchanges: tuple[Exchange, ...] = ()) -> None:
-        """Continue ``conversation_id`` from ``exchanges`` (the model's history is reset)."""
+    def open_conversation(
+        self, conversation_id: str, exchanges: tuple[Exchange, ...] = (), *, redo_last: bool = False
+    ) -> None:
+        """Continue ``conversation_id`` from ``exchanges`` (the model's history is reset).
+
+        ``redo_last``: the last exchange is the conversation's last turn, so regenerate and
+        edit and resend may replace it.
+        """
         ...
 
 
@@ -134,7 +140,11 @@ def exchanges_of(messages: list[StoredMessage]) -> tuple[Exchange, ...]:
             and message.outcome == ANSWERED
             and message.text.strip()
         ):
-            exchanges.append(Exchange(user=question.text, reply=message.text, sources=message.taint))
+            exchanges.append(
+                Exchange(
+                    user=question.text, reply=message.text, sources=message.taint, turn_id=message.turn_id
+                )
+            )
         question = None
     return tuple(exchanges)
 
@@ -182,7 +192,7 @@ class ConversationService:
         if not messages and self._store.get(conversation_id) is None:
             self.new()
             return []
-        self._turns.open_conversation(conversation_id, exchanges_of(messages))
+        self._open(conversation_id, messages)
         self._store.mark_opened(conversation_id)
         return messages
 
@@ -221,5 +231,11 @@ class ConversationService:
         if start is None:
             return False
         self._store.replace_from(start.message_id, [])
-        self._turns.open_conversation(conversation_id, exchanges_of(self._store.messages(conversation_id)))
+        self._open(conversation_id, self._store.messages(conversation_id))
         return True
+
+    def _open(self, conversation_id: str, messages: list[StoredMessage]) -> None:
+        """Hand the conductor the conversation's exchanges; its last turn can be redone when answered."""
+        exchanges = exchanges_of(messages)
+        redo_last = bool(exchanges) and bool(messages) and exchanges[-1].turn_id == messages[-1].turn_id
+        self._turns.open_conversation(conversation_id, exchanges, redo_last=redo_last)

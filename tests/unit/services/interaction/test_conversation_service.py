@@ -209,3 +209,34 @@ def test_an_approved_actions_result_is_kept_as_the_reply_of_the_turn_that_asked(
     assert "todo.txt" not in replies[[m.turn_id for m in stored][-1]]
     found = {hit.message_id for hit in rig.store.search("Wrote")}
     assert found == {m.message_id for m in stored if m.turn_id == asked.turn_id and m.role == "assistant"}
+
+
+def test_the_last_exchange_of_a_reopened_conversation_can_be_regenerated(rig: Rig) -> None:
+    """After a restart the window offers Regenerate on the last reply: it must do it, in place."""
+    rig.service.resume()
+    conversation = rig.service.current()
+    rig.turn("what is a good name for a cat?")
+    last = rig.turn("and for a dog?")
+    rig.service.open(conversation)  # what a restart does (the last conversation opened again)
+    again = rig.conductor.regenerate()
+    assert again is not None and again.outcome == "Answered"
+    assert [(m.role, m.text) for m in rig.store.messages(conversation)] == [
+        ("user", "what is a good name for a cat?"),
+        ("assistant", "About what is a good name for a cat?."),
+        ("user", "and for a dog?"),
+        ("assistant", "About and for a dog?."),
+    ]
+    assert last.turn_id not in {m.turn_id for m in rig.store.messages(conversation)}
+    assert rig.history() == [
+        ("user", "what is a good name for a cat?"),
+        ("assistant", "About what is a good name for a cat?."),
+    ]
+
+
+def test_a_reopened_conversation_whose_last_turn_was_not_answered_offers_no_regenerate(rig: Rig) -> None:
+    rig.service.resume()
+    conversation = rig.service.current()
+    rig.turn("what is a good name for a cat?")
+    rig.turn(f"write {rig.root / 'x.txt'} hello")  # ends waiting for its card: no answered exchange
+    rig.service.open(conversation)
+    assert rig.conductor.regenerate() is None
