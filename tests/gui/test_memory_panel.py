@@ -180,7 +180,7 @@ def test_lists_newest_first_and_filters_by_kind(
     assert shown_texts(panel) == [LENA, BIKE, TEA, MIRA]
     row = [panel.table.item(1, c).text() for c in range(panel.table.columnCount())]
     assert row[:4] == [BIKE, "Note", "Sensitive", "You asked"]
-    assert row[4].startswith("20")  # a local date
+    assert row[4].startswith("today ")  # remembered a moment ago
     assert panel.count_label.text() == "4 memories"
 
     with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):
@@ -693,7 +693,7 @@ def test_when_a_memory_was_last_used_in_a_reply_is_shown(
     select(qtbot, panel, tea.id)
     used = panel.details.fields["last_used"]
     assert used.text() == "Never used yet"
-    column = MemoryTable.HEADERS.index("Used in a reply")
+    column = MemoryTable.HEADERS.index("Last used")
     row = panel.item_ids().index(tea.id)
     assert panel.table.item(row, column).text() == "never"
     with qtbot.waitSignal(panel.sig_items_shown, timeout=5000):  # a turn recalls it into its prompt

@@ -94,11 +94,6 @@ def local_time(wall_ms: int) -> str:
     return time.strftime("%a %d %b %Y, %H:%M:%S", time.localtime(wall_ms / 1000))
 
 
-def short_time(wall_ms: int) -> str:
-    """A timestamp for a table cell (local "2024-06-04 14:03")."""
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(wall_ms / 1000)) if wall_ms > 0 else ""
-
-
 def used_in_reply(wall_ms: int | None, now_ms: int, *, short: bool = False) -> str:
     """When a memory last went into a reply: "today 14:02", "yesterday 09:10", a date, or never.
 
@@ -217,7 +212,7 @@ def choose_json_file(parent: QWidget, title: str, save: bool) -> Path | None:
 class MemoryTable(QTableWidget):
     """Memories one per row (text, kind, privacy, source, when, last use in a reply); one selectable."""
 
-    HEADERS: Final = ("Memory", "Kind", "Privacy", "Source", "When", "Used in a reply")
+    HEADERS: Final = ("Memory", "Kind", "Privacy", "From", "Added", "Last used")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(self.HEADERS), parent)
@@ -234,6 +229,20 @@ class MemoryTable(QTableWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, len(self.HEADERS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(40)
+        for column, tip in enumerate(
+            (
+                "What Aether remembers",
+                "Fact, preference, note or conversation episode",
+                "Who may see it: normal, private or sensitive",
+                "Who it came from",
+                "When it was remembered",
+                "When it last went into a reply",
+            )
+        ):
+            item = self.horizontalHeaderItem(column)
+            if item is not None:
+                item.setToolTip(tip)
 
     def select_row(self, row: int) -> None:
         """Select ``row`` alone and make it current, whatever event is being handled.
@@ -257,7 +266,7 @@ class MemoryTable(QTableWidget):
                 item.kind.value.capitalize(),
                 item.privacy.value.capitalize(),
                 SHORT_SOURCES.get(item.provenance.source, item.provenance.source),
-                short_time(item.created_at_ms),
+                used_in_reply(item.created_at_ms, now_ms, short=True),  # "today 14:02", a date
                 used_in_reply(item.used_in_reply_at_ms, now_ms, short=True),
             )
             for c, value in enumerate(values):
