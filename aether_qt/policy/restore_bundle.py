@@ -186,6 +186,8 @@ def _check_app_db(staged: Path, key: DataKey) -> None:
             conn.close()
     except DRIVER_ERRORS:
         verdict, version = "it does not open with the bundled data key", 0
+    except MemoryError:  # SQLITE_NOMEM: the engine gave up on a page it cannot make sense of
+        verdict, version = "the database engine cannot read it", 0
     if verdict != "ok":
         raise BundleError(f"the backup's aether.db is damaged: {verdict}")
     newest = latest_version(migrations_dir())
