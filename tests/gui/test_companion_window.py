@@ -417,28 +417,31 @@ def memory_panel(
         memory.stop()
 
 
-def test_every_control_in_the_window_has_a_tooltip(
+@pytest.fixture
+def full_window(
     qtbot: QtBot,
     x11: str,
     make_window: MakeWindow,
     fake: FakeConversation,
     bridge: QtBusBridge,
     memory_panel: MemoryPanel,
+) -> MainWindow:
+    """The window with every trust-centre tab (the Memory tab too), after one exchange."""
+    return talking_with_menus(qtbot, make_window, fake, bridge, memory_panel=memory_panel)
+
+
+def test_every_control_in_the_window_has_a_tooltip(
+    qtbot: QtBot, full_window: MainWindow, memory_panel: MemoryPanel
 ) -> None:
-    window = talking_with_menus(qtbot, make_window, fake, bridge, memory_panel=memory_panel)
+    window = full_window
     assert window.trust_centre.indexOf(memory_panel) >= 0
     assert unexplained_on_every_tab(qtbot, window) == {}
 
 
 def test_ctrl_n_starts_a_conversation_and_adds_a_memory_in_the_memory_tab(
-    qtbot: QtBot,
-    x11: str,
-    make_window: MakeWindow,
-    fake: FakeConversation,
-    bridge: QtBusBridge,
-    memory_panel: MemoryPanel,
+    qtbot: QtBot, full_window: MainWindow, memory_panel: MemoryPanel
 ) -> None:
-    window = talking_with_menus(qtbot, make_window, fake, bridge, memory_panel=memory_panel)
+    window = full_window
     asked: list[str] = []
     window.sig_new_conversation_requested.connect(lambda: asked.append("new"))
     window.menus.update_actions()  # the app connects before showing the window, which re-checks
