@@ -37,11 +37,11 @@ class WrappedPlan:
 
 
 class FakeLocalRouter(LocalPlan):
-    """Always ready, answers on a local route and keeps every request; :meth:`respond` says what."""
-
-    ROUTE = Route(Tier.LOCAL, "fake", "m")
+    """Always ready, answers on ``route`` (local unless a test changes it) and keeps every request;
+    :meth:`respond` says what."""
 
     def __init__(self) -> None:
+        self.route = Route(Tier.LOCAL, "fake", "m")
         self.requests: list[GenerationRequest] = []
 
     def model_ready(self) -> bool:
@@ -56,7 +56,7 @@ class FakeLocalRouter(LocalPlan):
         **kw: Any,
     ) -> tuple[Route, GenerationResult]:
         self.requests.append(request)
-        return self.ROUTE, self.respond(request, on_token)
+        return self.route, self.respond(request, on_token)
 
     def respond(self, request: GenerationRequest, on_token: TokenSink) -> GenerationResult:
         raise NotImplementedError
