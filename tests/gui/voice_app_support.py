@@ -27,7 +27,9 @@ from aether_qt.core.events import SpeechHeard, TurnBegan, TurnEnded, VoiceStateC
 from aether_qt.policy.decisions import ActionRequest, ApprovalChoice, Ask
 
 def say(*parts):
-    print(f"{time.monotonic():.3f}", *parts, flush=True)
+    # one write per line: events arrive on several threads, and print() writes its parts apart
+    sys.stdout.write(" ".join([f"{time.monotonic():.3f}", *map(str, parts)]) + "\n")
+    sys.stdout.flush()
 
 def ready(parts):
     # the user allowed the microphone for this session in an approval card
